@@ -1,0 +1,57 @@
+//! What the intake needs, built once per cold start and borrowed by every invocation.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use adapters::config::Config;
+use adapters::keystore::KeyStore;
+use adapters::klaviyo::{KlaviyoApi, KlaviyoClient};
+use adapters::salla::api::SallaApi;
+use adapters::salla::signature::Strategy;
+use adapters::{AdapterError, Secret};
+
+use crate::enrich::{ProductCache, RefreshLocks, TokenRefresher};
+
+/// Salla's bodies are a few KB; an order with hundreds of lines stays far below this. Anything
+/// larger is not a Salla webhook and is refused before we spend a MAC on it.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub struct Deps {
+    pub webhook_secret: Secret,
+    pub strategy: Strategy,
+    pub store: Arc<dyn KeyStore>,
+    pub klaviyo: Arc<dyn KlaviyoApi>,
+    pub salla_api: SallaApi,
+    pub refresher: Arc<dyn TokenRefresher>,
+    pub products: ProductCache,
+    pub refresh_locks: RefreshLocks,
+    pub max_body_bytes: usize,
+    /// Time one webhook may spend on Klaviyo, retries included; well inside Salla's 30 s.
+    pub klaviyo_budget: Duration,
+}
+
+impl Deps {
+    pub async fn from_config(config: &Config) -> Result<Deps, AdapterError> {
+        let store = adapters::config::build_key_store(config).await?;
+        Ok(Self::new(config, store))
+    }
+
+    /// Wires the production clients around an already-built key store (the dev server and the
+    /// tests pass theirs).
+    pub fn new(config: &Config, store: Arc<dyn KeyStore>) -> Deps {
+        let klaviyo = KlaviyoClient::new(config.klaviyo_api_url.clone());
+        let budget = klaviyo.policy().budget;
+        Deps {
+            webhook_secret: config.webhook_secret.clone(),
+            strategy: config.webhook_strategy,
+            store,
+            klaviyo: Arc::new(klaviyo),
+            salla_api: SallaApi::new(config.salla_api_url.clone()),
+            refresher: Arc::new(crate::enrich::OAuthRefresher::new(config)),
+            products: ProductCache::default(),
+            refresh_locks: RefreshLocks::default(),
+            max_body_bytes: MAX_BODY_BYTES,
+            klaviyo_budget: budget,
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The HTTP edge: credential check, routing, error → status, one structured log line.
+
+use std::time::Instant;
+
+use lambda_http::{Body, Request, Response};
+use mapping::Action;
+use serde_json::json;
+
+use crate::Deps;
+use crate::error::IntakeError;
+use crate::{enrich, lifecycle, relay};
+
+/// What happened to one delivery, for the response body and the log line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Store event relayed: how many Klaviyo requests went out.
+    Sent { requests: usize },
+    /// No Klaviyo key connected for this store yet: nothing to relay to.
+    NoKlaviyoKey,
+    /// Event we deliberately do not use.
+    Ignored { reason: &'static str },
+    /// App lifecycle change applied to what we hold for the store.
+    Lifecycle { change: &'static str },
+}
+
+impl Outcome {
+    fn name(&self) -> &'static str {
+        match self {
+            Outcome::Sent { .. } => "sent",
+            Outcome::NoKlaviyoKey => "no_klaviyo_key",
+            Outcome::Ignored { .. } => "ignored",
+            Outcome::Lifecycle { change } => change,
+        }
+    }
+}
+
+/// Facts gathered while handling, logged once at the end.
+#[derive(Debug, Default)]
+struct Trace {
+    event: Option<String>,
+    store_id: Option<String>,
+}
+
+pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
+    let started = Instant::now();
+    let mut trace = Trace::default();
+    let result = process(deps, &req, &mut trace).await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let event = trace.event.as_deref().unwrap_or("-");
+    let store_id = trace.store_id.as_deref().unwrap_or("-");
+    match result {
+        Ok(outcome) => {
+            let requests = match &outcome {
+                Outcome::Sent { requests } => *requests,
+                _ => 0,
+            };
+            tracing::info!(event, store_id, outcome = outcome.name(), status = 200, requests, latency_ms, "webhook");
+            json_response(200, json!({"ok": true, "outcome": outcome.name(), "requests": requests}))
+        }
+        Err(e) => {
+            let status = e.status();
+            if status >= 500 || status == 424 || status == 422 {
+                tracing::warn!(event, store_id, outcome = e.code(), status, latency_ms, error = %e, "webhook");
+            } else {
+                tracing::info!(event, store_id, outcome = e.code(), status, latency_ms, "webhook");
+            }
+            // The message names the problem class only: it never repeats the payload.
+            json_response(status, json!({"ok": false, "error": e.code(), "message": e.to_string()}))
+        }
+    }
+}
+
+async fn process(deps: &Deps, req: &Request, trace: &mut Trace) -> Result<Outcome, IntakeError> {
+    let body: &[u8] = req.body().as_ref();
+    if body.len() > deps.max_body_bytes {
+        return Err(IntakeError::TooLarge { limit: deps.max_body_bytes });
+    }
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    // lambda_http has already base64-decoded a function-URL body flagged isBase64Encoded, so
+    // these are the bytes Salla signed.
+    if !adapters::salla::signature::verify(
+        deps.strategy,
+        deps.webhook_secret.expose().as_bytes(),
+        body,
+        header("x-salla-signature"),
+        header("authorization"),
+    ) {
+        return Err(IntakeError::Unauthenticated);
+    }
+
+    let envelope = mapping::parse_envelope(body)?;
+    trace.event = Some(envelope.event.clone());
+    trace.store_id = Some(envelope.store_id.clone());
+
+    // Lifecycle events carry no store data to enrich, so route them before the key lookup.
+    let first_pass = mapping::plan(&envelope, &mapping::Enrichment::default());
+    match first_pass {
+        Ok(Action::Authorize(auth)) => lifecycle::authorize(deps, &envelope.store_id, auth).await,
+        Ok(Action::SettingsUpdated { klaviyo_private_key }) => {
+            lifecycle::settings_updated(deps, &envelope.store_id, klaviyo_private_key).await
+        }
+        Ok(Action::Uninstalled) => lifecycle::uninstalled(deps, &envelope.store_id).await,
+        Ok(Action::Ignore { reason }) => Ok(Outcome::Ignored { reason }),
+        Ok(Action::Send(requests)) => {
+            let Some(record) = deps.store.get(&envelope.store_id).await? else {
+                return Ok(Outcome::NoKlaviyoKey);
+            };
+            let Some(klaviyo) = record.klaviyo.clone() else {
+                return Ok(Outcome::NoKlaviyoKey);
+            };
+            let wanted = mapping::products_to_enrich(&envelope);
+            let requests = if wanted.is_empty() {
+                requests
+            } else {
+                let enrichment = enrich::enrichment(deps, &record, &wanted).await;
+                match mapping::plan(&envelope, &enrichment)? {
+                    Action::Send(requests) => requests,
+                    _ => requests,
+                }
+            };
+            relay::send_all(deps, &envelope.store_id, &klaviyo, &requests).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn json_response(status: u16, body: serde_json::Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("cache-control", "no-store")
+        .body(Body::Text(body.to_string()))
+        .unwrap_or_else(|_| Response::new(Body::Empty))
+}

@@ -1,0 +1,112 @@
+//! App lifecycle events: what we hold for a store is created, replaced and deleted here, and
+//! only here on the webhook path. Events can arrive in any order and more than once, so each
+//! handler is an idempotent merge into the stored record.
+
+use adapters::clock::now_unix;
+use adapters::keystore::{self, KlaviyoConnection, SallaTokens};
+use adapters::{AdapterError, Secret};
+use mapping::SallaAuthorization;
+
+use crate::Deps;
+use crate::error::IntakeError;
+use crate::handler::Outcome;
+
+/// Salla documents `expires` in app.store.authorize as an absolute unix time, and as a lifetime
+/// in seconds at the token endpoint. A value below 10^9 (2001) cannot be an absolute time we
+/// would receive today, so it is read as a lifetime.
+pub fn expires_at(expires: i64, now: i64) -> i64 {
+    if expires < 1_000_000_000 { now + expires.max(0) } else { expires }
+}
+
+pub async fn authorize(
+    deps: &Deps,
+    store_id: &str,
+    auth: SallaAuthorization,
+) -> Result<Outcome, IntakeError> {
+    if auth.access_token.is_empty() || auth.refresh_token.is_empty() {
+        return Err(IntakeError::BadBody(mapping::MappingError::MissingField(
+            "data.access_token".into(),
+        )));
+    }
+    let tokens = SallaTokens {
+        access_token: Secret::new(auth.access_token),
+        refresh_token: Secret::new(auth.refresh_token),
+        expires_at: expires_at(auth.expires, now_unix()),
+        scope: auth.scope,
+        refresh_lease_until: None,
+    };
+    keystore::update(deps.store.as_ref(), store_id, |record| {
+        record.salla = Some(tokens.clone());
+    })
+    .await?;
+    Ok(Outcome::Lifecycle {
+        change: "salla_tokens_stored",
+    })
+}
+
+pub async fn settings_updated(
+    deps: &Deps,
+    store_id: &str,
+    key: Option<String>,
+) -> Result<Outcome, IntakeError> {
+    let Some(key) = key.map(Secret::new) else {
+        // The merchant emptied the key field: stop relaying and forget the key.
+        let existing = deps.store.get(store_id).await?;
+        if existing.as_ref().is_some_and(|r| r.klaviyo.is_some()) {
+            keystore::update(deps.store.as_ref(), store_id, |record| record.klaviyo = None)
+                .await?;
+            return Ok(Outcome::Lifecycle {
+                change: "klaviyo_key_removed",
+            });
+        }
+        return Ok(Outcome::Lifecycle {
+            change: "settings_without_key",
+        });
+    };
+    let account = match deps.klaviyo.get_account(&key).await {
+        Ok(account) => account,
+        Err(AdapterError::Unauthorized { status, code, .. }) => {
+            // Not stored. Answering 200: redelivering the same invalid key cannot help; the
+            // Validation URL and the onboarding page tell the merchant what is wrong.
+            tracing::warn!(store_id, klaviyo_status = status, klaviyo_code = code.as_deref().unwrap_or("-"), "klaviyo key from settings rejected; not stored");
+            return Ok(Outcome::Lifecycle {
+                change: "klaviyo_key_rejected",
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let connection = KlaviyoConnection {
+        private_key: key,
+        account_name: account.name,
+        account_id: Some(account.id),
+        validated_at: now_unix(),
+        needs_reconnect: false,
+    };
+    keystore::update(deps.store.as_ref(), store_id, |record| {
+        record.klaviyo = Some(connection.clone());
+    })
+    .await?;
+    Ok(Outcome::Lifecycle {
+        change: "klaviyo_key_stored",
+    })
+}
+
+pub async fn uninstalled(deps: &Deps, store_id: &str) -> Result<Outcome, IntakeError> {
+    deps.store.delete(store_id).await?;
+    deps.products.forget_store(store_id);
+    Ok(Outcome::Lifecycle {
+        change: "store_deleted",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expires_is_absolute_or_lifetime() {
+        assert_eq!(expires_at(1_700_000_000, 1_800_000_000), 1_700_000_000);
+        assert_eq!(expires_at(1_209_599, 1_800_000_000), 1_801_209_599);
+        assert_eq!(expires_at(-5, 100), 100);
+    }
+}

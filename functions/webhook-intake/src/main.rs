@@ -1,0 +1,26 @@
+//! Lambda entry point: configuration, clients (once per cold start), run.
+
+use std::convert::Infallible;
+
+use adapters::config::{Config, Profile};
+use lambda_http::{Error, run, service_fn};
+
+const REQUIRED: &[&str] = &["SALLA_WEBHOOK_SECRET", "SALLA_CLIENT_ID", "SALLA_CLIENT_SECRET"];
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    adapters::logging::init();
+    let deps = match Config::from_env(Profile::Lambda { required: REQUIRED }) {
+        Ok((config, _)) => webhook_intake::Deps::from_config(&config).await,
+        Err(e) => Err(e),
+    }
+    .unwrap_or_else(|e| {
+        eprintln!("webhook-intake: {e}");
+        std::process::exit(1)
+    });
+    let deps = &deps;
+    run(service_fn(move |req| async move {
+        Ok::<_, Infallible>(webhook_intake::handle(deps, req).await)
+    }))
+    .await
+}

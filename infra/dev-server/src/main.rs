@@ -1,0 +1,35 @@
+//! `cargo run --release -p dev-server`: all three functions on 127.0.0.1:${PORT:-3000}.
+
+use std::sync::Arc;
+
+use adapters::config::{Config, Profile};
+use dev_server::{App, serve};
+
+#[tokio::main]
+async fn main() {
+    adapters::logging::init();
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let (config, defaulted) = Config::from_env(Profile::Dev { port }).unwrap_or_else(|e| {
+        eprintln!("dev-server: {e}");
+        std::process::exit(1)
+    });
+    for name in &defaulted {
+        tracing::warn!(setting = name, "using a development default; never use it in production");
+    }
+    let app = App::from_config(&config).await.unwrap_or_else(|e| {
+        eprintln!("dev-server: {e}");
+        std::process::exit(1)
+    });
+    // Loopback only: this is a development server with public default secrets.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap_or_else(|e| {
+            eprintln!("dev-server: cannot listen on 127.0.0.1:{port}: {e}");
+            std::process::exit(1)
+        });
+    tracing::info!(url = %format!("http://127.0.0.1:{port}"), "dev server listening");
+    tokio::select! {
+        _ = serve(listener, Arc::new(app)) => {}
+        _ = tokio::signal::ctrl_c() => tracing::info!("dev server stopping"),
+    }
+}

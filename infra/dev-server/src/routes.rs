@@ -1,0 +1,96 @@
+//! Routing for the dev server: one path prefix per Lambda function.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use adapters::AdapterError;
+use adapters::config::Config;
+use adapters::keystore::KeyStore;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use crate::convert;
+
+/// A request body larger than this is refused here, before any handler runs; each handler
+/// enforces its own smaller cap as on Lambda (whose payload limit is 6 MB).
+const MAX_BODY: usize = 6 * 1024 * 1024;
+
+/// The three functions' dependencies, sharing one key store as the Lambdas share one table.
+pub struct App {
+    pub intake: webhook_intake::Deps,
+    pub store: Arc<dyn KeyStore>,
+    pub started: Instant,
+}
+
+impl App {
+    pub fn new(config: &Config, store: Arc<dyn KeyStore>) -> App {
+        App {
+            intake: webhook_intake::Deps::new(config, store.clone()),
+            store,
+            started: Instant::now(),
+        }
+    }
+
+    pub async fn from_config(config: &Config) -> Result<App, AdapterError> {
+        let store = adapters::config::build_key_store(config).await?;
+        Ok(App::new(config, store))
+    }
+
+    /// Routes one request. Paths are passed through unchanged: handlers match on their last
+    /// segment, so they work under a function URL (`/`) and under these prefixes alike.
+    pub async fn route(&self, req: lambda_http::Request) -> lambda_http::Response<lambda_http::Body> {
+        let path = req.uri().path().to_string();
+        let method = req.method().clone();
+        match (method.as_str(), path.as_str()) {
+            (_, "/webhook") => webhook_intake::handle(&self.intake, req).await,
+            ("GET", "/health") => text(200, "application/json", r#"{"status":"ok"}"#),
+            _ => text(404, "application/json", r#"{"error":"not_found"}"#),
+        }
+    }
+}
+
+fn text(status: u16, content_type: &str, body: &str) -> lambda_http::Response<lambda_http::Body> {
+    lambda_http::Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(lambda_http::Body::Text(body.to_string()))
+        .unwrap_or_default()
+}
+
+/// Serves until the listener's task is dropped. Each connection gets its own task.
+pub async fn serve(listener: TcpListener, app: Arc<App>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req: hyper::Request<Incoming>| {
+                let app = app.clone();
+                async move { Ok::<_, Infallible>(handle(&app, req).await) }
+            });
+            let _ = http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn handle(app: &App, req: hyper::Request<Incoming>) -> http::Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let bytes = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return convert::from_lambda(text(413, "application/json", r#"{"error":"too_large"}"#));
+        }
+    };
+    let req = convert::to_lambda(parts, bytes);
+    convert::from_lambda(app.route(req).await)
+}

@@ -1,0 +1,267 @@
+//! Configuration from the environment, read once per cold start.
+//!
+//! Two profiles: on Lambda every setting a function needs is required and a missing one stops
+//! the binary with one line naming it; the dev server starts with nothing set, filling
+//! development defaults and announcing each one.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::keystore::KeyStore;
+use crate::keystore::cached::CachedKeyStore;
+use crate::keystore::dynamo::DynamoKeyStore;
+use crate::keystore::embedded::EmbeddedKeyStore;
+use crate::salla::signature::Strategy;
+use crate::{AdapterError, Secret};
+
+/// Where connection secrets live.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyStoreKind {
+    /// A local encrypted file store, for development.
+    Embedded { data_dir: PathBuf },
+    /// DynamoDB with KMS-encrypted secrets, for AWS.
+    DynamoDb { table: String, kms_key_id: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub webhook_secret: Secret,
+    pub webhook_strategy: Strategy,
+    pub salla_client_id: String,
+    pub salla_client_secret: Secret,
+    pub salla_accounts_url: String,
+    pub salla_api_url: String,
+    pub klaviyo_api_url: String,
+    pub session_secret: Secret,
+    pub public_base_url: String,
+    /// The key onboarding page the OAuth callback redirects to.
+    pub onboarding_url: String,
+    /// The OAuth redirect URI registered in the Partner Portal (the callback's own URL).
+    pub oauth_redirect_uri: String,
+    pub key_store: KeyStoreKind,
+    pub key_cache_ttl: Duration,
+}
+
+/// Which process is reading the configuration.
+#[derive(Debug, Clone, Copy)]
+pub enum Profile {
+    /// A Lambda function: these variables must be set.
+    Lambda { required: &'static [&'static str] },
+    /// The local dev server on this port: everything has a development default.
+    Dev { port: u16 },
+}
+
+/// Development defaults. They are public (in this file), so the dev server warns about each.
+const DEV_WEBHOOK_SECRET: &str = "dev-webhook-secret";
+const DEV_SESSION_SECRET: &str = "dev-session-secret-change-me-0123456789";
+
+impl Config {
+    /// Reads the process environment. Returns the config and the names of the settings that
+    /// fell back to a development default.
+    pub fn from_env(profile: Profile) -> Result<(Config, Vec<&'static str>), AdapterError> {
+        Self::from_lookup(|k| std::env::var(k).ok(), profile)
+    }
+
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        profile: Profile,
+    ) -> Result<(Config, Vec<&'static str>), AdapterError> {
+        let get = |k: &str| {
+            lookup(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let mut defaulted = Vec::new();
+        let mut setting = |name: &'static str, dev_default: &str| -> Result<String, AdapterError> {
+            if let Some(v) = get(name) {
+                return Ok(v);
+            }
+            match profile {
+                Profile::Lambda { required } if required.contains(&name) => Err(
+                    AdapterError::Config(format!("missing required setting {name}")),
+                ),
+                Profile::Lambda { .. } => Ok(String::new()),
+                Profile::Dev { .. } => {
+                    defaulted.push(name);
+                    Ok(dev_default.to_string())
+                }
+            }
+        };
+        let dev_base = match profile {
+            Profile::Dev { port } => format!("http://127.0.0.1:{port}"),
+            Profile::Lambda { .. } => String::new(),
+        };
+
+        let webhook_secret = Secret::new(setting("SALLA_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET)?);
+        let salla_client_id = setting("SALLA_CLIENT_ID", "dev-client-id")?;
+        let salla_client_secret = Secret::new(setting("SALLA_CLIENT_SECRET", "dev-client-secret")?);
+        let session_secret = Secret::new(setting("SESSION_SECRET", DEV_SESSION_SECRET)?);
+        let public_base_url = setting("PUBLIC_BASE_URL", &dev_base)?;
+        let onboarding_url = setting("ONBOARDING_URL", &format!("{public_base_url}/onboarding"))?;
+        let oauth_redirect_uri = setting(
+            "OAUTH_REDIRECT_URI",
+            &format!("{public_base_url}/oauth/callback"),
+        )?;
+
+        let webhook_strategy = match get("SALLA_WEBHOOK_STRATEGY") {
+            None => Strategy::Signature,
+            Some(v) => Strategy::parse(&v).ok_or_else(|| {
+                AdapterError::Config(
+                    "SALLA_WEBHOOK_STRATEGY must be `signature` or `token`".to_string(),
+                )
+            })?,
+        };
+
+        let default_store = match profile {
+            Profile::Dev { .. } => "embedded",
+            Profile::Lambda { .. } => "dynamodb",
+        };
+        let key_store = match get("KEY_STORE").as_deref().unwrap_or(default_store) {
+            "embedded" => KeyStoreKind::Embedded {
+                data_dir: PathBuf::from(get("DATA_DIR").unwrap_or_else(|| ".data".to_string())),
+            },
+            "dynamodb" => KeyStoreKind::DynamoDb {
+                table: get("TABLE_NAME").ok_or_else(|| {
+                    AdapterError::Config("missing required setting TABLE_NAME".into())
+                })?,
+                kms_key_id: get("KMS_KEY_ID").ok_or_else(|| {
+                    AdapterError::Config("missing required setting KMS_KEY_ID".into())
+                })?,
+            },
+            _ => {
+                return Err(AdapterError::Config(
+                    "KEY_STORE must be `embedded` or `dynamodb`".into(),
+                ));
+            }
+        };
+        let key_cache_ttl = match get("KEY_CACHE_TTL_SECS") {
+            None => Duration::from_secs(60),
+            Some(v) => Duration::from_secs(v.parse().map_err(|_| {
+                AdapterError::Config("KEY_CACHE_TTL_SECS must be a whole number of seconds".into())
+            })?),
+        };
+
+        let config = Config {
+            webhook_secret,
+            webhook_strategy,
+            salla_client_id,
+            salla_client_secret,
+            salla_accounts_url: get("SALLA_ACCOUNTS_URL")
+                .unwrap_or_else(|| "https://accounts.salla.sa".into()),
+            salla_api_url: get("SALLA_API_URL")
+                .unwrap_or_else(|| "https://api.salla.dev/admin/v2".into()),
+            klaviyo_api_url: get("KLAVIYO_API_URL")
+                .unwrap_or_else(|| "https://a.klaviyo.com".into()),
+            session_secret,
+            public_base_url,
+            onboarding_url,
+            oauth_redirect_uri,
+            key_store,
+            key_cache_ttl,
+        };
+        Ok((config, defaulted))
+    }
+}
+
+/// Builds the configured key store, wrapped in the warm-process cache. Called once per cold start.
+pub async fn build_key_store(config: &Config) -> Result<Arc<dyn KeyStore>, AdapterError> {
+    let inner: Arc<dyn KeyStore> = match &config.key_store {
+        KeyStoreKind::Embedded { data_dir } => Arc::new(EmbeddedKeyStore::open(data_dir.clone())?),
+        KeyStoreKind::DynamoDb { table, kms_key_id } => {
+            // Region, credentials and AWS_ENDPOINT_URL (moto) come from the standard chain.
+            let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            Arc::new(DynamoKeyStore::new(
+                aws_sdk_dynamodb::Client::new(&aws),
+                aws_sdk_kms::Client::new(&aws),
+                table.clone(),
+                kms_key_id.clone(),
+            ))
+        }
+    };
+    Ok(Arc::new(CachedKeyStore::new(inner, config.key_cache_ttl)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn dev_profile_starts_with_nothing_and_names_defaults() {
+        let (c, defaulted) = Config::from_lookup(lookup(&[]), Profile::Dev { port: 3000 }).unwrap();
+        assert_eq!(c.public_base_url, "http://127.0.0.1:3000");
+        assert_eq!(c.onboarding_url, "http://127.0.0.1:3000/onboarding");
+        assert_eq!(c.webhook_strategy, Strategy::Signature);
+        assert!(matches!(c.key_store, KeyStoreKind::Embedded { .. }));
+        assert!(defaulted.contains(&"SALLA_WEBHOOK_SECRET"));
+        assert!(defaulted.contains(&"SESSION_SECRET"));
+    }
+
+    #[test]
+    fn lambda_profile_names_the_missing_setting() {
+        let err = Config::from_lookup(
+            lookup(&[("TABLE_NAME", "t"), ("KMS_KEY_ID", "k")]),
+            Profile::Lambda {
+                required: &["SALLA_WEBHOOK_SECRET"],
+            },
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "configuration: missing required setting SALLA_WEBHOOK_SECRET"
+        );
+        let err = Config::from_lookup(
+            lookup(&[("SALLA_WEBHOOK_SECRET", "s")]),
+            Profile::Lambda {
+                required: &["SALLA_WEBHOOK_SECRET"],
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("TABLE_NAME"));
+        let (c, defaulted) = Config::from_lookup(
+            lookup(&[
+                ("SALLA_WEBHOOK_SECRET", "s"),
+                ("TABLE_NAME", "t"),
+                ("KMS_KEY_ID", "k"),
+                ("SALLA_WEBHOOK_STRATEGY", "Token"),
+                ("KEY_CACHE_TTL_SECS", "5"),
+            ]),
+            Profile::Lambda {
+                required: &["SALLA_WEBHOOK_SECRET"],
+            },
+        )
+        .unwrap();
+        assert!(defaulted.is_empty());
+        assert_eq!(c.webhook_strategy, Strategy::Token);
+        assert_eq!(c.key_cache_ttl, Duration::from_secs(5));
+        assert_eq!(
+            c.key_store,
+            KeyStoreKind::DynamoDb {
+                table: "t".into(),
+                kms_key_id: "k".into()
+            }
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e = Config::from_lookup(
+            lookup(&[("SALLA_WEBHOOK_STRATEGY", "none")]),
+            Profile::Dev { port: 1 },
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("SALLA_WEBHOOK_STRATEGY"));
+        let e = Config::from_lookup(lookup(&[("KEY_STORE", "s3")]), Profile::Dev { port: 1 })
+            .unwrap_err();
+        assert!(e.to_string().contains("KEY_STORE"));
+    }
+}

@@ -1,0 +1,226 @@
+//! A short-TTL, in-process cache of decrypted store records.
+//!
+//! Every webhook needs the store's Klaviyo key; without a cache each event would pay a
+//! DynamoDB read plus a KMS decrypt (tens of milliseconds and a per-request charge). A warm
+//! Lambda process keeps the decrypted record for `ttl`, including "we hold nothing for this
+//! store" so a flood of events for an unconnected store does not hammer DynamoDB either.
+//!
+//! Writes made through this cache update it at once, so the process that saved a new key
+//! uses it for the very next event. Other processes see the change after at most `ttl`.
+//!
+//! The locks are `std::sync` ones and are never held across an `.await`: the inner store is
+//! called with no lock taken.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use super::{KeyStore, StoreRecord};
+use crate::AdapterError;
+
+/// Above this many cached stores, expired entries are swept on the next insert (and if
+/// nothing has expired, the cache starts over) so memory stays bounded in a long-lived process.
+const MAX_ENTRIES: usize = 10_000;
+
+/// Counters for the load tool and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CacheStats {
+    /// `get` calls answered from the cache.
+    pub hits: u64,
+    /// `get` calls that went to the inner store.
+    pub misses: u64,
+}
+
+struct Entry {
+    /// `None` caches "not found".
+    record: Option<StoreRecord>,
+    stored_at: Instant,
+}
+
+pub struct CachedKeyStore {
+    inner: Arc<dyn KeyStore>,
+    ttl: Duration,
+    entries: RwLock<HashMap<String, Entry>>,
+    /// Bumped by every write through the cache. A `get` that read the inner store while a
+    /// write happened must not cache what it read: the write may be newer than that read.
+    writes: AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl CachedKeyStore {
+    pub fn new(inner: Arc<dyn KeyStore>, ttl: Duration) -> Self {
+        Self {
+            inner,
+            ttl,
+            entries: RwLock::new(HashMap::new()),
+            writes: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Drops every cached entry (e.g. after an out-of-band change in tests).
+    pub fn clear(&self) {
+        self.write_entries().clear();
+    }
+
+    fn fresh(&self, store_id: &str) -> Option<Option<StoreRecord>> {
+        let entries = self
+            .entries
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entry = entries.get(store_id)?;
+        (entry.stored_at.elapsed() < self.ttl).then(|| entry.record.clone())
+    }
+
+    fn write_entries(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Entry>> {
+        // Every change under this lock is a single insert/remove/clear, so a poisoned lock
+        // (a panic elsewhere while holding it) cannot leave a half-written entry.
+        self.entries
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn store(&self, store_id: &str, record: Option<StoreRecord>) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.write_entries();
+        if entries.len() >= MAX_ENTRIES && !entries.contains_key(store_id) {
+            let ttl = self.ttl;
+            entries.retain(|_, e| e.stored_at.elapsed() < ttl);
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(
+            store_id.to_string(),
+            Entry {
+                record,
+                stored_at: Instant::now(),
+            },
+        );
+    }
+
+    fn evict(&self, store_id: &str) {
+        self.write_entries().remove(store_id);
+    }
+}
+
+#[async_trait]
+impl KeyStore for CachedKeyStore {
+    async fn get(&self, store_id: &str) -> Result<Option<StoreRecord>, AdapterError> {
+        if let Some(cached) = self.fresh(store_id) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(cached);
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let writes_before = self.writes.load(Ordering::Acquire);
+        let record = self.inner.get(store_id).await?;
+        if self.writes.load(Ordering::Acquire) == writes_before {
+            self.store(store_id, record.clone());
+        }
+        Ok(record)
+    }
+
+    async fn put(&self, record: &StoreRecord) -> Result<u64, AdapterError> {
+        self.writes.fetch_add(1, Ordering::AcqRel);
+        match self.inner.put(record).await {
+            Ok(version) => {
+                let mut stored = record.clone();
+                stored.version = version;
+                self.store(&record.store_id, Some(stored));
+                Ok(version)
+            }
+            Err(e) => {
+                // A conflict means our cached copy is stale; any other failure leaves us
+                // unsure what is stored. Either way the next read goes to the inner store.
+                self.evict(&record.store_id);
+                Err(e)
+            }
+        }
+    }
+
+    async fn delete(&self, store_id: &str) -> Result<(), AdapterError> {
+        self.writes.fetch_add(1, Ordering::AcqRel);
+        match self.inner.delete(store_id).await {
+            Ok(()) => {
+                self.store(store_id, None);
+                Ok(())
+            }
+            Err(e) => {
+                self.evict(store_id);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Counts of calls that reached a wrapped store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CallCounts {
+    pub gets: u64,
+    pub puts: u64,
+    pub deletes: u64,
+}
+
+/// Wraps a store and counts the calls that reach it, so tests can assert that a cache (or a
+/// handler) did or did not go to the backing store.
+pub struct CountingKeyStore {
+    inner: Arc<dyn KeyStore>,
+    counts: Mutex<CallCounts>,
+}
+
+impl CountingKeyStore {
+    pub fn new(inner: Arc<dyn KeyStore>) -> Self {
+        Self {
+            inner,
+            counts: Mutex::new(CallCounts::default()),
+        }
+    }
+
+    pub fn counts(&self) -> CallCounts {
+        *self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn bump(&self, which: impl FnOnce(&mut CallCounts)) {
+        which(
+            &mut self
+                .counts
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+    }
+}
+
+#[async_trait]
+impl KeyStore for CountingKeyStore {
+    async fn get(&self, store_id: &str) -> Result<Option<StoreRecord>, AdapterError> {
+        self.bump(|c| c.gets += 1);
+        self.inner.get(store_id).await
+    }
+
+    async fn put(&self, record: &StoreRecord) -> Result<u64, AdapterError> {
+        self.bump(|c| c.puts += 1);
+        self.inner.put(record).await
+    }
+
+    async fn delete(&self, store_id: &str) -> Result<(), AdapterError> {
+        self.bump(|c| c.deletes += 1);
+        self.inner.delete(store_id).await
+    }
+}

@@ -1,0 +1,117 @@
+//! Per-store connection secrets: the merchant's Klaviyo private key and the Salla OAuth
+//! tokens, keyed by Salla store ID. Nothing about the store's customers or orders is ever
+//! held here.
+//!
+//! Implementations:
+//! - [`dynamo::DynamoKeyStore`]: one DynamoDB item per store, secrets encrypted with KMS
+//!   under an encryption context carrying the store ID.
+//! - [`embedded::EmbeddedKeyStore`]: the local development default; a file per store under
+//!   a data directory, encrypted with a locally generated key.
+//! - [`memory::MemoryKeyStore`]: in-process map for tests, same version rule.
+//! - [`cached::CachedKeyStore`]: wraps either with a short-TTL in-process cache so a warm
+//!   process pays no KMS/DynamoDB call per event.
+
+use async_trait::async_trait;
+
+use crate::{AdapterError, Secret};
+
+pub mod cached;
+pub mod dynamo;
+pub mod embedded;
+pub mod memory;
+
+/// The merchant's Klaviyo connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KlaviyoConnection {
+    pub private_key: Secret,
+    /// Klaviyo account display name, from `GET /api/accounts` at validation time.
+    pub account_name: Option<String>,
+    /// Klaviyo account id (the public API key / site id), for the onboarding page.
+    pub account_id: Option<String>,
+    /// Unix seconds of the last successful validation against Klaviyo.
+    pub validated_at: i64,
+    /// Set when Klaviyo answered 401/403 for this key on a live event: the merchant must
+    /// reconnect. Cleared when a new key is validated.
+    pub needs_reconnect: bool,
+}
+
+/// Salla OAuth tokens for the store's Merchant API (cart enrichment, later backfill).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SallaTokens {
+    pub access_token: Secret,
+    /// Single-use: every refresh returns a new one, and reusing an old one forces the
+    /// merchant to reinstall. Only ever refreshed under [`KeyStore::put`]'s version check.
+    pub refresh_token: Secret,
+    /// Absolute expiry of the access token, unix seconds.
+    pub expires_at: i64,
+    pub scope: Option<String>,
+    /// Unix seconds until which one process holds the right to spend the refresh token.
+    /// Written with a version-checked put before refreshing, so two Lambda instances never
+    /// use the same single-use refresh token. Non-secret metadata; store it as plain.
+    pub refresh_lease_until: Option<i64>,
+}
+
+/// Everything we hold for one store.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StoreRecord {
+    pub store_id: String,
+    pub klaviyo: Option<KlaviyoConnection>,
+    pub salla: Option<SallaTokens>,
+    /// Optimistic-concurrency version. 0 means "not stored yet". [`KeyStore::put`] succeeds
+    /// only if the stored version still equals this value, and returns the new version.
+    pub version: u64,
+}
+
+impl StoreRecord {
+    pub fn new(store_id: impl Into<String>) -> Self {
+        Self {
+            store_id: store_id.into(),
+            ..Self::default()
+        }
+    }
+}
+
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// The record for a store, or `None` if we hold nothing for it.
+    async fn get(&self, store_id: &str) -> Result<Option<StoreRecord>, AdapterError>;
+
+    /// Writes the whole record if the stored version equals `record.version` (0: must not
+    /// exist yet). Returns the new version; [`AdapterError::Conflict`] if another writer won.
+    async fn put(&self, record: &StoreRecord) -> Result<u64, AdapterError>;
+
+    /// Deletes everything held for the store. Deleting a missing store is not an error.
+    async fn delete(&self, store_id: &str) -> Result<(), AdapterError>;
+}
+
+/// Read-modify-write with optimistic concurrency: re-reads and re-applies `change` when
+/// another writer got there first. Returns the record as written.
+pub async fn update<F>(
+    store: &dyn KeyStore,
+    store_id: &str,
+    mut change: F,
+) -> Result<StoreRecord, AdapterError>
+where
+    F: FnMut(&mut StoreRecord) + Send,
+{
+    const ATTEMPTS: usize = 5;
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
+        let mut record = store
+            .get(store_id)
+            .await?
+            .unwrap_or_else(|| StoreRecord::new(store_id));
+        change(&mut record);
+        match store.put(&record).await {
+            Ok(version) => {
+                record.version = version;
+                return Ok(record);
+            }
+            Err(e @ AdapterError::Conflict { .. }) => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or(AdapterError::Conflict {
+        store_id: store_id.to_string(),
+    }))
+}

@@ -1,0 +1,80 @@
+//! How long and how often we retry Klaviyo. Salla waits ~30 s for our answer and redelivers
+//! three times ~5 minutes apart, so our own retries only need to ride out a bad second or
+//! two; anything longer is better handed back to Salla with a 503.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Total time one webhook may spend on Klaviyo, retries included. Past it we answer 503.
+    pub budget: Duration,
+    /// Timeout of a single HTTP attempt.
+    pub attempt_timeout: Duration,
+    /// First backoff step for 5xx and network errors; doubles each attempt, with full jitter.
+    pub base_backoff: Duration,
+    /// Cap on one backoff step.
+    pub max_backoff: Duration,
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            budget: Duration::from_secs(20),
+            attempt_timeout: Duration::from_secs(8),
+            base_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(3),
+            max_attempts: 5,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Backoff before attempt `attempt` (1-based count of failures so far), full jitter:
+    /// uniformly random in [0, min(max, base·2^(n-1))], so many stores retrying after the
+    /// same Klaviyo blip do not come back in lockstep.
+    pub fn backoff(&self, failures: u32) -> Duration {
+        let exp = self
+            .base_backoff
+            .saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+        let cap = exp.min(self.max_backoff);
+        cap.mul_f64(rand::random::<f64>())
+    }
+}
+
+/// Parses `Retry-After` as Klaviyo sends it (integer seconds). HTTP-date forms are not used by
+/// Klaviyo; they fall back to our own backoff.
+pub fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
+    let secs: f64 = value?.trim().parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_bounded_by_cap() {
+        let p = RetryPolicy::default();
+        for n in 1..40 {
+            assert!(p.backoff(n) <= p.max_backoff);
+        }
+        assert!(p.backoff(1) <= p.base_backoff);
+    }
+
+    #[test]
+    fn retry_after_parses_seconds_only() {
+        assert_eq!(parse_retry_after(Some("3")), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_retry_after(Some(" 1.5 ")),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            parse_retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")),
+            None
+        );
+        assert_eq!(parse_retry_after(Some("-1")), None);
+        assert_eq!(parse_retry_after(None), None);
+    }
+}

@@ -1,0 +1,15 @@
+//! Adapters the three functions share. Everything that talks to the outside world lives
+//! here, behind small traits, so handlers stay thin and the mapping crate stays pure.
+
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod keystore;
+pub mod klaviyo;
+pub mod logging;
+pub mod salla;
+pub mod secret;
+pub mod session;
+
+pub use error::AdapterError;
+pub use secret::Secret;

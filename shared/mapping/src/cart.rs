@@ -1,0 +1,95 @@
+//! Cart events: `abandoned.cart` → Started Checkout, `coupon.applied` → Applied Coupon.
+//!
+//! Salla's cart items carry only `product_id` and `quantity`; names, prices, images and URLs
+//! come from [`crate::Enrichment`] when the intake could fetch them.
+
+use crate::items;
+use crate::klaviyo::{EventRequest, KlaviyoRequest, Profile, Properties};
+use crate::lenient::{self, get};
+use crate::props::PropsExt;
+use crate::rules::Ctx;
+use crate::{Action, MappingError, date, metrics, profile, unique_id};
+use serde_json::Value;
+
+/// The cart's customer; a cart nobody can be identified for cannot become an event.
+fn cart_profile(ctx: &Ctx, cart: &Value, field: &'static str) -> Result<Profile, MappingError> {
+    let customer = cart.get("customer").filter(|c| c.is_object()).ok_or(MappingError::MissingField(field))?;
+    let profile = profile::from_customer(ctx.store(), customer);
+    if profile.has_identifier() { Ok(profile) } else { Err(MappingError::MissingField(field)) }
+}
+
+/// `data.urls.checkout` replaced `data.checkout_url` in 2025; both are read.
+fn checkout_url(cart: &Value) -> Option<&str> {
+    lenient::text(get(cart, &["urls", "checkout"]))
+        .or_else(|| lenient::text(cart.get("checkout_url")))
+        .filter(|u| items::is_http_url(u))
+}
+
+/// `abandoned.cart` → Started Checkout, the trigger of Klaviyo's abandoned-cart flows.
+pub(crate) fn abandoned(ctx: &Ctx) -> Result<Action, MappingError> {
+    let cart = &ctx.env.data;
+    let cart_id = lenient::id(cart.get("id")).ok_or(MappingError::MissingField("data.id"))?;
+    let profile = cart_profile(ctx, cart, "data.customer")?;
+    let total = lenient::money(cart.get("total"));
+    let lines = items::lines(cart.get("items"), ctx.enrichment);
+    let summary = items::summarize(&lines);
+
+    let mut p = Properties::new();
+    p.put_str("CartId", Some(&cart_id));
+    p.put_str("CheckoutURL", checkout_url(cart));
+    p.put_num("SubTotal", lenient::number(cart.get("subtotal")));
+    p.put_num("DiscountValue", lenient::number(cart.get("total_discount")));
+    p.put_str("DiscountCode", lenient::text(get(cart, &["coupon", "code"])));
+    p.put_num("AgeInMinutes", lenient::number(cart.get("age_in_minutes")));
+    if !summary.items.is_empty() {
+        p.put("Items", summary.items);
+        p.put("ItemCount", summary.item_count);
+    }
+    p.put_list("ItemNames", &summary.item_names);
+    p.put_list("Categories", &summary.categories);
+    p.put_list("Brands", &summary.brands);
+
+    // A cart Salla reports again after a change is a new checkout for the flow; the payload's
+    // own `updated_at` (not a clock) tells the versions apart and keeps retries identical.
+    let updated = date::timestamp(cart.get("updated_at"));
+    let mut event = EventRequest::new(metrics::STARTED_CHECKOUT, profile, p);
+    event.value = total.as_ref().map(|t| t.amount);
+    event.value_currency = total
+        .and_then(|t| t.currency)
+        .or_else(|| lenient::currency_code(cart.get("currency")));
+    event.unique_id = Some(unique_id::cart(ctx.store(), &cart_id, updated.as_deref()));
+    event.time = updated
+        .or_else(|| date::timestamp(cart.get("created_at")))
+        .or_else(|| ctx.event_time());
+    Ok(Action::Send(vec![KlaviyoRequest::CreateEvent(event)]))
+}
+
+/// `coupon.applied` (`data.cart` holds the cart and its `coupon`) → Applied Coupon.
+pub(crate) fn coupon_applied(ctx: &Ctx) -> Result<Action, MappingError> {
+    let data = &ctx.env.data;
+    let (cart, prefix_cart) = match data.get("cart").filter(|c| c.is_object()) {
+        Some(c) => (c, true),
+        None => (data, false),
+    };
+    let field = |nested: &'static str, flat: &'static str| if prefix_cart { nested } else { flat };
+    let cart_id = lenient::id(cart.get("id")).ok_or(MappingError::MissingField(field("data.cart.id", "data.id")))?;
+    let coupon = cart.get("coupon");
+    let code = coupon
+        .and_then(|c| lenient::text(c.get("code")))
+        .ok_or(MappingError::MissingField(field("data.cart.coupon.code", "data.coupon.code")))?;
+    let profile = cart_profile(ctx, cart, field("data.cart.customer", "data.customer"))?;
+
+    let mut p = Properties::new();
+    p.put_str("CouponCode", Some(code));
+    p.put_str("CouponType", coupon.and_then(|c| lenient::text(c.get("type"))));
+    p.put_num("CouponAmount", coupon.and_then(|c| lenient::number(c.get("amount"))));
+    p.put_num("DiscountValue", lenient::number(cart.get("total_discount")));
+    p.put_num("CartTotal", lenient::number(cart.get("total")));
+    p.put_str("CartId", Some(&cart_id));
+    p.put_str("CheckoutURL", checkout_url(cart));
+    p.put_str("Source", Some("cart"));
+    let mut event = EventRequest::new(metrics::APPLIED_COUPON, profile, p);
+    event.unique_id = Some(unique_id::cart_coupon(ctx.store(), &cart_id, code));
+    event.time = date::timestamp(cart.get("updated_at")).or_else(|| ctx.event_time());
+    Ok(Action::Send(vec![KlaviyoRequest::CreateEvent(event)]))
+}

@@ -1,0 +1,150 @@
+//! `product.*` → Klaviyo catalog items, so product blocks, cross-sell recommendations and
+//! back-in-stock content can use the store's products.
+//!
+//! A full product payload (`product.created`, `product.quantity.low`, …: name and URL present)
+//! becomes a create with a PATCH on 409. The 2025 partial events (`product.price.updated`,
+//! `product.status.updated`) carry only ids and the changed fields: they become a PATCH of
+//! those fields, unless the intake enriched the product, which makes a full upsert possible.
+
+use crate::klaviyo::{CatalogUpsert, KlaviyoRequest, Properties, catalog_item_id};
+use crate::lenient::{self, get};
+use crate::props::PropsExt;
+use crate::rules::Ctx;
+use crate::{Action, MappingError, items, limits, unique_id};
+use serde_json::Value;
+
+/// Plain-text descriptions are capped well below Klaviyo's 100 KB string limit.
+const MAX_DESCRIPTION_BYTES: usize = 10_000;
+
+/// The product's storefront URL (`urls.customer`, else the deprecated `url`).
+pub fn product_url(data: &Value) -> Option<&str> {
+    lenient::text(get(data, &["urls", "customer"]))
+        .or_else(|| lenient::text(data.get("url")))
+        .filter(|u| items::is_http_url(u))
+}
+
+pub(crate) fn upsert(ctx: &Ctx) -> Result<Action, MappingError> {
+    let d = &ctx.env.data;
+    let id = lenient::id(d.get("id")).ok_or(MappingError::MissingField("data.id"))?;
+    let details = ctx.enrichment.products.get(&id);
+    let name = lenient::text(d.get("name"));
+    let url = product_url(d);
+    let full = name.is_some() && url.is_some();
+    let status = lenient::text(d.get("status"));
+    let item = CatalogUpsert {
+        external_id: unique_id::product(ctx.store(), &id),
+        title: name.map(str::to_owned).or_else(|| details.and_then(|x| x.name.clone())),
+        description: lenient::text(d.get("description")).and_then(plain_text),
+        url: url.map(str::to_owned).or_else(|| details.and_then(|x| x.url.clone())),
+        price: current_price(d, ctx.event_time().as_deref()).or_else(|| details.and_then(|x| x.price)),
+        image_full_url: items::image_url(d).or_else(|| details.and_then(|x| x.image_url.clone())),
+        // Hidden or deleted products stay in the catalog but are not recommended.
+        published: status.map(|s| !matches!(s, "hidden" | "deleted")),
+        custom_metadata: full.then(|| metadata(d, status)),
+    };
+    Ok(Action::Send(vec![KlaviyoRequest::UpsertCatalogItem(item)]))
+}
+
+pub(crate) fn delete(ctx: &Ctx) -> Result<Action, MappingError> {
+    let id = lenient::id(ctx.env.data.get("id")).ok_or(MappingError::MissingField("data.id"))?;
+    let item_id = catalog_item_id(&unique_id::product(ctx.store(), &id));
+    Ok(Action::Send(vec![KlaviyoRequest::DeleteCatalogItem { item_id }]))
+}
+
+/// The price a shopper pays now: a positive sale price below the regular one, unless its
+/// `expired_at` / `sale_end` date is before the delivery's own date (no clock is read).
+fn current_price(d: &Value, today: Option<&str>) -> Option<f64> {
+    let regular = lenient::number(d.get("price")).or_else(|| lenient::number(d.get("regular_price")));
+    let sale = lenient::number(d.get("sale_price")).filter(|s| *s > 0.0 && regular.is_none_or(|r| *s < r));
+    let expiry = lenient::text(get(d, &["sale_price", "expired_at"])).or_else(|| lenient::text(d.get("sale_end")));
+    let expired = match (expiry.and_then(|e| e.get(..10)), today.and_then(|t| t.get(..10))) {
+        (Some(end), Some(day)) => end < day,
+        _ => false,
+    };
+    match sale {
+        Some(s) if !expired => Some(s),
+        _ => regular,
+    }
+}
+
+/// Inventory and merchandising facts, flat, for catalog filters and back-in-stock logic.
+fn metadata(d: &Value, status: Option<&str>) -> Properties {
+    let mut m = Properties::new();
+    m.put_str("sku", lenient::text(d.get("sku")));
+    m.put_str("status", status);
+    m.put_str("product_type", lenient::text(d.get("type")));
+    if let Some(available) = lenient::flag(d.get("is_available")) {
+        m.put("is_available", available);
+    }
+    let unlimited = lenient::flag(d.get("unlimited_quantity")) == Some(true);
+    m.put("unlimited_quantity", unlimited);
+    if !unlimited && let Some(q) = lenient::int(d.get("quantity")) {
+        m.put("inventory_quantity", q);
+    }
+    m.put_num("regular_price", lenient::number(d.get("regular_price")));
+    m.put_str(
+        "currency",
+        lenient::money(d.get("price")).and_then(|p| p.currency).or_else(|| lenient::currency_code(d.get("currency"))).as_deref(),
+    );
+    m.put_str("brand", items::name_of(d.get("brand")).as_deref());
+    let categories = items::names(d.get("categories"));
+    if !categories.is_empty() {
+        m.put_str("categories", Some(&categories.join(", ")));
+    }
+    limits::clamp_properties(&mut m);
+    m
+}
+
+/// Salla descriptions are HTML; Klaviyo shows `description` as text.
+fn plain_text(html: &str) -> Option<String> {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                out.push(' ');
+            }
+            '>' if in_tag => in_tag = false,
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    let decoded = out
+        .replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    let mut text = decoded.split_whitespace().collect::<Vec<_>>().join(" ");
+    limits::truncate_utf8(&mut text, MAX_DESCRIPTION_BYTES);
+    (!text.is_empty()).then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn html_descriptions_become_text() {
+        assert_eq!(plain_text("<p>عطر <b>فاخر</b>&nbsp;100 مل</p>").as_deref(), Some("عطر فاخر 100 مل"));
+        assert_eq!(plain_text("<br/>  "), None);
+        assert_eq!(plain_text("a &lt;b&gt; &amp; c").as_deref(), Some("a <b> & c"));
+    }
+
+    #[test]
+    fn sale_price_applies_until_it_expires() {
+        let d = json!({"price": 150, "sale_price": {"amount": 85, "expired_at": "2025-12-01"}});
+        assert_eq!(current_price(&d, Some("2025-11-30T10:00:00+03:00")), Some(85.0));
+        assert_eq!(current_price(&d, Some("2025-12-01T10:00:00+03:00")), Some(85.0));
+        assert_eq!(current_price(&d, Some("2025-12-14T11:41:40+03:00")), Some(150.0));
+        assert_eq!(current_price(&d, None), Some(85.0));
+        let zero_sale = json!({"price": {"amount": 299, "currency": "SAR"}, "sale_price": {"amount": 0}});
+        assert_eq!(current_price(&zero_sale, None), Some(299.0));
+        let higher_sale = json!({"price": 10, "sale_price": 12});
+        assert_eq!(current_price(&higher_sale, None), Some(10.0));
+        assert_eq!(current_price(&json!({}), None), None);
+    }
+}

@@ -1,0 +1,57 @@
+//! Hooks for product details the intake fetches from Salla's API when a payload lacks them.
+//!
+//! Salla's `abandoned.cart` items carry only `product_id` and `quantity`, and the 2025 product
+//! events (`product.price.updated`, `product.status.updated`) carry only ids and the changed
+//! fields. The mapping stays pure: it names the ids it would like ([`products_to_enrich`]) and
+//! uses whatever the intake could fetch ([`Enrichment`]); with nothing fetched it still works.
+
+use crate::{Envelope, lenient};
+use std::collections::HashMap;
+
+/// Upper bound on ids requested per delivery, to stay well inside Salla's API rate limit.
+pub const MAX_PRODUCTS_TO_ENRICH: usize = 50;
+
+/// Product details fetched by the intake (`GET /admin/v2/products/{id}`), keyed by product id.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Enrichment {
+    pub products: HashMap<String, ProductDetails>,
+}
+
+/// What the mapping uses of a Salla product.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ProductDetails {
+    pub name: Option<String>,
+    pub sku: Option<String>,
+    pub price: Option<f64>,
+    pub url: Option<String>,
+    pub image_url: Option<String>,
+    pub categories: Vec<String>,
+    pub brand: Option<String>,
+}
+
+/// Product ids whose details would complete this event's requests, in payload order, without
+/// duplicates, at most [`MAX_PRODUCTS_TO_ENRICH`]: the items of an `abandoned.cart`, and the
+/// product of a `product.*` event whose payload lacks a name or URL.
+pub fn products_to_enrich(env: &Envelope) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    if env.event == "abandoned.cart" {
+        let items = env.data.get("items").and_then(|v| v.as_array());
+        for item in items.into_iter().flatten() {
+            let Some(id) = lenient::id(item.get("product_id"))
+                .or_else(|| lenient::id(lenient::get(item, &["product", "id"])))
+            else {
+                continue;
+            };
+            if !ids.contains(&id) && ids.len() < MAX_PRODUCTS_TO_ENRICH {
+                ids.push(id);
+            }
+        }
+    } else if env.event.starts_with("product.") && env.event != "product.deleted" {
+        let incomplete = lenient::text(env.data.get("name")).is_none()
+            || crate::catalog::product_url(&env.data).is_none();
+        if incomplete && let Some(id) = lenient::id(env.data.get("id")) {
+            ids.push(id);
+        }
+    }
+    ids
+}

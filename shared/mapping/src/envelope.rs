@@ -1,0 +1,111 @@
+//! The webhook envelope: `{"event", "merchant", "created_at", "data"}` (salla.md §1.1).
+
+use crate::{MappingError, lenient};
+use serde_json::Value;
+
+/// A parsed Salla webhook delivery. `Debug` does not print `data` (it holds shopper PII).
+#[derive(Clone, PartialEq)]
+pub struct Envelope {
+    /// Event name, e.g. "order.created".
+    pub event: String,
+    /// Top-level `merchant` (number or string) as a decimal string: the Salla store id.
+    pub store_id: String,
+    /// `created_at` exactly as sent (its format varies); parsed where a time is needed.
+    pub created_at: Option<String>,
+    /// The event payload, always a JSON object.
+    pub data: Value,
+}
+
+impl std::fmt::Debug for Envelope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Envelope")
+            .field("event", &self.event)
+            .field("store_id", &self.store_id)
+            .field("created_at", &self.created_at)
+            .field("data", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Longest store id we accept; Salla's are 9–10 digit integers.
+const MAX_STORE_ID_LEN: usize = 64;
+
+/// Parses a raw webhook body. Errors name the offending field, never its value.
+pub fn parse_envelope(body: &[u8]) -> Result<Envelope, MappingError> {
+    let value: Value = serde_json::from_slice(body).map_err(|_| MappingError::NotJson)?;
+    let Value::Object(mut map) = value else {
+        return Err(MappingError::NotObject);
+    };
+    let event = match map.get("event") {
+        None | Some(Value::Null) => return Err(MappingError::MissingField("event")),
+        Some(Value::String(s)) if s.trim().is_empty() => {
+            return Err(MappingError::MissingField("event"));
+        }
+        Some(Value::String(s)) => s.trim().to_owned(),
+        Some(_) => return Err(MappingError::WrongType { field: "event", expected: "string" }),
+    };
+    let store_id = match map.get("merchant") {
+        None | Some(Value::Null) => return Err(MappingError::MissingField("merchant")),
+        Some(v) => lenient::id(Some(v)).filter(|id| is_store_id(id)).ok_or(
+            MappingError::WrongType { field: "merchant", expected: "integer or numeric string" },
+        )?,
+    };
+    let created_at = match map.get("created_at") {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let data = match map.remove("data") {
+        None | Some(Value::Null) => return Err(MappingError::MissingField("data")),
+        Some(data @ Value::Object(_)) => data,
+        Some(_) => return Err(MappingError::WrongType { field: "data", expected: "object" }),
+    };
+    Ok(Envelope { event, store_id, created_at, data })
+}
+
+/// The store id keys DynamoDB items and namespaces Klaviyo ids, so only plain ids pass.
+fn is_store_id(id: &str) -> bool {
+    id.len() <= MAX_STORE_ID_LEN && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Envelope, MappingError> {
+        parse_envelope(s.as_bytes())
+    }
+
+    #[test]
+    fn merchant_as_number_or_string() {
+        let a = parse(r#"{"event":"x","merchant":1305146709,"data":{}}"#).unwrap();
+        let b = parse(r#"{"event":"x","merchant":"1305146709","data":{}}"#).unwrap();
+        assert_eq!(a.store_id, "1305146709");
+        assert_eq!(a, b);
+        assert_eq!(a.created_at, None);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert_eq!(parse("not json"), Err(MappingError::NotJson));
+        assert_eq!(parse("[1]"), Err(MappingError::NotObject));
+        assert_eq!(parse(r#"{"merchant":1,"data":{}}"#), Err(MappingError::MissingField("event")));
+        assert_eq!(parse(r#"{"event":" ","merchant":1,"data":{}}"#), Err(MappingError::MissingField("event")));
+        assert_eq!(parse(r#"{"event":"x","data":{}}"#), Err(MappingError::MissingField("merchant")));
+        assert_eq!(parse(r#"{"event":"x","merchant":1}"#), Err(MappingError::MissingField("data")));
+        assert!(matches!(parse(r#"{"event":"x","merchant":1,"data":[]}"#), Err(MappingError::WrongType { field: "data", .. })));
+        assert!(matches!(parse(r#"{"event":5,"merchant":1,"data":{}}"#), Err(MappingError::WrongType { field: "event", .. })));
+        for bad in [r#""abc""#, "-5", "1.5", r#""1/2""#, "true", "{}"] {
+            let body = format!(r#"{{"event":"x","merchant":{bad},"data":{{}}}}"#);
+            assert!(matches!(parse(&body), Err(MappingError::WrongType { field: "merchant", .. })), "{bad}");
+        }
+    }
+
+    #[test]
+    fn debug_hides_the_payload() {
+        let env = parse(r#"{"event":"x","merchant":1,"data":{"email":"secret@example.com"}}"#).unwrap();
+        let shown = format!("{env:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("redacted"));
+    }
+}

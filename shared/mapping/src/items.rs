@@ -1,0 +1,210 @@
+//! Order and cart lines in Klaviyo's item vocabulary
+//! (ProductID, SKU, ProductName, Quantity, ItemPrice, RowTotal, ProductURL, ImageURL,
+//! Categories, Brand), with product details from the payload first and enrichment second.
+
+use crate::enrichment::{Enrichment, ProductDetails};
+use crate::lenient::{self, get};
+use serde_json::{Map, Value};
+
+/// One line of an order or cart.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Line {
+    pub item_id: Option<String>,
+    pub product_id: Option<String>,
+    pub name: Option<String>,
+    pub sku: Option<String>,
+    pub quantity: Option<i64>,
+    pub price: Option<f64>,
+    pub row_total: Option<f64>,
+    pub url: Option<String>,
+    pub image_url: Option<String>,
+    pub categories: Vec<String>,
+    pub brand: Option<String>,
+    /// "SIZE: BIG", "الاضافات: بصل، فلفل".
+    pub options: Vec<String>,
+}
+
+/// Lines of `data.items` (orders) or `data.items` of a cart; non-objects are skipped.
+pub fn lines(items: Option<&Value>, enrichment: &Enrichment) -> Vec<Line> {
+    let Some(items) = items.and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    items.iter().filter(|i| i.is_object()).map(|i| line(i, enrichment)).collect()
+}
+
+fn line(item: &Value, enrichment: &Enrichment) -> Line {
+    let product = item.get("product").filter(|p| p.is_object());
+    let from_product = |key: &str| product.and_then(|p| lenient::text(p.get(key))).map(str::to_owned);
+    let product_id =
+        lenient::id(item.get("product_id")).or_else(|| product.and_then(|p| lenient::id(p.get("id"))));
+    let quantity = lenient::int(item.get("quantity"));
+    let price = lenient::number(get(item, &["amounts", "price_without_tax"]))
+        .or_else(|| lenient::number(item.get("price")))
+        .or_else(|| product.and_then(|p| lenient::number(p.get("price"))));
+    let mut line = Line {
+        item_id: lenient::id(item.get("id")),
+        name: lenient::text(item.get("name")).map(str::to_owned).or_else(|| from_product("name")),
+        sku: lenient::text(item.get("sku")).map(str::to_owned).or_else(|| from_product("sku")),
+        quantity,
+        price,
+        row_total: lenient::number(get(item, &["amounts", "total"])),
+        url: from_product("url"),
+        image_url: product.and_then(image_url).or_else(|| image_url(item)),
+        categories: product.map(|p| names(p.get("categories"))).unwrap_or_default(),
+        brand: product.and_then(|p| name_of(p.get("brand"))),
+        options: options(item.get("options")),
+        product_id,
+    };
+    if let Some(details) = line.product_id.as_ref().and_then(|id| enrichment.products.get(id)) {
+        fill_from(&mut line, details);
+    }
+    if line.row_total.is_none()
+        && let (Some(p), Some(q)) = (line.price, line.quantity)
+    {
+        line.row_total = Some(lenient::round_money(p * q as f64)).filter(|t| t.is_finite());
+    }
+    line
+}
+
+/// Payload values win; enrichment only fills gaps.
+fn fill_from(line: &mut Line, d: &ProductDetails) {
+    fn fill<T: Clone>(slot: &mut Option<T>, from: &Option<T>) {
+        if slot.is_none() {
+            slot.clone_from(from);
+        }
+    }
+    fill(&mut line.name, &d.name);
+    fill(&mut line.sku, &d.sku);
+    fill(&mut line.price, &d.price);
+    fill(&mut line.url, &d.url);
+    fill(&mut line.image_url, &d.image_url);
+    fill(&mut line.brand, &d.brand);
+    if line.categories.is_empty() {
+        line.categories.clone_from(&d.categories);
+    }
+}
+
+/// First usable image: `thumbnail`, `main_image`, `image` (string or `{url}`), `images[0]`.
+pub fn image_url(v: &Value) -> Option<String> {
+    for key in ["thumbnail", "main_image", "image"] {
+        if let Some(url) = url_in(v.get(key)) {
+            return Some(url);
+        }
+    }
+    v.get("images").and_then(Value::as_array)?.iter().find_map(|i| url_in(Some(i)))
+}
+
+fn url_in(v: Option<&Value>) -> Option<String> {
+    let v = v?;
+    let s = lenient::text(Some(v))
+        .or_else(|| lenient::text(v.get("url")))
+        .or_else(|| lenient::text(get(v, &["image", "original"])))?;
+    is_http_url(s).then(|| s.to_owned())
+}
+
+/// Only absolute http(s) URLs are sent as links (Salla sometimes puts a tracking number in
+/// `tracking_link`, or "0").
+pub fn is_http_url(s: &str) -> bool {
+    (s.starts_with("https://") || s.starts_with("http://")) && s.len() > 8
+}
+
+/// Names from `[{"name": …}]`, `["…"]` or a single `{"name": …}`.
+pub fn names(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(items)) => items.iter().filter_map(|i| name_of(Some(i))).collect(),
+        Some(other @ Value::Object(_)) => name_of(Some(other)).into_iter().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A name from a string or an object's `name`.
+pub fn name_of(v: Option<&Value>) -> Option<String> {
+    let v = v?;
+    lenient::text(Some(v)).or_else(|| lenient::text(v.get("name"))).map(str::to_owned)
+}
+
+fn options(v: Option<&Value>) -> Vec<String> {
+    let Some(options) = v.and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    options
+        .iter()
+        .filter_map(|o| {
+            let name = lenient::text(o.get("name"))?;
+            let values = match o.get("value") {
+                Some(Value::Array(vs)) => vs.iter().filter_map(|v| name_of(Some(v))).collect::<Vec<_>>(),
+                other => name_of(other).into_iter().collect(),
+            };
+            Some(if values.is_empty() { name.to_owned() } else { format!("{name}: {}", values.join(", ")) })
+        })
+        .collect()
+}
+
+impl Line {
+    /// The `Items[]` entry.
+    pub fn to_item(&self) -> Value {
+        let mut m = Map::new();
+        put_str(&mut m, "ProductID", &self.product_id);
+        put_str(&mut m, "SKU", &self.sku);
+        put_str(&mut m, "ProductName", &self.name);
+        if let Some(q) = self.quantity {
+            m.insert("Quantity".into(), q.into());
+        }
+        put_num(&mut m, "ItemPrice", self.price);
+        put_num(&mut m, "RowTotal", self.row_total);
+        put_str(&mut m, "ProductURL", &self.url);
+        put_str(&mut m, "ImageURL", &self.image_url);
+        if !self.categories.is_empty() {
+            m.insert("Categories".into(), self.categories.clone().into());
+        }
+        put_str(&mut m, "Brand", &self.brand);
+        if !self.options.is_empty() {
+            m.insert("Options".into(), self.options.clone().into());
+        }
+        Value::Object(m)
+    }
+}
+
+/// Order- or cart-level lists derived from the lines.
+pub struct Summary {
+    pub items: Vec<Value>,
+    pub item_names: Vec<String>,
+    pub categories: Vec<String>,
+    pub brands: Vec<String>,
+    pub item_count: i64,
+}
+
+pub fn summarize(lines: &[Line]) -> Summary {
+    let mut s = Summary {
+        items: lines.iter().map(Line::to_item).collect(),
+        item_names: lines.iter().filter_map(|l| l.name.clone()).collect(),
+        categories: Vec::new(),
+        brands: Vec::new(),
+        item_count: lines.iter().fold(0i64, |n, l| n.saturating_add(l.quantity.unwrap_or(1).max(0))),
+    };
+    for line in lines {
+        for c in &line.categories {
+            if !s.categories.contains(c) {
+                s.categories.push(c.clone());
+            }
+        }
+        if let Some(b) = &line.brand
+            && !s.brands.contains(b)
+        {
+            s.brands.push(b.clone());
+        }
+    }
+    s
+}
+
+pub fn put_str(m: &mut Map<String, Value>, key: &str, v: &Option<String>) {
+    if let Some(v) = v {
+        m.insert(key.into(), Value::String(v.clone()));
+    }
+}
+
+pub fn put_num(m: &mut Map<String, Value>, key: &str, v: Option<f64>) {
+    if let Some(v) = v.filter(|f| f.is_finite()) {
+        m.insert(key.into(), v.into());
+    }
+}

@@ -1,0 +1,363 @@
+//! Order events: Placed Order + Ordered Product, status-driven metrics, order coupons.
+//!
+//! Status metrics are chosen by the status **slug**, never the name: merchants rename statuses
+//! and create custom ones, but a custom status keeps its parent's slug (salla.md §4).
+
+use crate::items::{self, Line};
+use crate::klaviyo::{EventRequest, KlaviyoRequest, Profile, Properties};
+use crate::lenient::{self, Money, get};
+use crate::props::PropsExt;
+use crate::rules::Ctx;
+use crate::{Action, MappingError, date, metrics, profile, unique_id};
+use serde_json::{Map, Value};
+
+/// Which `unique_id` a status metric uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusKey {
+    /// The Placed Order's id: Klaviyo matches Cancelled/Refunded to it for lifetime value.
+    PlacedOrder,
+    /// `salla:{store}:order:{order}:{milestone}`: once per order, whichever event brings it.
+    Milestone(&'static str),
+}
+
+const FULFILLED: (&str, StatusKey) = (metrics::FULFILLED_ORDER, StatusKey::Milestone("fulfilled"));
+
+/// Status slug → the metrics it triggers besides "Order Status Updated". Shipped, delivering
+/// and delivered are sub-statuses of completed in Salla, so each also counts as fulfilment;
+/// the shared milestone id makes "Fulfilled Order" fire once per order.
+pub const STATUS_METRICS: &[(&str, &[(&str, StatusKey)])] = &[
+    ("canceled", &[(metrics::CANCELLED_ORDER, StatusKey::PlacedOrder)]),
+    ("completed", &[FULFILLED]),
+    ("delivered", &[FULFILLED, (metrics::DELIVERED_ORDER, StatusKey::Milestone("delivered"))]),
+    ("delivering", &[FULFILLED, (metrics::OUT_FOR_DELIVERY, StatusKey::Milestone("out-for-delivery"))]),
+    ("restored", &[(metrics::REFUNDED_ORDER, StatusKey::PlacedOrder)]),
+    ("restoring", &[(metrics::RETURN_REQUESTED, StatusKey::Milestone("return-requested"))]),
+    ("shipped", &[FULFILLED, (metrics::SHIPPED_ORDER, StatusKey::Milestone("shipped"))]),
+];
+
+/// An order payload (Salla's shared order model) with what every order metric needs.
+pub(crate) struct Order<'a> {
+    data: &'a Value,
+    id: String,
+    lines: Vec<Line>,
+    total: Option<Money>,
+    currency: Option<String>,
+}
+
+impl<'a> Order<'a> {
+    pub(crate) fn new(ctx: &Ctx, data: &'a Value, id_field: &'static str) -> Result<Self, MappingError> {
+        let id = lenient::id(data.get("id")).ok_or(MappingError::MissingField(id_field))?;
+        let total = lenient::money(get(data, &["amounts", "total"])).or_else(|| lenient::money(data.get("total")));
+        let currency = total
+            .as_ref()
+            .and_then(|t| t.currency.clone())
+            .or_else(|| lenient::currency_code(data.get("currency")));
+        Ok(Order { data, id, lines: items::lines(data.get("items"), ctx.enrichment), total, currency })
+    }
+
+    /// The order's customer; an order nobody can be identified for cannot become an event.
+    fn profile(&self, ctx: &Ctx, field: &'static str) -> Result<Profile, MappingError> {
+        let customer = self.data.get("customer").filter(|c| c.is_object()).ok_or(MappingError::MissingField(field))?;
+        let profile = profile::from_customer(ctx.store(), customer);
+        if profile.has_identifier() { Ok(profile) } else { Err(MappingError::MissingField(field)) }
+    }
+
+    fn status_slug(&self) -> Option<&'a str> {
+        lenient::text(get(self.data, &["status", "slug"]))
+    }
+
+    /// The name the shopper sees: the merchant's customized name first.
+    fn status_name(&self) -> Option<&'a str> {
+        lenient::text(get(self.data, &["status", "customized", "name"]))
+            .or_else(|| lenient::text(get(self.data, &["status", "name"])))
+            .or_else(|| lenient::text(self.data.get("status")))
+    }
+
+    fn status_id(&self) -> Option<String> {
+        lenient::id(get(self.data, &["status", "customized", "id"]))
+            .or_else(|| lenient::id(get(self.data, &["status", "id"])))
+    }
+
+    fn payment_method(&self) -> Option<&'a str> {
+        lenient::text(self.data.get("payment_method"))
+    }
+
+    /// Order-level properties shared by every order metric.
+    fn properties(&self) -> Properties {
+        let d = self.data;
+        let mut p = Properties::new();
+        p.put_str("OrderId", Some(&self.id));
+        p.put_str("OrderNumber", lenient::id(d.get("reference_id")).as_deref());
+        p.put_str("OrderURL", lenient::text(get(d, &["urls", "customer"])).filter(|u| items::is_http_url(u)));
+        p.put_str("Status", self.status_name());
+        p.put_str("StatusSlug", self.status_slug());
+        p.put_str("Source", lenient::text(d.get("source")));
+        let payment = self.payment_method();
+        p.put_str("PaymentMethod", payment);
+        // Cash on delivery drives the merchant's COD confirmation flow off Placed Order.
+        let cod = payment.is_some_and(|m| m.eq_ignore_ascii_case("cod"));
+        p.put("IsCashOnDelivery", cod);
+        if cod {
+            p.put_num("CODFee", lenient::number(get(d, &["amounts", "cash_on_delivery"])));
+        }
+        p.put_num("SubTotal", lenient::number(get(d, &["amounts", "sub_total"])));
+        p.put_num("ShippingCost", lenient::number(get(d, &["amounts", "shipping_cost"])));
+        p.put_num("TaxAmount", lenient::number(get(d, &["amounts", "tax", "amount"])));
+        let discounts = discounts(d);
+        let codes: Vec<String> = discounts.iter().filter_map(|(c, _)| c.clone()).collect();
+        if !codes.is_empty() {
+            p.put_str("DiscountCode", Some(&codes.join(", ")));
+            p.put_list("DiscountCodes", &codes);
+        }
+        let amounts: Vec<f64> = discounts.iter().filter_map(|(_, a)| *a).collect();
+        if !amounts.is_empty() {
+            p.put_num("DiscountValue", Some(lenient::round_money(amounts.iter().sum())));
+        }
+        p.put_str("ShippingCompany", shipping_company(d));
+        let (tracking_number, tracking_url) = tracking(d);
+        p.put_str("TrackingNumber", tracking_number);
+        p.put_str("TrackingURL", tracking_url);
+        if let Some(address) = shipping_address(d) {
+            p.put("ShippingAddress", address);
+        }
+        let summary = items::summarize(&self.lines);
+        if !summary.items.is_empty() {
+            p.put("Items", summary.items);
+            p.put("ItemCount", summary.item_count);
+        }
+        p.put_list("ItemNames", &summary.item_names);
+        p.put_list("Categories", &summary.categories);
+        p.put_list("Brands", &summary.brands);
+        p
+    }
+
+    fn event(&self, metric: &str, profile: &Profile, properties: Properties, unique: String, time: &Option<String>) -> KlaviyoRequest {
+        let mut event = EventRequest::new(metric, profile.clone(), properties);
+        event.value = self.total.as_ref().map(|t| t.amount);
+        event.value_currency = self.currency.clone();
+        event.unique_id = Some(unique);
+        event.time = time.clone();
+        KlaviyoRequest::CreateEvent(event)
+    }
+
+    fn line_event(&self, ctx: &Ctx, index: usize, line: &Line, profile: &Profile, time: &Option<String>) -> KlaviyoRequest {
+        let mut p = Properties::new();
+        p.put_str("OrderId", Some(&self.id));
+        p.put_str("OrderNumber", lenient::id(self.data.get("reference_id")).as_deref());
+        if let Value::Object(item) = line.to_item() {
+            for (k, v) in item {
+                // Klaviyo's Ordered Product convention names the brand "ProductBrand".
+                let key = if k == "Brand" { "ProductBrand".to_owned() } else { k };
+                p.insert(key, v);
+            }
+        }
+        let item_key = line.item_id.as_deref().or(line.product_id.as_deref()).unwrap_or("-");
+        let mut event = EventRequest::new(metrics::ORDERED_PRODUCT, profile.clone(), p);
+        event.value = line.row_total;
+        event.value_currency = self.currency.clone();
+        event.unique_id = Some(unique_id::order_line(ctx.store(), &self.id, index, item_key));
+        event.time = time.clone();
+        KlaviyoRequest::CreateEvent(event)
+    }
+}
+
+/// `(code, amount)` of each discount: `amounts.discounts[]` and an order-level `coupon`.
+fn discounts(d: &Value) -> Vec<(Option<String>, Option<f64>)> {
+    let mut out: Vec<(Option<String>, Option<f64>)> = Vec::new();
+    if let Some(list) = get(d, &["amounts", "discounts"]).and_then(Value::as_array) {
+        for disc in list {
+            let code = lenient::text(disc.get("code")).map(str::to_owned);
+            let amount = lenient::number(disc.get("discount")).or_else(|| lenient::number(disc.get("amount")));
+            if code.is_some() || amount.is_some() {
+                out.push((code, amount));
+            }
+        }
+    }
+    if let Some(code) = lenient::text(get(d, &["coupon", "code"]))
+        && !out.iter().any(|(c, _)| c.as_deref() == Some(code))
+    {
+        out.push((Some(code.to_owned()), None));
+    }
+    out
+}
+
+fn shipping_company(d: &Value) -> Option<&str> {
+    lenient::text(get(d, &["shipping", "company"])).or_else(|| shipments(d).find_map(|s| lenient::text(s.get("courier_name"))))
+}
+
+fn shipments(d: &Value) -> impl Iterator<Item = &Value> {
+    d.get("shipments").and_then(Value::as_array).into_iter().flatten()
+}
+
+/// Tracking number and link from `shipments[]` first, then the legacy `shipping.shipment`.
+/// "0" and non-URL "links" are Salla placeholders, not tracking data.
+fn tracking(d: &Value) -> (Option<&str>, Option<&str>) {
+    fn real(v: Option<&Value>) -> Option<&str> {
+        lenient::text(v).filter(|s| *s != "0")
+    }
+    let legacy = get(d, &["shipping", "shipment"]);
+    let number = shipments(d)
+        .find_map(|s| real(s.get("tracking_number")).or_else(|| real(s.get("shipping_number"))))
+        .or_else(|| legacy.and_then(|s| real(s.get("tracking_number")).or_else(|| real(s.get("id")))));
+    let url = shipments(d)
+        .chain(legacy)
+        .find_map(|s| real(s.get("tracking_link")).filter(|u| items::is_http_url(u)));
+    (number, url)
+}
+
+fn shipping_address(d: &Value) -> Option<Value> {
+    let a = get(d, &["shipping", "address"])?;
+    let mut m = Map::new();
+    items::put_str(&mut m, "City", &lenient::text(a.get("city")).map(str::to_owned));
+    items::put_str(&mut m, "Country", &lenient::text(a.get("country")).map(str::to_owned));
+    items::put_str(&mut m, "CountryCode", &lenient::text(a.get("country_code")).map(str::to_owned));
+    items::put_str(&mut m, "PostalCode", &lenient::text(a.get("postal_code")).map(str::to_owned));
+    (!m.is_empty()).then_some(Value::Object(m))
+}
+
+/// `order.created` → Placed Order + one Ordered Product per line.
+pub(crate) fn created(ctx: &Ctx) -> Result<Action, MappingError> {
+    let data = &ctx.env.data;
+    // A draft is a quote the merchant is still editing, not a purchase.
+    if lenient::flag(data.get("draft")) == Some(true) {
+        return Ok(Action::Ignore { reason: "draft order" });
+    }
+    let order = Order::new(ctx, data, "data.id")?;
+    let profile = order.profile(ctx, "data.customer")?;
+    let time = date::timestamp(data.get("date")).or_else(|| ctx.event_time());
+    let mut requests = Vec::with_capacity(order.lines.len() + 1);
+    requests.push(order.event(
+        metrics::PLACED_ORDER,
+        &profile,
+        order.properties(),
+        unique_id::order(ctx.store(), &order.id),
+        &time,
+    ));
+    for (index, line) in order.lines.iter().enumerate() {
+        requests.push(order.line_event(ctx, index, line, &profile, &time));
+    }
+    Ok(Action::Send(requests))
+}
+
+/// `order.status.updated`: `data` is a status-history entry with the order nested in
+/// `data.order`; the entry's own `status` is just the display name.
+pub(crate) fn status_updated(ctx: &Ctx) -> Result<Action, MappingError> {
+    let data = &ctx.env.data;
+    let nested = data.get("order").filter(|o| o.is_object());
+    let (order_value, id_field, customer_field) = match nested {
+        Some(o) => (o, "data.order.id", "data.order.customer"),
+        None => (data, "data.id", "data.customer"),
+    };
+    let order = Order::new(ctx, order_value, id_field)?;
+    let slug = lenient::text(get(data, &["status", "slug"]))
+        .or_else(|| order.status_slug())
+        .ok_or(MappingError::MissingField("data.order.status.slug"))?;
+    let name = lenient::text(get(data, &["customized", "name"]))
+        .or_else(|| lenient::text(data.get("status")))
+        .or_else(|| lenient::text(get(data, &["status", "customized", "name"])))
+        .or_else(|| lenient::text(get(data, &["status", "name"])))
+        .or_else(|| order.status_name());
+    let status_id = lenient::id(get(data, &["customized", "id"]))
+        .or_else(|| lenient::id(get(data, &["status", "customized", "id"])))
+        .or_else(|| lenient::id(get(data, &["status", "id"])))
+        .or_else(|| order.status_id());
+    let change = StatusChange {
+        slug,
+        name,
+        status_id,
+        note: nested.and(lenient::text(data.get("note"))),
+        time: date::timestamp(data.get("created_at")).or_else(|| ctx.event_time()),
+    };
+    let profile = order.profile(ctx, customer_field)?;
+    Ok(Action::Send(status_requests(ctx, &order, &profile, &change)))
+}
+
+/// `order.cancelled` → the same requests as a status change to `canceled`.
+pub(crate) fn cancelled(ctx: &Ctx) -> Result<Action, MappingError> {
+    implied_status(ctx, "canceled")
+}
+
+/// `order.refunded` → the same requests as a status change to `restored`.
+pub(crate) fn refunded(ctx: &Ctx) -> Result<Action, MappingError> {
+    implied_status(ctx, "restored")
+}
+
+fn implied_status(ctx: &Ctx, slug: &'static str) -> Result<Action, MappingError> {
+    let order = Order::new(ctx, &ctx.env.data, "data.id")?;
+    let matches = order.status_slug() == Some(slug);
+    let change = StatusChange {
+        slug,
+        name: order.status_name().filter(|_| matches),
+        status_id: order.status_id().filter(|_| matches),
+        note: None,
+        time: ctx.event_time(),
+    };
+    let profile = order.profile(ctx, "data.customer")?;
+    Ok(Action::Send(status_requests(ctx, &order, &profile, &change)))
+}
+
+struct StatusChange<'a> {
+    slug: &'a str,
+    name: Option<&'a str>,
+    status_id: Option<String>,
+    note: Option<&'a str>,
+    time: Option<String>,
+}
+
+fn status_requests(ctx: &Ctx, order: &Order, profile: &Profile, change: &StatusChange) -> Vec<KlaviyoRequest> {
+    let store = ctx.store();
+    let mut props = order.properties();
+    props.remove("Status");
+    props.put_str("Status", change.name);
+    props.put_str("StatusSlug", Some(change.slug));
+    let milestones = STATUS_METRICS
+        .iter()
+        .find(|(slug, _)| *slug == change.slug)
+        .map(|(_, m)| *m)
+        .unwrap_or_default();
+    let mut requests = Vec::with_capacity(milestones.len() + 1);
+    for (metric, key) in milestones {
+        let unique = match key {
+            StatusKey::PlacedOrder => unique_id::order(store, &order.id),
+            StatusKey::Milestone(m) => unique_id::order_milestone(store, &order.id, m),
+        };
+        requests.push(order.event(metric, profile, props.clone(), unique, &change.time));
+    }
+    // The generic metric lets merchants build flows on any status, custom ones included.
+    let mut generic = props;
+    generic.put_str("StatusName", change.name);
+    generic.put_str("StatusId", change.status_id.as_deref());
+    generic.put_str("StatusNote", change.note);
+    let unique = unique_id::order_status(store, &order.id, change.slug, change.status_id.as_deref());
+    requests.push(order.event(metrics::ORDER_STATUS_UPDATED, profile, generic, unique, &change.time));
+    requests
+}
+
+/// `order.coupon.updated` → one "Applied Coupon" per code on the order.
+pub(crate) fn coupon_updated(ctx: &Ctx) -> Result<Action, MappingError> {
+    let data = &ctx.env.data;
+    let order = Order::new(ctx, data, "data.id")?;
+    let coupons: Vec<(String, Option<f64>)> =
+        discounts(data).into_iter().filter_map(|(code, amount)| Some((code?, amount))).collect();
+    if coupons.is_empty() {
+        return Ok(Action::Ignore { reason: "order.coupon.updated without a coupon code" });
+    }
+    let profile = order.profile(ctx, "data.customer")?;
+    let time = ctx.event_time();
+    let requests = coupons
+        .iter()
+        .map(|(code, amount)| {
+            let mut p = Properties::new();
+            p.put_str("CouponCode", Some(code));
+            p.put_num("DiscountValue", *amount);
+            p.put_str("OrderId", Some(&order.id));
+            p.put_str("OrderNumber", lenient::id(data.get("reference_id")).as_deref());
+            p.put_str("Source", Some("order"));
+            let mut event = EventRequest::new(metrics::APPLIED_COUPON, profile.clone(), p);
+            event.unique_id = Some(unique_id::order_coupon(ctx.store(), &order.id, code));
+            event.time = time.clone();
+            KlaviyoRequest::CreateEvent(event)
+        })
+        .collect();
+    Ok(Action::Send(requests))
+}

@@ -1,0 +1,165 @@
+//! Phone numbers to E.164 with the maintained `phonenumber` crate (libphonenumber metadata).
+//!
+//! Salla gives either `mobile_code` ("+966") plus a numeric `mobile` (501806978), or one string
+//! "+966501806978", sometimes without the plus ("966501806978") or with a national trunk zero
+//! ("0501806978"). Anything that libphonenumber does not call valid is dropped: Klaviyo rejects
+//! non-E.164 numbers, and a wrong number is worse than none. Never an error.
+
+use crate::lenient;
+use phonenumber::{Mode, country};
+use serde_json::Value;
+
+/// Longest E.164 number is 15 digits; anything much longer is garbage, and short-circuiting it
+/// keeps hostile input away from the parser.
+const MAX_DIGITS: usize = 17;
+
+/// E.164 from Salla's `mobile_code` + `mobile` (either may be a number or a string), using
+/// `country_code` (ISO 3166 alpha-2, e.g. "SA") as a last-resort hint for national numbers.
+pub fn e164(
+    mobile_code: Option<&Value>,
+    mobile: Option<&Value>,
+    country_code: Option<&str>,
+) -> Option<String> {
+    // Shorter than any real subscriber number: not worth asking the parser.
+    let number = digits_of(mobile?).filter(|n| n.digits.len() >= 4)?;
+    if number.international {
+        return valid_e164(&format!("+{}", number.digits), None);
+    }
+    if let Some(code) = mobile_code.and_then(digits_of).filter(|c| c.digits.len() <= 4) {
+        // "+966" + "0501806978": the trunk zero is not dialled after a country code.
+        let national = number.digits.trim_start_matches('0');
+        if let Some(found) = valid_e164(&format!("+{}{}", code.digits, national), None) {
+            return Some(found);
+        }
+    }
+    let region = country_code.and_then(|c| c.trim().to_ascii_uppercase().parse::<country::Id>().ok());
+    if let Some(region) = region
+        && let Some(found) = valid_e164(&number.digits, Some(region))
+    {
+        return Some(found);
+    }
+    // "966501806978": a full international number written without the plus.
+    valid_e164(&format!("+{}", number.digits), None)
+}
+
+struct Digits {
+    digits: String,
+    international: bool,
+}
+
+/// Keeps digits (Arabic-Indic ones mapped to ASCII) and drops common separators; refuses
+/// letters and anything else, so only plain numbers reach the parser.
+fn digits_of(value: &Value) -> Option<Digits> {
+    let raw = match value {
+        Value::String(s) => s.trim().to_owned(),
+        Value::Number(n) => lenient::id(Some(&Value::Number(n.clone())))?,
+        _ => return None,
+    };
+    let (international, rest) = if let Some(r) = raw.strip_prefix('+') {
+        (true, r)
+    } else if let Some(r) = raw.strip_prefix("00") {
+        (true, r)
+    } else {
+        (false, raw.as_str())
+    };
+    let mut digits = String::with_capacity(rest.len());
+    for c in rest.chars() {
+        match lenient::ascii_digit(c) {
+            d @ '0'..='9' => digits.push(d),
+            ' ' | '-' | '(' | ')' | '.' | '\u{00A0}' => {}
+            _ => return None,
+        }
+        if digits.len() > MAX_DIGITS {
+            return None;
+        }
+    }
+    (!digits.is_empty()).then_some(Digits { digits, international })
+}
+
+fn valid_e164(number: &str, region: Option<country::Id>) -> Option<String> {
+    let parsed = phonenumber::parse(region, number).ok()?;
+    phonenumber::is_valid(&parsed).then(|| parsed.format().mode(Mode::E164).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn split(code: Value, mobile: Value) -> Option<String> {
+        e164(Some(&code), Some(&mobile), None)
+    }
+
+    fn whole(mobile: &str) -> Option<String> {
+        e164(None, Some(&json!(mobile)), None)
+    }
+
+    /// One valid mobile per Gulf / Arab market the product targets, in both Salla shapes.
+    const TABLE: &[(&str, &str, &str)] = &[
+        // (mobile_code, national mobile, expected E.164)
+        ("+966", "501806978", "+966501806978"), // Saudi Arabia
+        ("+971", "501234567", "+971501234567"), // United Arab Emirates
+        ("+965", "50012345", "+96550012345"),   // Kuwait
+        ("+974", "33123456", "+97433123456"),   // Qatar
+        ("+973", "36001234", "+97336001234"),   // Bahrain
+        ("+968", "92123456", "+96892123456"),   // Oman
+        ("+20", "1001234567", "+201001234567"), // Egypt
+        ("+962", "790123456", "+962790123456"), // Jordan
+    ];
+
+    #[test]
+    fn mobile_code_plus_mobile() {
+        for (code, national, expected) in TABLE {
+            assert_eq!(split(json!(code), json!(national)).as_deref(), Some(*expected), "{code} {national}");
+            let numeric: u64 = national.parse().unwrap();
+            assert_eq!(split(json!(code), json!(numeric)).as_deref(), Some(*expected), "numeric {national}");
+            let bare_code = code.trim_start_matches('+');
+            assert_eq!(split(json!(bare_code), json!(national)).as_deref(), Some(*expected));
+        }
+    }
+
+    #[test]
+    fn international_strings() {
+        for (_, _, expected) in TABLE {
+            assert_eq!(whole(expected).as_deref(), Some(*expected));
+            let spaced = format!("{} {}", &expected[..4], &expected[4..]);
+            assert_eq!(whole(&spaced).as_deref(), Some(*expected), "{spaced}");
+            let double_zero = format!("00{}", &expected[1..]);
+            assert_eq!(whole(&double_zero).as_deref(), Some(*expected));
+            let no_plus = &expected[1..];
+            assert_eq!(whole(no_plus).as_deref(), Some(*expected), "{no_plus}");
+        }
+    }
+
+    #[test]
+    fn trunk_zero_and_arabic_digits() {
+        assert_eq!(split(json!("+966"), json!("0501806978")).as_deref(), Some("+966501806978"));
+        assert_eq!(split(json!("+966"), json!("٠٥٠١٨٠٦٩٧٨")).as_deref(), Some("+966501806978"));
+        assert_eq!(
+            e164(None, Some(&json!("0501806978")), Some("SA")).as_deref(),
+            Some("+966501806978")
+        );
+    }
+
+    #[test]
+    fn salla_sample_numbers() {
+        assert_eq!(split(json!("+966"), json!(555555555)).as_deref(), Some("+966555555555"));
+        assert_eq!(whole("+251944130250").as_deref(), Some("+251944130250")); // Ethiopia
+        assert_eq!(whole("+96652318526"), None); // 8-digit Saudi "mobile": invalid
+        assert_eq!(whole("+28364687236547523745"), None);
+    }
+
+    #[test]
+    fn garbage_is_no_phone() {
+        for bad in [
+            "", "+", "abc", "+966abc501806978", "12", "tel:+966501806978", "+966 50 180 6978 ext 5",
+            "🙂", ";phone-context=", "+999123456789", "0000000000", "+9665018069780000000000",
+        ] {
+            assert_eq!(whole(bad), None, "{bad:?}");
+        }
+        assert_eq!(e164(None, Some(&json!(null)), None), None);
+        assert_eq!(e164(None, Some(&json!(true)), None), None);
+        assert_eq!(e164(Some(&json!("+966")), None, None), None);
+        assert_eq!(split(json!("+966"), json!("12")), None);
+    }
+}

@@ -1,0 +1,159 @@
+//! Shipment events (`shipment.*`, `order.shipment.*`, return shipments included) → shipping
+//! metrics with TrackingNumber, TrackingURL and ShippingCompany, for order-status and
+//! returns/exchanges flows.
+//!
+//! Two payload shapes exist: the shipment model (`id`, `order_id`, `courier_name`,
+//! `tracking_number`, `ship_to`, …) and the minimal order-scoped one of
+//! `order.shipment.cancelled` (`id` = order id, `reference_id`, `shipping_number`).
+//! `*.creating` events are hooks for shipping-company apps and are ignored: `*.created` follows.
+
+use crate::klaviyo::{EventRequest, KlaviyoRequest, Profile, Properties};
+use crate::lenient::{self, get};
+use crate::order::{STATUS_METRICS, StatusKey};
+use crate::props::PropsExt;
+use crate::rules::Ctx;
+use crate::{Action, MappingError, date, items, metrics, profile, unique_id};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Created,
+    Cancelled,
+    Updated,
+}
+
+impl Change {
+    fn as_str(self) -> &'static str {
+        match self {
+            Change::Created => "created",
+            Change::Cancelled => "cancelled",
+            Change::Updated => "updated",
+        }
+    }
+}
+
+pub(crate) fn created(ctx: &Ctx) -> Result<Action, MappingError> {
+    map(ctx, Change::Created, false)
+}
+
+pub(crate) fn cancelled(ctx: &Ctx) -> Result<Action, MappingError> {
+    map(ctx, Change::Cancelled, false)
+}
+
+pub(crate) fn updated(ctx: &Ctx) -> Result<Action, MappingError> {
+    map(ctx, Change::Updated, false)
+}
+
+pub(crate) fn return_created(ctx: &Ctx) -> Result<Action, MappingError> {
+    map(ctx, Change::Created, true)
+}
+
+pub(crate) fn return_cancelled(ctx: &Ctx) -> Result<Action, MappingError> {
+    map(ctx, Change::Cancelled, true)
+}
+
+fn map(ctx: &Ctx, change: Change, forced_return: bool) -> Result<Action, MappingError> {
+    let d = &ctx.env.data;
+    let store = ctx.store();
+    let is_return = forced_return || lenient::text(d.get("type")) == Some("return");
+    // The shipment model names its order in `order_id`; the minimal order-scoped shape uses `id`.
+    let shipment_model = d.get("order_id").is_some();
+    let (shipment_id, order_id, order_number) = if shipment_model {
+        (
+            Some(lenient::id(d.get("id")).ok_or(MappingError::MissingField("data.id"))?),
+            lenient::id(d.get("order_id")),
+            lenient::id(d.get("order_reference_id")),
+        )
+    } else {
+        (None, Some(lenient::id(d.get("id")).ok_or(MappingError::MissingField("data.id"))?), lenient::id(d.get("reference_id")))
+    };
+    let Some(profile) = recipient(store, d, is_return) else {
+        return Ok(Action::Ignore { reason: "shipment event without customer contact" });
+    };
+
+    let shipping_number = lenient::id(d.get("shipping_number"));
+    let status = lenient::text(d.get("status"));
+    let mut p = Properties::new();
+    p.put_str("ShipmentId", shipment_id.as_deref());
+    p.put_str("OrderId", order_id.as_deref());
+    p.put_str("OrderNumber", order_number.as_deref());
+    p.put_str("ShipmentType", Some(if is_return { "return" } else { "shipment" }));
+    p.put_str("ShipmentStatus", status);
+    p.put_str("ShippingCompany", lenient::text(d.get("courier_name")));
+    p.put_str("TrackingNumber", lenient::id(d.get("tracking_number")).or(shipping_number.clone()).as_deref());
+    p.put_str("ShippingNumber", shipping_number.as_deref());
+    p.put_str("TrackingURL", lenient::text(d.get("tracking_link")).filter(|u| items::is_http_url(u)));
+    let payment = lenient::text(d.get("payment_method"));
+    p.put_str("PaymentMethod", payment);
+    if payment.is_some() {
+        let cod = payment.is_some_and(|m| m.eq_ignore_ascii_case("cod"));
+        p.put("IsCashOnDelivery", cod);
+        if cod {
+            // What the courier collects at the door: the figure a COD confirmation quotes.
+            p.put_num("CODAmount", lenient::number(d.get("cash_on_delivery")));
+        }
+    }
+
+    let metric = match (change, is_return) {
+        (Change::Created, false) => metrics::SHIPMENT_CREATED,
+        (Change::Created, true) => metrics::RETURN_SHIPMENT_CREATED,
+        (Change::Cancelled, false) => metrics::SHIPMENT_CANCELLED,
+        (Change::Cancelled, true) => metrics::RETURN_SHIPMENT_CANCELLED,
+        (Change::Updated, _) => metrics::SHIPMENT_UPDATED,
+    };
+    let action = match (change, status) {
+        (Change::Updated, Some(s)) => format!("status:{s}"),
+        _ => change.as_str().to_owned(),
+    };
+    let unique = match &shipment_id {
+        Some(sid) => unique_id::shipment(store, sid, &action),
+        None => unique_id::order_shipment(
+            store,
+            order_id.as_deref().unwrap_or("-"),
+            shipping_number.as_deref().unwrap_or("-"),
+            &action,
+        ),
+    };
+    let time = match change {
+        Change::Created => date::timestamp(d.get("created_at")).or_else(|| ctx.event_time()),
+        _ => ctx.event_time(),
+    };
+
+    let mut requests = Vec::new();
+    // A courier's "shipped"/"delivering"/"delivered" on an outbound shipment is the order's
+    // milestone too; the order-level id dedupes it against the order-status route.
+    if change == Change::Updated
+        && !is_return
+        && let (Some(slug), Some(oid)) = (status, &order_id)
+    {
+        let milestones = STATUS_METRICS.iter().find(|(s, _)| *s == slug).map(|(_, m)| *m).unwrap_or_default();
+        for (metric, key) in milestones {
+            if let StatusKey::Milestone(m) = key {
+                requests.push(event(metric, &profile, p.clone(), unique_id::order_milestone(store, oid, m), &time));
+            }
+        }
+    }
+    requests.push(event(metric, &profile, p, unique, &time));
+    Ok(Action::Send(requests))
+}
+
+fn event(metric: &str, profile: &Profile, p: Properties, unique: String, time: &Option<String>) -> KlaviyoRequest {
+    let mut event = EventRequest::new(metric, profile.clone(), p);
+    event.unique_id = Some(unique);
+    event.time = time.clone();
+    KlaviyoRequest::CreateEvent(event)
+}
+
+/// The shopper: `customer` when the payload has one, else the receiving contact (`ship_to`),
+/// or for a return the sending one (`ship_from`, the customer sending goods back).
+fn recipient(store: &str, d: &Value, is_return: bool) -> Option<Profile> {
+    if let Some(customer) = d.get("customer").filter(|c| c.is_object()) {
+        let p = profile::from_customer(store, customer);
+        if p.has_identifier() {
+            return Some(p);
+        }
+    }
+    let contact = get(d, &[if is_return { "ship_from" } else { "ship_to" }])?;
+    let p = profile::from_contact(store, contact);
+    p.has_identifier().then_some(p)
+}

@@ -1,0 +1,238 @@
+//! A local stand-in for Salla's accounts host: `POST /oauth2/token` (authorization-code and
+//! refresh grants, form-encoded, single-use codes and refresh tokens) and
+//! `GET /oauth2/user/info` (both documented envelope shapes). Failures are switchable so
+//! tests can see what the callback does when Salla is down.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+/// Token lifetime the stub reports, like Salla's token endpoint (seconds, `expires`).
+pub const EXPIRES: i64 = 1_209_599;
+
+/// How `/oauth2/user/info` wraps the merchant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserInfoShape {
+    /// `{"status":200,"success":true,"data":{…,"merchant":{"id":<number>}}}`
+    Wrapped,
+    /// `{…,"merchant":{"id":"<string>"}}` (no envelope, id as a string)
+    Bare,
+}
+
+/// One token-endpoint call as the stub saw it (the client secret is only compared, not kept).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenCall {
+    pub grant_type: String,
+    pub redirect_uri: Option<String>,
+    pub client_ok: bool,
+}
+
+#[derive(Debug)]
+struct State {
+    client_id: String,
+    client_secret: String,
+    /// Unused authorization codes → merchant id.
+    codes: HashMap<String, String>,
+    /// Live access tokens → merchant id.
+    access: HashMap<String, String>,
+    /// Unused refresh tokens → merchant id.
+    refresh: HashMap<String, String>,
+    shape: UserInfoShape,
+    fail_status: Option<u16>,
+    calls: Vec<TokenCall>,
+    issued: u64,
+}
+
+/// The running stub. Dropping it stops the server.
+pub struct SallaStub {
+    pub base_url: String,
+    state: Arc<Mutex<State>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SallaStub {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl SallaStub {
+    /// Listens on 127.0.0.1 (a free port) and accepts only these client credentials.
+    pub async fn start(client_id: &str, client_secret: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the Salla stub on loopback");
+        let addr = listener.local_addr().expect("stub address");
+        let state = Arc::new(Mutex::new(State {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            codes: HashMap::new(),
+            access: HashMap::new(),
+            refresh: HashMap::new(),
+            shape: UserInfoShape::Wrapped,
+            fail_status: None,
+            calls: Vec::new(),
+            issued: 0,
+        }));
+        let shared = state.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| answer(state.clone(), req));
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self {
+            base_url: format!("http://{addr}"),
+            state,
+            task,
+        }
+    }
+
+    /// Makes `code` a valid, single-use authorization code for `merchant_id`.
+    pub fn add_code(&self, code: &str, merchant_id: &str) {
+        self.lock().codes.insert(code.into(), merchant_id.into());
+    }
+
+    pub fn set_user_info_shape(&self, shape: UserInfoShape) {
+        self.lock().shape = shape;
+    }
+
+    /// Every endpoint answers `status` (e.g. 503) until set back to `None`.
+    pub fn fail_with(&self, status: Option<u16>) {
+        self.lock().fail_status = status;
+    }
+
+    /// Token-endpoint calls so far.
+    pub fn token_calls(&self) -> Vec<TokenCall> {
+        self.lock().calls.clone()
+    }
+
+    /// Whether `access_token` was issued by this stub for `merchant_id`.
+    pub fn issued_access_token(&self, access_token: &str, merchant_id: &str) -> bool {
+        self.lock().access.get(access_token).map(String::as_str) == Some(merchant_id)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+async fn answer(
+    state: Arc<Mutex<State>>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let auth = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(status) = st.fail_status {
+        return Ok(reply(status, json!({"error": "temporarily_unavailable"})));
+    }
+    Ok(match (method, path.as_str()) {
+        (Method::POST, "/oauth2/token") => token(&mut st, &body),
+        (Method::GET, "/oauth2/user/info") => user_info(&st, auth.as_deref()),
+        _ => reply(404, json!({"error": "not_found"})),
+    })
+}
+
+fn token(st: &mut State, body: &[u8]) -> Response<Full<Bytes>> {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
+    let field = |k: &str| form.get(k).cloned();
+    let client_ok = field("client_id").as_deref() == Some(st.client_id.as_str())
+        && field("client_secret").as_deref() == Some(st.client_secret.as_str());
+    let grant_type = field("grant_type").unwrap_or_default();
+    st.calls.push(TokenCall {
+        grant_type: grant_type.clone(),
+        redirect_uri: field("redirect_uri"),
+        client_ok,
+    });
+    if !client_ok {
+        return reply(401, json!({"error": "invalid_client"}));
+    }
+    // Codes and refresh tokens are single-use, as at Salla: a second use is invalid_grant.
+    let merchant = match grant_type.as_str() {
+        "authorization_code" => field("code").and_then(|c| st.codes.remove(&c)),
+        "refresh_token" => field("refresh_token").and_then(|r| st.refresh.remove(&r)),
+        _ => return reply(400, json!({"error": "unsupported_grant_type"})),
+    };
+    let Some(merchant) = merchant else {
+        return reply(400, json!({"error": "invalid_grant"}));
+    };
+    st.issued += 1;
+    let access = format!("at_stub_{}_{}", merchant, st.issued);
+    let refresh = format!("rt_stub_{}_{}", merchant, st.issued);
+    st.access.insert(access.clone(), merchant.clone());
+    st.refresh.insert(refresh.clone(), merchant);
+    let lifetime = if grant_type == "refresh_token" { "expires_in" } else { "expires" };
+    reply(
+        200,
+        json!({
+            "access_token": access,
+            lifetime: EXPIRES,
+            "refresh_token": refresh,
+            "scope": "webhooks.read_write orders.read customers.read carts.read products.read offline_access",
+            "token_type": "bearer"
+        }),
+    )
+}
+
+fn user_info(st: &State, auth: Option<&str>) -> Response<Full<Bytes>> {
+    let Some(merchant) = auth
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .and_then(|t| st.access.get(t))
+    else {
+        return reply(401, json!({"error": "invalid_token"}));
+    };
+    let user = |merchant_id: Value| {
+        json!({"id": 1771165749, "name": "Test User", "role": "user",
+               "merchant": {"id": merchant_id, "username": "dev-store", "name": "dev-store"}})
+    };
+    match st.shape {
+        UserInfoShape::Wrapped => {
+            let id: Value = merchant
+                .parse::<u64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| Value::from(merchant.as_str()));
+            reply(200, json!({"status": 200, "success": true, "data": user(id)}))
+        }
+        UserInfoShape::Bare => reply(200, user(Value::from(merchant.as_str()))),
+    }
+}
+
+fn reply(status: u16, body: Value) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    resp
+}

@@ -1,0 +1,890 @@
+//! Handler tests for merchant onboarding: the OAuth callback (against a local Salla accounts
+//! stub), the key onboarding page and Salla's settings Validation URL (against the Klaviyo
+//! stub), with an in-memory key store. Requests are built as `lambda_http::Request` values, on
+//! both the function-URL paths (`/`, `/validate`, `/callback`) and the dev-server paths.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use adapters::Secret;
+use adapters::keystore::memory::MemoryKeyStore;
+use adapters::keystore::{KeyStore, KlaviyoConnection, SallaTokens, StoreRecord};
+use adapters::klaviyo::{KlaviyoClient, RetryPolicy};
+use adapters::salla::oauth::SallaOAuth;
+use adapters::session::{self, Purpose};
+use e2e::salla_stub::{EXPIRES, SallaStub, UserInfoShape};
+use klaviyo_stub::{Fault, KlaviyoStub, StubAccount};
+use lambda_http::http::{HeaderMap, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+
+const SESSION_SECRET: &str = "test-session-secret-0123456789-abcdef";
+const CLIENT_ID: &str = "client-123";
+const CLIENT_SECRET: &str = "client-secret-xyz";
+const ONBOARDING_URL: &str = "https://onboarding.example/onboarding";
+const REDIRECT_URI: &str = "https://callback.example/oauth/callback";
+const STORE: &str = "1803665367";
+const OTHER_STORE: &str = "555000111";
+const GOOD_KEY: &str = "pk_good_0123456789abcdefWXYZ";
+const SCOPELESS_KEY: &str = "pk_scopeless_0123456789abcdQRST";
+const UNKNOWN_KEY: &str = "pk_unknown_0123456789abcdefJKLM";
+const ACCOUNT_NAME: &str = "متجر العطور";
+const ACCOUNT_ID: &str = "AbC123";
+
+struct World {
+    salla: SallaStub,
+    klaviyo: KlaviyoStub,
+    keys: Arc<MemoryKeyStore>,
+    callback: oauth_callback::Deps,
+    onboarding: key_onboarding::Deps,
+}
+
+async fn world() -> World {
+    let salla = SallaStub::start(CLIENT_ID, CLIENT_SECRET).await;
+    let klaviyo = KlaviyoStub::start().await;
+    klaviyo.add_account(GOOD_KEY, StubAccount::new(ACCOUNT_NAME, ACCOUNT_ID));
+    klaviyo.add_account(
+        SCOPELESS_KEY,
+        StubAccount {
+            name: "Other".into(),
+            id: "XyZ789".into(),
+            scopes_ok: false,
+        },
+    );
+    let keys = Arc::new(MemoryKeyStore::new());
+    // Fast retries so the "Klaviyo down" cases take milliseconds, not seconds.
+    let policy = RetryPolicy {
+        base_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(10),
+        max_attempts: 3,
+        ..RetryPolicy::default()
+    };
+    World {
+        callback: oauth_callback::Deps {
+            oauth: SallaOAuth::new(&salla.base_url, CLIENT_ID, Secret::new(CLIENT_SECRET)),
+            keys: keys.clone(),
+            session_secret: Secret::new(SESSION_SECRET),
+            onboarding_url: ONBOARDING_URL.into(),
+            redirect_uri: REDIRECT_URI.into(),
+        },
+        onboarding: key_onboarding::Deps {
+            keys: keys.clone(),
+            klaviyo: Arc::new(KlaviyoClient::with_policy(&klaviyo.base_url, policy)),
+            session_secret: Secret::new(SESSION_SECRET),
+        },
+        salla,
+        klaviyo,
+        keys,
+    }
+}
+
+fn now() -> i64 {
+    adapters::clock::now_unix()
+}
+
+fn request(method: Method, uri: &str, headers: &[(&str, &str)], body: &str) -> Request {
+    let mut builder = lambda_http::http::Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let body = if body.is_empty() {
+        Body::Empty
+    } else {
+        Body::Text(body.to_string())
+    };
+    builder.body(body).expect("valid test request")
+}
+
+fn get(uri: &str) -> Request {
+    request(Method::GET, uri, &[], "")
+}
+
+fn session_for(store: &str) -> String {
+    session::issue(
+        SESSION_SECRET.as_bytes(),
+        store,
+        Purpose::Session,
+        now(),
+        session::SESSION_TTL_SECS,
+    )
+}
+
+fn cookie(token: &str) -> String {
+    format!("other=1; {}={token}", key_onboarding::SESSION_COOKIE)
+}
+
+/// A form post as the page's forms send it.
+fn post_form(path: &str, token: &str, fields: &[(&str, &str)]) -> Request {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
+    let cookie = cookie(token);
+    request(
+        Method::POST,
+        path,
+        &[
+            ("cookie", cookie.as_str()),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        &body,
+    )
+}
+
+fn csrf(token: &str) -> String {
+    session::csrf_token(SESSION_SECRET.as_bytes(), token)
+}
+
+fn text(resp: &Response<Body>) -> String {
+    String::from_utf8_lossy(resp.body().as_ref()).into_owned()
+}
+
+fn header<'a>(resp: &'a Response<Body>, name: &str) -> &'a str {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// The hidden CSRF field the page rendered.
+fn csrf_in_page(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("page has a csrf field") + marker.len();
+    let len = html[start..].find('"').expect("csrf value ends");
+    html[start..start + len].to_string()
+}
+
+fn assert_page_headers(headers: &HeaderMap) {
+    let csp = headers
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .expect("CSP header");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(csp.contains("form-action 'self'"), "{csp}");
+    assert!(
+        csp.contains("frame-ancestors https://s.salla.sa https://*.salla.sa https://salla.sa"),
+        "{csp}"
+    );
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+}
+
+fn salla_tokens(access: &str) -> SallaTokens {
+    SallaTokens {
+        access_token: Secret::new(access),
+        refresh_token: Secret::new("rt_existing"),
+        expires_at: now() + 3600,
+        scope: None,
+        refresh_lease_until: None,
+    }
+}
+
+fn connection(key: &str, needs_reconnect: bool) -> KlaviyoConnection {
+    KlaviyoConnection {
+        private_key: Secret::new(key),
+        account_name: Some("Old account".into()),
+        account_id: Some("OLD111".into()),
+        validated_at: now() - 86_400,
+        needs_reconnect,
+    }
+}
+
+/// A store that went through the callback and connected a key earlier.
+async fn seed_connected(w: &World, store: &str, key: &str) -> StoreRecord {
+    let mut record = StoreRecord::new(store);
+    record.salla = Some(salla_tokens("at_existing"));
+    record.klaviyo = Some(connection(key, false));
+    w.keys.put(&record).await.expect("seed record");
+    w.keys.get(store).await.unwrap().unwrap()
+}
+
+async fn seed_authorized(w: &World, store: &str) -> StoreRecord {
+    let mut record = StoreRecord::new(store);
+    record.salla = Some(salla_tokens("at_existing"));
+    w.keys.put(&record).await.expect("seed record");
+    w.keys.get(store).await.unwrap().unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// OAuth callback
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn callback_exchanges_code_stores_tokens_and_hands_off_to_the_page() {
+    let w = world().await;
+    w.salla.add_code("code-1", STORE);
+    let resp = oauth_callback::handle(
+        &w.callback,
+        get("/oauth/callback?code=code-1&state=abc&scope=offline_access"),
+    )
+    .await;
+
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let location = header(&resp, "location");
+    let handoff = location
+        .strip_prefix(&format!("{ONBOARDING_URL}?handoff="))
+        .unwrap_or_else(|| panic!("unexpected location {location}"));
+    assert_eq!(
+        session::verify(SESSION_SECRET.as_bytes(), handoff, Purpose::Handoff, now()).unwrap(),
+        STORE
+    );
+    // A handoff token is not a cookie session.
+    assert!(session::verify(SESSION_SECRET.as_bytes(), handoff, Purpose::Session, now()).is_err());
+    assert_eq!(header(&resp, "cache-control"), "no-store");
+    assert_eq!(header(&resp, "referrer-policy"), "no-referrer");
+
+    let calls = w.salla.token_calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].grant_type, "authorization_code");
+    assert_eq!(calls[0].redirect_uri.as_deref(), Some(REDIRECT_URI));
+    assert!(calls[0].client_ok);
+
+    let record = w.keys.get(STORE).await.unwrap().expect("record stored");
+    let tokens = record.salla.expect("salla tokens stored");
+    assert!(w.salla.issued_access_token(tokens.access_token.expose(), STORE));
+    assert!(tokens.refresh_token.expose().starts_with("rt_stub_"));
+    // `expires` is a lifetime on the token endpoint.
+    assert!((tokens.expires_at - (now() + EXPIRES)).abs() <= 5, "{}", tokens.expires_at);
+    assert!(record.klaviyo.is_none());
+    assert!(!text(&resp).contains(tokens.access_token.expose()));
+}
+
+#[tokio::test]
+async fn callback_keeps_an_existing_klaviyo_connection() {
+    let w = world().await;
+    seed_connected(&w, STORE, GOOD_KEY).await;
+    w.salla.add_code("code-2", STORE);
+    let resp = oauth_callback::handle(&w.callback, get("/callback?code=code-2&state=s")).await;
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let record = w.keys.get(STORE).await.unwrap().unwrap();
+    assert_eq!(record.klaviyo.unwrap().private_key.expose(), GOOD_KEY);
+    assert_ne!(record.salla.unwrap().access_token.expose(), "at_existing");
+}
+
+#[tokio::test]
+async fn callback_accepts_the_bare_user_info_shape() {
+    let w = world().await;
+    w.salla.set_user_info_shape(UserInfoShape::Bare);
+    w.salla.add_code("code-3", OTHER_STORE);
+    let resp = oauth_callback::handle(&w.callback, get("/callback?code=code-3")).await;
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    assert!(w.keys.get(OTHER_STORE).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn callback_denied_shows_a_clear_page_and_calls_nothing() {
+    let w = world().await;
+    let resp = oauth_callback::handle(
+        &w.callback,
+        get("/oauth/callback?error=access_denied&error_description=The+resource+owner+denied"),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let body = text(&resp);
+    assert!(body.contains("لقد ألغيت منح الصلاحية"), "{body}");
+    assert!(body.contains("You cancelled the authorization"));
+    assert!(!body.contains("resource owner"), "must not echo the request");
+    assert_page_headers(resp.headers());
+    assert!(w.salla.token_calls().is_empty());
+    assert!(w.keys.is_empty());
+}
+
+#[tokio::test]
+async fn callback_with_a_reused_code_says_the_link_expired() {
+    let w = world().await;
+    w.salla.add_code("code-4", STORE);
+    let first = oauth_callback::handle(&w.callback, get("/callback?code=code-4")).await;
+    assert_eq!(first.status(), StatusCode::FOUND);
+    let stored = w.keys.get(STORE).await.unwrap().unwrap();
+
+    let again = oauth_callback::handle(&w.callback, get("/callback?code=code-4")).await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    let body = text(&again);
+    assert!(body.contains("This link has expired"), "{body}");
+    assert!(body.contains("انتهت صلاحية الرابط"));
+    assert!(again.headers().get("location").is_none());
+    assert_eq!(w.keys.get(STORE).await.unwrap().unwrap(), stored, "nothing changed");
+}
+
+#[tokio::test]
+async fn callback_when_salla_is_down_answers_503_with_a_page() {
+    let w = world().await;
+    w.salla.add_code("code-5", STORE);
+    w.salla.fail_with(Some(503));
+    let resp = oauth_callback::handle(&w.callback, get("/callback?code=code-5")).await;
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = text(&resp);
+    assert!(body.contains("Salla is not reachable"), "{body}");
+    assert!(body.contains("<html lang=\"ar\" dir=\"rtl\">"));
+    assert!(w.keys.is_empty());
+}
+
+#[tokio::test]
+async fn callback_when_salla_is_unreachable_answers_503() {
+    let w = world().await;
+    let deps = oauth_callback::Deps {
+        // Nothing listens on port 9 of loopback: connection refused.
+        oauth: SallaOAuth::new("http://127.0.0.1:9", CLIENT_ID, Secret::new(CLIENT_SECRET)),
+        keys: w.keys.clone(),
+        session_secret: Secret::new(SESSION_SECRET),
+        onboarding_url: ONBOARDING_URL.into(),
+        redirect_uri: REDIRECT_URI.into(),
+    };
+    let resp = oauth_callback::handle(&deps, get("/callback?code=x")).await;
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn callback_with_wrong_client_credentials_is_a_bad_gateway_page() {
+    let w = world().await;
+    w.salla.add_code("code-6", STORE);
+    let deps = oauth_callback::Deps {
+        oauth: SallaOAuth::new(&w.salla.base_url, CLIENT_ID, Secret::new("wrong")),
+        keys: w.keys.clone(),
+        session_secret: Secret::new(SESSION_SECRET),
+        onboarding_url: ONBOARDING_URL.into(),
+        redirect_uri: REDIRECT_URI.into(),
+    };
+    let resp = oauth_callback::handle(&deps, get("/callback?code=code-6")).await;
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+    assert!(!text(&resp).contains("wrong"));
+    assert!(w.keys.is_empty());
+}
+
+#[tokio::test]
+async fn callback_without_code_or_with_another_method_or_path() {
+    let w = world().await;
+    let resp = oauth_callback::handle(&w.callback, get("/callback?state=only")).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = oauth_callback::handle(&w.callback, request(Method::POST, "/callback?code=x", &[], "")).await;
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let resp = oauth_callback::handle(&w.callback, get("/elsewhere?code=x")).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert!(w.salla.token_calls().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation URL
+// ---------------------------------------------------------------------------------------------
+
+async fn validate(w: &World, path: &str, body: &str) -> (StatusCode, Value) {
+    let resp = key_onboarding::handle(
+        &w.onboarding,
+        request(Method::POST, path, &[("content-type", "application/json")], body),
+    )
+    .await;
+    assert_eq!(header(&resp, "content-type"), "application/json");
+    assert_eq!(header(&resp, "cache-control"), "no-store");
+    let status = resp.status();
+    let text = text(&resp);
+    for key in [GOOD_KEY, SCOPELESS_KEY, UNKNOWN_KEY] {
+        assert!(!text.contains(key), "validation answer echoes the key");
+    }
+    (status, serde_json::from_str(&text).expect("JSON answer"))
+}
+
+fn settings(key: &str) -> String {
+    json!({"merchant_id": 1803665367, "store_id": 1803665367, "settings": {"klaviyo_private_key": key, "other": "x"}})
+        .to_string()
+}
+
+#[tokio::test]
+async fn validation_url_accepts_a_good_key_and_stores_nothing() {
+    let w = world().await;
+    let (status, body) = validate(&w, "/validate", &settings(GOOD_KEY)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"success": true}));
+    assert!(w.keys.is_empty(), "the unsigned validation request must not store");
+    let calls = w.klaviyo.requests();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].path, "/api/accounts");
+    assert_eq!(calls[0].api_key.as_deref(), Some(GOOD_KEY));
+}
+
+#[tokio::test]
+async fn validation_url_rejects_an_unknown_key_in_both_languages() {
+    let w = world().await;
+    let (status, body) = validate(&w, "/onboarding/validate", &settings(UNKNOWN_KEY)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["success"], false);
+    assert_eq!(body["error"]["field"], "klaviyo_private_key");
+    assert!(body["error"]["message"]["en"].as_str().unwrap().contains("did not accept"));
+    assert!(body["error"]["message"]["ar"].as_str().unwrap().contains("لم يقبل Klaviyo"));
+    assert!(w.keys.is_empty());
+}
+
+#[tokio::test]
+async fn validation_url_names_the_missing_scopes() {
+    let w = world().await;
+    let (_, body) = validate(&w, "/validate", &settings(SCOPELESS_KEY)).await;
+    assert_eq!(body["success"], false);
+    for lang in ["en", "ar"] {
+        let message = body["error"]["message"][lang].as_str().unwrap();
+        for scope in adapters::klaviyo::REQUIRED_SCOPES {
+            assert!(message.contains(scope), "{lang}: {message}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn validation_url_when_klaviyo_is_down() {
+    let w = world().await;
+    w.klaviyo.push_fault(Fault::Status {
+        status: 503,
+        retry_after: None,
+        times: 10,
+    });
+    let (status, body) = validate(&w, "/validate", &settings(GOOD_KEY)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["success"], false);
+    assert!(body["error"]["message"]["en"].as_str().unwrap().contains("couldn't reach Klaviyo"));
+    assert!(w.keys.is_empty());
+}
+
+#[tokio::test]
+async fn validation_url_checks_shape_before_calling_klaviyo() {
+    let w = world().await;
+    let (_, body) = validate(&w, "/validate", &json!({"store_id": 1, "settings": {}}).to_string()).await;
+    assert_eq!(body["success"], false);
+    assert!(body["error"]["message"]["en"].as_str().unwrap().contains("Paste your private key"));
+    let (_, body) = validate(&w, "/validate", &settings("AbC123")).await;
+    assert!(body["error"]["message"]["en"].as_str().unwrap().contains("start with pk_"));
+    assert!(w.klaviyo.requests().is_empty());
+}
+
+#[tokio::test]
+async fn validation_url_bad_json_and_oversized_bodies() {
+    let w = world().await;
+    let (status, body) = validate(&w, "/validate", "{not json").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["success"], false);
+    let (status, _) = validate(&w, "/validate", "[1,2]").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(40_000));
+    let (status, _) = validate(&w, "/validate", &big).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(w.klaviyo.requests().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The page: handoff, session, language, headers
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn page_without_a_session_is_401_with_no_form() {
+    let w = world().await;
+    let resp = key_onboarding::handle(&w.onboarding, get("/onboarding")).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_page_headers(resp.headers());
+    let body = text(&resp);
+    assert!(body.contains("<html lang=\"ar\" dir=\"rtl\">"));
+    assert!(body.contains("انتهت الجلسة"));
+    assert!(!body.contains("<form"));
+}
+
+#[tokio::test]
+async fn handoff_sets_a_secure_cookie_and_cleans_the_url() {
+    let w = world().await;
+    let handoff = session::issue(SESSION_SECRET.as_bytes(), STORE, Purpose::Handoff, now(), 120);
+    let resp = key_onboarding::handle(&w.onboarding, get(&format!("/onboarding?handoff={handoff}"))).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(header(&resp, "location"), "/onboarding");
+    let set_cookie = header(&resp, "set-cookie");
+    for attr in ["HttpOnly", "Secure", "SameSite=None", "Max-Age=1800", "Path=/"] {
+        assert!(set_cookie.contains(attr), "{set_cookie}");
+    }
+    let token = set_cookie
+        .strip_prefix(&format!("{}=", key_onboarding::SESSION_COOKIE))
+        .and_then(|rest| rest.split(';').next())
+        .unwrap();
+    assert_eq!(
+        session::verify(SESSION_SECRET.as_bytes(), token, Purpose::Session, now()).unwrap(),
+        STORE
+    );
+
+    // On the function URL the page is `/`, and an explicit language survives the redirect.
+    let resp = key_onboarding::handle(&w.onboarding, get(&format!("/?lang=en&handoff={handoff}"))).await;
+    assert_eq!(header(&resp, "location"), "/?lang=en");
+}
+
+#[tokio::test]
+async fn bad_handoffs_are_401() {
+    let w = world().await;
+    let expired = session::issue(SESSION_SECRET.as_bytes(), STORE, Purpose::Handoff, now() - 600, 120);
+    let cookie_token = session_for(STORE);
+    let forged = session::issue(b"another-secret-entirely-0123456789", STORE, Purpose::Handoff, now(), 120);
+    for token in [expired, cookie_token, forged, "garbage".to_string()] {
+        let resp = key_onboarding::handle(&w.onboarding, get(&format!("/onboarding?handoff={token}"))).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert!(resp.headers().get("set-cookie").is_none());
+    }
+}
+
+#[tokio::test]
+async fn page_with_a_session_shows_status_form_and_csrf() {
+    let w = world().await;
+    seed_authorized(&w, STORE).await;
+    let token = session_for(STORE);
+    let cookie = cookie(&token);
+    let resp = key_onboarding::handle(
+        &w.onboarding,
+        request(Method::GET, "/onboarding", &[("cookie", cookie.as_str())], ""),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_page_headers(resp.headers());
+    let body = text(&resp);
+    assert!(body.contains("لم يتم ربط حساب Klaviyo بعد"));
+    assert_eq!(csrf_in_page(&body), csrf(&token));
+    assert!(body.contains(&format!("name=\"store_id\" value=\"{STORE}\"")));
+    assert!(body.contains("type=\"password\""));
+    assert!(!body.contains("id=\"disconnect\""), "nothing to disconnect yet");
+    for scope in adapters::klaviyo::REQUIRED_SCOPES {
+        assert!(body.contains(scope));
+    }
+    assert!(!body.contains("http://") && !body.contains("https://"), "no external assets or links");
+}
+
+#[tokio::test]
+async fn page_language_follows_the_parameter_then_accept_language() {
+    let w = world().await;
+    let token = session_for(STORE);
+    let cookie = cookie(&token);
+    let page = |uri: &'static str, accept: &'static str| {
+        let cookie = cookie.clone();
+        let deps = &w.onboarding;
+        async move {
+            let mut headers = vec![("cookie", cookie.as_str())];
+            if !accept.is_empty() {
+                headers.push(("accept-language", accept));
+            }
+            text(&key_onboarding::handle(deps, request(Method::GET, uri, &headers, "")).await)
+        }
+    };
+    let en = page("/onboarding?lang=en", "ar").await;
+    assert!(en.contains("<html lang=\"en\" dir=\"ltr\">"));
+    assert!(en.contains("No Klaviyo account is connected yet."));
+    assert!(page("/onboarding", "en-US,en;q=0.9").await.contains("lang=\"en\""));
+    assert!(page("/onboarding", "fr-FR").await.contains("lang=\"ar\" dir=\"rtl\""));
+}
+
+#[tokio::test]
+async fn connected_page_shows_name_last4_and_reconnect_but_never_the_key() {
+    let w = world().await;
+    let mut record = StoreRecord::new(STORE);
+    record.klaviyo = Some(KlaviyoConnection {
+        account_name: Some("<b>Shop</b>".into()),
+        ..connection(GOOD_KEY, true)
+    });
+    w.keys.put(&record).await.unwrap();
+    let cookie = cookie(&session_for(STORE));
+    let resp = key_onboarding::handle(
+        &w.onboarding,
+        request(Method::GET, "/?lang=en", &[("cookie", cookie.as_str())], ""),
+    )
+    .await;
+    let body = text(&resp);
+    assert!(body.contains("&lt;b&gt;Shop&lt;/b&gt;"), "account name is escaped");
+    assert!(body.contains("••••WXYZ"));
+    assert!(body.contains("Reconnection needed"));
+    assert!(body.contains("id=\"disconnect\""));
+    assert!(!body.contains(GOOD_KEY) && !body.contains("pk_good"), "key leaked");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Save, disconnect, and who may do it
+// ---------------------------------------------------------------------------------------------
+
+fn save_fields<'a>(csrf: &'a str, key: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("action", "save"),
+        ("csrf", csrf),
+        ("store_id", STORE),
+        ("lang", "ar"),
+        ("private_key", key),
+    ]
+}
+
+#[tokio::test]
+async fn save_good_key_stores_the_connection_and_keeps_salla_tokens() {
+    let w = world().await;
+    seed_authorized(&w, STORE).await;
+    let token = session_for(STORE);
+    let csrf = csrf(&token);
+    let resp = key_onboarding::handle(
+        &w.onboarding,
+        post_form("/onboarding", &token, &save_fields(&csrf, &format!("  {GOOD_KEY}\n"))),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{}", text(&resp));
+    assert_eq!(header(&resp, "location"), "/onboarding?lang=ar&notice=saved");
+    assert!(!text(&resp).contains(GOOD_KEY));
+
+    let record = w.keys.get(STORE).await.unwrap().unwrap();
+    let k = record.klaviyo.expect("connection stored");
+    assert_eq!(k.private_key.expose(), GOOD_KEY, "trimmed key stored");
+    assert_eq!(k.account_name.as_deref(), Some(ACCOUNT_NAME));
+    assert_eq!(k.account_id.as_deref(), Some(ACCOUNT_ID));
+    assert!((k.validated_at - now()).abs() <= 5);
+    assert!(!k.needs_reconnect);
+    assert_eq!(record.salla.unwrap().access_token.expose(), "at_existing");
+
+    // The page after the redirect.
+    let cookie = cookie(&token);
+    let page = key_onboarding::handle(
+        &w.onboarding,
+        request(Method::GET, "/onboarding?lang=ar&notice=saved", &[("cookie", cookie.as_str())], ""),
+    )
+    .await;
+    let body = text(&page);
+    assert!(body.contains(ACCOUNT_NAME));
+    assert!(body.contains("••••WXYZ"));
+    assert!(body.contains("تم الربط بنجاح"));
+    assert!(!body.contains(GOOD_KEY));
+}
+
+#[tokio::test]
+async fn replacing_a_key_clears_reconnection_needed() {
+    let w = world().await;
+    let mut record = StoreRecord::new(STORE);
+    record.klaviyo = Some(connection("pk_old_revoked_key_0000", true));
+    w.keys.put(&record).await.unwrap();
+    let token = session_for(STORE);
+    let csrf = csrf(&token);
+    let resp = key_onboarding::handle(&w.onboarding, post_form("/", &token, &save_fields(&csrf, GOOD_KEY))).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(header(&resp, "location"), "/?lang=ar&notice=saved");
+    let k = w.keys.get(STORE).await.unwrap().unwrap().klaviyo.unwrap();
+    assert_eq!(k.private_key.expose(), GOOD_KEY);
+    assert!(!k.needs_reconnect);
+}
+
+#[tokio::test]
+async fn save_bad_key_shows_the_arabic_error_and_changes_nothing() {
+    let w = world().await;
+    let before = seed_connected(&w, STORE, GOOD_KEY).await;
+    let token = session_for(STORE);
+    let csrf = csrf(&token);
+    let resp = key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &save_fields(&csrf, UNKNOWN_KEY))).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_page_headers(resp.headers());
+    let body = text(&resp);
+    assert!(body.contains("لم يقبل Klaviyo هذا المفتاح"), "{body}");
+    assert!(body.contains("id=\"error\""));
+    assert!(!body.contains(UNKNOWN_KEY) && !body.contains(GOOD_KEY), "no key in the page");
+    assert!(!body.contains("value=\"pk_"), "the input is never prefilled");
+    // The form is rendered again with a working CSRF token.
+    assert_eq!(csrf_in_page(&body), csrf);
+    assert_eq!(w.keys.get(STORE).await.unwrap().unwrap(), before);
+}
+
+#[tokio::test]
+async fn save_key_without_scopes_names_them() {
+    let w = world().await;
+    seed_authorized(&w, STORE).await;
+    let token = session_for(STORE);
+    let csrf = csrf(&token);
+    let mut fields = save_fields(&csrf, SCOPELESS_KEY);
+    fields[3] = ("lang", "en");
+    let resp = key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &fields)).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let body = text(&resp);
+    assert!(body.contains("missing permissions"));
+    for scope in adapters::klaviyo::REQUIRED_SCOPES {
+        assert!(body.contains(scope));
+    }
+    assert!(!body.contains(SCOPELESS_KEY));
+    assert!(w.keys.get(STORE).await.unwrap().unwrap().klaviyo.is_none());
+}
+
+#[tokio::test]
+async fn save_when_klaviyo_is_down_is_503_and_changes_nothing() {
+    let w = world().await;
+    seed_authorized(&w, STORE).await;
+    w.klaviyo.push_fault(Fault::Status {
+        status: 500,
+        retry_after: None,
+        times: 10,
+    });
+    let token = session_for(STORE);
+    let csrf = csrf(&token);
+    let resp = key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &save_fields(&csrf, GOOD_KEY))).await;
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(text(&resp).contains("تعذر الوصول إلى Klaviyo"));
+    assert!(w.keys.get(STORE).await.unwrap().unwrap().klaviyo.is_none());
+}
+
+#[tokio::test]
+async fn save_empty_or_public_key_never_calls_klaviyo() {
+    let w = world().await;
+    seed_authorized(&w, STORE).await;
+    let token = session_for(STORE);
+    let csrf = csrf(&token);
+    for key in ["", "AbC123"] {
+        let resp = key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &save_fields(&csrf, key))).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    }
+    assert!(w.klaviyo.requests().is_empty());
+}
+
+#[tokio::test]
+async fn disconnect_deletes_the_key_and_keeps_salla_tokens() {
+    let w = world().await;
+    seed_connected(&w, STORE, GOOD_KEY).await;
+    let token = session_for(STORE);
+    let csrf = csrf(&token);
+    let fields = [("action", "disconnect"), ("csrf", csrf.as_str()), ("store_id", STORE), ("lang", "en")];
+    let resp = key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &fields)).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(header(&resp, "location"), "/onboarding?lang=en&notice=disconnected");
+    let record = w.keys.get(STORE).await.unwrap().unwrap();
+    assert!(record.klaviyo.is_none());
+    assert_eq!(record.salla.unwrap().access_token.expose(), "at_existing");
+
+    let cookie = cookie(&token);
+    let page = text(
+        &key_onboarding::handle(
+            &w.onboarding,
+            request(Method::GET, "/onboarding?lang=en&notice=disconnected", &[("cookie", cookie.as_str())], ""),
+        )
+        .await,
+    );
+    assert!(page.contains("Klaviyo disconnected"));
+    assert!(page.contains("No Klaviyo account is connected yet."));
+}
+
+#[tokio::test]
+async fn disconnect_without_salla_tokens_removes_the_record() {
+    let w = world().await;
+    let mut record = StoreRecord::new(STORE);
+    record.klaviyo = Some(connection(GOOD_KEY, false));
+    w.keys.put(&record).await.unwrap();
+    let token = session_for(STORE);
+    let csrf = csrf(&token);
+    let fields = [("action", "disconnect"), ("csrf", csrf.as_str()), ("store_id", STORE)];
+    let resp = key_onboarding::handle(&w.onboarding, post_form("/", &token, &fields)).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert!(w.keys.get(STORE).await.unwrap().is_none());
+}
+
+/// Every way of posting without a right to: 401 (session) or 403 (CSRF), and the record is
+/// byte-for-byte what it was.
+#[tokio::test]
+async fn forged_expired_and_other_store_sessions_change_nothing() {
+    let w = world().await;
+    let before = seed_connected(&w, STORE, GOOD_KEY).await;
+    let other_before = seed_connected(&w, OTHER_STORE, "pk_other_store_key_1111").await;
+
+    let forged = session::issue(b"not-our-secret-0123456789abcdefgh", STORE, Purpose::Session, now(), 1800);
+    let expired = session::issue(SESSION_SECRET.as_bytes(), STORE, Purpose::Session, now() - 3600, 1800);
+    let handoff_as_cookie = session::issue(SESSION_SECRET.as_bytes(), STORE, Purpose::Handoff, now(), 120);
+    let other_store = session_for(OTHER_STORE);
+
+    for (name, token) in [
+        ("forged", forged),
+        ("expired", expired),
+        ("handoff", handoff_as_cookie),
+        ("other store", other_store),
+    ] {
+        let csrf = csrf(&token);
+        for action in ["save", "disconnect"] {
+            let fields = [
+                ("action", action),
+                ("csrf", csrf.as_str()),
+                ("store_id", STORE),
+                ("private_key", SCOPELESS_KEY),
+            ];
+            let resp = key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &fields)).await;
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{name} {action}");
+            assert!(!text(&resp).contains("<form"), "{name}: no form for a bad session");
+        }
+    }
+    // No cookie at all.
+    let resp = key_onboarding::handle(
+        &w.onboarding,
+        request(Method::POST, "/onboarding", &[("content-type", "application/x-www-form-urlencoded")], "action=disconnect"),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+
+    assert_eq!(w.keys.get(STORE).await.unwrap().unwrap(), before);
+    assert_eq!(w.keys.get(OTHER_STORE).await.unwrap().unwrap(), other_before);
+    assert!(w.klaviyo.requests().is_empty(), "nothing reached Klaviyo");
+}
+
+#[tokio::test]
+async fn missing_or_foreign_csrf_is_403_and_changes_nothing() {
+    let w = world().await;
+    let before = seed_connected(&w, STORE, GOOD_KEY).await;
+    let token = session_for(STORE);
+    // A CSRF token from another (older) session of the same store.
+    let older = session::issue(SESSION_SECRET.as_bytes(), STORE, Purpose::Session, now() - 10, 1800);
+    let foreign = csrf(&older);
+    for csrf in [None, Some(""), Some(foreign.as_str()), Some("abc")] {
+        for action in ["save", "disconnect"] {
+            let mut fields = vec![("action", action), ("store_id", STORE), ("private_key", GOOD_KEY)];
+            if let Some(c) = csrf {
+                fields.push(("csrf", c));
+            }
+            let resp = key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &fields)).await;
+            assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{csrf:?} {action}");
+            assert!(!text(&resp).contains(GOOD_KEY));
+        }
+    }
+    assert_eq!(w.keys.get(STORE).await.unwrap().unwrap(), before);
+    assert!(w.klaviyo.requests().is_empty());
+}
+
+#[tokio::test]
+async fn unknown_routes_methods_and_actions() {
+    let w = world().await;
+    let resp = key_onboarding::handle(&w.onboarding, get("/somewhere")).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let resp = key_onboarding::handle(&w.onboarding, request(Method::DELETE, "/onboarding", &[], "")).await;
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let resp = key_onboarding::handle(&w.onboarding, get("/onboarding/validate")).await;
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let token = session_for(STORE);
+    let csrf = csrf(&token);
+    let fields = [("action", "explode"), ("csrf", csrf.as_str()), ("store_id", STORE)];
+    let resp = key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &fields)).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let big = "x".repeat(20_000);
+    let resp = key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &[("pad", big.as_str())])).await;
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+/// The whole flow through both handlers: callback → handoff → cookie → page → save.
+#[tokio::test]
+async fn callback_to_saved_key_end_to_end() {
+    let w = world().await;
+    w.salla.add_code("code-flow", STORE);
+    let resp = oauth_callback::handle(&w.callback, get("/callback?code=code-flow")).await;
+    let location = header(&resp, "location").to_string();
+    let query = location.split_once('?').unwrap().1;
+    let resp = key_onboarding::handle(&w.onboarding, get(&format!("/onboarding?{query}"))).await;
+    let set_cookie = header(&resp, "set-cookie").to_string();
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    let page = key_onboarding::handle(
+        &w.onboarding,
+        request(Method::GET, "/onboarding", &[("cookie", cookie.as_str())], ""),
+    )
+    .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let csrf = csrf_in_page(&text(&page));
+    let body = format!("action=save&csrf={csrf}&store_id={STORE}&private_key={GOOD_KEY}");
+    let resp = key_onboarding::handle(
+        &w.onboarding,
+        request(
+            Method::POST,
+            "/onboarding",
+            &[("cookie", cookie.as_str()), ("content-type", "application/x-www-form-urlencoded")],
+            &body,
+        ),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let record = w.keys.get(STORE).await.unwrap().unwrap();
+    assert!(record.salla.is_some() && record.klaviyo.is_some());
+    assert!(w.klaviyo.violations().is_empty(), "{:?}", w.klaviyo.violations());
+}

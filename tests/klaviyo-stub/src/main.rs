@@ -1,0 +1,137 @@
+//! `klaviyo-stub` for load runs:
+//! `cargo run -p klaviyo-stub -- --port 0 --latency-ms 20 --accept-any-key`
+//! prints `listening on http://127.0.0.1:PORT`; on SIGINT, SIGTERM or stdin EOF it prints a
+//! one-line JSON summary and exits (status 1 if any violation was seen).
+
+use std::time::Duration;
+
+use klaviyo_stub::KlaviyoStub;
+
+const USAGE: &str = "usage: klaviyo-stub [--port N] [--latency-ms N] [--accept-any-key] \
+[--record] [--ignore-stdin]
+  --port N          port on 127.0.0.1 (0 = ephemeral, the default)
+  --latency-ms N    added to every answer
+  --accept-any-key  every `pk_…` key is valid
+  --record          keep the full request log (default: counters only, flat memory)
+  --ignore-stdin    do not stop at stdin EOF (for `&` in scripts; stop with SIGINT/SIGTERM)";
+
+struct Args {
+    port: u16,
+    latency: Duration,
+    accept_any_key: bool,
+    record: bool,
+    ignore_stdin: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        port: 0,
+        latency: Duration::ZERO,
+        accept_any_key: false,
+        record: false,
+        ignore_stdin: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--port" => args.port = number(it.next(), "--port")?,
+            "--latency-ms" => {
+                args.latency = Duration::from_millis(number(it.next(), "--latency-ms")?)
+            }
+            "--accept-any-key" => args.accept_any_key = true,
+            "--record" => args.record = true,
+            "--ignore-stdin" => args.ignore_stdin = true,
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(args)
+}
+
+fn number<T: std::str::FromStr>(value: Option<String>, flag: &str) -> Result<T, String> {
+    value
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("{flag} needs a number"))
+}
+
+/// Resolves when stdin reaches EOF (or fails); never, if `ignore`. A plain thread does the
+/// blocking read, so no extra tokio features are needed.
+async fn stdin_closed(ignore: bool) {
+    if ignore {
+        return std::future::pending().await;
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        let mut stdin = std::io::stdin().lock();
+        while matches!(std::io::Read::read(&mut stdin, &mut buf), Ok(n) if n > 0) {}
+        let _ = tx.send(());
+    });
+    let _ = rx.await;
+    eprintln!("klaviyo-stub: stdin closed, shutting down (use --ignore-stdin to keep running)");
+}
+
+#[cfg(unix)]
+async fn terminated() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn terminated() {
+    std::future::pending().await
+}
+
+#[tokio::main]
+async fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("klaviyo-stub: {e}");
+            }
+            eprintln!("{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    let stub = match KlaviyoStub::start_on(args.port).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "klaviyo-stub: cannot listen on 127.0.0.1:{}: {e}",
+                args.port
+            );
+            std::process::exit(1);
+        }
+    };
+    stub.set_latency(args.latency);
+    stub.set_accept_any_key(args.accept_any_key);
+    stub.set_recording(args.record);
+    println!("listening on {}", stub.base_url);
+
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminated() => {}
+        _ = stdin_closed(args.ignore_stdin) => {}
+    }
+
+    let stats = stub.stats();
+    let violations = stub.violations();
+    let summary = serde_json::json!({
+        "requests": stats.requests,
+        "violations": stats.violations,
+        "distinct_events": stats.distinct_events,
+        "events_accepted": stats.events_accepted,
+        "by_status": stats.by_status,
+        "first_violations": violations.iter().take(5).collect::<Vec<_>>(),
+    });
+    println!("{summary}");
+    drop(stub);
+    std::process::exit(i32::from(stats.violations > 0));
+}
