@@ -181,14 +181,14 @@ pub static AR: Texts = Texts {
     form_heading_new: "أضف المفتاح الخاص (Private API Key)",
     form_heading_replace: "استبدال المفتاح الخاص",
     key_label: "المفتاح الخاص من Klaviyo",
-    key_hint: "يبدأ بـ pk_ . نتحقق منه مع Klaviyo قبل الحفظ، ولا نعرضه مرة أخرى.",
+    key_hint: "يبدأ المفتاح بـ pk_ ونتحقق منه مع Klaviyo قبل الحفظ، ولا نعرضه مرة أخرى.",
     save: "تحقق واحفظ",
     disconnect_heading: "فصل Klaviyo",
     disconnect_text: "يحذف المفتاح نهائيًا ويوقف إرسال أحداث متجرك إلى Klaviyo.",
     disconnect: "فصل وحذف المفتاح",
     help_heading: "كيف أنشئ المفتاح الخاص؟",
     help_steps: [
-        "سجّل الدخول إلى Klaviyo وافتح: Settings ← API keys.",
+        "سجّل الدخول إلى Klaviyo، ثم افتح Settings ثم API keys.",
         "اضغط Create Private API Key وسمِّ المفتاح «سلة».",
         "اختر Custom Key وامنح الصلاحيات التالية:",
     ],
@@ -260,8 +260,14 @@ mod tests {
     #[test]
     fn negotiation_prefers_explicit_then_weights_then_arabic() {
         assert_eq!(Lang::negotiate(Some("en"), Some("ar")), Lang::En);
-        assert_eq!(Lang::negotiate(Some("xx"), Some("en-US,en;q=0.9")), Lang::En);
-        assert_eq!(Lang::negotiate(None, Some("fr, ar;q=0.5, en;q=0.8")), Lang::En);
+        assert_eq!(
+            Lang::negotiate(Some("xx"), Some("en-US,en;q=0.9")),
+            Lang::En
+        );
+        assert_eq!(
+            Lang::negotiate(None, Some("fr, ar;q=0.5, en;q=0.8")),
+            Lang::En
+        );
         assert_eq!(Lang::negotiate(None, Some("ar-SA,en;q=0.9")), Lang::Ar);
         assert_eq!(Lang::negotiate(None, Some("fr")), Lang::Ar);
         assert_eq!(Lang::negotiate(None, None), Lang::Ar);

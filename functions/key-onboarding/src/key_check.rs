@@ -27,10 +27,7 @@ pub fn shape(raw: Option<&str>) -> Result<Secret, Problem> {
 }
 
 /// Asks Klaviyo which account the key belongs to.
-pub async fn with_klaviyo(
-    klaviyo: &dyn KlaviyoApi,
-    key: &Secret,
-) -> Result<AccountInfo, Problem> {
+pub async fn with_klaviyo(klaviyo: &dyn KlaviyoApi, key: &Secret) -> Result<AccountInfo, Problem> {
     klaviyo.get_account(key).await.map_err(|e| {
         let problem = klaviyo_problem(&e);
         tracing::info!(event = "klaviyo_key_check", outcome = ?problem, error = %e);
@@ -61,7 +58,10 @@ mod tests {
         assert_eq!(shape(Some("   ")), Err(Problem::EmptyKey));
         assert_eq!(shape(Some("AbC123")), Err(Problem::NotPrivateKey));
         assert_eq!(shape(Some("pk_a b")), Err(Problem::NotPrivateKey));
-        assert_eq!(shape(Some(&format!("pk_{}", "a".repeat(300)))), Err(Problem::NotPrivateKey));
+        assert_eq!(
+            shape(Some(&format!("pk_{}", "a".repeat(300)))),
+            Err(Problem::NotPrivateKey)
+        );
         assert_eq!(shape(Some(" pk_abc \n")).unwrap().expose(), "pk_abc");
     }
 

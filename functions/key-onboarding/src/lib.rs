@@ -100,17 +100,37 @@ async fn get_page(deps: &Deps, req: &Request) -> Response<Body> {
     if let Some(handoff) = web::param(&query, "handoff") {
         let (resp, outcome) = match session::verify(deps.secret(), handoff, Purpose::Handoff, now) {
             Ok(store_id) => {
-                let token =
-                    session::issue(deps.secret(), &store_id, Purpose::Session, now, SESSION_TTL_SECS);
+                let token = session::issue(
+                    deps.secret(),
+                    &store_id,
+                    Purpose::Session,
+                    now,
+                    SESSION_TTL_SECS,
+                );
                 let location = page_location(req, explicit_lang.and_then(Lang::parse), None);
                 let cookie = web::set_session_cookie(&token, SESSION_TTL_SECS);
-                let outcome = Outcome { store_id: Some(store_id), name: "handoff" };
+                let outcome = Outcome {
+                    store_id: Some(store_id),
+                    name: "handoff",
+                };
                 (web::see_other(&location, Some(&cookie)), outcome)
             }
             Err(e) => {
                 tracing::info!(event = "onboarding_handoff", reason = %e, ttl = HANDOFF_TTL_SECS);
-                let resp = render(lang, StatusCode::UNAUTHORIZED, None, None, Some(Problem::SessionExpired));
-                (resp, Outcome { store_id: None, name: "bad_handoff" })
+                let resp = render(
+                    lang,
+                    StatusCode::UNAUTHORIZED,
+                    None,
+                    None,
+                    Some(Problem::SessionExpired),
+                );
+                (
+                    resp,
+                    Outcome {
+                        store_id: None,
+                        name: "bad_handoff",
+                    },
+                )
             }
         };
         log("handoff", &outcome, &resp, started);
@@ -120,19 +140,55 @@ async fn get_page(deps: &Deps, req: &Request) -> Response<Body> {
     let notice = web::param(&query, "notice").and_then(i18n::Notice::parse);
     let (resp, outcome) = match current_session(deps, req, now) {
         None => (
-            render(lang, StatusCode::UNAUTHORIZED, None, None, Some(Problem::SessionExpired)),
-            Outcome { store_id: None, name: "no_session" },
+            render(
+                lang,
+                StatusCode::UNAUTHORIZED,
+                None,
+                None,
+                Some(Problem::SessionExpired),
+            ),
+            Outcome {
+                store_id: None,
+                name: "no_session",
+            },
         ),
         Some((token, store_id)) => match deps.keys.get(&store_id).await {
             Ok(record) => {
                 let klaviyo = record.and_then(|r| r.klaviyo);
-                let resp = render_signed(deps, lang, StatusCode::OK, &token, &store_id, klaviyo.as_ref(), notice, None);
-                (resp, Outcome { store_id: Some(store_id), name: "shown" })
+                let resp = render_signed(
+                    deps,
+                    lang,
+                    StatusCode::OK,
+                    &token,
+                    &store_id,
+                    klaviyo.as_ref(),
+                    notice,
+                    None,
+                );
+                (
+                    resp,
+                    Outcome {
+                        store_id: Some(store_id),
+                        name: "shown",
+                    },
+                )
             }
             Err(e) => {
                 tracing::error!(event = "onboarding_read", store_id = %store_id, error = %e);
-                let resp = render(lang, StatusCode::SERVICE_UNAVAILABLE, None, None, Some(Problem::StorageDown));
-                (resp, Outcome { store_id: Some(store_id), name: "storage_down" })
+                let resp = render(
+                    lang,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    None,
+                    None,
+                    Some(Problem::StorageDown),
+                );
+                (
+                    resp,
+                    Outcome {
+                        store_id: Some(store_id),
+                        name: "storage_down",
+                    },
+                )
             }
         },
     };
@@ -145,7 +201,13 @@ async fn post_form(deps: &Deps, req: &Request) -> Response<Body> {
     let accept = web::header(req.headers(), header::ACCEPT_LANGUAGE);
     let Some(bytes) = web::body_bytes(req, MAX_FORM_BODY) else {
         let lang = Lang::negotiate(None, accept);
-        return render(lang, StatusCode::PAYLOAD_TOO_LARGE, None, None, Some(Problem::BadRequest));
+        return render(
+            lang,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            None,
+            None,
+            Some(Problem::BadRequest),
+        );
     };
     let form = web::parse_pairs(bytes);
     let field = |name| web::param(&form, name);
@@ -155,20 +217,51 @@ async fn post_form(deps: &Deps, req: &Request) -> Response<Body> {
     // 1. A valid session, 2. for the store this form was rendered for, 3. with the form's
     // CSRF token. Nothing is read or changed before all three pass.
     let Some((token, store_id)) = current_session(deps, req, now) else {
-        let resp = render(lang, StatusCode::UNAUTHORIZED, None, None, Some(Problem::SessionExpired));
-        log("post", &Outcome { store_id: None, name: "no_session" }, &resp, started);
+        let resp = render(
+            lang,
+            StatusCode::UNAUTHORIZED,
+            None,
+            None,
+            Some(Problem::SessionExpired),
+        );
+        log(
+            "post",
+            &Outcome {
+                store_id: None,
+                name: "no_session",
+            },
+            &resp,
+            started,
+        );
         return resp;
     };
     if field("store_id") != Some(store_id.as_str()) {
-        let resp = render(lang, StatusCode::UNAUTHORIZED, None, None, Some(Problem::SessionExpired));
-        log("post", &Outcome { store_id: Some(store_id), name: "other_store" }, &resp, started);
+        let resp = render(
+            lang,
+            StatusCode::UNAUTHORIZED,
+            None,
+            None,
+            Some(Problem::SessionExpired),
+        );
+        log(
+            "post",
+            &Outcome {
+                store_id: Some(store_id),
+                name: "other_store",
+            },
+            &resp,
+            started,
+        );
         return resp;
     }
     let csrf_ok = field("csrf").is_some_and(|c| session::verify_csrf(deps.secret(), &token, c));
 
     let (action, result) = match field("action") {
         _ if !csrf_ok => ("post", Err((StatusCode::FORBIDDEN, Problem::FormExpired))),
-        Some("save") => ("save", save(deps, &store_id, field("private_key"), now).await),
+        Some("save") => (
+            "save",
+            save(deps, &store_id, field("private_key"), now).await,
+        ),
         Some("disconnect") => ("disconnect", disconnect(deps, &store_id).await),
         _ => ("post", Err((StatusCode::BAD_REQUEST, Problem::BadRequest))),
     };
@@ -180,12 +273,35 @@ async fn post_form(deps: &Deps, req: &Request) -> Response<Body> {
         }
         Err((status, problem)) => {
             // Re-read so the page shows the current state next to the error.
-            let klaviyo = deps.keys.get(&store_id).await.ok().flatten().and_then(|r| r.klaviyo);
-            let resp = render_signed(deps, lang, status, &token, &store_id, klaviyo.as_ref(), None, Some(problem));
+            let klaviyo = deps
+                .keys
+                .get(&store_id)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|r| r.klaviyo);
+            let resp = render_signed(
+                deps,
+                lang,
+                status,
+                &token,
+                &store_id,
+                klaviyo.as_ref(),
+                None,
+                Some(problem),
+            );
             (resp, problem_name(problem))
         }
     };
-    log(action, &Outcome { store_id: Some(store_id), name }, &resp, started);
+    log(
+        action,
+        &Outcome {
+            store_id: Some(store_id),
+            name,
+        },
+        &resp,
+        started,
+    );
     resp
 }
 
@@ -220,11 +336,17 @@ async fn save(deps: &Deps, store_id: &str, raw_key: Option<&str>, now: i64) -> A
 /// Deletes the Klaviyo key only: the Salla tokens stay so the merchant can reconnect without
 /// reinstalling. A record left with nothing in it is deleted outright.
 async fn disconnect(deps: &Deps, store_id: &str) -> ActionResult {
-    let existing = deps.keys.get(store_id).await.map_err(storage_down(store_id))?;
+    let existing = deps
+        .keys
+        .get(store_id)
+        .await
+        .map_err(storage_down(store_id))?;
     match existing {
-        Some(record) if record.salla.is_none() => {
-            deps.keys.delete(store_id).await.map_err(storage_down(store_id))?
-        }
+        Some(record) if record.salla.is_none() => deps
+            .keys
+            .delete(store_id)
+            .await
+            .map_err(storage_down(store_id))?,
         Some(record) if record.klaviyo.is_some() => {
             keystore::update(deps.keys.as_ref(), store_id, |r| r.klaviyo = None)
                 .await
@@ -279,7 +401,15 @@ fn render(
     notice: Option<i18n::Notice>,
     problem: Option<Problem>,
 ) -> Response<Body> {
-    web::html(status, page::render(&page::View { lang, signed, notice, problem }))
+    web::html(
+        status,
+        page::render(&page::View {
+            lang,
+            signed,
+            notice,
+            problem,
+        }),
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -294,7 +424,11 @@ fn render_signed(
     problem: Option<Problem>,
 ) -> Response<Body> {
     let csrf = session::csrf_token(deps.secret(), token);
-    let signed = page::Signed { store_id, klaviyo, csrf: &csrf };
+    let signed = page::Signed {
+        store_id,
+        klaviyo,
+        csrf: &csrf,
+    };
     render(lang, status, Some(signed), notice, problem)
 }
 

@@ -95,9 +95,9 @@ pub fn render(view: &View<'_>) -> String {
         }
     }
     help(&mut h, view.lang);
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<footer>{}</footer></main></body></html>\n",
+        "<footer>{}</footer></main></body></html>",
         escape(t.privacy)
     );
     h
@@ -134,7 +134,7 @@ fn status(h: &mut String, lang: Lang, signed: &Signed<'_>) {
                 h,
                 "<dl><dt>{}</dt><dd id=\"account\">{}</dd>\
                  <dt>{}</dt><dd><code id=\"last4\">••••{}</code></dd>\
-                 <dt>{}</dt><dd>{}</dd><dt>{}</dt><dd><code>{}</code></dd></dl>",
+                 <dt>{}</dt><dd><bdi dir=\"ltr\">{}</bdi></dd><dt>{}</dt><dd><code>{}</code></dd></dl>",
                 escape(t.account),
                 escape(account),
                 escape(t.key_ending),
@@ -213,11 +213,19 @@ fn hidden_fields(lang: Lang, signed: &Signed<'_>) -> String {
 
 fn help(h: &mut String, lang: Lang) {
     let t = lang.texts();
-    let _ = write!(h, "<section id=\"help\"><h2>{}</h2><ol>", escape(t.help_heading));
+    let _ = write!(
+        h,
+        "<section id=\"help\"><h2>{}</h2><ol>",
+        escape(t.help_heading)
+    );
     for step in t.help_steps {
         let _ = write!(h, "<li>{}", escape(step));
         if std::ptr::eq(step, t.help_steps[2]) {
-            let _ = write!(h, "<ul class=\"scopes\" aria-label=\"{}\">", escape(t.help_scopes));
+            let _ = write!(
+                h,
+                "<ul class=\"scopes\" aria-label=\"{}\">",
+                escape(t.help_scopes)
+            );
             for scope in REQUIRED_SCOPES {
                 let level = if scope.ends_with(":read") {
                     t.scope_read

@@ -37,7 +37,7 @@ pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-pub fn header<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+pub fn header(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -83,7 +83,10 @@ pub fn html(status: StatusCode, html: String) -> Response<Body> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     secure_headers(h);
     resp
 }
@@ -112,7 +115,10 @@ pub fn see_other(location: &str, set_cookie: Option<&str>) -> Response<Body> {
     if let Some(cookie) = set_cookie.and_then(|c| HeaderValue::from_str(c).ok()) {
         h.insert(header::SET_COOKIE, cookie);
     }
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     secure_headers(h);
     resp
 }
@@ -125,7 +131,10 @@ fn secure_headers(h: &mut HeaderMap) {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
 }
 
 /// Escapes text for HTML element content and quoted attribute values.
@@ -161,7 +170,10 @@ mod tests {
     #[test]
     fn cookie_is_found_among_others() {
         let mut h = HeaderMap::new();
-        h.append(header::COOKIE, HeaderValue::from_static("a=1; kfs_session=tok.en ; b=2"));
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; kfs_session=tok.en ; b=2"),
+        );
         assert_eq!(session_cookie(&h).as_deref(), Some("tok.en"));
         let mut h = HeaderMap::new();
         h.append(header::COOKIE, HeaderValue::from_static("xkfs_session=no"));
@@ -170,6 +182,9 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(escape(r#"<b a="x">'&"#), "&lt;b a=&quot;x&quot;&gt;&#39;&amp;");
+        assert_eq!(
+            escape(r#"<b a="x">'&"#),
+            "&lt;b a=&quot;x&quot;&gt;&#39;&amp;"
+        );
     }
 }

@@ -74,7 +74,12 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
         }
         Err(failure) => {
             let resp = pages::failure(failure);
-            tracing::warn!(event = "oauth_callback", outcome = failure.name(), status = resp.status().as_u16(), latency_ms);
+            tracing::warn!(
+                event = "oauth_callback",
+                outcome = failure.name(),
+                status = resp.status().as_u16(),
+                latency_ms
+            );
             resp
         }
     }
@@ -84,7 +89,13 @@ async fn callback(deps: &Deps, req: &Request) -> Result<(String, String), Failur
     if req.method() != lambda_http::http::Method::GET {
         return Err(Failure::MethodNotAllowed);
     }
-    let last = req.uri().path().trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    let last = req
+        .uri()
+        .path()
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
     if !matches!(last, "" | "callback") {
         return Err(Failure::NotFound);
     }
@@ -137,7 +148,11 @@ async fn callback(deps: &Deps, req: &Request) -> Result<(String, String), Failur
         adapters::clock::now_unix(),
         HANDOFF_TTL_SECS,
     );
-    let separator = if deps.onboarding_url.contains('?') { '&' } else { '?' };
+    let separator = if deps.onboarding_url.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
     let location = format!("{}{separator}handoff={handoff}", deps.onboarding_url);
     Ok((store_id, location))
 }

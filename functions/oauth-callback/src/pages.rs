@@ -51,28 +51,64 @@ impl Failure {
     fn text(self) -> [(&'static str, &'static str); 2] {
         match self {
             Failure::Denied => [
-                ("لم يتم الربط", "لقد ألغيت منح الصلاحية في سلة. لربط Klaviyo افتح التطبيق من لوحة تحكم متجرك ووافق على الصلاحيات."),
-                ("Not connected", "You cancelled the authorization in Salla. To connect Klaviyo, open the app from your store dashboard and approve the permissions."),
+                (
+                    "لم يتم الربط",
+                    "لقد ألغيت منح الصلاحية في سلة. لربط Klaviyo افتح التطبيق من لوحة تحكم متجرك ووافق على الصلاحيات.",
+                ),
+                (
+                    "Not connected",
+                    "You cancelled the authorization in Salla. To connect Klaviyo, open the app from your store dashboard and approve the permissions.",
+                ),
             ],
             Failure::MissingCode => [
-                ("رابط غير مكتمل", "هذه الصفحة تُفتح تلقائيًا من سلة. افتح التطبيق من لوحة تحكم متجرك."),
-                ("Incomplete link", "This page is opened by Salla. Please open the app from your store dashboard."),
+                (
+                    "رابط غير مكتمل",
+                    "هذه الصفحة تُفتح تلقائيًا من سلة. افتح التطبيق من لوحة تحكم متجرك.",
+                ),
+                (
+                    "Incomplete link",
+                    "This page is opened by Salla. Please open the app from your store dashboard.",
+                ),
             ],
             Failure::CodeUsed => [
-                ("انتهت صلاحية الرابط", "رمز الدخول هذا استُخدم من قبل أو انتهت صلاحيته. افتح التطبيق من لوحة تحكم سلة مرة أخرى."),
-                ("This link has expired", "This sign-in code was already used or has expired. Open the app again from your Salla dashboard."),
+                (
+                    "انتهت صلاحية الرابط",
+                    "رمز الدخول هذا استُخدم من قبل أو انتهت صلاحيته. افتح التطبيق من لوحة تحكم سلة مرة أخرى.",
+                ),
+                (
+                    "This link has expired",
+                    "This sign-in code was already used or has expired. Open the app again from your Salla dashboard.",
+                ),
             ],
             Failure::SallaRefused => [
-                ("رفضت سلة الطلب", "لم تقبل سلة طلب الربط. حاول مرة أخرى، وإن تكرر الأمر تواصل مع الدعم."),
-                ("Salla refused the request", "Salla did not accept the connection request. Try again; if it keeps happening, contact support."),
+                (
+                    "رفضت سلة الطلب",
+                    "لم تقبل سلة طلب الربط. حاول مرة أخرى، وإن تكرر الأمر تواصل مع الدعم.",
+                ),
+                (
+                    "Salla refused the request",
+                    "Salla did not accept the connection request. Try again; if it keeps happening, contact support.",
+                ),
             ],
             Failure::SallaDown => [
-                ("سلة غير متاحة الآن", "تعذر الوصول إلى خدمة سلة. انتظر دقيقة ثم افتح التطبيق من لوحة التحكم مرة أخرى."),
-                ("Salla is not reachable", "We couldn't reach Salla right now. Wait a minute, then open the app from your dashboard again."),
+                (
+                    "سلة غير متاحة الآن",
+                    "تعذر الوصول إلى خدمة سلة. انتظر دقيقة ثم افتح التطبيق من لوحة التحكم مرة أخرى.",
+                ),
+                (
+                    "Salla is not reachable",
+                    "We couldn't reach Salla right now. Wait a minute, then open the app from your dashboard again.",
+                ),
             ],
             Failure::StorageDown => [
-                ("تعذر الحفظ", "لم نتمكن من حفظ الربط الآن. انتظر دقيقة ثم حاول مرة أخرى."),
-                ("Couldn't save", "We couldn't save the connection right now. Wait a minute and try again."),
+                (
+                    "تعذر الحفظ",
+                    "لم نتمكن من حفظ الربط الآن. انتظر دقيقة ثم حاول مرة أخرى.",
+                ),
+                (
+                    "Couldn't save",
+                    "We couldn't save the connection right now. Wait a minute and try again.",
+                ),
             ],
             Failure::NotFound => [
                 ("الصفحة غير موجودة", "لا توجد صفحة بهذا العنوان."),
@@ -80,7 +116,10 @@ impl Failure {
             ],
             Failure::MethodNotAllowed => [
                 ("طلب غير مدعوم", "هذه الصفحة تقبل طلبات GET فقط."),
-                ("Unsupported request", "This page only accepts GET requests."),
+                (
+                    "Unsupported request",
+                    "This page only accepts GET requests.",
+                ),
             ],
         }
     }
@@ -139,6 +178,9 @@ fn with_headers(mut resp: Response<Body>) -> Response<Body> {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     resp
 }

@@ -80,7 +80,10 @@ impl ProductCache {
                     entries.clear();
                 }
             }
-            entries.insert((store_id.to_string(), product_id.to_string()), (Instant::now(), details));
+            entries.insert(
+                (store_id.to_string(), product_id.to_string()),
+                (Instant::now(), details),
+            );
         }
     }
 
@@ -126,7 +129,9 @@ pub async fn enrichment(deps: &Deps, record: &StoreRecord, product_ids: &[String
     let Some(token) = access_token(deps, record).await else {
         return enrichment;
     };
-    let lookups = missing.iter().map(|id| deps.salla_api.get_product(&token, id));
+    let lookups = missing
+        .iter()
+        .map(|id| deps.salla_api.get_product(&token, id));
     for (id, result) in missing.iter().zip(join_all(lookups).await) {
         match result {
             Ok(Some(product)) => {
@@ -177,7 +182,10 @@ async fn access_token(deps: &Deps, record: &StoreRecord) -> Option<Secret> {
 /// single-use, and a second use makes Salla revoke the grant (the merchant must reinstall).
 /// The lease is taken with a version-checked write, so of two racing processes only one wins.
 /// Returns the new access token, or None when another process holds the lease.
-pub async fn refresh_under_lease(deps: &Deps, store_id: &str) -> Result<Option<Secret>, AdapterError> {
+pub async fn refresh_under_lease(
+    deps: &Deps,
+    store_id: &str,
+) -> Result<Option<Secret>, AdapterError> {
     let lock = deps.refresh_locks.for_store(store_id);
     let _guard = lock.lock().await;
     let now = now_unix();

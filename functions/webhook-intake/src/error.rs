@@ -59,10 +59,14 @@ impl From<AdapterError> for IntakeError {
     fn from(e: AdapterError) -> Self {
         match e {
             e if e.is_transient() => IntakeError::Unavailable(e),
-            AdapterError::Unauthorized { service: "klaviyo", .. } => IntakeError::KlaviyoKeyRevoked,
-            AdapterError::Rejected { service: "klaviyo", code, .. } => {
-                IntakeError::KlaviyoRejected { code }
-            }
+            AdapterError::Unauthorized {
+                service: "klaviyo", ..
+            } => IntakeError::KlaviyoKeyRevoked,
+            AdapterError::Rejected {
+                service: "klaviyo",
+                code,
+                ..
+            } => IntakeError::KlaviyoRejected { code },
             e => IntakeError::Internal(e),
         }
     }

@@ -54,18 +54,39 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
                 Outcome::Sent { requests } => *requests,
                 _ => 0,
             };
-            tracing::info!(event, store_id, outcome = outcome.name(), status = 200, requests, latency_ms, "webhook");
-            json_response(200, json!({"ok": true, "outcome": outcome.name(), "requests": requests}))
+            tracing::info!(
+                event,
+                store_id,
+                outcome = outcome.name(),
+                status = 200,
+                requests,
+                latency_ms,
+                "webhook"
+            );
+            json_response(
+                200,
+                json!({"ok": true, "outcome": outcome.name(), "requests": requests}),
+            )
         }
         Err(e) => {
             let status = e.status();
             if status >= 500 || status == 424 || status == 422 {
                 tracing::warn!(event, store_id, outcome = e.code(), status, latency_ms, error = %e, "webhook");
             } else {
-                tracing::info!(event, store_id, outcome = e.code(), status, latency_ms, "webhook");
+                tracing::info!(
+                    event,
+                    store_id,
+                    outcome = e.code(),
+                    status,
+                    latency_ms,
+                    "webhook"
+                );
             }
             // The message names the problem class only: it never repeats the payload.
-            json_response(status, json!({"ok": false, "error": e.code(), "message": e.to_string()}))
+            json_response(
+                status,
+                json!({"ok": false, "error": e.code(), "message": e.to_string()}),
+            )
         }
     }
 }
@@ -73,7 +94,9 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
 async fn process(deps: &Deps, req: &Request, trace: &mut Trace) -> Result<Outcome, IntakeError> {
     let body: &[u8] = req.body().as_ref();
     if body.len() > deps.max_body_bytes {
-        return Err(IntakeError::TooLarge { limit: deps.max_body_bytes });
+        return Err(IntakeError::TooLarge {
+            limit: deps.max_body_bytes,
+        });
     }
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     // lambda_http has already base64-decoded a function-URL body flagged isBase64Encoded, so
@@ -96,9 +119,9 @@ async fn process(deps: &Deps, req: &Request, trace: &mut Trace) -> Result<Outcom
     let first_pass = mapping::plan(&envelope, &mapping::Enrichment::default());
     match first_pass {
         Ok(Action::Authorize(auth)) => lifecycle::authorize(deps, &envelope.store_id, auth).await,
-        Ok(Action::SettingsUpdated { klaviyo_private_key }) => {
-            lifecycle::settings_updated(deps, &envelope.store_id, klaviyo_private_key).await
-        }
+        Ok(Action::SettingsUpdated {
+            klaviyo_private_key,
+        }) => lifecycle::settings_updated(deps, &envelope.store_id, klaviyo_private_key).await,
         Ok(Action::Uninstalled) => lifecycle::uninstalled(deps, &envelope.store_id).await,
         Ok(Action::Ignore { reason }) => Ok(Outcome::Ignored { reason }),
         Ok(Action::Send(requests)) => {

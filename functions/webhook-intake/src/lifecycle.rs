@@ -15,7 +15,11 @@ use crate::handler::Outcome;
 /// in seconds at the token endpoint. A value below 10^9 (2001) cannot be an absolute time we
 /// would receive today, so it is read as a lifetime.
 pub fn expires_at(expires: i64, now: i64) -> i64 {
-    if expires < 1_000_000_000 { now + expires.max(0) } else { expires }
+    if expires < 1_000_000_000 {
+        now + expires.max(0)
+    } else {
+        expires
+    }
 }
 
 pub async fn authorize(
@@ -53,8 +57,10 @@ pub async fn settings_updated(
         // The merchant emptied the key field: stop relaying and forget the key.
         let existing = deps.store.get(store_id).await?;
         if existing.as_ref().is_some_and(|r| r.klaviyo.is_some()) {
-            keystore::update(deps.store.as_ref(), store_id, |record| record.klaviyo = None)
-                .await?;
+            keystore::update(deps.store.as_ref(), store_id, |record| {
+                record.klaviyo = None
+            })
+            .await?;
             return Ok(Outcome::Lifecycle {
                 change: "klaviyo_key_removed",
             });
@@ -68,7 +74,12 @@ pub async fn settings_updated(
         Err(AdapterError::Unauthorized { status, code, .. }) => {
             // Not stored. Answering 200: redelivering the same invalid key cannot help; the
             // Validation URL and the onboarding page tell the merchant what is wrong.
-            tracing::warn!(store_id, klaviyo_status = status, klaviyo_code = code.as_deref().unwrap_or("-"), "klaviyo key from settings rejected; not stored");
+            tracing::warn!(
+                store_id,
+                klaviyo_status = status,
+                klaviyo_code = code.as_deref().unwrap_or("-"),
+                "klaviyo key from settings rejected; not stored"
+            );
             return Ok(Outcome::Lifecycle {
                 change: "klaviyo_key_rejected",
             });

@@ -5,7 +5,11 @@ use std::convert::Infallible;
 use adapters::config::{Config, Profile};
 use lambda_http::{Error, run, service_fn};
 
-const REQUIRED: &[&str] = &["SALLA_WEBHOOK_SECRET", "SALLA_CLIENT_ID", "SALLA_CLIENT_SECRET"];
+const REQUIRED: &[&str] = &[
+    "SALLA_WEBHOOK_SECRET",
+    "SALLA_CLIENT_ID",
+    "SALLA_CLIENT_SECRET",
+];
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -34,7 +34,12 @@ pub async fn send_all(
         let Err(e) = result else { continue };
         let label = request.label();
         match &e {
-            AdapterError::Rejected { status, code, detail, .. } => {
+            AdapterError::Rejected {
+                status,
+                code,
+                detail,
+                ..
+            } => {
                 tracing::error!(store_id, request = %label, klaviyo_status = status, klaviyo_code = %code, klaviyo_detail = %detail, "klaviyo rejected request");
             }
             other => {
@@ -93,7 +98,10 @@ async fn deliver(
         return Ok(first);
     }
     if let Some((method, path, body)) = request.fallback(first.status) {
-        let second = deps.klaviyo.call(key, method, &path, Some(&body), deadline).await?;
+        let second = deps
+            .klaviyo
+            .call(key, method, &path, Some(&body), deadline)
+            .await?;
         if second.status == 404 {
             return Ok(second);
         }
@@ -110,7 +118,13 @@ async fn deliver(
         let body = without_phone.body();
         return deps
             .klaviyo
-            .call(key, without_phone.method(), &without_phone.path(), body.as_ref(), deadline)
+            .call(
+                key,
+                without_phone.method(),
+                &without_phone.path(),
+                body.as_ref(),
+                deadline,
+            )
             .await?
             .into_result();
     }

@@ -8,13 +8,19 @@ use dev_server::{App, serve};
 #[tokio::main]
 async fn main() {
     adapters::logging::init();
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
     let (config, defaulted) = Config::from_env(Profile::Dev { port }).unwrap_or_else(|e| {
         eprintln!("dev-server: {e}");
         std::process::exit(1)
     });
     for name in &defaulted {
-        tracing::warn!(setting = name, "using a development default; never use it in production");
+        tracing::warn!(
+            setting = name,
+            "using a development default; never use it in production"
+        );
     }
     let app = App::from_config(&config).await.unwrap_or_else(|e| {
         eprintln!("dev-server: {e}");

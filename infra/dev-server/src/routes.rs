@@ -44,7 +44,10 @@ impl App {
 
     /// Routes one request. Paths are passed through unchanged: handlers match on their last
     /// segment, so they work under a function URL (`/`) and under these prefixes alike.
-    pub async fn route(&self, req: lambda_http::Request) -> lambda_http::Response<lambda_http::Body> {
+    pub async fn route(
+        &self,
+        req: lambda_http::Request,
+    ) -> lambda_http::Response<lambda_http::Body> {
         let path = req.uri().path().to_string();
         let method = req.method().clone();
         match (method.as_str(), path.as_str()) {

@@ -1,1 +1,44 @@
-fn main() {}
+//! parse_envelope + plan on Salla's order.created sample (target: median ≤ 20 µs).
+//! Run: `cargo bench -p mapping --bench map_order`. The JSON-parse-only and plan-only
+//! benchmarks show where the time goes: building the `serde_json::Value` of the 12 KB body
+//! is most of it.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+
+const SAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/salla-samples/order.created.json"
+);
+
+fn map_order(c: &mut Criterion) {
+    let body = std::fs::read(SAMPLE).unwrap_or_else(|e| panic!("{SAMPLE}: {e}"));
+    let enrichment = mapping::Enrichment::default();
+    c.bench_function("map_order/parse_envelope+plan", |b| {
+        b.iter(|| {
+            let env = mapping::parse_envelope(black_box(&body)).expect("sample parses");
+            black_box(mapping::plan(&env, &enrichment).expect("sample maps"))
+        })
+    });
+    c.bench_function("map_order/parse_envelope+plan+bodies", |b| {
+        b.iter(|| {
+            let env = mapping::parse_envelope(black_box(&body)).expect("sample parses");
+            let Ok(mapping::Action::Send(requests)) = mapping::plan(&env, &enrichment) else {
+                panic!("order.created maps to requests")
+            };
+            black_box(requests.iter().map(|r| r.body()).collect::<Vec<_>>())
+        })
+    });
+    c.bench_function("map_order/json_parse_only", |b| {
+        b.iter(|| {
+            black_box(serde_json::from_slice::<serde_json::Value>(black_box(&body)).expect("json"))
+        })
+    });
+    let env = mapping::parse_envelope(&body).expect("sample parses");
+    c.bench_function("map_order/plan_only", |b| {
+        b.iter(|| black_box(mapping::plan(black_box(&env), &enrichment).expect("sample maps")))
+    });
+}
+
+criterion_group!(benches, map_order);
+criterion_main!(benches);

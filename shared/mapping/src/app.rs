@@ -38,25 +38,40 @@ pub(crate) fn authorize(ctx: &Ctx) -> Result<Action, MappingError> {
             None | Some(Value::Null) => Err(MappingError::MissingField(field)),
             Some(Value::String(s)) if s.trim().is_empty() => Err(MappingError::MissingField(field)),
             Some(Value::String(s)) => Ok(s.trim().to_owned()),
-            Some(_) => Err(MappingError::WrongType { field, expected: "string" }),
+            Some(_) => Err(MappingError::WrongType {
+                field,
+                expected: "string",
+            }),
         }
     };
     let access_token = token("access_token", "data.access_token")?;
     let refresh_token = token("refresh_token", "data.refresh_token")?;
     let expires = match d.get("expires").or_else(|| d.get("expires_in")) {
         None | Some(Value::Null) => return Err(MappingError::MissingField("data.expires")),
-        Some(v) => lenient::int(Some(v))
-            .ok_or(MappingError::WrongType { field: "data.expires", expected: "integer" })?,
+        Some(v) => lenient::int(Some(v)).ok_or(MappingError::WrongType {
+            field: "data.expires",
+            expected: "integer",
+        })?,
     };
     let scope = lenient::text(d.get("scope")).map(str::to_owned);
-    Ok(Action::Authorize(SallaAuthorization { access_token, refresh_token, expires, scope }))
+    Ok(Action::Authorize(SallaAuthorization {
+        access_token,
+        refresh_token,
+        expires,
+        scope,
+    }))
 }
 
 pub(crate) fn settings_updated(ctx: &Ctx) -> Result<Action, MappingError> {
     let settings = match ctx.env.data.get("settings") {
         None | Some(Value::Null) => return Err(MappingError::MissingField("data.settings")),
         Some(s @ Value::Object(_)) => s,
-        Some(_) => return Err(MappingError::WrongType { field: "data.settings", expected: "object" }),
+        Some(_) => {
+            return Err(MappingError::WrongType {
+                field: "data.settings",
+                expected: "object",
+            });
+        }
     };
     let klaviyo_private_key = match get(settings, &[KLAVIYO_KEY_SETTING]) {
         None | Some(Value::Null) => None,
@@ -68,7 +83,9 @@ pub(crate) fn settings_updated(ctx: &Ctx) -> Result<Action, MappingError> {
             });
         }
     };
-    Ok(Action::SettingsUpdated { klaviyo_private_key })
+    Ok(Action::SettingsUpdated {
+        klaviyo_private_key,
+    })
 }
 
 pub(crate) fn uninstalled(_: &Ctx) -> Result<Action, MappingError> {

@@ -13,9 +13,16 @@ use serde_json::Value;
 
 /// The cart's customer; a cart nobody can be identified for cannot become an event.
 fn cart_profile(ctx: &Ctx, cart: &Value, field: &'static str) -> Result<Profile, MappingError> {
-    let customer = cart.get("customer").filter(|c| c.is_object()).ok_or(MappingError::MissingField(field))?;
+    let customer = cart
+        .get("customer")
+        .filter(|c| c.is_object())
+        .ok_or(MappingError::MissingField(field))?;
     let profile = profile::from_customer(ctx.store(), customer);
-    if profile.has_identifier() { Ok(profile) } else { Err(MappingError::MissingField(field)) }
+    if profile.has_identifier() {
+        Ok(profile)
+    } else {
+        Err(MappingError::MissingField(field))
+    }
 }
 
 /// `data.urls.checkout` replaced `data.checkout_url` in 2025; both are read.
@@ -39,8 +46,13 @@ pub(crate) fn abandoned(ctx: &Ctx) -> Result<Action, MappingError> {
     p.put_str("CheckoutURL", checkout_url(cart));
     p.put_num("SubTotal", lenient::number(cart.get("subtotal")));
     p.put_num("DiscountValue", lenient::number(cart.get("total_discount")));
-    p.put_str("DiscountCode", lenient::text(get(cart, &["coupon", "code"])));
-    p.put_num("AgeInMinutes", lenient::number(cart.get("age_in_minutes")));
+    p.put_str(
+        "DiscountCode",
+        lenient::text(get(cart, &["coupon", "code"])),
+    );
+    if let Some(age) = lenient::int(cart.get("age_in_minutes")) {
+        p.put("AgeInMinutes", age);
+    }
     if !summary.items.is_empty() {
         p.put("Items", summary.items);
         p.put("ItemCount", summary.item_count);
@@ -72,17 +84,28 @@ pub(crate) fn coupon_applied(ctx: &Ctx) -> Result<Action, MappingError> {
         None => (data, false),
     };
     let field = |nested: &'static str, flat: &'static str| if prefix_cart { nested } else { flat };
-    let cart_id = lenient::id(cart.get("id")).ok_or(MappingError::MissingField(field("data.cart.id", "data.id")))?;
+    let cart_id = lenient::id(cart.get("id"))
+        .ok_or(MappingError::MissingField(field("data.cart.id", "data.id")))?;
     let coupon = cart.get("coupon");
-    let code = coupon
-        .and_then(|c| lenient::text(c.get("code")))
-        .ok_or(MappingError::MissingField(field("data.cart.coupon.code", "data.coupon.code")))?;
+    let code =
+        coupon
+            .and_then(|c| lenient::text(c.get("code")))
+            .ok_or(MappingError::MissingField(field(
+                "data.cart.coupon.code",
+                "data.coupon.code",
+            )))?;
     let profile = cart_profile(ctx, cart, field("data.cart.customer", "data.customer"))?;
 
     let mut p = Properties::new();
     p.put_str("CouponCode", Some(code));
-    p.put_str("CouponType", coupon.and_then(|c| lenient::text(c.get("type"))));
-    p.put_num("CouponAmount", coupon.and_then(|c| lenient::number(c.get("amount"))));
+    p.put_str(
+        "CouponType",
+        coupon.and_then(|c| lenient::text(c.get("type"))),
+    );
+    p.put_num(
+        "CouponAmount",
+        coupon.and_then(|c| lenient::number(c.get("amount"))),
+    );
     p.put_num("DiscountValue", lenient::number(cart.get("total_discount")));
     p.put_num("CartTotal", lenient::number(cart.get("total")));
     p.put_str("CartId", Some(&cart_id));

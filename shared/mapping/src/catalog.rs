@@ -33,10 +33,15 @@ pub(crate) fn upsert(ctx: &Ctx) -> Result<Action, MappingError> {
     let status = lenient::text(d.get("status"));
     let item = CatalogUpsert {
         external_id: unique_id::product(ctx.store(), &id),
-        title: name.map(str::to_owned).or_else(|| details.and_then(|x| x.name.clone())),
+        title: name
+            .map(str::to_owned)
+            .or_else(|| details.and_then(|x| x.name.clone())),
         description: lenient::text(d.get("description")).and_then(plain_text),
-        url: url.map(str::to_owned).or_else(|| details.and_then(|x| x.url.clone())),
-        price: current_price(d, ctx.event_time().as_deref()).or_else(|| details.and_then(|x| x.price)),
+        url: url
+            .map(str::to_owned)
+            .or_else(|| details.and_then(|x| x.url.clone())),
+        price: current_price(d, ctx.event_time().as_deref())
+            .or_else(|| details.and_then(|x| x.price)),
         image_full_url: items::image_url(d).or_else(|| details.and_then(|x| x.image_url.clone())),
         // Hidden or deleted products stay in the catalog but are not recommended.
         published: status.map(|s| !matches!(s, "hidden" | "deleted")),
@@ -48,16 +53,24 @@ pub(crate) fn upsert(ctx: &Ctx) -> Result<Action, MappingError> {
 pub(crate) fn delete(ctx: &Ctx) -> Result<Action, MappingError> {
     let id = lenient::id(ctx.env.data.get("id")).ok_or(MappingError::MissingField("data.id"))?;
     let item_id = catalog_item_id(&unique_id::product(ctx.store(), &id));
-    Ok(Action::Send(vec![KlaviyoRequest::DeleteCatalogItem { item_id }]))
+    Ok(Action::Send(vec![KlaviyoRequest::DeleteCatalogItem {
+        item_id,
+    }]))
 }
 
 /// The price a shopper pays now: a positive sale price below the regular one, unless its
 /// `expired_at` / `sale_end` date is before the delivery's own date (no clock is read).
 fn current_price(d: &Value, today: Option<&str>) -> Option<f64> {
-    let regular = lenient::number(d.get("price")).or_else(|| lenient::number(d.get("regular_price")));
-    let sale = lenient::number(d.get("sale_price")).filter(|s| *s > 0.0 && regular.is_none_or(|r| *s < r));
-    let expiry = lenient::text(get(d, &["sale_price", "expired_at"])).or_else(|| lenient::text(d.get("sale_end")));
-    let expired = match (expiry.and_then(|e| e.get(..10)), today.and_then(|t| t.get(..10))) {
+    let regular =
+        lenient::number(d.get("price")).or_else(|| lenient::number(d.get("regular_price")));
+    let sale =
+        lenient::number(d.get("sale_price")).filter(|s| *s > 0.0 && regular.is_none_or(|r| *s < r));
+    let expiry = lenient::text(get(d, &["sale_price", "expired_at"]))
+        .or_else(|| lenient::text(d.get("sale_end")));
+    let expired = match (
+        expiry.and_then(|e| e.get(..10)),
+        today.and_then(|t| t.get(..10)),
+    ) {
         (Some(end), Some(day)) => end < day,
         _ => false,
     };
@@ -84,7 +97,10 @@ fn metadata(d: &Value, status: Option<&str>) -> Properties {
     m.put_num("regular_price", lenient::number(d.get("regular_price")));
     m.put_str(
         "currency",
-        lenient::money(d.get("price")).and_then(|p| p.currency).or_else(|| lenient::currency_code(d.get("currency"))).as_deref(),
+        lenient::money(d.get("price"))
+            .and_then(|p| p.currency)
+            .or_else(|| lenient::currency_code(d.get("currency")))
+            .as_deref(),
     );
     m.put_str("brand", items::name_of(d.get("brand")).as_deref());
     let categories = items::names(d.get("categories"));
@@ -129,19 +145,35 @@ mod tests {
 
     #[test]
     fn html_descriptions_become_text() {
-        assert_eq!(plain_text("<p>عطر <b>فاخر</b>&nbsp;100 مل</p>").as_deref(), Some("عطر فاخر 100 مل"));
+        assert_eq!(
+            plain_text("<p>عطر <b>فاخر</b>&nbsp;100 مل</p>").as_deref(),
+            Some("عطر فاخر 100 مل")
+        );
         assert_eq!(plain_text("<br/>  "), None);
-        assert_eq!(plain_text("a &lt;b&gt; &amp; c").as_deref(), Some("a <b> & c"));
+        assert_eq!(
+            plain_text("a &lt;b&gt; &amp; c").as_deref(),
+            Some("a <b> & c")
+        );
     }
 
     #[test]
     fn sale_price_applies_until_it_expires() {
         let d = json!({"price": 150, "sale_price": {"amount": 85, "expired_at": "2025-12-01"}});
-        assert_eq!(current_price(&d, Some("2025-11-30T10:00:00+03:00")), Some(85.0));
-        assert_eq!(current_price(&d, Some("2025-12-01T10:00:00+03:00")), Some(85.0));
-        assert_eq!(current_price(&d, Some("2025-12-14T11:41:40+03:00")), Some(150.0));
+        assert_eq!(
+            current_price(&d, Some("2025-11-30T10:00:00+03:00")),
+            Some(85.0)
+        );
+        assert_eq!(
+            current_price(&d, Some("2025-12-01T10:00:00+03:00")),
+            Some(85.0)
+        );
+        assert_eq!(
+            current_price(&d, Some("2025-12-14T11:41:40+03:00")),
+            Some(150.0)
+        );
         assert_eq!(current_price(&d, None), Some(85.0));
-        let zero_sale = json!({"price": {"amount": 299, "currency": "SAR"}, "sale_price": {"amount": 0}});
+        let zero_sale =
+            json!({"price": {"amount": 299, "currency": "SAR"}, "sale_price": {"amount": 0}});
         assert_eq!(current_price(&zero_sale, None), Some(299.0));
         let higher_sale = json!({"price": 10, "sale_price": 12});
         assert_eq!(current_price(&higher_sale, None), Some(10.0));

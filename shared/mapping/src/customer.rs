@@ -1,7 +1,9 @@
 //! Customer events and reviews: profile import, Created Account, Logged In, Submitted Review,
 //! and marketing consent only on an explicit opt-in.
 
-use crate::klaviyo::{EventRequest, KlaviyoRequest, Profile, ProfileImport, Properties, SubscribeRequest};
+use crate::klaviyo::{
+    EventRequest, KlaviyoRequest, Profile, ProfileImport, Properties, SubscribeRequest,
+};
 use crate::lenient::{self, get};
 use crate::props::PropsExt;
 use crate::rules::Ctx;
@@ -11,7 +13,11 @@ use serde_json::Value;
 /// Payload flags that count as an explicit email-marketing opt-in. Salla's documented customer
 /// model has none today (`is_notifications_enabled` is about order notifications, not
 /// marketing), so consent is never sent for the documented payloads and never inferred.
-pub const EMAIL_OPT_IN_FLAGS: &[&str] = &["accepts_marketing", "email_marketing_consent", "newsletter_subscribed"];
+pub const EMAIL_OPT_IN_FLAGS: &[&str] = &[
+    "accepts_marketing",
+    "email_marketing_consent",
+    "newsletter_subscribed",
+];
 /// Payload flags that count as an explicit SMS-marketing opt-in.
 pub const SMS_OPT_IN_FLAGS: &[&str] = &["accepts_sms_marketing", "sms_marketing_consent"];
 
@@ -38,7 +44,11 @@ fn customer_profile(ctx: &Ctx) -> Result<(Profile, String), MappingError> {
 
 /// A Subscribe request when, and only when, the payload explicitly opts in.
 pub(crate) fn consent(data: &Value, profile: &Profile) -> Option<KlaviyoRequest> {
-    let opted = |flags: &[&str]| flags.iter().any(|f| lenient::flag(data.get(*f)) == Some(true));
+    let opted = |flags: &[&str]| {
+        flags
+            .iter()
+            .any(|f| lenient::flag(data.get(*f)) == Some(true))
+    };
     let email_marketing = opted(EMAIL_OPT_IN_FLAGS) && profile.email.is_some();
     let sms_marketing = opted(SMS_OPT_IN_FLAGS) && profile.phone_number.is_some();
     (email_marketing || sms_marketing).then(|| {
@@ -55,7 +65,9 @@ pub(crate) fn consent(data: &Value, profile: &Profile) -> Option<KlaviyoRequest>
 /// `customer.created` → profile import + Created Account (welcome flows) [+ consent].
 pub(crate) fn created(ctx: &Ctx) -> Result<Action, MappingError> {
     let (profile, id) = customer_profile(ctx)?;
-    let mut requests = vec![KlaviyoRequest::ImportProfile(ProfileImport { profile: profile.clone() })];
+    let mut requests = vec![KlaviyoRequest::ImportProfile(ProfileImport {
+        profile: profile.clone(),
+    })];
     let mut event = EventRequest::new(metrics::CREATED_ACCOUNT, profile.clone(), Properties::new());
     event.unique_id = Some(unique_id::customer_event(ctx.store(), &id, "created"));
     event.time = ctx.event_time();
@@ -78,11 +90,16 @@ pub(crate) fn login(ctx: &Ctx) -> Result<Action, MappingError> {
     let (profile, id) = customer_profile(ctx)?;
     let time = ctx.event_time();
     let mut p = Properties::new();
-    p.put_str("Device", lenient::text(get(&ctx.env.data, &["source", "device"])));
+    p.put_str(
+        "Device",
+        lenient::text(get(&ctx.env.data, &["source", "device"])),
+    );
     let mut event = EventRequest::new(metrics::LOGGED_IN, profile, p);
     // Each login is its own event; the delivery's timestamp tells them apart. Without one,
     // Klaviyo's default (one event per profile per second) applies.
-    event.unique_id = time.as_deref().map(|t| unique_id::customer_event(ctx.store(), &id, &format!("login:{t}")));
+    event.unique_id = time
+        .as_deref()
+        .map(|t| unique_id::customer_event(ctx.store(), &id, &format!("login:{t}")));
     event.time = time;
     Ok(Action::Send(vec![KlaviyoRequest::CreateEvent(event)]))
 }
@@ -90,7 +107,10 @@ pub(crate) fn login(ctx: &Ctx) -> Result<Action, MappingError> {
 /// `review.added` → Submitted Review (product or store rating).
 pub(crate) fn review(ctx: &Ctx) -> Result<Action, MappingError> {
     let data = &ctx.env.data;
-    let customer = data.get("customer").filter(|c| c.is_object()).ok_or(MappingError::MissingField("data.customer"))?;
+    let customer = data
+        .get("customer")
+        .filter(|c| c.is_object())
+        .ok_or(MappingError::MissingField("data.customer"))?;
     let profile = profile::from_customer(ctx.store(), customer);
     if !profile.has_identifier() {
         return Err(MappingError::MissingField("data.customer"));
@@ -107,11 +127,21 @@ pub(crate) fn review(ctx: &Ctx) -> Result<Action, MappingError> {
     p.put_str("ReviewContent", lenient::text(data.get("content")));
     p.put_str("ProductID", product_id.as_deref());
     // Salla's example flattens the product's fields into `data` beside `product`.
-    let product_field = |key: &str| product.and_then(|p| lenient::text(p.get(key))).or_else(|| lenient::text(data.get(key)));
+    let product_field = |key: &str| {
+        product
+            .and_then(|p| lenient::text(p.get(key)))
+            .or_else(|| lenient::text(data.get(key)))
+    };
     p.put_str("ProductName", product_field("name"));
-    p.put_str("ProductURL", product_field("url").filter(|u| items::is_http_url(u)));
+    p.put_str(
+        "ProductURL",
+        product_field("url").filter(|u| items::is_http_url(u)),
+    );
     p.put_str("OrderId", order_id.as_deref());
-    p.put_str("OrderNumber", lenient::id(get(data, &["order", "reference_id"])).as_deref());
+    p.put_str(
+        "OrderNumber",
+        lenient::id(get(data, &["order", "reference_id"])).as_deref(),
+    );
 
     // Salla's payload has no review id: product, order, customer and kind identify it.
     let parts: Vec<&str> = [&product_id, &order_id, &customer_id]

@@ -190,8 +190,14 @@ fn js_date(s: &str) -> Option<(Civil, i32)> {
     let offset = match parts.next() {
         None => SALLA_OFFSET_MINUTES,
         Some(zone) => {
-            let zone = zone.strip_prefix("GMT").or_else(|| zone.strip_prefix("UTC"))?;
-            if zone.is_empty() { 0 } else { numeric_offset(zone)? }
+            let zone = zone
+                .strip_prefix("GMT")
+                .or_else(|| zone.strip_prefix("UTC"))?;
+            if zone.is_empty() {
+                0
+            } else {
+                numeric_offset(zone)?
+            }
         }
     };
     Some((civil, offset))
@@ -204,8 +210,9 @@ fn weekday(s: &str) -> bool {
 }
 
 fn month_number(s: &str) -> Option<u32> {
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let head = s.get(..3)?;
     MONTHS
         .iter()
@@ -225,7 +232,14 @@ fn unix(mut secs: i64) -> Option<(Civil, i32)> {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400) as u32;
     let (year, month, day) = civil_from_days(days);
-    let civil = Civil { year, month, day, hour: rem / 3600, minute: rem % 3600 / 60, second: rem % 60 };
+    let civil = Civil {
+        year,
+        month,
+        day,
+        hour: rem / 3600,
+        minute: rem % 3600 / 60,
+        second: rem % 60,
+    };
     Some((civil, 0))
 }
 
@@ -241,8 +255,8 @@ fn zone_offset(zone: &str, civil: &Civil) -> Option<i32> {
         "Africa/Tripoli" | "Africa/Khartoum" | "Africa/Johannesburg" => 120,
         "Africa/Cairo" => cairo_offset(civil),
         "Asia/Riyadh" | "Asia/Kuwait" | "Asia/Qatar" | "Asia/Bahrain" | "Asia/Aden"
-        | "Asia/Baghdad" | "Asia/Amman" | "Asia/Damascus" | "Europe/Istanbul" | "Africa/Nairobi"
-        | "Africa/Mogadishu" | "Africa/Djibouti" | "Africa/Addis_Ababa" => 180,
+        | "Asia/Baghdad" | "Asia/Amman" | "Asia/Damascus" | "Europe/Istanbul"
+        | "Africa/Nairobi" | "Africa/Mogadishu" | "Africa/Djibouti" | "Africa/Addis_Ababa" => 180,
         "Asia/Tehran" => 210,
         "Asia/Dubai" | "Asia/Muscat" => 240,
         "Asia/Karachi" => 300,
@@ -261,7 +275,11 @@ fn cairo_offset(c: &Civil) -> i32 {
     let today = days_from_civil(c.year, c.month, c.day);
     let start = last_weekday(c.year, 4, 30, 5);
     let end = last_weekday(c.year, 10, 31, 4);
-    if (start..=end).contains(&today) { 180 } else { 120 }
+    if (start..=end).contains(&today) {
+        180
+    } else {
+        120
+    }
 }
 
 /// Day number of the last `weekday` (0 = Sunday) on or before `year-month-day`.
@@ -310,7 +328,8 @@ mod tests {
         assert_eq!(ts(v).as_deref(), Some("2022-06-26T12:21:45+03:00"));
         let dubai = json!({"date": "2024-02-29 23:59:59.5", "timezone": "Asia/Dubai"});
         assert_eq!(ts(dubai).as_deref(), Some("2024-02-29T23:59:59+04:00"));
-        let offset = json!({"date": "2024-01-01 00:00:00.000000", "timezone_type": 1, "timezone": "+05:30"});
+        let offset =
+            json!({"date": "2024-01-01 00:00:00.000000", "timezone_type": 1, "timezone": "+05:30"});
         assert_eq!(ts(offset).as_deref(), Some("2024-01-01T00:00:00+05:30"));
         let unknown = json!({"date": "2024-01-01 00:00:00", "timezone": "America/New_York"});
         assert_eq!(ts(unknown), None);
@@ -331,31 +350,67 @@ mod tests {
 
     #[test]
     fn js_date_strings() {
-        assert_eq!(ts(json!("Sun Jun 26 2022 12:21:48 GMT+0300")).as_deref(), Some("2022-06-26T12:21:48+03:00"));
-        assert_eq!(ts(json!("Wed Jul 7 2021 14:50:48 GMT+0300")).as_deref(), Some("2021-07-07T14:50:48+03:00"));
         assert_eq!(
-            ts(json!("Tue Jan 21 2025 18:00:32 GMT+0300 (Arabian Standard Time)")).as_deref(),
+            ts(json!("Sun Jun 26 2022 12:21:48 GMT+0300")).as_deref(),
+            Some("2022-06-26T12:21:48+03:00")
+        );
+        assert_eq!(
+            ts(json!("Wed Jul 7 2021 14:50:48 GMT+0300")).as_deref(),
+            Some("2021-07-07T14:50:48+03:00")
+        );
+        assert_eq!(
+            ts(json!(
+                "Tue Jan 21 2025 18:00:32 GMT+0300 (Arabian Standard Time)"
+            ))
+            .as_deref(),
             Some("2025-01-21T18:00:32+03:00")
         );
-        assert_eq!(ts(json!("Mon Jan 01 2024 00:00:00 GMT")).as_deref(), Some("2024-01-01T00:00:00+00:00"));
+        assert_eq!(
+            ts(json!("Mon Jan 01 2024 00:00:00 GMT")).as_deref(),
+            Some("2024-01-01T00:00:00+00:00")
+        );
         assert_eq!(ts(json!("Sun Foo 26 2022 12:21:48 GMT+0300")), None);
     }
 
     #[test]
     fn naive_and_iso_strings() {
-        assert_eq!(ts(json!("2022-12-31 12:31:25")).as_deref(), Some("2022-12-31T12:31:25+03:00"));
-        assert_eq!(ts(json!("2021-10-09T21:00:00.000000Z")).as_deref(), Some("2021-10-09T21:00:00+00:00"));
-        assert_eq!(ts(json!("2026-11-20T10:15:00-05:00")).as_deref(), Some("2026-11-20T10:15:00-05:00"));
-        assert_eq!(ts(json!("2023-07-27")).as_deref(), Some("2023-07-27T00:00:00+03:00"));
-        assert_eq!(ts(json!(["2022-12-31"])).as_deref(), Some("2022-12-31T00:00:00+03:00"));
+        assert_eq!(
+            ts(json!("2022-12-31 12:31:25")).as_deref(),
+            Some("2022-12-31T12:31:25+03:00")
+        );
+        assert_eq!(
+            ts(json!("2021-10-09T21:00:00.000000Z")).as_deref(),
+            Some("2021-10-09T21:00:00+00:00")
+        );
+        assert_eq!(
+            ts(json!("2026-11-20T10:15:00-05:00")).as_deref(),
+            Some("2026-11-20T10:15:00-05:00")
+        );
+        assert_eq!(
+            ts(json!("2023-07-27")).as_deref(),
+            Some("2023-07-27T00:00:00+03:00")
+        );
+        assert_eq!(
+            ts(json!(["2022-12-31"])).as_deref(),
+            Some("2022-12-31T00:00:00+03:00")
+        );
     }
 
     #[test]
     fn unix_seconds_and_millis() {
-        assert_eq!(ts(json!(1634819484)).as_deref(), Some("2021-10-21T12:31:24+00:00"));
-        assert_eq!(ts(json!(1634819484000i64)).as_deref(), Some("2021-10-21T12:31:24+00:00"));
+        assert_eq!(
+            ts(json!(1634819484)).as_deref(),
+            Some("2021-10-21T12:31:24+00:00")
+        );
+        assert_eq!(
+            ts(json!(1634819484000i64)).as_deref(),
+            Some("2021-10-21T12:31:24+00:00")
+        );
         assert_eq!(ts(json!(12)), None);
-        assert_eq!(ts(json!("1634819484")).as_deref(), Some("2021-10-21T12:31:24+00:00"));
+        assert_eq!(
+            ts(json!("1634819484")).as_deref(),
+            Some("2021-10-21T12:31:24+00:00")
+        );
     }
 
     #[test]

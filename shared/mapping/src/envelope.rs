@@ -42,14 +42,23 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, MappingError> {
             return Err(MappingError::MissingField("event"));
         }
         Some(Value::String(s)) => s.trim().to_owned(),
-        Some(_) => return Err(MappingError::WrongType { field: "event", expected: "string" }),
+        Some(_) => {
+            return Err(MappingError::WrongType {
+                field: "event",
+                expected: "string",
+            });
+        }
     };
-    let store_id = match map.get("merchant") {
-        None | Some(Value::Null) => return Err(MappingError::MissingField("merchant")),
-        Some(v) => lenient::id(Some(v)).filter(|id| is_store_id(id)).ok_or(
-            MappingError::WrongType { field: "merchant", expected: "integer or numeric string" },
-        )?,
-    };
+    let store_id =
+        match map.get("merchant") {
+            None | Some(Value::Null) => return Err(MappingError::MissingField("merchant")),
+            Some(v) => lenient::id(Some(v)).filter(|id| is_store_id(id)).ok_or(
+                MappingError::WrongType {
+                    field: "merchant",
+                    expected: "integer or numeric string",
+                },
+            )?,
+        };
     let created_at = match map.get("created_at") {
         Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
         Some(Value::Number(n)) => Some(n.to_string()),
@@ -58,9 +67,19 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, MappingError> {
     let data = match map.remove("data") {
         None | Some(Value::Null) => return Err(MappingError::MissingField("data")),
         Some(data @ Value::Object(_)) => data,
-        Some(_) => return Err(MappingError::WrongType { field: "data", expected: "object" }),
+        Some(_) => {
+            return Err(MappingError::WrongType {
+                field: "data",
+                expected: "object",
+            });
+        }
     };
-    Ok(Envelope { event, store_id, created_at, data })
+    Ok(Envelope {
+        event,
+        store_id,
+        created_at,
+        data,
+    })
 }
 
 /// The store id keys DynamoDB items and namespaces Klaviyo ids, so only plain ids pass.
@@ -89,21 +108,49 @@ mod tests {
     fn errors_name_the_field() {
         assert_eq!(parse("not json"), Err(MappingError::NotJson));
         assert_eq!(parse("[1]"), Err(MappingError::NotObject));
-        assert_eq!(parse(r#"{"merchant":1,"data":{}}"#), Err(MappingError::MissingField("event")));
-        assert_eq!(parse(r#"{"event":" ","merchant":1,"data":{}}"#), Err(MappingError::MissingField("event")));
-        assert_eq!(parse(r#"{"event":"x","data":{}}"#), Err(MappingError::MissingField("merchant")));
-        assert_eq!(parse(r#"{"event":"x","merchant":1}"#), Err(MappingError::MissingField("data")));
-        assert!(matches!(parse(r#"{"event":"x","merchant":1,"data":[]}"#), Err(MappingError::WrongType { field: "data", .. })));
-        assert!(matches!(parse(r#"{"event":5,"merchant":1,"data":{}}"#), Err(MappingError::WrongType { field: "event", .. })));
+        assert_eq!(
+            parse(r#"{"merchant":1,"data":{}}"#),
+            Err(MappingError::MissingField("event"))
+        );
+        assert_eq!(
+            parse(r#"{"event":" ","merchant":1,"data":{}}"#),
+            Err(MappingError::MissingField("event"))
+        );
+        assert_eq!(
+            parse(r#"{"event":"x","data":{}}"#),
+            Err(MappingError::MissingField("merchant"))
+        );
+        assert_eq!(
+            parse(r#"{"event":"x","merchant":1}"#),
+            Err(MappingError::MissingField("data"))
+        );
+        assert!(matches!(
+            parse(r#"{"event":"x","merchant":1,"data":[]}"#),
+            Err(MappingError::WrongType { field: "data", .. })
+        ));
+        assert!(matches!(
+            parse(r#"{"event":5,"merchant":1,"data":{}}"#),
+            Err(MappingError::WrongType { field: "event", .. })
+        ));
         for bad in [r#""abc""#, "-5", "1.5", r#""1/2""#, "true", "{}"] {
             let body = format!(r#"{{"event":"x","merchant":{bad},"data":{{}}}}"#);
-            assert!(matches!(parse(&body), Err(MappingError::WrongType { field: "merchant", .. })), "{bad}");
+            assert!(
+                matches!(
+                    parse(&body),
+                    Err(MappingError::WrongType {
+                        field: "merchant",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn debug_hides_the_payload() {
-        let env = parse(r#"{"event":"x","merchant":1,"data":{"email":"secret@example.com"}}"#).unwrap();
+        let env =
+            parse(r#"{"event":"x","merchant":1,"data":{"email":"secret@example.com"}}"#).unwrap();
         let shown = format!("{env:?}");
         assert!(!shown.contains("secret"), "{shown}");
         assert!(shown.contains("redacted"));

@@ -29,33 +29,51 @@ pub fn lines(items: Option<&Value>, enrichment: &Enrichment) -> Vec<Line> {
     let Some(items) = items.and_then(Value::as_array) else {
         return Vec::new();
     };
-    items.iter().filter(|i| i.is_object()).map(|i| line(i, enrichment)).collect()
+    items
+        .iter()
+        .filter(|i| i.is_object())
+        .map(|i| line(i, enrichment))
+        .collect()
 }
 
 fn line(item: &Value, enrichment: &Enrichment) -> Line {
     let product = item.get("product").filter(|p| p.is_object());
-    let from_product = |key: &str| product.and_then(|p| lenient::text(p.get(key))).map(str::to_owned);
-    let product_id =
-        lenient::id(item.get("product_id")).or_else(|| product.and_then(|p| lenient::id(p.get("id"))));
+    let from_product = |key: &str| {
+        product
+            .and_then(|p| lenient::text(p.get(key)))
+            .map(str::to_owned)
+    };
+    let product_id = lenient::id(item.get("product_id"))
+        .or_else(|| product.and_then(|p| lenient::id(p.get("id"))));
     let quantity = lenient::int(item.get("quantity"));
     let price = lenient::number(get(item, &["amounts", "price_without_tax"]))
         .or_else(|| lenient::number(item.get("price")))
         .or_else(|| product.and_then(|p| lenient::number(p.get("price"))));
     let mut line = Line {
         item_id: lenient::id(item.get("id")),
-        name: lenient::text(item.get("name")).map(str::to_owned).or_else(|| from_product("name")),
-        sku: lenient::text(item.get("sku")).map(str::to_owned).or_else(|| from_product("sku")),
+        name: lenient::text(item.get("name"))
+            .map(str::to_owned)
+            .or_else(|| from_product("name")),
+        sku: lenient::text(item.get("sku"))
+            .map(str::to_owned)
+            .or_else(|| from_product("sku")),
         quantity,
         price,
         row_total: lenient::number(get(item, &["amounts", "total"])),
         url: from_product("url"),
         image_url: product.and_then(image_url).or_else(|| image_url(item)),
-        categories: product.map(|p| names(p.get("categories"))).unwrap_or_default(),
+        categories: product
+            .map(|p| names(p.get("categories")))
+            .unwrap_or_default(),
         brand: product.and_then(|p| name_of(p.get("brand"))),
         options: options(item.get("options")),
         product_id,
     };
-    if let Some(details) = line.product_id.as_ref().and_then(|id| enrichment.products.get(id)) {
+    if let Some(details) = line
+        .product_id
+        .as_ref()
+        .and_then(|id| enrichment.products.get(id))
+    {
         fill_from(&mut line, details);
     }
     if line.row_total.is_none()
@@ -91,7 +109,10 @@ pub fn image_url(v: &Value) -> Option<String> {
             return Some(url);
         }
     }
-    v.get("images").and_then(Value::as_array)?.iter().find_map(|i| url_in(Some(i)))
+    v.get("images")
+        .and_then(Value::as_array)?
+        .iter()
+        .find_map(|i| url_in(Some(i)))
 }
 
 fn url_in(v: Option<&Value>) -> Option<String> {
@@ -120,7 +141,9 @@ pub fn names(v: Option<&Value>) -> Vec<String> {
 /// A name from a string or an object's `name`.
 pub fn name_of(v: Option<&Value>) -> Option<String> {
     let v = v?;
-    lenient::text(Some(v)).or_else(|| lenient::text(v.get("name"))).map(str::to_owned)
+    lenient::text(Some(v))
+        .or_else(|| lenient::text(v.get("name")))
+        .map(str::to_owned)
 }
 
 fn options(v: Option<&Value>) -> Vec<String> {
@@ -132,10 +155,17 @@ fn options(v: Option<&Value>) -> Vec<String> {
         .filter_map(|o| {
             let name = lenient::text(o.get("name"))?;
             let values = match o.get("value") {
-                Some(Value::Array(vs)) => vs.iter().filter_map(|v| name_of(Some(v))).collect::<Vec<_>>(),
+                Some(Value::Array(vs)) => vs
+                    .iter()
+                    .filter_map(|v| name_of(Some(v)))
+                    .collect::<Vec<_>>(),
                 other => name_of(other).into_iter().collect(),
             };
-            Some(if values.is_empty() { name.to_owned() } else { format!("{name}: {}", values.join(", ")) })
+            Some(if values.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{name}: {}", values.join(", "))
+            })
         })
         .collect()
 }
@@ -180,7 +210,9 @@ pub fn summarize(lines: &[Line]) -> Summary {
         item_names: lines.iter().filter_map(|l| l.name.clone()).collect(),
         categories: Vec::new(),
         brands: Vec::new(),
-        item_count: lines.iter().fold(0i64, |n, l| n.saturating_add(l.quantity.unwrap_or(1).max(0))),
+        item_count: lines.iter().fold(0i64, |n, l| {
+            n.saturating_add(l.quantity.unwrap_or(1).max(0))
+        }),
     };
     for line in lines {
         for c in &line.categories {
@@ -204,7 +236,7 @@ pub fn put_str(m: &mut Map<String, Value>, key: &str, v: &Option<String>) {
 }
 
 pub fn put_num(m: &mut Map<String, Value>, key: &str, v: Option<f64>) {
-    if let Some(v) = v.filter(|f| f.is_finite()) {
-        m.insert(key.into(), v.into());
+    if let Some(v) = v.and_then(crate::props::number) {
+        m.insert(key.into(), v);
     }
 }

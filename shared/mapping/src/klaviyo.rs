@@ -155,7 +155,13 @@ impl CatalogUpsert {
             published: self.published,
             custom_metadata: self.custom_metadata.as_ref(),
         };
-        to_json(&Doc { data: Resource { kind: "catalog-item", id: None, attributes } })
+        to_json(&Doc {
+            data: Resource {
+                kind: "catalog-item",
+                id: None,
+                attributes,
+            },
+        })
     }
 
     fn update_body(&self) -> Value {
@@ -169,7 +175,13 @@ impl CatalogUpsert {
             custom_metadata: self.custom_metadata.as_ref(),
         };
         let id = self.item_id();
-        to_json(&Doc { data: Resource { kind: "catalog-item", id: Some(&id), attributes } })
+        to_json(&Doc {
+            data: Resource {
+                kind: "catalog-item",
+                id: Some(&id),
+                attributes,
+            },
+        })
     }
 }
 
@@ -225,10 +237,16 @@ impl KlaviyoRequest {
         match self {
             KlaviyoRequest::CreateEvent(event) => Some(event_body(event)),
             KlaviyoRequest::ImportProfile(import) => Some(to_json(&Doc {
-                data: Resource { kind: "profile", id: None, attributes: &import.profile },
+                data: Resource {
+                    kind: "profile",
+                    id: None,
+                    attributes: &import.profile,
+                },
             })),
             KlaviyoRequest::Subscribe(sub) => Some(subscribe_body(sub)),
-            KlaviyoRequest::UpsertCatalogItem(item) if item.can_create() => Some(item.create_body()),
+            KlaviyoRequest::UpsertCatalogItem(item) if item.can_create() => {
+                Some(item.create_body())
+            }
             KlaviyoRequest::UpsertCatalogItem(item) => Some(item.update_body()),
             KlaviyoRequest::DeleteCatalogItem { .. } => None,
         }
@@ -251,7 +269,10 @@ impl KlaviyoRequest {
         match self {
             KlaviyoRequest::CreateEvent(event) => {
                 let profile = profile_without_phone(&event.profile)?;
-                Some(KlaviyoRequest::CreateEvent(EventRequest { profile, ..event.clone() }))
+                Some(KlaviyoRequest::CreateEvent(EventRequest {
+                    profile,
+                    ..event.clone()
+                }))
             }
             KlaviyoRequest::ImportProfile(import) => {
                 let profile = profile_without_phone(&import.profile)?;
@@ -294,7 +315,10 @@ impl KlaviyoRequest {
 
 fn profile_without_phone(profile: &Profile) -> Option<Profile> {
     profile.phone_number.as_ref()?;
-    let stripped = Profile { phone_number: None, ..profile.clone() };
+    let stripped = Profile {
+        phone_number: None,
+        ..profile.clone()
+    };
     stripped.has_identifier().then_some(stripped)
 }
 
@@ -433,16 +457,34 @@ fn event_body(event: &EventRequest) -> Value {
             data: Resource {
                 kind: "metric",
                 id: None,
-                attributes: MetricAttributes { name: &event.metric },
+                attributes: MetricAttributes {
+                    name: &event.metric,
+                },
             },
         },
-        profile: Doc { data: Resource { kind: "profile", id: None, attributes: &event.profile } },
+        profile: Doc {
+            data: Resource {
+                kind: "profile",
+                id: None,
+                attributes: &event.profile,
+            },
+        },
     };
-    to_json(&Doc { data: Resource { kind: "event", id: None, attributes } })
+    to_json(&Doc {
+        data: Resource {
+            kind: "event",
+            id: None,
+            attributes,
+        },
+    })
 }
 
 fn subscribe_body(sub: &SubscribeRequest) -> Value {
-    let subscribed = || MarketingChannel { marketing: Consent { consent: "SUBSCRIBED" } };
+    let subscribed = || MarketingChannel {
+        marketing: Consent {
+            consent: "SUBSCRIBED",
+        },
+    };
     let profile = SubscribeProfile {
         email: sub.email.as_deref(),
         phone_number: sub.phone_number.as_deref(),
@@ -453,11 +495,21 @@ fn subscribe_body(sub: &SubscribeRequest) -> Value {
     };
     let attributes = SubscribeAttributes {
         custom_source: &sub.custom_source,
-        profiles: Doc { data: [Resource { kind: "profile", id: None, attributes: profile }] },
+        profiles: Doc {
+            data: [Resource {
+                kind: "profile",
+                id: None,
+                attributes: profile,
+            }],
+        },
         historical_import: false,
     };
     to_json(&Doc {
-        data: Resource { kind: "profile-subscription-bulk-create-job", id: None, attributes },
+        data: Resource {
+            kind: "profile-subscription-bulk-create-job",
+            id: None,
+            attributes,
+        },
     })
 }
 
@@ -488,8 +540,14 @@ mod tests {
         event.unique_id = Some("u".into());
         let body = KlaviyoRequest::CreateEvent(event).body().unwrap();
         assert_eq!(body["data"]["type"], "event");
-        assert_eq!(body["data"]["attributes"]["metric"]["data"]["attributes"]["name"], "Placed Order");
-        assert_eq!(body["data"]["attributes"]["profile"]["data"]["attributes"]["email"], "a@example.com");
+        assert_eq!(
+            body["data"]["attributes"]["metric"]["data"]["attributes"]["name"],
+            "Placed Order"
+        );
+        assert_eq!(
+            body["data"]["attributes"]["profile"]["data"]["attributes"]["email"],
+            "a@example.com"
+        );
         assert_eq!(body["data"]["attributes"]["value"], 10.5);
         assert!(body["data"]["attributes"].get("time").is_none());
         assert_eq!(body["data"]["attributes"]["properties"], json!({}));
@@ -499,7 +557,9 @@ mod tests {
     fn without_phone_keeps_other_identifiers() {
         let event = EventRequest::new("X", profile(), Properties::new());
         let stripped = KlaviyoRequest::CreateEvent(event).without_phone().unwrap();
-        let KlaviyoRequest::CreateEvent(e) = &stripped else { panic!("not an event") };
+        let KlaviyoRequest::CreateEvent(e) = &stripped else {
+            panic!("not an event")
+        };
         assert_eq!(e.profile.phone_number, None);
         assert_eq!(e.profile.email.as_deref(), Some("a@example.com"));
         // Nothing to strip the second time.
@@ -508,8 +568,13 @@ mod tests {
 
     #[test]
     fn without_phone_refuses_to_leave_no_identifier() {
-        let phone_only = Profile { phone_number: Some("+966501806978".into()), ..Profile::default() };
-        let import = KlaviyoRequest::ImportProfile(ProfileImport { profile: phone_only });
+        let phone_only = Profile {
+            phone_number: Some("+966501806978".into()),
+            ..Profile::default()
+        };
+        let import = KlaviyoRequest::ImportProfile(ProfileImport {
+            profile: phone_only,
+        });
         assert_eq!(import.without_phone(), None);
         let sub = KlaviyoRequest::Subscribe(SubscribeRequest {
             email: None,
@@ -534,12 +599,21 @@ mod tests {
             custom_metadata: None,
         };
         let req = KlaviyoRequest::UpsertCatalogItem(item);
-        assert_eq!((req.method(), req.path().as_str()), ("POST", "/api/catalog-items"));
-        assert_eq!(req.body().unwrap()["data"]["attributes"]["description"], "T");
+        assert_eq!(
+            (req.method(), req.path().as_str()),
+            ("POST", "/api/catalog-items")
+        );
+        assert_eq!(
+            req.body().unwrap()["data"]["attributes"]["description"],
+            "T"
+        );
         assert_eq!(req.fallback(404), None);
         let (method, path, body) = req.fallback(409).unwrap();
         assert_eq!(method, "PATCH");
-        assert_eq!(path, "/api/catalog-items/$custom:::$default:::salla:1:product:9");
+        assert_eq!(
+            path,
+            "/api/catalog-items/$custom:::$default:::salla:1:product:9"
+        );
         assert_eq!(body["data"]["id"], "$custom:::$default:::salla:1:product:9");
         assert!(body["data"]["attributes"].get("external_id").is_none());
     }
@@ -558,14 +632,22 @@ mod tests {
         };
         let req = KlaviyoRequest::UpsertCatalogItem(item);
         assert_eq!(req.method(), "PATCH");
-        assert_eq!(req.body().unwrap()["data"]["attributes"], json!({"price": 5.0}));
+        assert_eq!(
+            req.body().unwrap()["data"]["attributes"],
+            json!({"price": 5.0})
+        );
         assert_eq!(req.fallback(409), None);
     }
 
     #[test]
     fn item_ids_are_percent_encoded() {
-        assert_eq!(percent_encode_segment("$custom:::$default:::a b/c?é"), "$custom:::$default:::a%20b%2Fc%3F%C3%A9");
-        let req = KlaviyoRequest::DeleteCatalogItem { item_id: "$custom:::$default:::x/y".into() };
+        assert_eq!(
+            percent_encode_segment("$custom:::$default:::a b/c?é"),
+            "$custom:::$default:::a%20b%2Fc%3F%C3%A9"
+        );
+        let req = KlaviyoRequest::DeleteCatalogItem {
+            item_id: "$custom:::$default:::x/y".into(),
+        };
         assert_eq!(req.path(), "/api/catalog-items/$custom:::$default:::x%2Fy");
         assert_eq!(req.body(), None);
         assert_eq!(req.method(), "DELETE");

@@ -9,7 +9,8 @@ use serde_json::Value;
 
 /// Follows a path of object keys; `None` as soon as a step is missing or not an object.
 pub fn get<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(value, |v, key| v.as_object()?.get(*key))
+    path.iter()
+        .try_fold(value, |v, key| v.as_object()?.get(*key))
 }
 
 /// A trimmed, non-empty string. Numbers are not stringified: use [`id`] for identifiers.
@@ -193,7 +194,10 @@ mod tests {
     fn ids_from_numbers_and_strings() {
         assert_eq!(id(Some(&json!(2116149737))), Some("2116149737".into()));
         assert_eq!(id(Some(&json!(" 2107468057 "))), Some("2107468057".into()));
-        assert_eq!(id(Some(&json!(18446744073709551615u64))), Some("18446744073709551615".into()));
+        assert_eq!(
+            id(Some(&json!(18446744073709551615u64))),
+            Some("18446744073709551615".into())
+        );
         assert_eq!(id(Some(&json!(12.0))), Some("12".into()));
         assert_eq!(id(Some(&json!(12.5))), None);
         assert_eq!(id(Some(&json!(""))), None);
@@ -206,10 +210,18 @@ mod tests {
     fn numbers_in_every_salla_shape() {
         assert_eq!(number(Some(&json!(196))), Some(196.0));
         assert_eq!(number(Some(&json!("5.00"))), Some(5.0));
-        assert_eq!(number(Some(&json!({"amount": 25.5, "currency": "SAR"}))), Some(25.5));
-        assert_eq!(number(Some(&json!({"amount": "3732", "currency": "SAR"}))), Some(3732.0));
         assert_eq!(
-            number(Some(&json!({"percent": "0.00", "amount": {"amount": 7, "currency": "SAR"}}))),
+            number(Some(&json!({"amount": 25.5, "currency": "SAR"}))),
+            Some(25.5)
+        );
+        assert_eq!(
+            number(Some(&json!({"amount": "3732", "currency": "SAR"}))),
+            Some(3732.0)
+        );
+        assert_eq!(
+            number(Some(
+                &json!({"percent": "0.00", "amount": {"amount": 7, "currency": "SAR"}})
+            )),
             Some(7.0)
         );
         assert_eq!(number(Some(&json!("1,234.50"))), Some(1234.5));
@@ -219,20 +231,45 @@ mod tests {
 
     #[test]
     fn numbers_reject_garbage() {
-        for bad in ["NaN", "inf", "-infinity", "1e3", "1,5", "12abc", "", ".", "-", "1.2.3", "1,23"] {
+        for bad in [
+            "NaN",
+            "inf",
+            "-infinity",
+            "1e3",
+            "1,5",
+            "12abc",
+            "",
+            ".",
+            "-",
+            "1.2.3",
+            "1,23",
+        ] {
             assert_eq!(number(Some(&json!(bad))), None, "{bad:?}");
         }
         assert_eq!(number(Some(&json!(true))), None);
         assert_eq!(number(Some(&json!({"currency": "SAR"}))), None);
         // Nesting is bounded, not recursive without end.
-        assert_eq!(number(Some(&json!({"amount":{"amount":{"amount":{"amount":{"amount":1}}}}}))), None);
+        assert_eq!(
+            number(Some(
+                &json!({"amount":{"amount":{"amount":{"amount":{"amount":1}}}}})
+            )),
+            None
+        );
     }
 
     #[test]
     fn money_keeps_currency_and_rounds_noise() {
         let m = money(Some(&json!({"amount": 154, "currency": "sar"}))).unwrap();
-        assert_eq!(m, Money { amount: 154.0, currency: Some("SAR".into()) });
-        let nested = money(Some(&json!({"percent": "15", "amount": {"amount": 118.95, "currency": "SAR"}})));
+        assert_eq!(
+            m,
+            Money {
+                amount: 154.0,
+                currency: Some("SAR".into())
+            }
+        );
+        let nested = money(Some(
+            &json!({"percent": "15", "amount": {"amount": 118.95, "currency": "SAR"}}),
+        ));
         assert_eq!(nested.unwrap().currency.as_deref(), Some("SAR"));
         assert_eq!(money(Some(&json!(34.99))).unwrap().currency, None);
         assert_eq!(round_money(0.1 + 0.2), 0.3);

@@ -44,7 +44,7 @@ pub use klaviyo::{
 };
 pub use order::{STATUS_METRICS, StatusKey};
 pub use profile::STORE_PROPERTY;
-pub use rules::{Action, plan};
+pub use rules::{Action, known_events, plan};
 
 /// Phone normalisation, exposed for the intake's and tests' use: E.164 or `None`.
 pub fn normalize_phone(

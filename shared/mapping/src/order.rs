@@ -26,13 +26,46 @@ const FULFILLED: (&str, StatusKey) = (metrics::FULFILLED_ORDER, StatusKey::Miles
 /// and delivered are sub-statuses of completed in Salla, so each also counts as fulfilment;
 /// the shared milestone id makes "Fulfilled Order" fire once per order.
 pub const STATUS_METRICS: &[(&str, &[(&str, StatusKey)])] = &[
-    ("canceled", &[(metrics::CANCELLED_ORDER, StatusKey::PlacedOrder)]),
+    (
+        "canceled",
+        &[(metrics::CANCELLED_ORDER, StatusKey::PlacedOrder)],
+    ),
     ("completed", &[FULFILLED]),
-    ("delivered", &[FULFILLED, (metrics::DELIVERED_ORDER, StatusKey::Milestone("delivered"))]),
-    ("delivering", &[FULFILLED, (metrics::OUT_FOR_DELIVERY, StatusKey::Milestone("out-for-delivery"))]),
-    ("restored", &[(metrics::REFUNDED_ORDER, StatusKey::PlacedOrder)]),
-    ("restoring", &[(metrics::RETURN_REQUESTED, StatusKey::Milestone("return-requested"))]),
-    ("shipped", &[FULFILLED, (metrics::SHIPPED_ORDER, StatusKey::Milestone("shipped"))]),
+    (
+        "delivered",
+        &[
+            FULFILLED,
+            (metrics::DELIVERED_ORDER, StatusKey::Milestone("delivered")),
+        ],
+    ),
+    (
+        "delivering",
+        &[
+            FULFILLED,
+            (
+                metrics::OUT_FOR_DELIVERY,
+                StatusKey::Milestone("out-for-delivery"),
+            ),
+        ],
+    ),
+    (
+        "restored",
+        &[(metrics::REFUNDED_ORDER, StatusKey::PlacedOrder)],
+    ),
+    (
+        "restoring",
+        &[(
+            metrics::RETURN_REQUESTED,
+            StatusKey::Milestone("return-requested"),
+        )],
+    ),
+    (
+        "shipped",
+        &[
+            FULFILLED,
+            (metrics::SHIPPED_ORDER, StatusKey::Milestone("shipped")),
+        ],
+    ),
 ];
 
 /// An order payload (Salla's shared order model) with what every order metric needs.
@@ -45,21 +78,40 @@ pub(crate) struct Order<'a> {
 }
 
 impl<'a> Order<'a> {
-    pub(crate) fn new(ctx: &Ctx, data: &'a Value, id_field: &'static str) -> Result<Self, MappingError> {
+    pub(crate) fn new(
+        ctx: &Ctx,
+        data: &'a Value,
+        id_field: &'static str,
+    ) -> Result<Self, MappingError> {
         let id = lenient::id(data.get("id")).ok_or(MappingError::MissingField(id_field))?;
-        let total = lenient::money(get(data, &["amounts", "total"])).or_else(|| lenient::money(data.get("total")));
+        let total = lenient::money(get(data, &["amounts", "total"]))
+            .or_else(|| lenient::money(data.get("total")));
         let currency = total
             .as_ref()
             .and_then(|t| t.currency.clone())
             .or_else(|| lenient::currency_code(data.get("currency")));
-        Ok(Order { data, id, lines: items::lines(data.get("items"), ctx.enrichment), total, currency })
+        Ok(Order {
+            data,
+            id,
+            lines: items::lines(data.get("items"), ctx.enrichment),
+            total,
+            currency,
+        })
     }
 
     /// The order's customer; an order nobody can be identified for cannot become an event.
     fn profile(&self, ctx: &Ctx, field: &'static str) -> Result<Profile, MappingError> {
-        let customer = self.data.get("customer").filter(|c| c.is_object()).ok_or(MappingError::MissingField(field))?;
+        let customer = self
+            .data
+            .get("customer")
+            .filter(|c| c.is_object())
+            .ok_or(MappingError::MissingField(field))?;
         let profile = profile::from_customer(ctx.store(), customer);
-        if profile.has_identifier() { Ok(profile) } else { Err(MappingError::MissingField(field)) }
+        if profile.has_identifier() {
+            Ok(profile)
+        } else {
+            Err(MappingError::MissingField(field))
+        }
     }
 
     fn status_slug(&self) -> Option<&'a str> {
@@ -88,7 +140,10 @@ impl<'a> Order<'a> {
         let mut p = Properties::new();
         p.put_str("OrderId", Some(&self.id));
         p.put_str("OrderNumber", lenient::id(d.get("reference_id")).as_deref());
-        p.put_str("OrderURL", lenient::text(get(d, &["urls", "customer"])).filter(|u| items::is_http_url(u)));
+        p.put_str(
+            "OrderURL",
+            lenient::text(get(d, &["urls", "customer"])).filter(|u| items::is_http_url(u)),
+        );
         p.put_str("Status", self.status_name());
         p.put_str("StatusSlug", self.status_slug());
         p.put_str("Source", lenient::text(d.get("source")));
@@ -98,11 +153,23 @@ impl<'a> Order<'a> {
         let cod = payment.is_some_and(|m| m.eq_ignore_ascii_case("cod"));
         p.put("IsCashOnDelivery", cod);
         if cod {
-            p.put_num("CODFee", lenient::number(get(d, &["amounts", "cash_on_delivery"])));
+            p.put_num(
+                "CODFee",
+                lenient::number(get(d, &["amounts", "cash_on_delivery"])),
+            );
         }
-        p.put_num("SubTotal", lenient::number(get(d, &["amounts", "sub_total"])));
-        p.put_num("ShippingCost", lenient::number(get(d, &["amounts", "shipping_cost"])));
-        p.put_num("TaxAmount", lenient::number(get(d, &["amounts", "tax", "amount"])));
+        p.put_num(
+            "SubTotal",
+            lenient::number(get(d, &["amounts", "sub_total"])),
+        );
+        p.put_num(
+            "ShippingCost",
+            lenient::number(get(d, &["amounts", "shipping_cost"])),
+        );
+        p.put_num(
+            "TaxAmount",
+            lenient::number(get(d, &["amounts", "tax", "amount"])),
+        );
         let discounts = discounts(d);
         let codes: Vec<String> = discounts.iter().filter_map(|(c, _)| c.clone()).collect();
         if !codes.is_empty() {
@@ -111,7 +178,10 @@ impl<'a> Order<'a> {
         }
         let amounts: Vec<f64> = discounts.iter().filter_map(|(_, a)| *a).collect();
         if !amounts.is_empty() {
-            p.put_num("DiscountValue", Some(lenient::round_money(amounts.iter().sum())));
+            p.put_num(
+                "DiscountValue",
+                Some(lenient::round_money(amounts.iter().sum())),
+            );
         }
         p.put_str("ShippingCompany", shipping_company(d));
         let (tracking_number, tracking_url) = tracking(d);
@@ -131,7 +201,14 @@ impl<'a> Order<'a> {
         p
     }
 
-    fn event(&self, metric: &str, profile: &Profile, properties: Properties, unique: String, time: &Option<String>) -> KlaviyoRequest {
+    fn event(
+        &self,
+        metric: &str,
+        profile: &Profile,
+        properties: Properties,
+        unique: String,
+        time: &Option<String>,
+    ) -> KlaviyoRequest {
         let mut event = EventRequest::new(metric, profile.clone(), properties);
         event.value = self.total.as_ref().map(|t| t.amount);
         event.value_currency = self.currency.clone();
@@ -140,22 +217,45 @@ impl<'a> Order<'a> {
         KlaviyoRequest::CreateEvent(event)
     }
 
-    fn line_event(&self, ctx: &Ctx, index: usize, line: &Line, profile: &Profile, time: &Option<String>) -> KlaviyoRequest {
+    fn line_event(
+        &self,
+        ctx: &Ctx,
+        index: usize,
+        line: &Line,
+        profile: &Profile,
+        time: &Option<String>,
+    ) -> KlaviyoRequest {
         let mut p = Properties::new();
         p.put_str("OrderId", Some(&self.id));
-        p.put_str("OrderNumber", lenient::id(self.data.get("reference_id")).as_deref());
+        p.put_str(
+            "OrderNumber",
+            lenient::id(self.data.get("reference_id")).as_deref(),
+        );
         if let Value::Object(item) = line.to_item() {
             for (k, v) in item {
                 // Klaviyo's Ordered Product convention names the brand "ProductBrand".
-                let key = if k == "Brand" { "ProductBrand".to_owned() } else { k };
+                let key = if k == "Brand" {
+                    "ProductBrand".to_owned()
+                } else {
+                    k
+                };
                 p.insert(key, v);
             }
         }
-        let item_key = line.item_id.as_deref().or(line.product_id.as_deref()).unwrap_or("-");
+        let item_key = line
+            .item_id
+            .as_deref()
+            .or(line.product_id.as_deref())
+            .unwrap_or("-");
         let mut event = EventRequest::new(metrics::ORDERED_PRODUCT, profile.clone(), p);
         event.value = line.row_total;
         event.value_currency = self.currency.clone();
-        event.unique_id = Some(unique_id::order_line(ctx.store(), &self.id, index, item_key));
+        event.unique_id = Some(unique_id::order_line(
+            ctx.store(),
+            &self.id,
+            index,
+            item_key,
+        ));
         event.time = time.clone();
         KlaviyoRequest::CreateEvent(event)
     }
@@ -167,7 +267,8 @@ fn discounts(d: &Value) -> Vec<(Option<String>, Option<f64>)> {
     if let Some(list) = get(d, &["amounts", "discounts"]).and_then(Value::as_array) {
         for disc in list {
             let code = lenient::text(disc.get("code")).map(str::to_owned);
-            let amount = lenient::number(disc.get("discount")).or_else(|| lenient::number(disc.get("amount")));
+            let amount = lenient::number(disc.get("discount"))
+                .or_else(|| lenient::number(disc.get("amount")));
             if code.is_some() || amount.is_some() {
                 out.push((code, amount));
             }
@@ -182,11 +283,17 @@ fn discounts(d: &Value) -> Vec<(Option<String>, Option<f64>)> {
 }
 
 fn shipping_company(d: &Value) -> Option<&str> {
-    lenient::text(get(d, &["shipping", "company"])).or_else(|| shipments(d).find_map(|s| lenient::text(s.get("courier_name"))))
+    // `shipments[]` is the current model (one courier per shipment); `shipping` is legacy.
+    shipments(d)
+        .find_map(|s| lenient::text(s.get("courier_name")))
+        .or_else(|| lenient::text(get(d, &["shipping", "company"])))
 }
 
 fn shipments(d: &Value) -> impl Iterator<Item = &Value> {
-    d.get("shipments").and_then(Value::as_array).into_iter().flatten()
+    d.get("shipments")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
 }
 
 /// Tracking number and link from `shipments[]` first, then the legacy `shipping.shipment`.
@@ -198,7 +305,9 @@ fn tracking(d: &Value) -> (Option<&str>, Option<&str>) {
     let legacy = get(d, &["shipping", "shipment"]);
     let number = shipments(d)
         .find_map(|s| real(s.get("tracking_number")).or_else(|| real(s.get("shipping_number"))))
-        .or_else(|| legacy.and_then(|s| real(s.get("tracking_number")).or_else(|| real(s.get("id")))));
+        .or_else(|| {
+            legacy.and_then(|s| real(s.get("tracking_number")).or_else(|| real(s.get("id"))))
+        });
     let url = shipments(d)
         .chain(legacy)
         .find_map(|s| real(s.get("tracking_link")).filter(|u| items::is_http_url(u)));
@@ -208,10 +317,26 @@ fn tracking(d: &Value) -> (Option<&str>, Option<&str>) {
 fn shipping_address(d: &Value) -> Option<Value> {
     let a = get(d, &["shipping", "address"])?;
     let mut m = Map::new();
-    items::put_str(&mut m, "City", &lenient::text(a.get("city")).map(str::to_owned));
-    items::put_str(&mut m, "Country", &lenient::text(a.get("country")).map(str::to_owned));
-    items::put_str(&mut m, "CountryCode", &lenient::text(a.get("country_code")).map(str::to_owned));
-    items::put_str(&mut m, "PostalCode", &lenient::text(a.get("postal_code")).map(str::to_owned));
+    items::put_str(
+        &mut m,
+        "City",
+        &lenient::text(a.get("city")).map(str::to_owned),
+    );
+    items::put_str(
+        &mut m,
+        "Country",
+        &lenient::text(a.get("country")).map(str::to_owned),
+    );
+    items::put_str(
+        &mut m,
+        "CountryCode",
+        &lenient::text(a.get("country_code")).map(str::to_owned),
+    );
+    items::put_str(
+        &mut m,
+        "PostalCode",
+        &lenient::text(a.get("postal_code")).map(str::to_owned),
+    );
     (!m.is_empty()).then_some(Value::Object(m))
 }
 
@@ -220,7 +345,9 @@ pub(crate) fn created(ctx: &Ctx) -> Result<Action, MappingError> {
     let data = &ctx.env.data;
     // A draft is a quote the merchant is still editing, not a purchase.
     if lenient::flag(data.get("draft")) == Some(true) {
-        return Ok(Action::Ignore { reason: "draft order" });
+        return Ok(Action::Ignore {
+            reason: "draft order",
+        });
     }
     let order = Order::new(ctx, data, "data.id")?;
     let profile = order.profile(ctx, "data.customer")?;
@@ -269,7 +396,9 @@ pub(crate) fn status_updated(ctx: &Ctx) -> Result<Action, MappingError> {
         time: date::timestamp(data.get("created_at")).or_else(|| ctx.event_time()),
     };
     let profile = order.profile(ctx, customer_field)?;
-    Ok(Action::Send(status_requests(ctx, &order, &profile, &change)))
+    Ok(Action::Send(status_requests(
+        ctx, &order, &profile, &change,
+    )))
 }
 
 /// `order.cancelled` → the same requests as a status change to `canceled`.
@@ -293,7 +422,9 @@ fn implied_status(ctx: &Ctx, slug: &'static str) -> Result<Action, MappingError>
         time: ctx.event_time(),
     };
     let profile = order.profile(ctx, "data.customer")?;
-    Ok(Action::Send(status_requests(ctx, &order, &profile, &change)))
+    Ok(Action::Send(status_requests(
+        ctx, &order, &profile, &change,
+    )))
 }
 
 struct StatusChange<'a> {
@@ -304,7 +435,12 @@ struct StatusChange<'a> {
     time: Option<String>,
 }
 
-fn status_requests(ctx: &Ctx, order: &Order, profile: &Profile, change: &StatusChange) -> Vec<KlaviyoRequest> {
+fn status_requests(
+    ctx: &Ctx,
+    order: &Order,
+    profile: &Profile,
+    change: &StatusChange,
+) -> Vec<KlaviyoRequest> {
     let store = ctx.store();
     let mut props = order.properties();
     props.remove("Status");
@@ -328,8 +464,15 @@ fn status_requests(ctx: &Ctx, order: &Order, profile: &Profile, change: &StatusC
     generic.put_str("StatusName", change.name);
     generic.put_str("StatusId", change.status_id.as_deref());
     generic.put_str("StatusNote", change.note);
-    let unique = unique_id::order_status(store, &order.id, change.slug, change.status_id.as_deref());
-    requests.push(order.event(metrics::ORDER_STATUS_UPDATED, profile, generic, unique, &change.time));
+    let unique =
+        unique_id::order_status(store, &order.id, change.slug, change.status_id.as_deref());
+    requests.push(order.event(
+        metrics::ORDER_STATUS_UPDATED,
+        profile,
+        generic,
+        unique,
+        &change.time,
+    ));
     requests
 }
 
@@ -337,10 +480,14 @@ fn status_requests(ctx: &Ctx, order: &Order, profile: &Profile, change: &StatusC
 pub(crate) fn coupon_updated(ctx: &Ctx) -> Result<Action, MappingError> {
     let data = &ctx.env.data;
     let order = Order::new(ctx, data, "data.id")?;
-    let coupons: Vec<(String, Option<f64>)> =
-        discounts(data).into_iter().filter_map(|(code, amount)| Some((code?, amount))).collect();
+    let coupons: Vec<(String, Option<f64>)> = discounts(data)
+        .into_iter()
+        .filter_map(|(code, amount)| Some((code?, amount)))
+        .collect();
     if coupons.is_empty() {
-        return Ok(Action::Ignore { reason: "order.coupon.updated without a coupon code" });
+        return Ok(Action::Ignore {
+            reason: "order.coupon.updated without a coupon code",
+        });
     }
     let profile = order.profile(ctx, "data.customer")?;
     let time = ctx.event_time();
@@ -351,7 +498,10 @@ pub(crate) fn coupon_updated(ctx: &Ctx) -> Result<Action, MappingError> {
             p.put_str("CouponCode", Some(code));
             p.put_num("DiscountValue", *amount);
             p.put_str("OrderId", Some(&order.id));
-            p.put_str("OrderNumber", lenient::id(data.get("reference_id")).as_deref());
+            p.put_str(
+                "OrderNumber",
+                lenient::id(data.get("reference_id")).as_deref(),
+            );
             p.put_str("Source", Some("order"));
             let mut event = EventRequest::new(metrics::APPLIED_COUPON, profile.clone(), p);
             event.unique_id = Some(unique_id::order_coupon(ctx.store(), &order.id, code));

@@ -25,14 +25,18 @@ pub fn e164(
     if number.international {
         return valid_e164(&format!("+{}", number.digits), None);
     }
-    if let Some(code) = mobile_code.and_then(digits_of).filter(|c| c.digits.len() <= 4) {
+    if let Some(code) = mobile_code
+        .and_then(digits_of)
+        .filter(|c| c.digits.len() <= 4)
+    {
         // "+966" + "0501806978": the trunk zero is not dialled after a country code.
         let national = number.digits.trim_start_matches('0');
         if let Some(found) = valid_e164(&format!("+{}{}", code.digits, national), None) {
             return Some(found);
         }
     }
-    let region = country_code.and_then(|c| c.trim().to_ascii_uppercase().parse::<country::Id>().ok());
+    let region =
+        country_code.and_then(|c| c.trim().to_ascii_uppercase().parse::<country::Id>().ok());
     if let Some(region) = region
         && let Some(found) = valid_e164(&number.digits, Some(region))
     {
@@ -73,7 +77,10 @@ fn digits_of(value: &Value) -> Option<Digits> {
             return None;
         }
     }
-    (!digits.is_empty()).then_some(Digits { digits, international })
+    (!digits.is_empty()).then_some(Digits {
+        digits,
+        international,
+    })
 }
 
 fn valid_e164(number: &str, region: Option<country::Id>) -> Option<String> {
@@ -110,11 +117,22 @@ mod tests {
     #[test]
     fn mobile_code_plus_mobile() {
         for (code, national, expected) in TABLE {
-            assert_eq!(split(json!(code), json!(national)).as_deref(), Some(*expected), "{code} {national}");
+            assert_eq!(
+                split(json!(code), json!(national)).as_deref(),
+                Some(*expected),
+                "{code} {national}"
+            );
             let numeric: u64 = national.parse().unwrap();
-            assert_eq!(split(json!(code), json!(numeric)).as_deref(), Some(*expected), "numeric {national}");
+            assert_eq!(
+                split(json!(code), json!(numeric)).as_deref(),
+                Some(*expected),
+                "numeric {national}"
+            );
             let bare_code = code.trim_start_matches('+');
-            assert_eq!(split(json!(bare_code), json!(national)).as_deref(), Some(*expected));
+            assert_eq!(
+                split(json!(bare_code), json!(national)).as_deref(),
+                Some(*expected)
+            );
         }
     }
 
@@ -133,8 +151,14 @@ mod tests {
 
     #[test]
     fn trunk_zero_and_arabic_digits() {
-        assert_eq!(split(json!("+966"), json!("0501806978")).as_deref(), Some("+966501806978"));
-        assert_eq!(split(json!("+966"), json!("٠٥٠١٨٠٦٩٧٨")).as_deref(), Some("+966501806978"));
+        assert_eq!(
+            split(json!("+966"), json!("0501806978")).as_deref(),
+            Some("+966501806978")
+        );
+        assert_eq!(
+            split(json!("+966"), json!("٠٥٠١٨٠٦٩٧٨")).as_deref(),
+            Some("+966501806978")
+        );
         assert_eq!(
             e164(None, Some(&json!("0501806978")), Some("SA")).as_deref(),
             Some("+966501806978")
@@ -143,7 +167,10 @@ mod tests {
 
     #[test]
     fn salla_sample_numbers() {
-        assert_eq!(split(json!("+966"), json!(555555555)).as_deref(), Some("+966555555555"));
+        assert_eq!(
+            split(json!("+966"), json!(555555555)).as_deref(),
+            Some("+966555555555")
+        );
         assert_eq!(whole("+251944130250").as_deref(), Some("+251944130250")); // Ethiopia
         assert_eq!(whole("+96652318526"), None); // 8-digit Saudi "mobile": invalid
         assert_eq!(whole("+28364687236547523745"), None);
@@ -152,8 +179,18 @@ mod tests {
     #[test]
     fn garbage_is_no_phone() {
         for bad in [
-            "", "+", "abc", "+966abc501806978", "12", "tel:+966501806978", "+966 50 180 6978 ext 5",
-            "🙂", ";phone-context=", "+999123456789", "0000000000", "+9665018069780000000000",
+            "",
+            "+",
+            "abc",
+            "+966abc501806978",
+            "12",
+            "tel:+966501806978",
+            "+966 50 180 6978 ext 5",
+            "🙂",
+            ";phone-context=",
+            "+999123456789",
+            "0000000000",
+            "+9665018069780000000000",
         ] {
             assert_eq!(whole(bad), None, "{bad:?}");
         }

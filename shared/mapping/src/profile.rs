@@ -18,7 +18,11 @@ pub fn from_customer(store: &str, customer: &Value) -> Profile {
         .or_else(|| lenient::text(lenient::get(customer, &["address", "country_code"])));
     let mut profile = Profile {
         email: email(customer.get("email")),
-        phone_number: phone::e164(customer.get("mobile_code"), customer.get("mobile"), country_code),
+        phone_number: phone::e164(
+            customer.get("mobile_code"),
+            customer.get("mobile"),
+            country_code,
+        ),
         external_id: lenient::id(customer.get("id")).map(|id| unique_id::customer(store, &id)),
         locale: locale(customer),
         location: location(customer, country_code),
@@ -84,11 +88,15 @@ pub fn email(value: Option<&Value>) -> Option<String> {
 /// BCP 47 tag from `locale`/`language`/`lang` when present ("ar", "en-US"); Salla's documented
 /// customer model has none today, so this is usually `None`.
 fn locale(customer: &Value) -> Option<String> {
-    let tag = ["locale", "language", "lang"].iter().find_map(|k| lenient::text(customer.get(*k)))?;
+    let tag = ["locale", "language", "lang"]
+        .iter()
+        .find_map(|k| lenient::text(customer.get(*k)))?;
     let mut parts = tag.split(['-', '_']);
     let primary = parts.next()?;
-    let primary_ok = (2..=3).contains(&primary.len()) && primary.bytes().all(|b| b.is_ascii_alphabetic());
-    let rest_ok = parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+    let primary_ok =
+        (2..=3).contains(&primary.len()) && primary.bytes().all(|b| b.is_ascii_alphabetic());
+    let rest_ok =
+        parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
     (primary_ok && rest_ok && tag.len() <= 35).then(|| tag.replace('_', "-"))
 }
 
@@ -121,7 +129,10 @@ mod tests {
         let p = from_customer("1305146709", &c);
         assert_eq!(p.email.as_deref(), Some("usertest@gmail.com"));
         assert_eq!(p.phone_number.as_deref(), Some("+966501806978"));
-        assert_eq!(p.external_id.as_deref(), Some("salla:1305146709:customer:225167971"));
+        assert_eq!(
+            p.external_id.as_deref(),
+            Some("salla:1305146709:customer:225167971")
+        );
         assert_eq!(p.first_name.as_deref(), Some("Mohammed"));
         let loc = p.location.unwrap();
         assert_eq!(loc.city.as_deref(), Some("جدة"));
@@ -154,7 +165,16 @@ mod tests {
         for good in ["a@b.co", "Mohammed@Gmail.com", "Test.2022@salla.sa"] {
             assert_eq!(email(Some(&json!(good))).as_deref(), Some(good));
         }
-        for bad in ["", "a", "a@b", "@b.com", "a b@c.com", "a@b.com.", "a@@b.com", "a@.b"] {
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "@b.com",
+            "a b@c.com",
+            "a@b.com.",
+            "a@@b.com",
+            "a@.b",
+        ] {
             assert_eq!(email(Some(&json!(bad))), None, "{bad}");
         }
     }
@@ -162,7 +182,10 @@ mod tests {
     #[test]
     fn locales() {
         assert_eq!(locale(&json!({"lang": "ar"})).as_deref(), Some("ar"));
-        assert_eq!(locale(&json!({"locale": "en_US"})).as_deref(), Some("en-US"));
+        assert_eq!(
+            locale(&json!({"locale": "en_US"})).as_deref(),
+            Some("en-US")
+        );
         assert_eq!(locale(&json!({"language": "العربية"})), None);
         assert_eq!(locale(&json!({})), None);
     }

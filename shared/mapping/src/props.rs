@@ -18,8 +18,8 @@ impl PropsExt for Properties {
     }
 
     fn put_num(&mut self, key: &str, value: Option<f64>) {
-        if let Some(v) = value.filter(|f| f.is_finite()) {
-            self.insert(key.to_owned(), v.into());
+        if let Some(v) = value.and_then(number) {
+            self.insert(key.to_owned(), v);
         }
     }
 
@@ -32,5 +32,18 @@ impl PropsExt for Properties {
 
     fn put(&mut self, key: &str, value: impl Into<Value>) {
         self.insert(key.to_owned(), value.into());
+    }
+}
+
+/// A JSON number, integral values as integers (`186`, not `186.0`) so templates show what the
+/// merchant typed; non-finite values are dropped.
+pub fn number(v: f64) -> Option<Value> {
+    if !v.is_finite() {
+        return None;
+    }
+    if v.fract() == 0.0 && v.abs() < 9_007_199_254_740_992.0 {
+        Some(Value::from(v as i64))
+    } else {
+        Some(Value::from(v))
     }
 }

@@ -6,7 +6,9 @@
 
 use crate::app::SallaAuthorization;
 use crate::klaviyo::KlaviyoRequest;
-use crate::{Enrichment, Envelope, MappingError, app, cart, catalog, customer, date, order, shipment};
+use crate::{
+    Enrichment, Envelope, MappingError, app, cart, catalog, customer, date, order, shipment,
+};
 
 /// What the intake should do with one delivery.
 #[derive(Clone, PartialEq)]
@@ -28,9 +30,14 @@ impl std::fmt::Debug for Action {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Action::Authorize(auth) => f.debug_tuple("Authorize").field(auth).finish(),
-            Action::SettingsUpdated { klaviyo_private_key } => f
+            Action::SettingsUpdated {
+                klaviyo_private_key,
+            } => f
                 .debug_struct("SettingsUpdated")
-                .field("klaviyo_private_key", &klaviyo_private_key.as_ref().map(|_| "<redacted>"))
+                .field(
+                    "klaviyo_private_key",
+                    &klaviyo_private_key.as_ref().map(|_| "<redacted>"),
+                )
                 .finish(),
             Action::Uninstalled => f.write_str("Uninstalled"),
             Action::Send(requests) => {
@@ -73,10 +80,19 @@ macro_rules! ignore {
 /// Sorted by event name (checked by a test) for binary search.
 pub const RULES: &[(&str, Rule)] = &[
     ("abandoned.cart", cart::abandoned),
-    ("abandoned.cart.purchased", ignore!("the Placed Order from order.created already ends abandoned-cart flows")),
-    ("abandoned.cart.status.changed", ignore!("the Placed Order from order.created already ends abandoned-cart flows")),
+    (
+        "abandoned.cart.purchased",
+        ignore!("the Placed Order from order.created already ends abandoned-cart flows"),
+    ),
+    (
+        "abandoned.cart.status.changed",
+        ignore!("the Placed Order from order.created already ends abandoned-cart flows"),
+    ),
     ("app.feedback.created", ignore!("app lifecycle event")),
-    ("app.installed", ignore!("app lifecycle event; tokens arrive with app.store.authorize")),
+    (
+        "app.installed",
+        ignore!("app lifecycle event; tokens arrive with app.store.authorize"),
+    ),
     ("app.settings.updated", app::settings_updated),
     ("app.store.authorize", app::authorize),
     ("app.subscription.canceled", ignore!("app billing event")),
@@ -87,7 +103,10 @@ pub const RULES: &[(&str, Rule)] = &[
     ("app.trial.expired", ignore!("app billing event")),
     ("app.trial.started", ignore!("app billing event")),
     ("app.uninstalled", app::uninstalled),
-    ("app.updated", ignore!("app lifecycle event; fresh tokens follow as app.store.authorize")),
+    (
+        "app.updated",
+        ignore!("app lifecycle event; fresh tokens follow as app.store.authorize"),
+    ),
     ("brand.created", ignore!("store configuration event")),
     ("brand.deleted", ignore!("store configuration event")),
     ("brand.updated", ignore!("store configuration event")),
@@ -96,26 +115,59 @@ pub const RULES: &[(&str, Rule)] = &[
     ("coupon.applied", cart::coupon_applied),
     ("customer.created", customer::created),
     ("customer.login", customer::login),
-    ("customer.otp.request", ignore!("one-time passwords are never relayed")),
+    (
+        "customer.otp.request",
+        ignore!("one-time passwords are never relayed"),
+    ),
     ("customer.updated", customer::updated),
-    ("invoice.created", ignore!("invoices duplicate order events (fired on completed/restored)")),
+    (
+        "invoice.created",
+        ignore!("invoices duplicate order events (fired on completed/restored)"),
+    ),
     ("order.cancelled", order::cancelled),
     ("order.coupon.updated", order::coupon_updated),
     ("order.created", order::created),
-    ("order.deleted", ignore!("Klaviyo events cannot be retracted; cancellations arrive as order.cancelled")),
-    ("order.payment.updated", ignore!("payment progress arrives as order.status.updated")),
-    ("order.products.updated", ignore!("Placed Order is immutable in Klaviyo; edits are not re-sent")),
+    (
+        "order.deleted",
+        ignore!("Klaviyo events cannot be retracted; cancellations arrive as order.cancelled"),
+    ),
+    (
+        "order.payment.updated",
+        ignore!("payment progress arrives as order.status.updated"),
+    ),
+    (
+        "order.products.updated",
+        ignore!("Placed Order is immutable in Klaviyo; edits are not re-sent"),
+    ),
     ("order.refunded", order::refunded),
     ("order.shipment.cancelled", shipment::cancelled),
     ("order.shipment.created", shipment::created),
-    ("order.shipment.creating", ignore!("shipping-app hook; order.shipment.created follows")),
-    ("order.shipment.return.cancelled", shipment::return_cancelled),
+    (
+        "order.shipment.creating",
+        ignore!("shipping-app hook; order.shipment.created follows"),
+    ),
+    (
+        "order.shipment.return.cancelled",
+        shipment::return_cancelled,
+    ),
     ("order.shipment.return.created", shipment::return_created),
-    ("order.shipment.return.creating", ignore!("shipping-app hook; order.shipment.return.created follows")),
-    ("order.shipping.address.updated", ignore!("a shipping address belongs to the order, not the shopper's profile")),
+    (
+        "order.shipment.return.creating",
+        ignore!("shipping-app hook; order.shipment.return.created follows"),
+    ),
+    (
+        "order.shipping.address.updated",
+        ignore!("a shipping address belongs to the order, not the shopper's profile"),
+    ),
     ("order.status.updated", order::status_updated),
-    ("order.total.price.updated", ignore!("Placed Order is immutable in Klaviyo; edits are not re-sent")),
-    ("order.updated", ignore!("status changes arrive as order.status.updated")),
+    (
+        "order.total.price.updated",
+        ignore!("Placed Order is immutable in Klaviyo; edits are not re-sent"),
+    ),
+    (
+        "order.updated",
+        ignore!("status changes arrive as order.status.updated"),
+    ),
     ("product.available", catalog::upsert),
     ("product.brand.updated", catalog::upsert),
     ("product.category.updated", catalog::upsert),
@@ -131,30 +183,63 @@ pub const RULES: &[(&str, Rule)] = &[
     ("review.added", customer::review),
     ("shipment.cancelled", shipment::cancelled),
     ("shipment.created", shipment::created),
-    ("shipment.creating", ignore!("shipping-app hook; shipment.created follows")),
+    (
+        "shipment.creating",
+        ignore!("shipping-app hook; shipment.created follows"),
+    ),
     ("shipment.updated", shipment::updated),
-    ("shipping.company.created", ignore!("store configuration event")),
-    ("shipping.company.deleted", ignore!("store configuration event")),
-    ("shipping.company.updated", ignore!("store configuration event")),
-    ("shipping.zone.created", ignore!("store configuration event")),
-    ("shipping.zone.updated", ignore!("store configuration event")),
+    (
+        "shipping.company.created",
+        ignore!("store configuration event"),
+    ),
+    (
+        "shipping.company.deleted",
+        ignore!("store configuration event"),
+    ),
+    (
+        "shipping.company.updated",
+        ignore!("store configuration event"),
+    ),
+    (
+        "shipping.zone.created",
+        ignore!("store configuration event"),
+    ),
+    (
+        "shipping.zone.updated",
+        ignore!("store configuration event"),
+    ),
     ("specialoffer.created", ignore!("store configuration event")),
     ("specialoffer.updated", ignore!("store configuration event")),
-    ("store.branch.activated", ignore!("store configuration event")),
+    (
+        "store.branch.activated",
+        ignore!("store configuration event"),
+    ),
     ("store.branch.created", ignore!("store configuration event")),
     ("store.branch.deleted", ignore!("store configuration event")),
-    ("store.branch.setDefault", ignore!("store configuration event")),
+    (
+        "store.branch.setDefault",
+        ignore!("store configuration event"),
+    ),
     ("store.branch.updated", ignore!("store configuration event")),
     ("storetax.created", ignore!("store configuration event")),
 ];
+
+/// Every event name the rules table knows (mapped or deliberately ignored), sorted.
+pub fn known_events() -> impl Iterator<Item = &'static str> {
+    RULES.iter().map(|(name, _)| *name)
+}
 
 /// Maps one parsed delivery to what the intake should do. Pure: no I/O, no clock.
 pub fn plan(env: &Envelope, enrichment: &Enrichment) -> Result<Action, MappingError> {
     let ctx = Ctx { env, enrichment };
     match RULES.binary_search_by(|(name, _)| (*name).cmp(env.event.as_str())) {
         Ok(i) => (RULES[i].1)(&ctx),
-        Err(_) if env.event.starts_with("app.") => Ok(Action::Ignore { reason: "app event we do not use" }),
-        Err(_) => Ok(Action::Ignore { reason: "unknown event" }),
+        Err(_) if env.event.starts_with("app.") => Ok(Action::Ignore {
+            reason: "app event we do not use",
+        }),
+        Err(_) => Ok(Action::Ignore {
+            reason: "unknown event",
+        }),
     }
 }
 
@@ -165,7 +250,12 @@ mod tests {
     #[test]
     fn table_is_sorted_and_unique() {
         for pair in RULES.windows(2) {
-            assert!(pair[0].0 < pair[1].0, "{} must sort before {}", pair[0].0, pair[1].0);
+            assert!(
+                pair[0].0 < pair[1].0,
+                "{} must sort before {}",
+                pair[0].0,
+                pair[1].0
+            );
         }
     }
 }

@@ -65,10 +65,16 @@ fn map(ctx: &Ctx, change: Change, forced_return: bool) -> Result<Action, Mapping
             lenient::id(d.get("order_reference_id")),
         )
     } else {
-        (None, Some(lenient::id(d.get("id")).ok_or(MappingError::MissingField("data.id"))?), lenient::id(d.get("reference_id")))
+        (
+            None,
+            Some(lenient::id(d.get("id")).ok_or(MappingError::MissingField("data.id"))?),
+            lenient::id(d.get("reference_id")),
+        )
     };
     let Some(profile) = recipient(store, d, is_return) else {
-        return Ok(Action::Ignore { reason: "shipment event without customer contact" });
+        return Ok(Action::Ignore {
+            reason: "shipment event without customer contact",
+        });
     };
 
     let shipping_number = lenient::id(d.get("shipping_number"));
@@ -77,12 +83,23 @@ fn map(ctx: &Ctx, change: Change, forced_return: bool) -> Result<Action, Mapping
     p.put_str("ShipmentId", shipment_id.as_deref());
     p.put_str("OrderId", order_id.as_deref());
     p.put_str("OrderNumber", order_number.as_deref());
-    p.put_str("ShipmentType", Some(if is_return { "return" } else { "shipment" }));
+    p.put_str(
+        "ShipmentType",
+        Some(if is_return { "return" } else { "shipment" }),
+    );
     p.put_str("ShipmentStatus", status);
     p.put_str("ShippingCompany", lenient::text(d.get("courier_name")));
-    p.put_str("TrackingNumber", lenient::id(d.get("tracking_number")).or(shipping_number.clone()).as_deref());
+    p.put_str(
+        "TrackingNumber",
+        lenient::id(d.get("tracking_number"))
+            .or(shipping_number.clone())
+            .as_deref(),
+    );
     p.put_str("ShippingNumber", shipping_number.as_deref());
-    p.put_str("TrackingURL", lenient::text(d.get("tracking_link")).filter(|u| items::is_http_url(u)));
+    p.put_str(
+        "TrackingURL",
+        lenient::text(d.get("tracking_link")).filter(|u| items::is_http_url(u)),
+    );
     let payment = lenient::text(d.get("payment_method"));
     p.put_str("PaymentMethod", payment);
     if payment.is_some() {
@@ -126,10 +143,20 @@ fn map(ctx: &Ctx, change: Change, forced_return: bool) -> Result<Action, Mapping
         && !is_return
         && let (Some(slug), Some(oid)) = (status, &order_id)
     {
-        let milestones = STATUS_METRICS.iter().find(|(s, _)| *s == slug).map(|(_, m)| *m).unwrap_or_default();
+        let milestones = STATUS_METRICS
+            .iter()
+            .find(|(s, _)| *s == slug)
+            .map(|(_, m)| *m)
+            .unwrap_or_default();
         for (metric, key) in milestones {
             if let StatusKey::Milestone(m) = key {
-                requests.push(event(metric, &profile, p.clone(), unique_id::order_milestone(store, oid, m), &time));
+                requests.push(event(
+                    metric,
+                    &profile,
+                    p.clone(),
+                    unique_id::order_milestone(store, oid, m),
+                    &time,
+                ));
             }
         }
     }
@@ -137,7 +164,13 @@ fn map(ctx: &Ctx, change: Change, forced_return: bool) -> Result<Action, Mapping
     Ok(Action::Send(requests))
 }
 
-fn event(metric: &str, profile: &Profile, p: Properties, unique: String, time: &Option<String>) -> KlaviyoRequest {
+fn event(
+    metric: &str,
+    profile: &Profile,
+    p: Properties,
+    unique: String,
+    time: &Option<String>,
+) -> KlaviyoRequest {
     let mut event = EventRequest::new(metric, profile.clone(), p);
     event.unique_id = Some(unique);
     event.time = time.clone();

@@ -191,7 +191,11 @@ fn token(st: &mut State, body: &[u8]) -> Response<Full<Bytes>> {
     let refresh = format!("rt_stub_{}_{}", merchant, st.issued);
     st.access.insert(access.clone(), merchant.clone());
     st.refresh.insert(refresh.clone(), merchant);
-    let lifetime = if grant_type == "refresh_token" { "expires_in" } else { "expires" };
+    let lifetime = if grant_type == "refresh_token" {
+        "expires_in"
+    } else {
+        "expires"
+    };
     reply(
         200,
         json!({
@@ -221,7 +225,10 @@ fn user_info(st: &State, auth: Option<&str>) -> Response<Full<Bytes>> {
                 .parse::<u64>()
                 .map(Value::from)
                 .unwrap_or_else(|_| Value::from(merchant.as_str()));
-            reply(200, json!({"status": 200, "success": true, "data": user(id)}))
+            reply(
+                200,
+                json!({"status": 200, "success": true, "data": user(id)}),
+            )
         }
         UserInfoShape::Bare => reply(200, user(Value::from(merchant.as_str()))),
     }

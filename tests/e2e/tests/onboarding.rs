@@ -83,7 +83,9 @@ fn now() -> i64 {
 }
 
 fn request(method: Method, uri: &str, headers: &[(&str, &str)], body: &str) -> Request {
-    let mut builder = lambda_http::http::Request::builder().method(method).uri(uri);
+    let mut builder = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(uri);
     for (name, value) in headers {
         builder = builder.header(*name, *value);
     }
@@ -241,10 +243,17 @@ async fn callback_exchanges_code_stores_tokens_and_hands_off_to_the_page() {
 
     let record = w.keys.get(STORE).await.unwrap().expect("record stored");
     let tokens = record.salla.expect("salla tokens stored");
-    assert!(w.salla.issued_access_token(tokens.access_token.expose(), STORE));
+    assert!(
+        w.salla
+            .issued_access_token(tokens.access_token.expose(), STORE)
+    );
     assert!(tokens.refresh_token.expose().starts_with("rt_stub_"));
     // `expires` is a lifetime on the token endpoint.
-    assert!((tokens.expires_at - (now() + EXPIRES)).abs() <= 5, "{}", tokens.expires_at);
+    assert!(
+        (tokens.expires_at - (now() + EXPIRES)).abs() <= 5,
+        "{}",
+        tokens.expires_at
+    );
     assert!(record.klaviyo.is_none());
     assert!(!text(&resp).contains(tokens.access_token.expose()));
 }
@@ -283,7 +292,10 @@ async fn callback_denied_shows_a_clear_page_and_calls_nothing() {
     let body = text(&resp);
     assert!(body.contains("لقد ألغيت منح الصلاحية"), "{body}");
     assert!(body.contains("You cancelled the authorization"));
-    assert!(!body.contains("resource owner"), "must not echo the request");
+    assert!(
+        !body.contains("resource owner"),
+        "must not echo the request"
+    );
     assert_page_headers(resp.headers());
     assert!(w.salla.token_calls().is_empty());
     assert!(w.keys.is_empty());
@@ -303,7 +315,11 @@ async fn callback_with_a_reused_code_says_the_link_expired() {
     assert!(body.contains("This link has expired"), "{body}");
     assert!(body.contains("انتهت صلاحية الرابط"));
     assert!(again.headers().get("location").is_none());
-    assert_eq!(w.keys.get(STORE).await.unwrap().unwrap(), stored, "nothing changed");
+    assert_eq!(
+        w.keys.get(STORE).await.unwrap().unwrap(),
+        stored,
+        "nothing changed"
+    );
 }
 
 #[tokio::test]
@@ -356,7 +372,11 @@ async fn callback_without_code_or_with_another_method_or_path() {
     let w = world().await;
     let resp = oauth_callback::handle(&w.callback, get("/callback?state=only")).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    let resp = oauth_callback::handle(&w.callback, request(Method::POST, "/callback?code=x", &[], "")).await;
+    let resp = oauth_callback::handle(
+        &w.callback,
+        request(Method::POST, "/callback?code=x", &[], ""),
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
     let resp = oauth_callback::handle(&w.callback, get("/elsewhere?code=x")).await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
@@ -370,7 +390,12 @@ async fn callback_without_code_or_with_another_method_or_path() {
 async fn validate(w: &World, path: &str, body: &str) -> (StatusCode, Value) {
     let resp = key_onboarding::handle(
         &w.onboarding,
-        request(Method::POST, path, &[("content-type", "application/json")], body),
+        request(
+            Method::POST,
+            path,
+            &[("content-type", "application/json")],
+            body,
+        ),
     )
     .await;
     assert_eq!(header(&resp, "content-type"), "application/json");
@@ -394,7 +419,10 @@ async fn validation_url_accepts_a_good_key_and_stores_nothing() {
     let (status, body) = validate(&w, "/validate", &settings(GOOD_KEY)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({"success": true}));
-    assert!(w.keys.is_empty(), "the unsigned validation request must not store");
+    assert!(
+        w.keys.is_empty(),
+        "the unsigned validation request must not store"
+    );
     let calls = w.klaviyo.requests();
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].path, "/api/accounts");
@@ -408,8 +436,18 @@ async fn validation_url_rejects_an_unknown_key_in_both_languages() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["success"], false);
     assert_eq!(body["error"]["field"], "klaviyo_private_key");
-    assert!(body["error"]["message"]["en"].as_str().unwrap().contains("did not accept"));
-    assert!(body["error"]["message"]["ar"].as_str().unwrap().contains("لم يقبل Klaviyo"));
+    assert!(
+        body["error"]["message"]["en"]
+            .as_str()
+            .unwrap()
+            .contains("did not accept")
+    );
+    assert!(
+        body["error"]["message"]["ar"]
+            .as_str()
+            .unwrap()
+            .contains("لم يقبل Klaviyo")
+    );
     assert!(w.keys.is_empty());
 }
 
@@ -437,18 +475,38 @@ async fn validation_url_when_klaviyo_is_down() {
     let (status, body) = validate(&w, "/validate", &settings(GOOD_KEY)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["success"], false);
-    assert!(body["error"]["message"]["en"].as_str().unwrap().contains("couldn't reach Klaviyo"));
+    assert!(
+        body["error"]["message"]["en"]
+            .as_str()
+            .unwrap()
+            .contains("couldn't reach Klaviyo")
+    );
     assert!(w.keys.is_empty());
 }
 
 #[tokio::test]
 async fn validation_url_checks_shape_before_calling_klaviyo() {
     let w = world().await;
-    let (_, body) = validate(&w, "/validate", &json!({"store_id": 1, "settings": {}}).to_string()).await;
+    let (_, body) = validate(
+        &w,
+        "/validate",
+        &json!({"store_id": 1, "settings": {}}).to_string(),
+    )
+    .await;
     assert_eq!(body["success"], false);
-    assert!(body["error"]["message"]["en"].as_str().unwrap().contains("Paste your private key"));
+    assert!(
+        body["error"]["message"]["en"]
+            .as_str()
+            .unwrap()
+            .contains("Paste your private key")
+    );
     let (_, body) = validate(&w, "/validate", &settings("AbC123")).await;
-    assert!(body["error"]["message"]["en"].as_str().unwrap().contains("start with pk_"));
+    assert!(
+        body["error"]["message"]["en"]
+            .as_str()
+            .unwrap()
+            .contains("start with pk_")
+    );
     assert!(w.klaviyo.requests().is_empty());
 }
 
@@ -485,12 +543,28 @@ async fn page_without_a_session_is_401_with_no_form() {
 #[tokio::test]
 async fn handoff_sets_a_secure_cookie_and_cleans_the_url() {
     let w = world().await;
-    let handoff = session::issue(SESSION_SECRET.as_bytes(), STORE, Purpose::Handoff, now(), 120);
-    let resp = key_onboarding::handle(&w.onboarding, get(&format!("/onboarding?handoff={handoff}"))).await;
+    let handoff = session::issue(
+        SESSION_SECRET.as_bytes(),
+        STORE,
+        Purpose::Handoff,
+        now(),
+        120,
+    );
+    let resp = key_onboarding::handle(
+        &w.onboarding,
+        get(&format!("/onboarding?handoff={handoff}")),
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(header(&resp, "location"), "/onboarding");
     let set_cookie = header(&resp, "set-cookie");
-    for attr in ["HttpOnly", "Secure", "SameSite=None", "Max-Age=1800", "Path=/"] {
+    for attr in [
+        "HttpOnly",
+        "Secure",
+        "SameSite=None",
+        "Max-Age=1800",
+        "Path=/",
+    ] {
         assert!(set_cookie.contains(attr), "{set_cookie}");
     }
     let token = set_cookie
@@ -503,18 +577,33 @@ async fn handoff_sets_a_secure_cookie_and_cleans_the_url() {
     );
 
     // On the function URL the page is `/`, and an explicit language survives the redirect.
-    let resp = key_onboarding::handle(&w.onboarding, get(&format!("/?lang=en&handoff={handoff}"))).await;
+    let resp =
+        key_onboarding::handle(&w.onboarding, get(&format!("/?lang=en&handoff={handoff}"))).await;
     assert_eq!(header(&resp, "location"), "/?lang=en");
 }
 
 #[tokio::test]
 async fn bad_handoffs_are_401() {
     let w = world().await;
-    let expired = session::issue(SESSION_SECRET.as_bytes(), STORE, Purpose::Handoff, now() - 600, 120);
+    let expired = session::issue(
+        SESSION_SECRET.as_bytes(),
+        STORE,
+        Purpose::Handoff,
+        now() - 600,
+        120,
+    );
     let cookie_token = session_for(STORE);
-    let forged = session::issue(b"another-secret-entirely-0123456789", STORE, Purpose::Handoff, now(), 120);
+    let forged = session::issue(
+        b"another-secret-entirely-0123456789",
+        STORE,
+        Purpose::Handoff,
+        now(),
+        120,
+    );
     for token in [expired, cookie_token, forged, "garbage".to_string()] {
-        let resp = key_onboarding::handle(&w.onboarding, get(&format!("/onboarding?handoff={token}"))).await;
+        let resp =
+            key_onboarding::handle(&w.onboarding, get(&format!("/onboarding?handoff={token}")))
+                .await;
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
         assert!(resp.headers().get("set-cookie").is_none());
     }
@@ -528,7 +617,12 @@ async fn page_with_a_session_shows_status_form_and_csrf() {
     let cookie = cookie(&token);
     let resp = key_onboarding::handle(
         &w.onboarding,
-        request(Method::GET, "/onboarding", &[("cookie", cookie.as_str())], ""),
+        request(
+            Method::GET,
+            "/onboarding",
+            &[("cookie", cookie.as_str())],
+            "",
+        ),
     )
     .await;
     assert_eq!(resp.status(), StatusCode::OK);
@@ -538,11 +632,17 @@ async fn page_with_a_session_shows_status_form_and_csrf() {
     assert_eq!(csrf_in_page(&body), csrf(&token));
     assert!(body.contains(&format!("name=\"store_id\" value=\"{STORE}\"")));
     assert!(body.contains("type=\"password\""));
-    assert!(!body.contains("id=\"disconnect\""), "nothing to disconnect yet");
+    assert!(
+        !body.contains("id=\"disconnect\""),
+        "nothing to disconnect yet"
+    );
     for scope in adapters::klaviyo::REQUIRED_SCOPES {
         assert!(body.contains(scope));
     }
-    assert!(!body.contains("http://") && !body.contains("https://"), "no external assets or links");
+    assert!(
+        !body.contains("http://") && !body.contains("https://"),
+        "no external assets or links"
+    );
 }
 
 #[tokio::test]
@@ -564,8 +664,16 @@ async fn page_language_follows_the_parameter_then_accept_language() {
     let en = page("/onboarding?lang=en", "ar").await;
     assert!(en.contains("<html lang=\"en\" dir=\"ltr\">"));
     assert!(en.contains("No Klaviyo account is connected yet."));
-    assert!(page("/onboarding", "en-US,en;q=0.9").await.contains("lang=\"en\""));
-    assert!(page("/onboarding", "fr-FR").await.contains("lang=\"ar\" dir=\"rtl\""));
+    assert!(
+        page("/onboarding", "en-US,en;q=0.9")
+            .await
+            .contains("lang=\"en\"")
+    );
+    assert!(
+        page("/onboarding", "fr-FR")
+            .await
+            .contains("lang=\"ar\" dir=\"rtl\"")
+    );
 }
 
 #[tokio::test]
@@ -584,11 +692,17 @@ async fn connected_page_shows_name_last4_and_reconnect_but_never_the_key() {
     )
     .await;
     let body = text(&resp);
-    assert!(body.contains("&lt;b&gt;Shop&lt;/b&gt;"), "account name is escaped");
+    assert!(
+        body.contains("&lt;b&gt;Shop&lt;/b&gt;"),
+        "account name is escaped"
+    );
     assert!(body.contains("••••WXYZ"));
     assert!(body.contains("Reconnection needed"));
     assert!(body.contains("id=\"disconnect\""));
-    assert!(!body.contains(GOOD_KEY) && !body.contains("pk_good"), "key leaked");
+    assert!(
+        !body.contains(GOOD_KEY) && !body.contains("pk_good"),
+        "key leaked"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -613,11 +727,18 @@ async fn save_good_key_stores_the_connection_and_keeps_salla_tokens() {
     let csrf = csrf(&token);
     let resp = key_onboarding::handle(
         &w.onboarding,
-        post_form("/onboarding", &token, &save_fields(&csrf, &format!("  {GOOD_KEY}\n"))),
+        post_form(
+            "/onboarding",
+            &token,
+            &save_fields(&csrf, &format!("  {GOOD_KEY}\n")),
+        ),
     )
     .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{}", text(&resp));
-    assert_eq!(header(&resp, "location"), "/onboarding?lang=ar&notice=saved");
+    assert_eq!(
+        header(&resp, "location"),
+        "/onboarding?lang=ar&notice=saved"
+    );
     assert!(!text(&resp).contains(GOOD_KEY));
 
     let record = w.keys.get(STORE).await.unwrap().unwrap();
@@ -633,7 +754,12 @@ async fn save_good_key_stores_the_connection_and_keeps_salla_tokens() {
     let cookie = cookie(&token);
     let page = key_onboarding::handle(
         &w.onboarding,
-        request(Method::GET, "/onboarding?lang=ar&notice=saved", &[("cookie", cookie.as_str())], ""),
+        request(
+            Method::GET,
+            "/onboarding?lang=ar&notice=saved",
+            &[("cookie", cookie.as_str())],
+            "",
+        ),
     )
     .await;
     let body = text(&page);
@@ -651,7 +777,11 @@ async fn replacing_a_key_clears_reconnection_needed() {
     w.keys.put(&record).await.unwrap();
     let token = session_for(STORE);
     let csrf = csrf(&token);
-    let resp = key_onboarding::handle(&w.onboarding, post_form("/", &token, &save_fields(&csrf, GOOD_KEY))).await;
+    let resp = key_onboarding::handle(
+        &w.onboarding,
+        post_form("/", &token, &save_fields(&csrf, GOOD_KEY)),
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(header(&resp, "location"), "/?lang=ar&notice=saved");
     let k = w.keys.get(STORE).await.unwrap().unwrap().klaviyo.unwrap();
@@ -665,14 +795,24 @@ async fn save_bad_key_shows_the_arabic_error_and_changes_nothing() {
     let before = seed_connected(&w, STORE, GOOD_KEY).await;
     let token = session_for(STORE);
     let csrf = csrf(&token);
-    let resp = key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &save_fields(&csrf, UNKNOWN_KEY))).await;
+    let resp = key_onboarding::handle(
+        &w.onboarding,
+        post_form("/onboarding", &token, &save_fields(&csrf, UNKNOWN_KEY)),
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert_page_headers(resp.headers());
     let body = text(&resp);
     assert!(body.contains("لم يقبل Klaviyo هذا المفتاح"), "{body}");
     assert!(body.contains("id=\"error\""));
-    assert!(!body.contains(UNKNOWN_KEY) && !body.contains(GOOD_KEY), "no key in the page");
-    assert!(!body.contains("value=\"pk_"), "the input is never prefilled");
+    assert!(
+        !body.contains(UNKNOWN_KEY) && !body.contains(GOOD_KEY),
+        "no key in the page"
+    );
+    assert!(
+        !body.contains("value=\"pk_"),
+        "the input is never prefilled"
+    );
     // The form is rendered again with a working CSRF token.
     assert_eq!(csrf_in_page(&body), csrf);
     assert_eq!(w.keys.get(STORE).await.unwrap().unwrap(), before);
@@ -686,7 +826,8 @@ async fn save_key_without_scopes_names_them() {
     let csrf = csrf(&token);
     let mut fields = save_fields(&csrf, SCOPELESS_KEY);
     fields[3] = ("lang", "en");
-    let resp = key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &fields)).await;
+    let resp =
+        key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &fields)).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let body = text(&resp);
     assert!(body.contains("missing permissions"));
@@ -708,7 +849,11 @@ async fn save_when_klaviyo_is_down_is_503_and_changes_nothing() {
     });
     let token = session_for(STORE);
     let csrf = csrf(&token);
-    let resp = key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &save_fields(&csrf, GOOD_KEY))).await;
+    let resp = key_onboarding::handle(
+        &w.onboarding,
+        post_form("/onboarding", &token, &save_fields(&csrf, GOOD_KEY)),
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(text(&resp).contains("تعذر الوصول إلى Klaviyo"));
     assert!(w.keys.get(STORE).await.unwrap().unwrap().klaviyo.is_none());
@@ -721,7 +866,11 @@ async fn save_empty_or_public_key_never_calls_klaviyo() {
     let token = session_for(STORE);
     let csrf = csrf(&token);
     for key in ["", "AbC123"] {
-        let resp = key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &save_fields(&csrf, key))).await;
+        let resp = key_onboarding::handle(
+            &w.onboarding,
+            post_form("/onboarding", &token, &save_fields(&csrf, key)),
+        )
+        .await;
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     }
     assert!(w.klaviyo.requests().is_empty());
@@ -733,10 +882,19 @@ async fn disconnect_deletes_the_key_and_keeps_salla_tokens() {
     seed_connected(&w, STORE, GOOD_KEY).await;
     let token = session_for(STORE);
     let csrf = csrf(&token);
-    let fields = [("action", "disconnect"), ("csrf", csrf.as_str()), ("store_id", STORE), ("lang", "en")];
-    let resp = key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &fields)).await;
+    let fields = [
+        ("action", "disconnect"),
+        ("csrf", csrf.as_str()),
+        ("store_id", STORE),
+        ("lang", "en"),
+    ];
+    let resp =
+        key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &fields)).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    assert_eq!(header(&resp, "location"), "/onboarding?lang=en&notice=disconnected");
+    assert_eq!(
+        header(&resp, "location"),
+        "/onboarding?lang=en&notice=disconnected"
+    );
     let record = w.keys.get(STORE).await.unwrap().unwrap();
     assert!(record.klaviyo.is_none());
     assert_eq!(record.salla.unwrap().access_token.expose(), "at_existing");
@@ -745,7 +903,12 @@ async fn disconnect_deletes_the_key_and_keeps_salla_tokens() {
     let page = text(
         &key_onboarding::handle(
             &w.onboarding,
-            request(Method::GET, "/onboarding?lang=en&notice=disconnected", &[("cookie", cookie.as_str())], ""),
+            request(
+                Method::GET,
+                "/onboarding?lang=en&notice=disconnected",
+                &[("cookie", cookie.as_str())],
+                "",
+            ),
         )
         .await,
     );
@@ -761,7 +924,11 @@ async fn disconnect_without_salla_tokens_removes_the_record() {
     w.keys.put(&record).await.unwrap();
     let token = session_for(STORE);
     let csrf = csrf(&token);
-    let fields = [("action", "disconnect"), ("csrf", csrf.as_str()), ("store_id", STORE)];
+    let fields = [
+        ("action", "disconnect"),
+        ("csrf", csrf.as_str()),
+        ("store_id", STORE),
+    ];
     let resp = key_onboarding::handle(&w.onboarding, post_form("/", &token, &fields)).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert!(w.keys.get(STORE).await.unwrap().is_none());
@@ -775,9 +942,27 @@ async fn forged_expired_and_other_store_sessions_change_nothing() {
     let before = seed_connected(&w, STORE, GOOD_KEY).await;
     let other_before = seed_connected(&w, OTHER_STORE, "pk_other_store_key_1111").await;
 
-    let forged = session::issue(b"not-our-secret-0123456789abcdefgh", STORE, Purpose::Session, now(), 1800);
-    let expired = session::issue(SESSION_SECRET.as_bytes(), STORE, Purpose::Session, now() - 3600, 1800);
-    let handoff_as_cookie = session::issue(SESSION_SECRET.as_bytes(), STORE, Purpose::Handoff, now(), 120);
+    let forged = session::issue(
+        b"not-our-secret-0123456789abcdefgh",
+        STORE,
+        Purpose::Session,
+        now(),
+        1800,
+    );
+    let expired = session::issue(
+        SESSION_SECRET.as_bytes(),
+        STORE,
+        Purpose::Session,
+        now() - 3600,
+        1800,
+    );
+    let handoff_as_cookie = session::issue(
+        SESSION_SECRET.as_bytes(),
+        STORE,
+        Purpose::Handoff,
+        now(),
+        120,
+    );
     let other_store = session_for(OTHER_STORE);
 
     for (name, token) in [
@@ -794,21 +979,34 @@ async fn forged_expired_and_other_store_sessions_change_nothing() {
                 ("store_id", STORE),
                 ("private_key", SCOPELESS_KEY),
             ];
-            let resp = key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &fields)).await;
+            let resp =
+                key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &fields))
+                    .await;
             assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{name} {action}");
-            assert!(!text(&resp).contains("<form"), "{name}: no form for a bad session");
+            assert!(
+                !text(&resp).contains("<form"),
+                "{name}: no form for a bad session"
+            );
         }
     }
     // No cookie at all.
     let resp = key_onboarding::handle(
         &w.onboarding,
-        request(Method::POST, "/onboarding", &[("content-type", "application/x-www-form-urlencoded")], "action=disconnect"),
+        request(
+            Method::POST,
+            "/onboarding",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            "action=disconnect",
+        ),
     )
     .await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 
     assert_eq!(w.keys.get(STORE).await.unwrap().unwrap(), before);
-    assert_eq!(w.keys.get(OTHER_STORE).await.unwrap().unwrap(), other_before);
+    assert_eq!(
+        w.keys.get(OTHER_STORE).await.unwrap().unwrap(),
+        other_before
+    );
     assert!(w.klaviyo.requests().is_empty(), "nothing reached Klaviyo");
 }
 
@@ -818,15 +1016,27 @@ async fn missing_or_foreign_csrf_is_403_and_changes_nothing() {
     let before = seed_connected(&w, STORE, GOOD_KEY).await;
     let token = session_for(STORE);
     // A CSRF token from another (older) session of the same store.
-    let older = session::issue(SESSION_SECRET.as_bytes(), STORE, Purpose::Session, now() - 10, 1800);
+    let older = session::issue(
+        SESSION_SECRET.as_bytes(),
+        STORE,
+        Purpose::Session,
+        now() - 10,
+        1800,
+    );
     let foreign = csrf(&older);
     for csrf in [None, Some(""), Some(foreign.as_str()), Some("abc")] {
         for action in ["save", "disconnect"] {
-            let mut fields = vec![("action", action), ("store_id", STORE), ("private_key", GOOD_KEY)];
+            let mut fields = vec![
+                ("action", action),
+                ("store_id", STORE),
+                ("private_key", GOOD_KEY),
+            ];
             if let Some(c) = csrf {
                 fields.push(("csrf", c));
             }
-            let resp = key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &fields)).await;
+            let resp =
+                key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &fields))
+                    .await;
             assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{csrf:?} {action}");
             assert!(!text(&resp).contains(GOOD_KEY));
         }
@@ -840,17 +1050,30 @@ async fn unknown_routes_methods_and_actions() {
     let w = world().await;
     let resp = key_onboarding::handle(&w.onboarding, get("/somewhere")).await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-    let resp = key_onboarding::handle(&w.onboarding, request(Method::DELETE, "/onboarding", &[], "")).await;
+    let resp = key_onboarding::handle(
+        &w.onboarding,
+        request(Method::DELETE, "/onboarding", &[], ""),
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
     let resp = key_onboarding::handle(&w.onboarding, get("/onboarding/validate")).await;
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
     let token = session_for(STORE);
     let csrf = csrf(&token);
-    let fields = [("action", "explode"), ("csrf", csrf.as_str()), ("store_id", STORE)];
-    let resp = key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &fields)).await;
+    let fields = [
+        ("action", "explode"),
+        ("csrf", csrf.as_str()),
+        ("store_id", STORE),
+    ];
+    let resp =
+        key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &fields)).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let big = "x".repeat(20_000);
-    let resp = key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &[("pad", big.as_str())])).await;
+    let resp = key_onboarding::handle(
+        &w.onboarding,
+        post_form("/onboarding", &token, &[("pad", big.as_str())]),
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
 
@@ -867,7 +1090,12 @@ async fn callback_to_saved_key_end_to_end() {
     let cookie = set_cookie.split(';').next().unwrap().to_string();
     let page = key_onboarding::handle(
         &w.onboarding,
-        request(Method::GET, "/onboarding", &[("cookie", cookie.as_str())], ""),
+        request(
+            Method::GET,
+            "/onboarding",
+            &[("cookie", cookie.as_str())],
+            "",
+        ),
     )
     .await;
     assert_eq!(page.status(), StatusCode::OK);
@@ -878,7 +1106,10 @@ async fn callback_to_saved_key_end_to_end() {
         request(
             Method::POST,
             "/onboarding",
-            &[("cookie", cookie.as_str()), ("content-type", "application/x-www-form-urlencoded")],
+            &[
+                ("cookie", cookie.as_str()),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
             &body,
         ),
     )
@@ -886,5 +1117,9 @@ async fn callback_to_saved_key_end_to_end() {
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let record = w.keys.get(STORE).await.unwrap().unwrap();
     assert!(record.salla.is_some() && record.klaviyo.is_some());
-    assert!(w.klaviyo.violations().is_empty(), "{:?}", w.klaviyo.violations());
+    assert!(
+        w.klaviyo.violations().is_empty(),
+        "{:?}",
+        w.klaviyo.violations()
+    );
 }

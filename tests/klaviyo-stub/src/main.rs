@@ -88,6 +88,13 @@ async fn terminated() {
     std::future::pending().await
 }
 
+/// Prints a line to stdout; a closed stdout (e.g. `| head -1`) must not crash the stub.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
 #[tokio::main]
 async fn main() {
     let args = match parse_args() {
@@ -113,7 +120,7 @@ async fn main() {
     stub.set_latency(args.latency);
     stub.set_accept_any_key(args.accept_any_key);
     stub.set_recording(args.record);
-    println!("listening on {}", stub.base_url);
+    say(&format!("listening on {}", stub.base_url));
 
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
@@ -131,7 +138,7 @@ async fn main() {
         "by_status": stats.by_status,
         "first_violations": violations.iter().take(5).collect::<Vec<_>>(),
     });
-    println!("{summary}");
+    say(&summary.to_string());
     drop(stub);
     std::process::exit(i32::from(stats.violations > 0));
 }

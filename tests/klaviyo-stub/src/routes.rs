@@ -31,7 +31,6 @@ pub(crate) struct Answer {
     pub body: Option<Value>,
     pub violations: Vec<String>,
     pub operation_id: Option<String>,
-    pub api_key: Option<String>,
     pub parsed_body: Option<Value>,
 }
 
@@ -42,7 +41,6 @@ impl Answer {
             body,
             violations: Vec::new(),
             operation_id: None,
-            api_key: None,
             parsed_body: None,
         }
     }
@@ -55,16 +53,17 @@ impl Answer {
 
 /// Answers one request. `base_url` is used for JSON:API `links`.
 pub(crate) fn handle(spec: &Spec, state: &State, base_url: &str, req: &Incoming) -> Answer {
-    let api_key = req
-        .authorization
-        .as_deref()
+    let key = api_key(req.authorization.as_deref());
+    answer_inner(spec, state, base_url, req, key.as_deref())
+}
+
+/// The key from `Authorization: Klaviyo-API-Key <key>`, if the header has that form.
+pub(crate) fn api_key(authorization: Option<&str>) -> Option<String> {
+    authorization
         .and_then(|h| h.strip_prefix("Klaviyo-API-Key "))
         .map(str::trim)
         .filter(|k| !k.is_empty())
-        .map(str::to_owned);
-    let mut answer = answer_inner(spec, state, base_url, req, api_key.as_deref());
-    answer.api_key = api_key;
-    answer
+        .map(str::to_owned)
 }
 
 fn answer_inner(
@@ -310,13 +309,16 @@ fn bulk_create_events(world: &mut World, body: &Value) -> Answer {
                 )
                 .violation("bulk job repeats a (profile, metric, unique_id)");
             }
-            accepted.push((key, event.clone()));
+            // Stored in create-event shape, so `events()` reads the same for both endpoints.
+            let mut single = json!({"data": event});
+            single["data"]["attributes"]["profile"] = json!({"data": profile});
+            accepted.push((key, single));
         }
     }
     for (key, event) in accepted {
         world.stats.events_accepted += 1;
         if world.event_keys.insert(key) && world.record {
-            world.events.push(json!({"data": event}));
+            world.events.push(event);
         }
     }
     world.stats.distinct_events = world.event_keys.len();
@@ -503,8 +505,15 @@ fn accounts_body(base_url: &str, account: &StubAccount) -> Value {
     })
 }
 
+/// The response shape of a catalog item. `integration_type` and `catalog_type` are request-only
+/// (they are part of the id), so they are not echoed.
 fn catalog_body(base_url: &str, id: &str, attrs: &Value) -> Value {
     let encoded: String = id.replace('$', "%24").replace(':', "%3A");
+    let mut attrs = attrs.clone();
+    if let Some(a) = attrs.as_object_mut() {
+        a.remove("integration_type");
+        a.remove("catalog_type");
+    }
     json!({"data": {
         "type": "catalog-item",
         "id": id,

@@ -84,7 +84,7 @@ async fn serve(
         method: method.clone(),
         path: target.clone(),
         operation_id: None,
-        api_key: None,
+        api_key: routes::api_key(header_text(headers, "authorization").as_deref()),
         revision: header_text(headers, "revision"),
         content_type: header_text(headers, "content-type"),
         accept: header_text(headers, "accept"),
@@ -95,6 +95,7 @@ async fn serve(
         violations: Vec::new(),
     };
 
+    let latency = shared.state.lock().latency;
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
@@ -110,17 +111,15 @@ async fn serve(
                 )),
                 violations: vec!["body larger than 5 MB".to_owned()],
                 operation_id: None,
-                api_key: None,
                 parsed_body: None,
             };
-            return Ok(finish(shared, recorded, answer, None).await);
+            let response = finish(shared, recorded, answer, None).await;
+            tokio::time::sleep(latency).await;
+            return Ok(response);
         }
     };
 
-    let (fault, latency) = {
-        let mut world = shared.state.lock();
-        (world.take_fault(&method, &target), world.latency)
-    };
+    let fault = shared.state.lock().take_fault(&method, &target);
     let mut retry_after = None;
     let answer = match fault {
         Some(Fault::Drop { .. }) => {
@@ -144,7 +143,6 @@ async fn serve(
                     .spec
                     .find_operation(&method, &target)
                     .and_then(|op| op.operation_id),
-                api_key: None,
                 parsed_body: None,
             }
         }
@@ -192,7 +190,6 @@ async fn finish(
 ) -> Response<Full<Bytes>> {
     recorded.status = answer.status;
     recorded.violations = answer.violations;
-    recorded.api_key = answer.api_key;
     if answer.operation_id.is_some() {
         recorded.operation_id = answer.operation_id;
     }

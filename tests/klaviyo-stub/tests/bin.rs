@@ -64,3 +64,39 @@ fn bad_arguments_print_usage_and_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage: klaviyo-stub"));
 }
+
+#[cfg(unix)]
+#[test]
+fn binary_with_ignore_stdin_keeps_running_until_sigint() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_klaviyo-stub"))
+        .args(["--ignore-stdin"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn klaviyo-stub");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut banner = String::new();
+    stdout.read_line(&mut banner).expect("banner");
+    assert!(
+        banner.starts_with("listening on http://127.0.0.1:"),
+        "{banner:?}"
+    );
+    // stdin is already at EOF; the stub must still be up.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "exited at stdin EOF"
+    );
+
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(killed.success());
+    let mut summary = String::new();
+    stdout.read_line(&mut summary).expect("summary");
+    let summary: Value = serde_json::from_str(&summary).expect("one JSON line");
+    assert_eq!(summary["requests"], 0);
+    assert_eq!(child.wait().expect("exit").code(), Some(0));
+}

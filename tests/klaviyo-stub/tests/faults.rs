@@ -136,6 +136,7 @@ async fn drop_closes_the_connection_without_an_answer() {
     let statuses: Vec<u16> = stub.requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [0, 0, 202]);
     assert_eq!(stub.requests()[0].body.as_ref(), Some(&e));
+    assert_eq!(stub.requests()[0].api_key.as_deref(), Some(common::KEY));
 }
 
 #[tokio::test]

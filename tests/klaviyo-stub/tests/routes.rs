@@ -268,21 +268,33 @@ async fn bad_headers_and_bodies_are_violations() {
         .expect("send");
     assert_eq!(r.status().as_u16(), 400);
     // Plain JSON content type.
-    let r = common::request(&stub, "POST", "/api/events", Some(&e))
+    let r = c
+        .post(&url)
+        .header("Authorization", &auth)
+        .header("revision", "2026-07-15")
         .header("Content-Type", "application/json")
+        .body(e.to_string())
         .send()
         .await
         .expect("send");
     assert_eq!(r.status().as_u16(), 415);
     // Accept that excludes JSON.
-    let r = common::request(&stub, "POST", "/api/events", Some(&e))
+    let r = c
+        .post(&url)
+        .header("Authorization", &auth)
+        .header("revision", "2026-07-15")
         .header("Accept", "text/html")
+        .header("Content-Type", "application/vnd.api+json")
+        .body(e.to_string())
         .send()
         .await
         .expect("send");
     assert_eq!(r.status().as_u16(), 406);
     // Not JSON at all.
-    let r = common::request(&stub, "POST", "/api/events", None)
+    let r = c
+        .post(&url)
+        .header("Authorization", &auth)
+        .header("revision", "2026-07-15")
         .header("Content-Type", "application/vnd.api+json")
         .body("{\"data\":")
         .send()
@@ -368,6 +380,16 @@ async fn bulk_create_events_counts_events_and_refuses_repeats_inside_a_job() {
         202
     );
     assert_eq!(stub.distinct_event_ids(), 1);
+    // Stored in create-event shape, profile included.
+    let stored = &stub.events()[0];
+    assert_eq!(
+        stored["data"]["attributes"]["profile"]["data"]["attributes"]["email"],
+        "customer@example.com"
+    );
+    assert_eq!(
+        Spec::shared().validate_request("POST", "/api/events", Some(stored)),
+        Ok(())
+    );
 
     let mut twice = job.clone();
     let events = &mut twice["data"]["attributes"]["events-bulk-create"]["data"][0]["attributes"]["events"]

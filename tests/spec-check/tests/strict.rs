@@ -347,11 +347,23 @@ fn missing_spec_file_is_an_error_not_a_panic() {
     assert!(err.contains("cannot read OpenAPI spec"), "{err}");
 }
 
+/// Figures for the report: `cargo test -p spec-check --release --test strict timings -- --nocapture`.
 #[test]
-fn load_time_is_reported() {
+fn load_and_validation_timings_are_reported() {
     let started = std::time::Instant::now();
     let spec = Spec::load_default();
-    let elapsed = started.elapsed();
-    eprintln!("spec-check: loaded stable.json in {elapsed:?}");
-    assert!(spec.document().get("paths").is_some());
+    let load = started.elapsed();
+    let event = body("create_event.json");
+    const N: u32 = 1000;
+    let started = std::time::Instant::now();
+    for _ in 0..N {
+        assert_eq!(
+            spec.validate_request("POST", "/api/events", Some(&event)),
+            Ok(())
+        );
+    }
+    let per_body = started.elapsed() / N;
+    eprintln!(
+        "spec-check: load stable.json {load:?}; validate create-event body {per_body:?} each"
+    );
 }

@@ -37,7 +37,9 @@ async fn main() -> ExitCode {
             "--url" => url = args.next().unwrap_or(url),
             "--merchant" => merchant = args.next(),
             "-h" | "--help" => {
-                eprintln!("usage: send-sample <sample-name|file.json> [--url URL] [--merchant STORE_ID]");
+                eprintln!(
+                    "usage: send-sample <sample-name|file.json> [--url URL] [--merchant STORE_ID]"
+                );
                 return ExitCode::SUCCESS;
             }
             _ => file = Some(a),
@@ -59,7 +61,10 @@ async fn main() -> ExitCode {
             eprintln!("send-sample: --merchant needs a JSON object body");
             return ExitCode::FAILURE;
         };
-        v["merchant"] = m.parse::<u64>().map(Into::into).unwrap_or_else(|_| m.into());
+        v["merchant"] = m
+            .parse::<u64>()
+            .map(Into::into)
+            .unwrap_or_else(|_| m.into());
         body = serde_json::to_vec(&v).unwrap_or_default();
     }
     let secret = std::env::var("SALLA_WEBHOOK_SECRET").unwrap_or_else(|_| DEV_SECRET.into());
@@ -76,7 +81,11 @@ async fn main() -> ExitCode {
         Ok(r) => {
             let status = r.status();
             println!("{} {}", status.as_u16(), r.text().await.unwrap_or_default());
-            if status.is_success() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            if status.is_success() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(e) => {
             eprintln!("send-sample: {url}: {e}");

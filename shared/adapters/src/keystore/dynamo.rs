@@ -107,7 +107,10 @@ impl DynamoKeyStore {
         {
             Ok(_) => Ok(()),
             // Another process created it between our describe and create.
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_in_use_exception()) =>
+            {
                 Ok(())
             }
             Err(e) => Err(sdk_error(DYNAMODB, &e)),
@@ -124,16 +127,20 @@ impl DynamoKeyStore {
             .kms
             .encrypt()
             .key_id(&self.kms_key_id)
-            .plaintext(aws_sdk_kms::primitives::Blob::new(value.expose().as_bytes()))
+            .plaintext(aws_sdk_kms::primitives::Blob::new(
+                value.expose().as_bytes(),
+            ))
             .encryption_context("store_id", store_id)
             .encryption_context("secret", secret)
             .send()
             .await
             .map_err(|e| kms_encrypt_error(&e))?;
-        let blob = out.ciphertext_blob.ok_or_else(|| AdapterError::BadResponse {
-            service: KMS,
-            detail: "encrypt answered without a ciphertext".into(),
-        })?;
+        let blob = out
+            .ciphertext_blob
+            .ok_or_else(|| AdapterError::BadResponse {
+                service: KMS,
+                detail: "encrypt answered without a ciphertext".into(),
+            })?;
         Ok(AttributeValue::B(Blob::new(blob.into_inner())))
     }
 
@@ -206,10 +213,7 @@ impl KeyStore for DynamoKeyStore {
         let Some(mut item) = out.item else {
             return Ok(None);
         };
-        let attrs = Attrs {
-            item: &item,
-            store_id,
-        };
+        let attrs = Attrs { item: &item };
         let version = attrs.u64(VERSION)?;
         let k_account_name = attrs.opt_string(K_ACCOUNT_NAME)?;
         let k_account_id = attrs.opt_string(K_ACCOUNT_ID)?;
@@ -292,10 +296,16 @@ impl KeyStore for DynamoKeyStore {
         set(S_ACCESS_TOKEN, s_access);
         set(S_REFRESH_TOKEN, s_refresh);
         if let Some(k) = &record.klaviyo {
-            set(K_ACCOUNT_NAME, k.account_name.clone().map(AttributeValue::S));
+            set(
+                K_ACCOUNT_NAME,
+                k.account_name.clone().map(AttributeValue::S),
+            );
             set(K_ACCOUNT_ID, k.account_id.clone().map(AttributeValue::S));
             set(K_VALIDATED_AT, Some(number(k.validated_at)));
-            set(K_NEEDS_RECONNECT, Some(AttributeValue::Bool(k.needs_reconnect)));
+            set(
+                K_NEEDS_RECONNECT,
+                Some(AttributeValue::Bool(k.needs_reconnect)),
+            );
         }
         if let Some(s) = &record.salla {
             set(S_EXPIRES_AT, Some(number(s.expires_at)));
@@ -303,19 +313,20 @@ impl KeyStore for DynamoKeyStore {
             set(S_REFRESH_LEASE_UNTIL, s.refresh_lease_until.map(number));
         }
 
-        let request = self.dynamo.put_item().table_name(&self.table).set_item(Some(item));
+        let request = self
+            .dynamo
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
         let request = if record.version == 0 {
-            request.condition_expression("attribute_not_exists(#k)")
+            request
+                .condition_expression("attribute_not_exists(#k)")
+                .expression_attribute_names("#k", KEY)
         } else {
             request
                 .condition_expression("#v = :v")
                 .expression_attribute_names("#v", VERSION)
                 .expression_attribute_values(":v", number(record.version))
-        };
-        let request = if record.version == 0 {
-            request.expression_attribute_names("#k", KEY)
-        } else {
-            request
         };
         match request.send().await {
             Ok(_) => Ok(version),
@@ -350,8 +361,6 @@ fn number(n: impl ToString) -> AttributeValue {
 /// Typed reads of plain attributes; a wrong type is a malformed item, not a panic.
 struct Attrs<'a> {
     item: &'a HashMap<String, AttributeValue>,
-    #[allow(dead_code)]
-    store_id: &'a str,
 }
 
 impl Attrs<'_> {

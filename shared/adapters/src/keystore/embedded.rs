@@ -214,7 +214,8 @@ impl Inner {
         };
         // An unreadable file is treated like a failed decryption: the secrets in it cannot
         // be trusted or recovered, and retrying will not help.
-        let file: StoreFile = serde_json::from_slice(&bytes).map_err(|_| decrypt_error(store_id))?;
+        let file: StoreFile =
+            serde_json::from_slice(&bytes).map_err(|_| decrypt_error(store_id))?;
         if file.format != FORMAT || file.store_id != store_id {
             return Err(decrypt_error(store_id));
         }
@@ -344,7 +345,9 @@ impl Inner {
                 },
             )
             .map_err(|_| fail())?;
-        String::from_utf8(plain).map(Secret::new).map_err(|_| fail())
+        String::from_utf8(plain)
+            .map(Secret::new)
+            .map_err(|_| fail())
     }
 }
 
@@ -436,7 +439,16 @@ mod tests {
         for ok in ["123456", "store-1_a", &"a".repeat(64)] {
             assert!(validate_store_id(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "../x", "a/b", "a.b", "a b", "ä", "a\0b", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "../x",
+            "a/b",
+            "a.b",
+            "a b",
+            "ä",
+            "a\0b",
+            &"a".repeat(65),
+        ] {
             assert!(validate_store_id(bad).is_err(), "{bad:?}");
         }
     }

@@ -34,8 +34,19 @@ pub fn request(
     path: &str,
     body: Option<&Value>,
 ) -> reqwest::RequestBuilder {
+    request_with(&client(), stub, method, path, body)
+}
+
+/// Same as [`request`] on a given client (keeps connections alive across requests).
+pub fn request_with(
+    client: &reqwest::Client,
+    stub: &KlaviyoStub,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> reqwest::RequestBuilder {
     let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut rb = client()
+    let mut rb = client
         .request(method, format!("{}{path}", stub.base_url))
         .header("Authorization", format!("Klaviyo-API-Key {KEY}"))
         .header("revision", REVISION)

@@ -1,0 +1,198 @@
+//! CachedKeyStore over an in-memory store, counting the calls that reach it. (The same
+//! behaviour counted at the AWS SDK level is in keystore_moto.rs.)
+
+mod keystore_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use adapters::keystore::cached::{CacheStats, CachedKeyStore, CallCounts, CountingKeyStore};
+use adapters::keystore::memory::MemoryKeyStore;
+use adapters::keystore::{KeyStore, StoreRecord};
+use adapters::{AdapterError, Secret};
+use async_trait::async_trait;
+use keystore_support::*;
+
+fn setup(ttl: Duration) -> (Arc<MemoryKeyStore>, Arc<CountingKeyStore>, CachedKeyStore) {
+    let memory = Arc::new(MemoryKeyStore::with_records([full_record("1")]));
+    let counting = Arc::new(CountingKeyStore::new(memory.clone()));
+    let cache = CachedKeyStore::new(counting.clone(), ttl);
+    (memory, counting, cache)
+}
+
+#[tokio::test]
+async fn second_get_within_ttl_is_served_from_memory() {
+    let (_, counting, cache) = setup(Duration::from_secs(60));
+    let first = cache.get("1").await.unwrap().unwrap();
+    let second = cache.get("1").await.unwrap().unwrap();
+    assert_eq!(first, second);
+    assert_eq!(second.klaviyo.unwrap().private_key.expose(), KLAVIYO_KEY);
+    assert_eq!(counting.counts().gets, 1);
+    assert_eq!(cache.stats(), CacheStats { hits: 1, misses: 1 });
+}
+
+#[tokio::test]
+async fn not_found_is_cached() {
+    let (_, counting, cache) = setup(Duration::from_secs(60));
+    assert_eq!(cache.get("nope").await.unwrap(), None);
+    assert_eq!(cache.get("nope").await.unwrap(), None);
+    assert_eq!(counting.counts().gets, 1);
+}
+
+#[tokio::test]
+async fn entries_expire_after_ttl() {
+    let (memory, counting, cache) = setup(Duration::from_millis(100));
+    cache.get("1").await.unwrap();
+    // A change made by another process (straight to the backing store)...
+    let mut changed = memory.get("1").await.unwrap().unwrap();
+    changed.klaviyo.as_mut().unwrap().needs_reconnect = true;
+    memory.put(&changed).await.unwrap();
+    // ...is not seen within the TTL...
+    assert!(
+        !cache
+            .get("1")
+            .await
+            .unwrap()
+            .unwrap()
+            .klaviyo
+            .unwrap()
+            .needs_reconnect
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // ...and is seen after it.
+    assert!(
+        cache
+            .get("1")
+            .await
+            .unwrap()
+            .unwrap()
+            .klaviyo
+            .unwrap()
+            .needs_reconnect
+    );
+    assert_eq!(counting.counts().gets, 2);
+}
+
+#[tokio::test]
+async fn put_through_the_cache_is_visible_at_once() {
+    let (_, counting, cache) = setup(Duration::from_secs(60));
+    let mut record = cache.get("1").await.unwrap().unwrap();
+    record.klaviyo.as_mut().unwrap().private_key = Secret::new("pk_live_new_key_1111");
+    assert_eq!(cache.put(&record).await.unwrap(), 2);
+    let got = cache.get("1").await.unwrap().unwrap();
+    assert_eq!(got.version, 2);
+    assert_eq!(
+        got.klaviyo.unwrap().private_key.expose(),
+        "pk_live_new_key_1111"
+    );
+    assert_eq!(
+        counting.counts(),
+        CallCounts {
+            gets: 1,
+            puts: 1,
+            deletes: 0
+        }
+    );
+
+    // A brand-new store written through the cache needs no read either.
+    cache.put(&StoreRecord::new("2")).await.unwrap();
+    assert_eq!(cache.get("2").await.unwrap().unwrap().version, 1);
+    assert_eq!(counting.counts().gets, 1);
+}
+
+#[tokio::test]
+async fn delete_through_the_cache_is_visible_at_once() {
+    let (memory, counting, cache) = setup(Duration::from_secs(60));
+    cache.get("1").await.unwrap();
+    cache.delete("1").await.unwrap();
+    assert_eq!(cache.get("1").await.unwrap(), None);
+    assert_eq!(memory.get("1").await.unwrap(), None);
+    assert_eq!(counting.counts().gets, 1);
+}
+
+#[tokio::test]
+async fn a_conflict_evicts_the_stale_entry() {
+    let (memory, counting, cache) = setup(Duration::from_secs(60));
+    let stale = cache.get("1").await.unwrap().unwrap();
+    // Another process writes first.
+    memory.put(&stale).await.unwrap();
+    assert!(matches!(
+        cache.put(&stale).await,
+        Err(AdapterError::Conflict { .. })
+    ));
+    // The next read fetches the winner instead of serving our stale copy.
+    assert_eq!(cache.get("1").await.unwrap().unwrap().version, 2);
+    assert_eq!(counting.counts().gets, 2);
+}
+
+#[tokio::test]
+async fn zero_ttl_disables_caching() {
+    let (_, counting, cache) = setup(Duration::ZERO);
+    cache.get("1").await.unwrap();
+    cache.get("1").await.unwrap();
+    assert_eq!(counting.counts().gets, 2);
+    assert_eq!(cache.stats(), CacheStats { hits: 0, misses: 2 });
+}
+
+/// Returns what it read *before* sleeping, so a write can land while a read is in flight.
+struct SlowReads(Arc<MemoryKeyStore>);
+
+#[async_trait]
+impl KeyStore for SlowReads {
+    async fn get(&self, store_id: &str) -> Result<Option<StoreRecord>, AdapterError> {
+        let snapshot = self.0.get(store_id).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        snapshot
+    }
+    async fn put(&self, record: &StoreRecord) -> Result<u64, AdapterError> {
+        self.0.put(record).await
+    }
+    async fn delete(&self, store_id: &str) -> Result<(), AdapterError> {
+        self.0.delete(store_id).await
+    }
+}
+
+#[tokio::test]
+async fn a_read_racing_a_write_does_not_cache_the_older_record() {
+    let memory = Arc::new(MemoryKeyStore::with_records([full_record("1")]));
+    let cache = Arc::new(CachedKeyStore::new(
+        Arc::new(SlowReads(memory.clone())),
+        Duration::from_secs(60),
+    ));
+    let reader = {
+        let cache = cache.clone();
+        tokio::spawn(async move { cache.get("1").await })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut newer = memory.get("1").await.unwrap().unwrap();
+    newer.klaviyo.as_mut().unwrap().needs_reconnect = true;
+    cache.put(&newer).await.unwrap();
+    // The in-flight read returns the version it saw...
+    assert_eq!(reader.await.unwrap().unwrap().unwrap().version, 1);
+    // ...but the cache keeps the write.
+    assert_eq!(cache.get("1").await.unwrap().unwrap().version, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_tasks_share_one_cache() {
+    let (_, counting, cache) = setup(Duration::from_secs(60));
+    let cache = Arc::new(cache);
+    cache.get("1").await.unwrap();
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.get("1").await.unwrap().unwrap().version })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 1);
+    }
+    assert_eq!(counting.counts().gets, 1);
+    assert_eq!(
+        cache.stats(),
+        CacheStats {
+            hits: 64,
+            misses: 1
+        }
+    );
+}

@@ -1,0 +1,95 @@
+//! Every request the mapping produces, for every Salla sample and every synthetic delivery,
+//! validates against Klaviyo's OpenAPI spec in strict mode (unknown keys rejected), including
+//! the 409 fallback and the phone-stripped retry.
+
+mod common;
+
+use common::{plan_bytes, plan_value, samples, synthetic};
+use mapping::{Action, Enrichment, KlaviyoRequest};
+
+fn check(label: &str, request: &KlaviyoRequest, failures: &mut Vec<String>) -> usize {
+    let spec = spec_check::Spec::shared();
+    let mut checked = 0;
+    let mut validate = |what: &str, method: &str, path: &str, body: Option<&serde_json::Value>| {
+        checked += 1;
+        if let Err(errors) = spec.validate_request(method, path, body) {
+            failures.push(format!(
+                "{label} [{what} {method} {path}]: {}",
+                errors.join("; ")
+            ));
+        }
+    };
+    validate(
+        &request.label(),
+        request.method(),
+        &request.path(),
+        request.body().as_ref(),
+    );
+    if let Some((method, path, body)) = request.fallback(409) {
+        validate("409 fallback", method, &path, Some(&body));
+    }
+    if let Some(retry) = request.without_phone() {
+        validate(
+            "without phone",
+            retry.method(),
+            &retry.path(),
+            retry.body().as_ref(),
+        );
+    }
+    checked
+}
+
+fn check_all(label: &str, action: &Action, failures: &mut Vec<String>) -> usize {
+    match action {
+        Action::Send(requests) => requests.iter().map(|r| check(label, r, failures)).sum(),
+        _ => 0,
+    }
+}
+
+#[test]
+fn sample_requests_validate_strictly() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (name, body) in samples() {
+        if let Ok(action) = plan_bytes(&body, &Enrichment::default()) {
+            checked += check_all(&name, &action, &mut failures);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(checked >= 12, "only {checked} requests checked");
+}
+
+#[test]
+fn synthetic_requests_validate_strictly() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (label, body, enrichment) in synthetic() {
+        let action = plan_value(&body, &enrichment).unwrap_or_else(|e| panic!("{label}: {e}"));
+        checked += check_all(&label, &action, &mut failures);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(checked >= 60, "only {checked} requests checked");
+}
+
+/// The validator is not a rubber stamp: a misspelled key in one of our bodies is caught.
+#[test]
+fn strict_mode_catches_a_misspelled_key() {
+    let (_, body) = samples()
+        .into_iter()
+        .find(|(n, _)| n == "order.created.json")
+        .expect("sample");
+    let Ok(Action::Send(requests)) = plan_bytes(&body, &Enrichment::default()) else {
+        panic!("order.created must map to requests");
+    };
+    let mut wrong = requests[0].body().expect("event body");
+    let attributes = wrong["data"]["attributes"]
+        .as_object_mut()
+        .expect("attributes");
+    let unique = attributes.remove("unique_id").expect("unique_id present");
+    attributes.insert("uniqueId".into(), unique);
+    let spec = spec_check::Spec::shared();
+    assert!(
+        spec.validate_request("POST", "/api/events", Some(&wrong))
+            .is_err()
+    );
+}

@@ -1,0 +1,335 @@
+//! The onboarding flow in a real headless Chromium (Debian's `chromium` + `chromium-driver`,
+//! installed by `infra/scripts/chromium.sh`), driven over WebDriver with fantoccini:
+//! open the page through the OAuth callback (Salla stub), submit a bad key (error in Arabic),
+//! a good key (connected: account name + last four), then disconnect. A PNG screenshot of
+//! each state goes to `<repo>/target/artifacts/`.
+//!
+//! Gate: `CHROMEDRIVER` (path to the chromedriver binary). Unset → the test prints "skipping",
+//! unless `CI` is set, where it fails.
+
+use std::convert::Infallible;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use adapters::Secret;
+use adapters::keystore::KeyStore;
+use adapters::keystore::memory::MemoryKeyStore;
+use adapters::klaviyo::KlaviyoClient;
+use adapters::salla::oauth::SallaOAuth;
+use bytes::Bytes;
+use e2e::salla_stub::SallaStub;
+use fantoccini::{Client, ClientBuilder, Locator};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use klaviyo_stub::{KlaviyoStub, StubAccount};
+use tokio::net::TcpListener;
+
+const SESSION_SECRET: &str = "browser-test-session-secret-0123456789";
+const STORE: &str = "1803665367";
+const GOOD_KEY: &str = "pk_browser_good_0123456789WXYZ";
+const BAD_KEY: &str = "pk_browser_bad_0123456789ABCD";
+const ACCOUNT_NAME: &str = "متجر العطور";
+
+/// Both handlers behind one local HTTP server, routed like the dev server.
+struct App {
+    callback: oauth_callback::Deps,
+    onboarding: key_onboarding::Deps,
+}
+
+async fn serve(
+    app: Arc<App>,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let body = if bytes.is_empty() {
+        lambda_http::Body::Empty
+    } else {
+        lambda_http::Body::Binary(bytes.to_vec())
+    };
+    let req = lambda_http::http::Request::from_parts(parts, body);
+    let resp = if req.uri().path().starts_with("/oauth/") {
+        oauth_callback::handle(&app.callback, req).await
+    } else {
+        key_onboarding::handle(&app.onboarding, req).await
+    };
+    let (parts, body) = resp.into_parts();
+    let bytes = Bytes::copy_from_slice(body.as_ref());
+    Ok(hyper::Response::from_parts(parts, Full::new(bytes)))
+}
+
+async fn start_app(app: Arc<App>, listener: TcpListener) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| serve(app.clone(), req));
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// chromedriver, killed when the test ends (pass or panic).
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+async fn start_driver(path: &str) -> (Driver, String) {
+    let port = free_port();
+    let child = Command::new(path)
+        .arg(format!("--port={port}"))
+        .arg("--allowed-ips=127.0.0.1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start chromedriver at {path}: {e}"));
+    let driver = Driver(child);
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return (driver, format!("http://127.0.0.1:{port}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not listen on {addr} within 10 s");
+}
+
+async fn browser(webdriver: &str, profile: &std::path::Path) -> Client {
+    let args = vec![
+        "--headless".to_string(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-quic".into(),
+        "--no-first-run".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--disable-dev-shm-usage".into(),
+        // A phone-sized window: the page must work there (and inside Salla's frame).
+        "--window-size=420,1000".into(),
+        // An Arabic-speaking merchant: the page must pick Arabic from Accept-Language.
+        "--lang=ar".into(),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    let mut options = serde_json::json!({
+        "args": args,
+        "prefs": {"intl.accept_languages": "ar"},
+    });
+    if let Ok(binary) = std::env::var("CHROMIUM") {
+        options["binary"] = binary.into();
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), "chrome".into());
+    caps.insert("goog:chromeOptions".into(), options);
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(webdriver)
+        .await
+        .unwrap_or_else(|e| panic!("cannot open a Chromium session via {webdriver}: {e}"))
+}
+
+fn artifacts_dir() -> PathBuf {
+    let dir = std::env::var_os("ARTIFACTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../target/artifacts"
+            ))
+        });
+    std::fs::create_dir_all(&dir).expect("create the artifacts directory");
+    dir
+}
+
+async fn screenshot(client: &Client, name: &str) -> PathBuf {
+    let png = client.screenshot().await.expect("screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+    let path = artifacts_dir().join(name);
+    std::fs::write(&path, png).expect("write screenshot");
+    path
+}
+
+async fn text_of(client: &Client, css: &str) -> String {
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} not on the page: {e}"))
+        .text()
+        .await
+        .expect("element text")
+}
+
+#[tokio::test]
+async fn onboarding_in_headless_chromium() {
+    let Ok(chromedriver) = std::env::var("CHROMEDRIVER") else {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "CHROMEDRIVER is not set: run infra/scripts/chromium.sh and export CHROMEDRIVER=$(command -v chromedriver)"
+            );
+        }
+        println!("skipping: CHROMEDRIVER is not set (see infra/scripts/chromium.sh)");
+        return;
+    };
+
+    let salla = SallaStub::start("browser-client", "browser-secret").await;
+    salla.add_code("browser-code", STORE);
+    let klaviyo = KlaviyoStub::start().await;
+    klaviyo.add_account(GOOD_KEY, StubAccount::new(ACCOUNT_NAME, "AbC123"));
+    let keys = Arc::new(MemoryKeyStore::new());
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
+    let port = listener.local_addr().expect("app address").port();
+    // `localhost`, not 127.0.0.1: browsers treat it as a secure context, so the page's
+    // Secure, SameSite=None session cookie is kept over plain HTTP as it is over HTTPS on AWS.
+    let base = format!("http://localhost:{port}");
+    let app = Arc::new(App {
+        callback: oauth_callback::Deps {
+            oauth: SallaOAuth::new(
+                &salla.base_url,
+                "browser-client",
+                Secret::new("browser-secret"),
+            ),
+            keys: keys.clone(),
+            session_secret: Secret::new(SESSION_SECRET),
+            onboarding_url: format!("{base}/onboarding"),
+            redirect_uri: format!("{base}/oauth/callback"),
+        },
+        onboarding: key_onboarding::Deps {
+            keys: keys.clone(),
+            klaviyo: Arc::new(KlaviyoClient::new(&klaviyo.base_url)),
+            session_secret: Secret::new(SESSION_SECRET),
+        },
+    });
+    tokio::spawn(start_app(app, listener));
+
+    let (_driver, webdriver) = start_driver(&chromedriver).await;
+    let profile = tempfile::tempdir().expect("browser profile dir");
+    let client = browser(&webdriver, profile.path()).await;
+
+    let result = flow(&client, &base, &keys).await;
+    let _ = client.close().await;
+    result.expect("browser flow");
+}
+
+async fn flow(client: &Client, base: &str, keys: &MemoryKeyStore) -> Result<(), String> {
+    // 1. Salla sends the merchant to our callback; we land on the page, signed in.
+    client
+        .goto(&format!("{base}/oauth/callback?code=browser-code&state=st"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let url = client.current_url().await.map_err(|e| e.to_string())?;
+    assert_eq!(url.path(), "/onboarding", "landed on {url}");
+    assert!(
+        url.query().is_none(),
+        "the handoff token must leave the address bar: {url}"
+    );
+    let status = text_of(client, "#not-connected").await;
+    assert!(status.contains("لم يتم ربط حساب Klaviyo بعد"), "{status}");
+    let html = client.source().await.map_err(|e| e.to_string())?;
+    assert!(html.contains("lang=\"ar\"") && html.contains("dir=\"rtl\""));
+    assert!(keys.get(STORE).await.unwrap().unwrap().salla.is_some());
+    screenshot(client, "onboarding-1-signed-in.png").await;
+
+    // 2. A key Klaviyo rejects: the error, in Arabic, and nothing stored.
+    submit_key(client, BAD_KEY).await?;
+    let error = text_of(client, "#error").await;
+    assert!(error.contains("لم يقبل Klaviyo هذا المفتاح"), "{error}");
+    let value = client
+        .find(Locator::Css("#private_key"))
+        .await
+        .map_err(|e| e.to_string())?
+        .prop("value")
+        .await
+        .map_err(|e| e.to_string())?;
+    assert_eq!(
+        value.as_deref(),
+        Some(""),
+        "the key is not sent back into the input"
+    );
+    assert!(keys.get(STORE).await.unwrap().unwrap().klaviyo.is_none());
+    screenshot(client, "onboarding-2-bad-key.png").await;
+
+    // 3. A good key: connected, with the account name and the key's last four.
+    submit_key(client, GOOD_KEY).await?;
+    assert!(text_of(client, "#notice").await.contains("تم الربط بنجاح"));
+    assert_eq!(text_of(client, "#account").await, ACCOUNT_NAME);
+    assert_eq!(text_of(client, "#last4").await, "••••WXYZ");
+    let html = client.source().await.map_err(|e| e.to_string())?;
+    assert!(
+        !html.contains(GOOD_KEY),
+        "the key must never reach the browser"
+    );
+    let stored = keys
+        .get(STORE)
+        .await
+        .unwrap()
+        .unwrap()
+        .klaviyo
+        .expect("key stored");
+    assert_eq!(stored.private_key.expose(), GOOD_KEY);
+    screenshot(client, "onboarding-3-connected.png").await;
+
+    // 4. Disconnect: the key is gone, the Salla tokens stay.
+    client
+        .find(Locator::Css("#disconnect"))
+        .await
+        .map_err(|e| e.to_string())?
+        .click()
+        .await
+        .map_err(|e| e.to_string())?;
+    assert!(text_of(client, "#notice").await.contains("تم فصل Klaviyo"));
+    assert!(
+        text_of(client, "#not-connected")
+            .await
+            .contains("لم يتم ربط")
+    );
+    let record = keys.get(STORE).await.unwrap().unwrap();
+    assert!(record.klaviyo.is_none() && record.salla.is_some());
+    screenshot(client, "onboarding-4-disconnected.png").await;
+    Ok(())
+}
+
+async fn submit_key(client: &Client, key: &str) -> Result<(), String> {
+    let input = client
+        .find(Locator::Css("#private_key"))
+        .await
+        .map_err(|e| e.to_string())?;
+    input.clear().await.map_err(|e| e.to_string())?;
+    input.send_keys(key).await.map_err(|e| e.to_string())?;
+    client
+        .find(Locator::Css("#save"))
+        .await
+        .map_err(|e| e.to_string())?
+        .click()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}

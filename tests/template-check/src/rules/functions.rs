@@ -1,0 +1,153 @@
+//! Shape of the three functions: how they are built, run and reached, and their settings.
+
+use serde_json::Value as Json;
+
+use super::{COMMON_ENV, FUNCTIONS, Violation, spec_for};
+use crate::model::{as_list, function_binary, function_env, function_property, functions, props};
+
+pub const SHAPE: &str = "function-shape";
+pub const TIMEOUT: &str = "function-timeout";
+pub const CONFIG: &str = "function-config";
+pub const NO_PAYLOAD_SINK: &str = "function-no-payload-sink";
+
+/// Salla waits about 30 s for the webhook answer (and for the validation URL); a function
+/// allowed to run longer would be cut off by Salla first.
+pub const MAX_TIMEOUT_SECS: i64 = 29;
+
+/// Function settings that would park an event (and so its payload) somewhere.
+const PAYLOAD_SINKS: &[&str] = &[
+    "DeadLetterQueue",
+    "DeadLetterConfig",
+    "EventInvokeConfig",
+    "Events",
+];
+
+pub fn check(doc: &Json, out: &mut Vec<Violation>) {
+    let all = functions(doc);
+    if all.len() != FUNCTIONS.len() {
+        out.push(Violation::new(
+            SHAPE,
+            "Resources",
+            format!(
+                "expected {} functions, found {}",
+                FUNCTIONS.len(),
+                all.len()
+            ),
+        ));
+    }
+    for (id, res) in all {
+        shape(doc, id, res, out);
+        timeout(doc, id, res, out);
+        config(doc, id, res, out);
+        for key in PAYLOAD_SINKS {
+            if props(res).get(*key).is_some() {
+                out.push(Violation::new(
+                    NO_PAYLOAD_SINK,
+                    id,
+                    format!("{key} would keep events (payloads) outside the request"),
+                ));
+            }
+        }
+    }
+}
+
+fn expect(ok: bool, id: &str, what: &str, out: &mut Vec<Violation>) {
+    if !ok {
+        out.push(Violation::new(SHAPE, id, what));
+    }
+}
+
+fn shape(doc: &Json, id: &str, res: &Json, out: &mut Vec<Violation>) {
+    let prop = |k: &str| function_property(doc, res, k);
+    let binary = function_binary(res);
+    expect(
+        binary.and_then(spec_for).is_some(),
+        id,
+        "Metadata.BuildProperties.Binary must be one of the workspace's Lambda binaries",
+        out,
+    );
+    let build = res
+        .get("Metadata")
+        .and_then(|m| m.get("BuildMethod"))
+        .and_then(Json::as_str);
+    expect(
+        build == Some("rust-cargolambda"),
+        id,
+        "BuildMethod must be rust-cargolambda",
+        out,
+    );
+    expect(
+        prop("CodeUri").and_then(Json::as_str) == Some("."),
+        id,
+        "CodeUri must be the workspace root (one shared target dir)",
+        out,
+    );
+    expect(
+        prop("Runtime").and_then(Json::as_str) == Some("provided.al2023"),
+        id,
+        "Runtime must be provided.al2023",
+        out,
+    );
+    let arch: Vec<_> = prop("Architectures")
+        .map(as_list)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(Json::as_str)
+        .collect();
+    expect(arch == ["arm64"], id, "Architectures must be [arm64]", out);
+    expect(
+        prop("Handler").and_then(Json::as_str) == Some("bootstrap"),
+        id,
+        "Handler must be bootstrap",
+        out,
+    );
+    expect(
+        prop("MemorySize").is_some(),
+        id,
+        "MemorySize must be set",
+        out,
+    );
+    let auth = prop("FunctionUrlConfig")
+        .and_then(|u| u.get("AuthType"))
+        .and_then(Json::as_str);
+    expect(
+        matches!(auth, Some("NONE" | "AWS_IAM")),
+        id,
+        "FunctionUrlConfig with an AuthType is required (Salla calls a URL)",
+        out,
+    );
+}
+
+fn timeout(doc: &Json, id: &str, res: &Json, out: &mut Vec<Violation>) {
+    match function_property(doc, res, "Timeout").and_then(Json::as_i64) {
+        Some(t) if (1..=MAX_TIMEOUT_SECS).contains(&t) => {}
+        other => out.push(Violation::new(
+            TIMEOUT,
+            id,
+            format!("Timeout must be 1..={MAX_TIMEOUT_SECS} s (Salla waits ~30 s), got {other:?}"),
+        )),
+    }
+}
+
+fn config(doc: &Json, id: &str, res: &Json, out: &mut Vec<Violation>) {
+    let Some(spec) = function_binary(res).and_then(spec_for) else {
+        return;
+    };
+    let env = function_env(doc, res);
+    for name in COMMON_ENV.iter().chain(spec.env) {
+        if !env.contains_key(name) {
+            out.push(Violation::new(
+                CONFIG,
+                id,
+                format!("environment lacks {name}"),
+            ));
+        }
+    }
+    if env.get("KEY_STORE").and_then(|v| v.as_str()) != Some("dynamodb") {
+        out.push(Violation::new(
+            CONFIG,
+            id,
+            "KEY_STORE must be \"dynamodb\" on AWS",
+        ));
+    }
+}

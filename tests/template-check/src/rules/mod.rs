@@ -1,0 +1,122 @@
+//! The rules. Each `check` pushes a [`Violation`] per problem found; [`check_all`] runs them
+//! all. Rule ids are stable so tests can assert that a specific rule fired.
+
+use std::fmt;
+
+use serde_json::Value as Json;
+
+pub mod functions;
+pub mod iam;
+pub mod kms;
+pub mod logging;
+pub mod outputs;
+pub mod secrets;
+pub mod storage;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub rule: &'static str,
+    pub location: String,
+    pub detail: String,
+}
+
+impl Violation {
+    pub fn new(rule: &'static str, location: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            rule,
+            location: location.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}: {}", self.rule, self.location, self.detail)
+    }
+}
+
+/// What each deployed binary is allowed and expected to have. The template must match this
+/// exactly: a missing permission breaks the function, an extra one widens access.
+pub struct FunctionSpec {
+    pub binary: &'static str,
+    /// Every DynamoDB action its role may use (on the store table only).
+    pub dynamodb: &'static [&'static str],
+    /// Every KMS action its role may use (on the store key only, under an encryption context).
+    pub kms: &'static [&'static str],
+    /// Environment variables it must have besides [`COMMON_ENV`].
+    pub env: &'static [&'static str],
+    /// Secret environment variables it may have (and must get from a secret store).
+    pub secrets: &'static [&'static str],
+}
+
+/// Environment every function gets.
+pub const COMMON_ENV: &[&str] = &[
+    "RUST_LOG",
+    "KEY_STORE",
+    "TABLE_NAME",
+    "KMS_KEY_ID",
+    "KEY_CACHE_TTL_SECS",
+];
+
+pub const FUNCTIONS: &[FunctionSpec] = &[
+    FunctionSpec {
+        binary: "webhook-intake",
+        dynamodb: &[
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:DeleteItem",
+        ],
+        kms: &["kms:Encrypt", "kms:Decrypt"],
+        env: &[
+            "SALLA_WEBHOOK_SECRET",
+            "SALLA_WEBHOOK_STRATEGY",
+            "SALLA_CLIENT_ID",
+            "SALLA_CLIENT_SECRET",
+            "SALLA_ACCOUNTS_URL",
+            "SALLA_API_URL",
+            "KLAVIYO_API_URL",
+        ],
+        secrets: &["SALLA_WEBHOOK_SECRET", "SALLA_CLIENT_SECRET"],
+    },
+    FunctionSpec {
+        binary: "key-onboarding",
+        dynamodb: &[
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:DeleteItem",
+        ],
+        kms: &["kms:Encrypt", "kms:Decrypt"],
+        env: &["SESSION_SECRET", "KLAVIYO_API_URL"],
+        secrets: &["SESSION_SECRET"],
+    },
+    FunctionSpec {
+        binary: "oauth-callback",
+        dynamodb: &["dynamodb:GetItem", "dynamodb:PutItem"],
+        kms: &["kms:Encrypt", "kms:Decrypt"],
+        env: &[
+            "SALLA_CLIENT_ID",
+            "SALLA_CLIENT_SECRET",
+            "SESSION_SECRET",
+            "ONBOARDING_URL",
+        ],
+        secrets: &["SALLA_CLIENT_SECRET", "SESSION_SECRET"],
+    },
+];
+
+pub fn spec_for(binary: &str) -> Option<&'static FunctionSpec> {
+    FUNCTIONS.iter().find(|s| s.binary == binary)
+}
+
+/// Runs every rule.
+pub fn check_all(doc: &Json) -> Vec<Violation> {
+    let mut out = Vec::new();
+    iam::check(doc, &mut out);
+    kms::check(doc, &mut out);
+    functions::check(doc, &mut out);
+    storage::check(doc, &mut out);
+    secrets::check(doc, &mut out);
+    logging::check(doc, &mut out);
+    outputs::check(doc, &mut out);
+    out
+}

@@ -1,0 +1,84 @@
+//! What may be stored: one table of per-store records, nothing that could hold a payload.
+
+use serde_json::Value as Json;
+
+use super::Violation;
+use crate::model::{as_list, is_true, props, resource_type, resources, resources_of_type};
+
+pub const TABLE: &str = "table-settings";
+pub const NO_PAYLOAD_STORE: &str = "no-payload-store";
+
+/// Resource types that queue, archive or store messages or files. The relay answers within
+/// the request and keeps nothing of the payload, so none of these belong in the template.
+const PAYLOAD_STORE_PREFIXES: &[&str] = &[
+    "AWS::SQS::",
+    "AWS::SNS::",
+    "AWS::S3::",
+    "AWS::Kinesis",
+    "AWS::EFS::",
+    "AWS::RDS::",
+    "AWS::ElastiCache::",
+    "AWS::Events::Archive",
+    "AWS::Lambda::EventSourceMapping",
+    "AWS::Lambda::EventInvokeConfig",
+    "AWS::DynamoDB::GlobalTable",
+    "AWS::Serverless::SimpleTable",
+    "AWS::Serverless::Api",
+    "AWS::Serverless::HttpApi",
+    "AWS::ApiGateway",
+];
+
+pub fn check(doc: &Json, out: &mut Vec<Violation>) {
+    for (id, res) in resources(doc) {
+        let ty = resource_type(res);
+        if PAYLOAD_STORE_PREFIXES.iter().any(|p| ty.starts_with(p)) {
+            out.push(Violation::new(
+                NO_PAYLOAD_STORE,
+                id,
+                format!("{ty} could hold webhook payloads"),
+            ));
+        }
+    }
+    let tables = resources_of_type(doc, "AWS::DynamoDB::Table");
+    if tables.len() != 1 {
+        out.push(Violation::new(
+            NO_PAYLOAD_STORE,
+            "Resources",
+            format!(
+                "expected exactly one DynamoDB table (store records), found {}",
+                tables.len()
+            ),
+        ));
+    }
+    for (id, res) in tables {
+        table(id, res, out);
+    }
+}
+
+fn table(id: &str, res: &Json, out: &mut Vec<Violation>) {
+    let p = props(res);
+    let mut fail = |detail: &str| out.push(Violation::new(TABLE, id, detail));
+    if p.get("BillingMode").and_then(Json::as_str) != Some("PAY_PER_REQUEST") {
+        fail("BillingMode must be PAY_PER_REQUEST");
+    }
+    let pitr = p
+        .get("PointInTimeRecoverySpecification")
+        .and_then(|s| s.get("PointInTimeRecoveryEnabled"));
+    if !is_true(pitr) {
+        fail("point-in-time recovery must be enabled");
+    }
+    let sse = p.get("SSESpecification").and_then(|s| s.get("SSEEnabled"));
+    if !is_true(sse) {
+        fail("SSESpecification.SSEEnabled must be true");
+    }
+    if res.get("DeletionPolicy").and_then(Json::as_str) != Some("Retain") {
+        fail("DeletionPolicy must be Retain");
+    }
+    let keys = as_list(p.get("KeySchema").unwrap_or(&Json::Null));
+    let only_store_id = keys.len() == 1
+        && keys[0].get("AttributeName").and_then(Json::as_str) == Some("store_id")
+        && keys[0].get("KeyType").and_then(Json::as_str) == Some("HASH");
+    if !only_store_id {
+        fail("key schema must be the single hash key store_id");
+    }
+}
