@@ -24,22 +24,26 @@ const MAX_BODY: usize = 6 * 1024 * 1024;
 /// The three functions' dependencies, sharing one key store as the Lambdas share one table.
 pub struct App {
     pub intake: webhook_intake::Deps,
+    pub onboarding: key_onboarding::Deps,
+    pub callback: oauth_callback::Deps,
     pub store: Arc<dyn KeyStore>,
     pub started: Instant,
 }
 
 impl App {
-    pub fn new(config: &Config, store: Arc<dyn KeyStore>) -> App {
-        App {
+    pub fn new(config: &Config, store: Arc<dyn KeyStore>) -> Result<App, AdapterError> {
+        Ok(App {
             intake: webhook_intake::Deps::new(config, store.clone()),
+            onboarding: key_onboarding::Deps::from_config(config, store.clone())?,
+            callback: oauth_callback::Deps::from_config(config, store.clone())?,
             store,
             started: Instant::now(),
-        }
+        })
     }
 
     pub async fn from_config(config: &Config) -> Result<App, AdapterError> {
         let store = adapters::config::build_key_store(config).await?;
-        Ok(App::new(config, store))
+        App::new(config, store)
     }
 
     /// Routes one request. Paths are passed through unchanged: handlers match on their last
@@ -52,6 +56,10 @@ impl App {
         let method = req.method().clone();
         match (method.as_str(), path.as_str()) {
             (_, "/webhook") => webhook_intake::handle(&self.intake, req).await,
+            (_, "/onboarding" | "/onboarding/" | "/onboarding/validate") => {
+                key_onboarding::handle(&self.onboarding, req).await
+            }
+            (_, "/oauth/callback") => oauth_callback::handle(&self.callback, req).await,
             ("GET", "/health") => text(200, "application/json", r#"{"status":"ok"}"#),
             _ => text(404, "application/json", r#"{"error":"not_found"}"#),
         }

@@ -464,7 +464,7 @@ async fn unreachable_dynamodb_is_unavailable() {
 }
 
 #[tokio::test]
-async fn missing_table_is_an_error_not_a_panic() {
+async fn missing_table_is_rejected_not_transient() {
     let Some(url) = moto_url() else { return };
     let moto = Moto::connect(&url).await;
     let store = DynamoKeyStore::new(
@@ -474,8 +474,9 @@ async fn missing_table_is_an_error_not_a_panic() {
         "alias/none",
     );
     let err = store.get("1").await.unwrap_err();
+    assert!(!err.is_transient());
     assert!(
-        matches!(&err, AdapterError::Unavailable { service: "dynamodb", detail } if detail == "ResourceNotFoundException"),
+        matches!(&err, AdapterError::Rejected { service: "dynamodb", status: 400, code, .. } if code == "ResourceNotFoundException"),
         "{err:?}"
     );
 }

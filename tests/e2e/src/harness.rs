@@ -116,7 +116,7 @@ impl Harness {
             Profile::Dev { port: 0 },
         )
         .expect("test config");
-        let mut app = App::new(&config, store.clone());
+        let mut app = App::new(&config, store.clone()).expect("app wiring");
         app.intake.klaviyo = Arc::new(KlaviyoClient::with_policy(klaviyo_url, policy.clone()));
         app.intake.klaviyo_budget = policy.budget;
         Self::serve(app, klaviyo, store).await

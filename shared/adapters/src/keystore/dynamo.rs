@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
@@ -200,6 +201,7 @@ impl DynamoKeyStore {
 #[async_trait]
 impl KeyStore for DynamoKeyStore {
     async fn get(&self, store_id: &str) -> Result<Option<StoreRecord>, AdapterError> {
+        check_store_id(store_id)?;
         let out = self
             .dynamo
             .get_item()
@@ -263,6 +265,7 @@ impl KeyStore for DynamoKeyStore {
 
     async fn put(&self, record: &StoreRecord) -> Result<u64, AdapterError> {
         let id = record.store_id.as_str();
+        check_store_id(id)?;
         let (k_key, s_access, s_refresh) = tokio::join!(
             self.encrypt_opt(
                 id,
@@ -282,7 +285,10 @@ impl KeyStore for DynamoKeyStore {
         );
         let (k_key, s_access, s_refresh) = (k_key?, s_access?, s_refresh?);
 
-        let version = record.version + 1;
+        let version = record
+            .version
+            .checked_add(1)
+            .ok_or_else(|| malformed(VERSION))?;
         let mut item = HashMap::new();
         item.insert(KEY.to_string(), AttributeValue::S(id.to_string()));
         item.insert(VERSION.to_string(), number(version));
@@ -343,6 +349,7 @@ impl KeyStore for DynamoKeyStore {
     }
 
     async fn delete(&self, store_id: &str) -> Result<(), AdapterError> {
+        check_store_id(store_id)?;
         self.dynamo
             .delete_item()
             .table_name(&self.table)
@@ -352,6 +359,20 @@ impl KeyStore for DynamoKeyStore {
             .map_err(|e| sdk_error(DYNAMODB, &e))?;
         Ok(())
     }
+}
+
+/// DynamoDB refuses empty keys and keys over 2048 bytes; say so plainly instead of passing
+/// its validation error along.
+fn check_store_id(store_id: &str) -> Result<(), AdapterError> {
+    if store_id.is_empty() || store_id.len() > 2048 {
+        return Err(AdapterError::Rejected {
+            service: DYNAMODB,
+            status: 400,
+            code: "invalid_store_id".into(),
+            detail: "store id must be 1 to 2048 bytes".into(),
+        });
+    }
+    Ok(())
 }
 
 fn number(n: impl ToString) -> AttributeValue {
@@ -422,26 +443,57 @@ fn config_bug(what: &str) -> AdapterError {
     AdapterError::Config(format!("could not build the table's {what}"))
 }
 
+/// Error codes that mean "slow down / try again", whatever HTTP status they came with.
+const TRANSIENT_CODES: &[&str] = &[
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "TransactionConflictException",
+    "DependencyTimeoutException",
+    "KMSInternalException",
+    "KeyUnavailableException",
+    "InternalServerError",
+    "ServiceUnavailable",
+];
+
 /// Maps an SDK failure to our error, keeping only the error code (SDK messages may echo
-/// request parts). Throttling, 5xx, timeouts and dispatch failures are transient.
-fn sdk_error<E, R>(service: &'static str, err: &SdkError<E, R>) -> AdapterError
+/// request parts). Throttling, 5xx, timeouts and dispatch failures are transient
+/// (`Unavailable`); any other refusal (validation, missing table, access denied) is
+/// `Rejected`: retrying the same request will not help.
+fn sdk_error<E>(service: &'static str, err: &SdkError<E, HttpResponse>) -> AdapterError
 where
     E: ProvideErrorMetadata,
 {
-    let detail = match err {
-        SdkError::TimeoutError(_) => "timeout".to_string(),
-        SdkError::DispatchFailure(_) => "dispatch failure".to_string(),
-        SdkError::ConstructionFailure(_) => "request construction failed".to_string(),
-        SdkError::ResponseError(_) => "unreadable response".to_string(),
-        SdkError::ServiceError(_) => err.code().unwrap_or("unknown service error").to_string(),
-        _ => "unknown failure".to_string(),
+    let unavailable = |detail: &str| AdapterError::Unavailable {
+        service,
+        detail: detail.to_string(),
     };
-    AdapterError::Unavailable { service, detail }
+    match err {
+        SdkError::TimeoutError(_) => unavailable("timeout"),
+        SdkError::DispatchFailure(_) => unavailable("dispatch failure"),
+        SdkError::ResponseError(_) => unavailable("unreadable response"),
+        SdkError::ConstructionFailure(_) => unavailable("request construction failed"),
+        SdkError::ServiceError(service_err) => {
+            let code = err.code().unwrap_or("UnknownError");
+            let status = service_err.raw().status().as_u16();
+            if status >= 500 || TRANSIENT_CODES.contains(&code) {
+                unavailable(code)
+            } else {
+                AdapterError::Rejected {
+                    service,
+                    status,
+                    code: code.to_string(),
+                    detail: "request refused".to_string(),
+                }
+            }
+        }
+        _ => unavailable("unknown failure"),
+    }
 }
 
-fn kms_decrypt_error<R>(
+fn kms_decrypt_error(
     store_id: &str,
-    err: &SdkError<aws_sdk_kms::operation::decrypt::DecryptError, R>,
+    err: &SdkError<aws_sdk_kms::operation::decrypt::DecryptError, HttpResponse>,
 ) -> AdapterError {
     use aws_sdk_kms::operation::decrypt::DecryptError as E;
     match err.as_service_error() {
@@ -460,8 +512,8 @@ fn kms_decrypt_error<R>(
     }
 }
 
-fn kms_encrypt_error<R>(
-    err: &SdkError<aws_sdk_kms::operation::encrypt::EncryptError, R>,
+fn kms_encrypt_error(
+    err: &SdkError<aws_sdk_kms::operation::encrypt::EncryptError, HttpResponse>,
 ) -> AdapterError {
     use aws_sdk_kms::operation::encrypt::EncryptError as E;
     match err.as_service_error() {
