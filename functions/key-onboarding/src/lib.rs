@@ -26,8 +26,6 @@ pub use web::SESSION_COOKIE;
 
 /// A form post is a key and four short fields.
 const MAX_FORM_BODY: usize = 8 * 1024;
-/// Shortest `SESSION_SECRET` we sign sessions with (bytes).
-pub const MIN_SESSION_SECRET_LEN: usize = 32;
 
 /// Everything the handler needs, built once per cold start.
 pub struct Deps {
@@ -39,11 +37,7 @@ pub struct Deps {
 impl Deps {
     /// Fails (naming the setting) when the session secret is too short to sign with.
     pub fn from_config(config: &Config, keys: Arc<dyn KeyStore>) -> Result<Self, AdapterError> {
-        if config.session_secret.expose().len() < MIN_SESSION_SECRET_LEN {
-            return Err(AdapterError::Config(format!(
-                "SESSION_SECRET must be at least {MIN_SESSION_SECRET_LEN} characters"
-            )));
-        }
+        session::check_secret(&config.session_secret)?;
         Ok(Self {
             keys,
             klaviyo: Arc::new(KlaviyoClient::new(config.klaviyo_api_url.clone())),

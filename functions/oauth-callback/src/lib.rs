@@ -34,7 +34,7 @@ pub struct Deps {
 impl Deps {
     /// Fails (naming the setting) when the session secret is too short to sign with.
     pub fn from_config(config: &Config, keys: Arc<dyn KeyStore>) -> Result<Self, AdapterError> {
-        check_session_secret(&config.session_secret)?;
+        session::check_secret(&config.session_secret)?;
         Ok(Self {
             oauth: SallaOAuth::new(
                 config.salla_accounts_url.clone(),
@@ -47,19 +47,6 @@ impl Deps {
             redirect_uri: config.oauth_redirect_uri.clone(),
         })
     }
-}
-
-/// Shortest `SESSION_SECRET` we sign sessions with (bytes).
-pub const MIN_SESSION_SECRET_LEN: usize = 32;
-
-/// A short secret makes every session forgeable by brute force: refuse to start with one.
-pub fn check_session_secret(secret: &Secret) -> Result<(), AdapterError> {
-    if secret.expose().len() < MIN_SESSION_SECRET_LEN {
-        return Err(AdapterError::Config(format!(
-            "SESSION_SECRET must be at least {MIN_SESSION_SECRET_LEN} characters"
-        )));
-    }
-    Ok(())
 }
 
 /// Handles `GET …/callback`. Never returns an error: every failure is a page with a status.

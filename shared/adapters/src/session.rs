@@ -28,6 +28,10 @@ pub const HANDOFF_TTL_SECS: i64 = 120;
 /// Lifetime of the onboarding page's cookie session.
 pub const SESSION_TTL_SECS: i64 = 30 * 60;
 
+/// Shortest `SESSION_SECRET` (bytes) the functions start with: a short secret makes every
+/// session forgeable by brute force.
+pub const MIN_SECRET_LEN: usize = 32;
+
 /// Longest store id we sign; Salla's are numeric and far shorter.
 const MAX_STORE_ID_LEN: usize = 64;
 /// Longest token we even try to decode; anything longer is not ours.
@@ -74,6 +78,16 @@ impl fmt::Display for SessionError {
 }
 
 impl std::error::Error for SessionError {}
+
+/// Refuses a `SESSION_SECRET` shorter than [`MIN_SECRET_LEN`], naming the setting.
+pub fn check_secret(secret: &crate::Secret) -> Result<(), crate::AdapterError> {
+    if secret.expose().len() < MIN_SECRET_LEN {
+        return Err(crate::AdapterError::Config(format!(
+            "SESSION_SECRET must be at least {MIN_SECRET_LEN} characters"
+        )));
+    }
+    Ok(())
+}
 
 /// A token for `store_id`, valid for `ttl_secs` from `now` (unix seconds).
 pub fn issue(secret: &[u8], store_id: &str, purpose: Purpose, now: i64, ttl_secs: i64) -> String {
@@ -233,6 +247,14 @@ mod tests {
                 Err(SessionError::Invalid)
             );
         }
+    }
+
+    #[test]
+    fn short_secrets_are_refused_by_name() {
+        let err = check_secret(&crate::Secret::new("short")).unwrap_err();
+        assert!(err.to_string().contains("SESSION_SECRET"));
+        assert!(!err.to_string().contains("short"), "never echo the value");
+        assert!(check_secret(&crate::Secret::new("x".repeat(MIN_SECRET_LEN))).is_ok());
     }
 
     #[test]

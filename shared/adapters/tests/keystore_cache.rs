@@ -40,6 +40,19 @@ async fn not_found_is_cached() {
 }
 
 #[tokio::test]
+async fn not_found_expires_sooner_than_records() {
+    let memory = Arc::new(MemoryKeyStore::new());
+    let cache = CachedKeyStore::new(memory.clone(), Duration::from_secs(60))
+        .with_negative_ttl(Duration::from_millis(50));
+    assert_eq!(cache.get("new").await.unwrap(), None);
+    // The merchant connects through another process (straight to the backing store).
+    memory.put(&StoreRecord::new("new")).await.unwrap();
+    assert_eq!(cache.get("new").await.unwrap(), None, "still within the negative window");
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert!(cache.get("new").await.unwrap().is_some(), "seen once the short window passed");
+}
+
+#[tokio::test]
 async fn entries_expire_after_ttl() {
     let (memory, counting, cache) = setup(Duration::from_millis(100));
     cache.get("1").await.unwrap();

@@ -234,12 +234,19 @@ async fn onboarding_in_headless_chromium() {
     let profile = tempfile::tempdir().expect("browser profile dir");
     let client = browser(&webdriver, profile.path()).await;
 
-    let result = flow(&client, &base, &keys).await;
+    // The flow runs in its own task so a failed assertion still closes the browser (no
+    // orphaned Chromium) before the panic is passed on.
+    let outcome = tokio::spawn(flow(client.clone(), base, keys)).await;
     let _ = client.close().await;
-    result.expect("browser flow");
+    match outcome {
+        Ok(result) => result.expect("browser flow"),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => panic!("browser flow task failed: {e}"),
+    }
 }
 
-async fn flow(client: &Client, base: &str, keys: &MemoryKeyStore) -> Result<(), String> {
+async fn flow(client: Client, base: String, keys: Arc<MemoryKeyStore>) -> Result<(), String> {
+    let client = &client;
     // 1. Salla sends the merchant to our callback; we land on the page, signed in.
     client
         .goto(&format!("{base}/oauth/callback?code=browser-code&state=st"))
@@ -279,6 +286,7 @@ async fn flow(client: &Client, base: &str, keys: &MemoryKeyStore) -> Result<(), 
 
     // 3. A good key: connected, with the account name and the key's last four.
     submit_key(client, GOOD_KEY).await?;
+    wait_for_query(client, "notice=saved").await?;
     assert!(text_of(client, "#notice").await.contains("تم الربط بنجاح"));
     assert_eq!(text_of(client, "#account").await, ACCOUNT_NAME);
     assert_eq!(text_of(client, "#last4").await, "••••WXYZ");
@@ -305,6 +313,7 @@ async fn flow(client: &Client, base: &str, keys: &MemoryKeyStore) -> Result<(), 
         .click()
         .await
         .map_err(|e| e.to_string())?;
+    wait_for_query(client, "notice=disconnected").await?;
     assert!(text_of(client, "#notice").await.contains("تم فصل Klaviyo"));
     assert!(
         text_of(client, "#not-connected")
@@ -332,4 +341,17 @@ async fn submit_key(client: &Client, key: &str) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// Waits for the post/redirect/get to land, so the next lookup cannot hit the previous page
+/// (which may carry an element with the same id).
+async fn wait_for_query(client: &Client, expected: &str) -> Result<(), String> {
+    for _ in 0..100 {
+        let url = client.current_url().await.map_err(|e| e.to_string())?;
+        if url.query().is_some_and(|q| q.contains(expected)) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!("the page never reached ?{expected}"))
 }

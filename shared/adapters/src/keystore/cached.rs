@@ -25,6 +25,9 @@ use crate::AdapterError;
 /// nothing has expired, the cache starts over) so memory stays bounded in a long-lived process.
 const MAX_ENTRIES: usize = 10_000;
 
+/// Upper bound on how long "we hold nothing for this store" is believed.
+const NEGATIVE_TTL: Duration = Duration::from_secs(5);
+
 /// Counters for the load tool and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CacheStats {
@@ -43,6 +46,7 @@ struct Entry {
 pub struct CachedKeyStore {
     inner: Arc<dyn KeyStore>,
     ttl: Duration,
+    negative_ttl: Duration,
     entries: RwLock<HashMap<String, Entry>>,
     /// Bumped by every write through the cache. A `get` that read the inner store while a
     /// write happened must not cache what it read: the write may be newer than that read.
@@ -56,11 +60,18 @@ impl CachedKeyStore {
         Self {
             inner,
             ttl,
+            negative_ttl: ttl.min(NEGATIVE_TTL),
             entries: RwLock::new(HashMap::new()),
             writes: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
+    }
+
+    /// Overrides how long "not found" is cached (never longer than the TTL).
+    pub fn with_negative_ttl(mut self, negative_ttl: Duration) -> Self {
+        self.negative_ttl = negative_ttl.min(self.ttl);
+        self
     }
 
     pub fn stats(&self) -> CacheStats {
@@ -81,7 +92,15 @@ impl CachedKeyStore {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let entry = entries.get(store_id)?;
-        (entry.stored_at.elapsed() < self.ttl).then(|| entry.record.clone())
+        // "Not found" is kept only briefly: a merchant who has just connected their key in
+        // another process (the onboarding function) must not have events dropped for a
+        // whole TTL. A short negative window still absorbs a burst for an unconnected store.
+        let ttl = if entry.record.is_some() {
+            self.ttl
+        } else {
+            self.negative_ttl
+        };
+        (entry.stored_at.elapsed() < ttl).then(|| entry.record.clone())
     }
 
     fn write_entries(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Entry>> {

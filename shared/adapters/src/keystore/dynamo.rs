@@ -531,3 +531,87 @@ fn kms_encrypt_error(
         _ => sdk_error(KMS, err),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_kms::error::ErrorMetadata;
+    use aws_sdk_kms::operation::decrypt::DecryptError;
+    use aws_sdk_kms::operation::encrypt::EncryptError;
+    use aws_sdk_kms::types::error::{InvalidCiphertextException, NotFoundException};
+    use aws_smithy_types::body::SdkBody;
+
+    fn response(status: u16) -> HttpResponse {
+        HttpResponse::new(status.try_into().unwrap(), SdkBody::empty())
+    }
+
+    fn generic(code: &str, message: &str) -> ErrorMetadata {
+        ErrorMetadata::builder().code(code).message(message).build()
+    }
+
+    fn decrypt_err(err: DecryptError, status: u16) -> AdapterError {
+        kms_decrypt_error("42", &SdkError::service_error(err, response(status)))
+    }
+
+    #[test]
+    fn throttling_and_5xx_are_transient() {
+        let throttled = decrypt_err(
+            DecryptError::generic(generic("ThrottlingException", "x")),
+            400,
+        );
+        assert!(
+            matches!(&throttled, AdapterError::Unavailable { service: "kms", detail } if detail == "ThrottlingException")
+        );
+        let internal = decrypt_err(DecryptError::generic(generic("Whatever", "x")), 503);
+        assert!(internal.is_transient());
+    }
+
+    #[test]
+    fn bad_ciphertext_and_access_denied_are_decrypt_errors() {
+        let invalid =
+            DecryptError::InvalidCiphertextException(InvalidCiphertextException::builder().build());
+        assert!(
+            matches!(decrypt_err(invalid, 400), AdapterError::Decrypt { store_id } if store_id == "42")
+        );
+        let denied = decrypt_err(
+            DecryptError::generic(generic("AccessDeniedException", "x")),
+            400,
+        );
+        assert!(matches!(denied, AdapterError::Decrypt { .. }));
+    }
+
+    #[test]
+    fn other_refusals_are_rejected_without_the_message() {
+        let err = sdk_error(
+            DYNAMODB,
+            &SdkError::<DecryptError, _>::service_error(
+                DecryptError::generic(generic(
+                    "ValidationException",
+                    "value pk_live_SECRET is bad",
+                )),
+                response(400),
+            ),
+        );
+        assert!(
+            matches!(&err, AdapterError::Rejected { status: 400, code, .. } if code == "ValidationException")
+        );
+        assert!(!err.is_transient());
+        assert!(!err.to_string().contains("pk_live_SECRET"));
+    }
+
+    #[test]
+    fn unusable_encryption_key_is_a_config_error() {
+        let err = kms_encrypt_error(&SdkError::service_error(
+            EncryptError::NotFoundException(NotFoundException::builder().build()),
+            response(400),
+        ));
+        assert!(matches!(err, AdapterError::Config(_)));
+    }
+
+    #[test]
+    fn store_id_bounds() {
+        assert!(check_store_id("").is_err());
+        assert!(check_store_id(&"1".repeat(2049)).is_err());
+        assert!(check_store_id("1234567").is_ok());
+    }
+}
