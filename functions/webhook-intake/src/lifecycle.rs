@@ -29,7 +29,7 @@ pub async fn authorize(
 ) -> Result<Outcome, IntakeError> {
     if auth.access_token.is_empty() || auth.refresh_token.is_empty() {
         return Err(IntakeError::BadBody(mapping::MappingError::MissingField(
-            "data.access_token".into(),
+            "data.access_token",
         )));
     }
     let tokens = SallaTokens {

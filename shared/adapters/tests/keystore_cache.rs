@@ -47,9 +47,16 @@ async fn not_found_expires_sooner_than_records() {
     assert_eq!(cache.get("new").await.unwrap(), None);
     // The merchant connects through another process (straight to the backing store).
     memory.put(&StoreRecord::new("new")).await.unwrap();
-    assert_eq!(cache.get("new").await.unwrap(), None, "still within the negative window");
+    assert_eq!(
+        cache.get("new").await.unwrap(),
+        None,
+        "still within the negative window"
+    );
     tokio::time::sleep(Duration::from_millis(80)).await;
-    assert!(cache.get("new").await.unwrap().is_some(), "seen once the short window passed");
+    assert!(
+        cache.get("new").await.unwrap().is_some(),
+        "seen once the short window passed"
+    );
 }
 
 #[tokio::test]

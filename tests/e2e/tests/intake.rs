@@ -423,7 +423,8 @@ async fn lifecycle_authorize_settings_and_uninstall() {
     assert_eq!(a.body["outcome"], "store_deleted");
     assert!(h.store.get(&store).await.unwrap().is_none());
     // Events after uninstall reach nobody.
-    let login = br#"{"event":"customer.login","merchant":1234509876,"data":{"id":1,"email":"x@y.z"}}"#;
+    let login =
+        br#"{"event":"customer.login","merchant":1234509876,"data":{"id":1,"email":"x@y.z"}}"#;
     assert_eq!(h.post_signed(login).await.body["outcome"], "no_klaviyo_key");
 }
 
