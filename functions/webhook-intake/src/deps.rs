@@ -39,6 +39,9 @@ impl Deps {
     /// Wires the production clients around an already-built key store (the dev server and the
     /// tests pass theirs).
     pub fn new(config: &Config, store: Arc<dyn KeyStore>) -> Deps {
+        // Overlaps the phone metadata build with the rest of the cold start (see warm_up).
+        std::thread::spawn(mapping::warm_up);
+        adapters::http::warm_up();
         let klaviyo = KlaviyoClient::new(config.klaviyo_api_url.clone());
         let budget = klaviyo.policy().budget;
         Deps {

@@ -22,6 +22,10 @@ async fn main() {
             "using a development default; never use it in production"
         );
     }
+    if let Err(e) = adapters::config::prepare_local_table(&config).await {
+        eprintln!("dev-server: {e}");
+        std::process::exit(1)
+    }
     let app = App::from_config(&config).await.unwrap_or_else(|e| {
         eprintln!("dev-server: {e}");
         std::process::exit(1)

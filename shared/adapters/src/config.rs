@@ -182,6 +182,23 @@ pub async fn build_key_store(config: &Config) -> Result<Arc<dyn KeyStore>, Adapt
     Ok(Arc::new(CachedKeyStore::new(inner, config.key_cache_ttl)))
 }
 
+/// For the dev server against moto: creates the DynamoDB table when `KEY_STORE=dynamodb` and it
+/// does not exist yet (on AWS the table comes from the SAM template). No-op otherwise.
+pub async fn prepare_local_table(config: &Config) -> Result<(), AdapterError> {
+    let KeyStoreKind::DynamoDb { table, kms_key_id } = &config.key_store else {
+        return Ok(());
+    };
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    DynamoKeyStore::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        aws_sdk_kms::Client::new(&aws),
+        table.clone(),
+        kms_key_id.clone(),
+    )
+    .create_table_if_missing()
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

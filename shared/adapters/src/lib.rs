@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod http;
 pub mod keystore;
 pub mod klaviyo;
 pub mod logging;

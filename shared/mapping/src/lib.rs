@@ -59,3 +59,15 @@ pub fn normalize_phone(
 pub fn parse_timestamp(value: &serde_json::Value) -> Option<String> {
     date::timestamp(Some(value))
 }
+
+/// Builds the phone-number metadata now instead of on the first event. The `phonenumber`
+/// crate compiles its whole metadata database on first use (~80 ms here), which would
+/// otherwise land on the first webhook after a cold start; callers run this on a spare
+/// thread at start-up so it overlaps with the rest of the cold start.
+pub fn warm_up() {
+    let _ = phone::e164(
+        Some(&serde_json::Value::from("+966")),
+        Some(&serde_json::Value::from(501234567u64)),
+        Some("SA"),
+    );
+}

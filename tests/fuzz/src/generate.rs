@@ -224,7 +224,8 @@ impl Generator {
         } else {
             Value::String(mutate::random_string(&mut self.rng))
         };
-        let mut v = json!({"event": event, "merchant": merchant, "created_at": created_at, "data": data});
+        let mut v =
+            json!({"event": event, "merchant": merchant, "created_at": created_at, "data": data});
         if self.rng.random_bool(0.5) {
             mutate::swap_types(&mut self.rng, &mut v);
         }

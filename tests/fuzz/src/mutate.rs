@@ -8,15 +8,74 @@ use serde_json::{Map, Value, json};
 /// Field names seen in Salla bodies: random objects use them so mutated payloads reach the
 /// mapping's field lookups instead of being ignored as unknown keys.
 pub const FIELD_NAMES: &[&str] = &[
-    "id", "event", "merchant", "created_at", "data", "customer", "items", "product", "product_id",
-    "quantity", "amounts", "total", "amount", "currency", "status", "slug", "name", "first_name",
-    "last_name", "email", "mobile", "mobile_code", "phone", "country", "country_code", "city",
-    "reference_id", "urls", "url", "customer_url", "price", "sale_price", "sku", "images",
-    "image", "main_image", "options", "coupon", "code", "shipping", "shipment", "tracking_number",
-    "shipping_number", "settings", "klaviyo_private_key", "access_token", "refresh_token",
-    "expires", "scope", "date", "timezone", "rating", "content", "checkout_url", "subtotal",
-    "total_discount", "updated_at", "birthday", "gender", "groups", "is_notifications_enabled",
-    "categories", "brand", "description", "thumbnail", "payment_method", "order_id", "cart",
+    "id",
+    "event",
+    "merchant",
+    "created_at",
+    "data",
+    "customer",
+    "items",
+    "product",
+    "product_id",
+    "quantity",
+    "amounts",
+    "total",
+    "amount",
+    "currency",
+    "status",
+    "slug",
+    "name",
+    "first_name",
+    "last_name",
+    "email",
+    "mobile",
+    "mobile_code",
+    "phone",
+    "country",
+    "country_code",
+    "city",
+    "reference_id",
+    "urls",
+    "url",
+    "customer_url",
+    "price",
+    "sale_price",
+    "sku",
+    "images",
+    "image",
+    "main_image",
+    "options",
+    "coupon",
+    "code",
+    "shipping",
+    "shipment",
+    "tracking_number",
+    "shipping_number",
+    "settings",
+    "klaviyo_private_key",
+    "access_token",
+    "refresh_token",
+    "expires",
+    "scope",
+    "date",
+    "timezone",
+    "rating",
+    "content",
+    "checkout_url",
+    "subtotal",
+    "total_discount",
+    "updated_at",
+    "birthday",
+    "gender",
+    "groups",
+    "is_notifications_enabled",
+    "categories",
+    "brand",
+    "description",
+    "thumbnail",
+    "payment_method",
+    "order_id",
+    "cart",
 ];
 
 /// 1–8 byte-level edits: bit flips, overwrites, inserts, deletes, duplicated chunks.
@@ -24,7 +83,11 @@ pub fn flip_bytes(rng: &mut SmallRng, bytes: &mut Vec<u8>) {
     const SPECIAL: &[u8] = b"\"{}[],:\\0-.eE \n\t\x00";
     for _ in 0..rng.random_range(1..=8) {
         let len = bytes.len();
-        let at = if len == 0 { 0 } else { rng.random_range(0..len) };
+        let at = if len == 0 {
+            0
+        } else {
+            rng.random_range(0..len)
+        };
         match rng.random_range(0..6) {
             0 if len > 0 => bytes[at] ^= 1 << rng.random_range(0..8),
             1 if len > 0 => bytes[at] = rng.random(),
@@ -181,7 +244,12 @@ fn replace_nth(v: &mut Value, target: usize, seen: &mut usize, replacement: Valu
         let before = *seen;
         let size = count_nodes(child);
         if target < before + size {
-            return replace_nth(child, target, seen, replacement.take().unwrap_or(Value::Null));
+            return replace_nth(
+                child,
+                target,
+                seen,
+                replacement.take().unwrap_or(Value::Null),
+            );
         }
         *seen += size;
     }
@@ -251,7 +319,8 @@ pub fn huge(rng: &mut SmallRng, base: &Value) -> Value {
         ),
     };
     if let Some(data) = v.get_mut("data").and_then(Value::as_object_mut) {
-        let key = ["items", "name", "options", "customer", "notes", "email"][rng.random_range(0..6)];
+        let key =
+            ["items", "name", "options", "customer", "notes", "email"][rng.random_range(0..6)];
         data.insert(key.into(), big);
     }
     v

@@ -189,8 +189,15 @@ pub fn record(report: &mut Report, input: &Input, result: Result<Outcome, String
     match result {
         Ok(Outcome::SignatureMismatch) => {
             report.signature_mismatches += 1;
-            *report.by_outcome.entry("signature_mismatch".into()).or_default() += 1;
-            keep(report, "signature_mismatch", "verify disagreed with the credential".into());
+            *report
+                .by_outcome
+                .entry("signature_mismatch".into())
+                .or_default() += 1;
+            keep(
+                report,
+                "signature_mismatch",
+                "verify disagreed with the credential".into(),
+            );
         }
         Ok(outcome) => {
             *report.by_outcome.entry(outcome.name()).or_default() += 1;
@@ -213,7 +220,8 @@ pub fn run(corpus: Arc<Corpus>, total: u64, threads: usize, seed: u64) -> Report
         let workers: Vec<_> = (0..threads)
             .map(|lane| {
                 let corpus = corpus.clone();
-                let share = total / threads as u64 + u64::from((lane as u64) < total % threads as u64);
+                let share =
+                    total / threads as u64 + u64::from((lane as u64) < total % threads as u64);
                 scope.spawn(move || {
                     let mut generator = Generator::new(corpus, seed, lane, threads);
                     let mut report = Report::default();

@@ -90,13 +90,8 @@ impl KlaviyoClient {
     }
 
     pub fn with_policy(base_url: impl Into<String>, retry: RetryPolicy) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .pool_idle_timeout(Duration::from_secs(50))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
         Self {
-            http,
+            http: crate::http::client(),
             base_url: base_url.into().trim_end_matches('/').to_string(),
             retry,
         }

@@ -28,12 +28,7 @@ pub struct SallaApi {
 
 impl SallaApi {
     pub fn new(api_url: impl Into<String>) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            // Enrichment is a nicety: a slow Salla must not eat the webhook's time budget.
-            .timeout(Duration::from_secs(4))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+        let http = crate::http::client();
         Self {
             http,
             api_url: api_url.into().trim_end_matches('/').to_string(),
@@ -53,6 +48,8 @@ impl SallaApi {
             .http
             .get(format!("{}/products/{}", self.api_url, product_id))
             .bearer_auth(access_token.expose())
+            // Enrichment is a nicety: a slow Salla must not eat the webhook's time budget.
+            .timeout(Duration::from_secs(4))
             .header("Accept", "application/json")
             .send()
             .await

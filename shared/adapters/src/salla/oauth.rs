@@ -20,6 +20,9 @@ const DEFAULT_LIFETIME_SECS: i64 = 14 * 24 * 3600;
 /// Longest merchant id we accept from user info; Salla's are ~10 digits.
 const MAX_MERCHANT_ID_LEN: usize = 64;
 
+/// A merchant is waiting on a redirect; better a clear "try again" page than a hang.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
+
 #[derive(Debug, Clone)]
 pub struct SallaOAuth {
     http: reqwest::Client,
@@ -35,12 +38,7 @@ impl SallaOAuth {
         client_id: impl Into<String>,
         client_secret: Secret,
     ) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            // A merchant is waiting on a redirect; better a clear "try again" page than a hang.
-            .timeout(Duration::from_secs(8))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+        let http = crate::http::client();
         Self {
             http,
             accounts_url: accounts_url.into().trim_end_matches('/').to_string(),
@@ -80,6 +78,7 @@ impl SallaOAuth {
         let resp = self
             .http
             .get(format!("{}/oauth2/user/info", self.accounts_url))
+            .timeout(REQUEST_TIMEOUT)
             .bearer_auth(access_token.expose())
             .header("Accept", "application/json")
             .send()
@@ -105,6 +104,7 @@ impl SallaOAuth {
         let resp = self
             .http
             .post(format!("{}/oauth2/token", self.accounts_url))
+            .timeout(REQUEST_TIMEOUT)
             .header("Accept", "application/json")
             .form(&form)
             .send()

@@ -51,7 +51,9 @@ fn main() -> ExitCode {
             if !e.is_empty() {
                 eprintln!("fuzz: {e}");
             }
-            eprintln!("usage: fuzz [--inputs N] [--threads N] [--seed N] [--json FILE] [--samples DIR]");
+            eprintln!(
+                "usage: fuzz [--inputs N] [--threads N] [--seed N] [--json FILE] [--samples DIR]"
+            );
             return ExitCode::from(2);
         }
     };
@@ -64,7 +66,10 @@ fn main() -> ExitCode {
     let corpus = match Corpus::load(&args.samples) {
         Ok(c) => Arc::new(c),
         Err(e) => {
-            eprintln!("fuzz: cannot load samples from {}: {e}", args.samples.display());
+            eprintln!(
+                "fuzz: cannot load samples from {}: {e}",
+                args.samples.display()
+            );
             return ExitCode::from(2);
         }
     };
@@ -91,7 +96,12 @@ fn main() -> ExitCode {
             for (i, f) in report.failures.iter().enumerate() {
                 let path = dir.join(format!("{i}-{}-{}.bin", f.kind, f.strategy.name()));
                 let _ = std::fs::write(&path, &f.bytes);
-                eprintln!("fuzz: {} ({}) kept at {}", f.kind, f.message, path.display());
+                eprintln!(
+                    "fuzz: {} ({}) kept at {}",
+                    f.kind,
+                    f.message,
+                    path.display()
+                );
             }
         }
     }

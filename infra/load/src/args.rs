@@ -1,0 +1,101 @@
+//! Command line of the load tool.
+
+use std::path::PathBuf;
+
+pub const USAGE: &str = "usage: load [options]
+  --stores N           stores connected before the run (default 50)
+  --rate N             webhooks per second, open loop (default 200)
+  --duration S         seconds of load (default 60)
+  --stub-latency-ms N  latency the Klaviyo stub adds to every answer (default 20)
+  --key-store K        embedded (default) or dynamodb (needs MOTO_URL)
+  --url URL            drive an already running intake (e.g. a deployed function URL) instead
+                       of spawning the dev server; its Klaviyo is whatever it is configured with
+  --secret S           webhook secret (default: SALLA_WEBHOOK_SECRET or a generated one)
+  --bin-dir DIR        where dev-server and klaviyo-stub are (default: this binary's folder)
+  --json FILE          also write the JSON summary to FILE
+  --seed N             variation seed (default 1)";
+
+#[derive(Debug, Clone)]
+pub struct Args {
+    pub stores: usize,
+    pub rate: u32,
+    pub duration_secs: u64,
+    pub stub_latency_ms: u64,
+    pub key_store: KeyStoreMode,
+    pub url: Option<String>,
+    pub secret: String,
+    pub bin_dir: PathBuf,
+    pub json: Option<PathBuf>,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStoreMode {
+    Embedded,
+    DynamoDb,
+}
+
+impl KeyStoreMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyStoreMode::Embedded => "embedded",
+            KeyStoreMode::DynamoDb => "dynamodb",
+        }
+    }
+}
+
+pub fn parse() -> Result<Args, String> {
+    let bin_dir = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("target/release"));
+    let mut args = Args {
+        stores: 50,
+        rate: 200,
+        duration_secs: 60,
+        stub_latency_ms: 20,
+        key_store: KeyStoreMode::Embedded,
+        url: None,
+        secret: std::env::var("SALLA_WEBHOOK_SECRET")
+            .unwrap_or_else(|_| format!("load-secret-{:016x}", rand::random::<u64>())),
+        bin_dir,
+        json: None,
+        seed: 1,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--stores" => args.stores = number(&value()?, "--stores")?,
+            "--rate" => args.rate = number(&value()?, "--rate")?,
+            "--duration" => args.duration_secs = number(&value()?, "--duration")?,
+            "--stub-latency-ms" => args.stub_latency_ms = number(&value()?, "--stub-latency-ms")?,
+            "--key-store" => {
+                args.key_store = match value()?.as_str() {
+                    "embedded" => KeyStoreMode::Embedded,
+                    "dynamodb" => KeyStoreMode::DynamoDb,
+                    _ => return Err("--key-store is embedded or dynamodb".into()),
+                }
+            }
+            "--url" => args.url = Some(value()?),
+            "--secret" => args.secret = value()?,
+            "--bin-dir" => args.bin_dir = PathBuf::from(value()?),
+            "--json" => args.json = Some(PathBuf::from(value()?)),
+            "--seed" => args.seed = number(&value()?, "--seed")?,
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    if args.stores == 0 || args.rate == 0 || args.duration_secs == 0 {
+        return Err("--stores, --rate and --duration must be above zero".into());
+    }
+    // Bounded by construction: at most rate × duration webhooks, capped here.
+    if u64::from(args.rate) * args.duration_secs > 2_000_000 {
+        return Err("rate × duration is capped at 2,000,000 webhooks".into());
+    }
+    Ok(args)
+}
+
+fn number<T: std::str::FromStr>(v: &str, flag: &str) -> Result<T, String> {
+    v.parse().map_err(|_| format!("{flag} needs a number"))
+}
