@@ -109,9 +109,10 @@ async fn callback(deps: &Deps, req: &Request) -> Result<(String, String), Failur
         return Err(Failure::MissingCode);
     }
 
+    let redirect_uri = redirect_uri(deps, req);
     let tokens = deps
         .oauth
-        .exchange_code(code, &deps.redirect_uri)
+        .exchange_code(code, &redirect_uri)
         .await
         .map_err(salla_failure)?;
     let store_id = deps
@@ -142,6 +143,21 @@ async fn callback(deps: &Deps, req: &Request) -> Result<(String, String), Failur
     };
     let location = format!("{}{separator}handoff={handoff}", deps.onboarding_url);
     Ok((store_id, location))
+}
+
+/// The configured redirect URI, or, when unset (the first deploy: a function cannot name its
+/// own URL in the template), this function URL as the request reached it. Salla's token
+/// endpoint compares it with the URI registered in the Partner Portal.
+fn redirect_uri(deps: &Deps, req: &Request) -> String {
+    if !deps.redirect_uri.is_empty() {
+        return deps.redirect_uri.clone();
+    }
+    let host = req
+        .headers()
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    format!("https://{host}{}", req.uri().path())
 }
 
 fn salla_failure(e: AdapterError) -> Failure {

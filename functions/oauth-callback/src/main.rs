@@ -10,7 +10,6 @@ const REQUIRED: &[&str] = &[
     "SALLA_CLIENT_SECRET",
     "SESSION_SECRET",
     "ONBOARDING_URL",
-    "OAUTH_REDIRECT_URI",
 ];
 
 #[tokio::main]

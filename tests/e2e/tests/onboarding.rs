@@ -1123,3 +1123,25 @@ async fn callback_to_saved_key_end_to_end() {
         w.klaviyo.violations()
     );
 }
+
+/// First deploy: OAUTH_REDIRECT_URI is not set yet (a function cannot name its own URL in the
+/// template), so the callback sends the URL the request reached it on.
+#[tokio::test]
+async fn callback_without_configured_redirect_uri_uses_its_own_url() {
+    let mut w = world().await;
+    w.callback.redirect_uri = String::new();
+    w.salla.add_code("code-own-url", STORE);
+    let req = request(
+        Method::GET,
+        "/callback?code=code-own-url&state=s",
+        &[("host", "abc123.lambda-url.me-south-1.on.aws")],
+        "",
+    );
+    let resp = oauth_callback::handle(&w.callback, req).await;
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let calls = w.salla.token_calls();
+    assert_eq!(
+        calls[0].redirect_uri.as_deref(),
+        Some("https://abc123.lambda-url.me-south-1.on.aws/callback")
+    );
+}

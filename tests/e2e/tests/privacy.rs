@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 /// The Klaviyo key the child connects every store with, and one the stub rejects.
 const PRIVACY_KEY: &str = "pk_privacy_check_7f3a9c21d4";
 const REJECTED_KEY: &str = "pk_privacy_rejected_5b8e02";
+const REVOKED_KEY: &str = "pk_privacy_revoked_key_never_added";
 /// Planted by the child: one in its log output, one in a file under DATA_DIR.
 const CANARY_EMAIL: &str = "canary.planted@example.test";
 const CANARY_MOBILE: (&str, &str) = ("+966", "511122233");
@@ -89,6 +90,7 @@ fn needles() -> BTreeSet<String> {
     }
     out.insert(PRIVACY_KEY.into());
     out.insert(REJECTED_KEY.into());
+    out.insert(REVOKED_KEY.into());
     out.insert(CANARY_EMAIL.into());
     out.extend(phone_forms(Some(CANARY_MOBILE.0), CANARY_MOBILE.1));
     // Very short values ("SA", "1") would match anything and identify no one.
@@ -218,6 +220,13 @@ fn the_corpus_leaves_no_personal_data_in_logs_or_the_data_dir() {
         .iter()
         .filter(|(_, n)| n != CANARY_EMAIL && !canaries.contains(n))
         .collect();
+    eprintln!(
+        "scanned {} bytes of output ({log_lines} log lines) and {files} files for {} values: {} canary hits, {} leaks",
+        stdout.len() + stderr.len(),
+        needles.len(),
+        hits.len() - leaks.len(),
+        leaks.len()
+    );
     assert!(
         leaks.is_empty(),
         "personal data or secrets written by the process: {leaks:?}"
