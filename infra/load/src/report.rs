@@ -65,6 +65,12 @@ impl Run<'_> {
             .filter(|s| self.webhooks[s.index].requests > 0)
             .map(|s| ms(s.latency) - stub_ms)
             .collect();
+        // Webhooks that make no Klaviyo call (ignored events): the intake's own time alone.
+        let no_klaviyo: Vec<f64> = samples
+            .iter()
+            .filter(|s| self.webhooks[s.index].requests == 0)
+            .map(|s| ms(s.latency))
+            .collect();
         let mut added_sorted = added.clone();
         added_sorted.sort_by(f64::total_cmp);
         let added_p99 = percentile(&added_sorted, 99.0);
@@ -140,6 +146,7 @@ impl Run<'_> {
             "max_send_lag_ms": round3(ms(self.driven.max_send_lag)),
             "latency_ms": stats(latency),
             "added_latency_ms": stats(added),
+            "latency_without_klaviyo_calls_ms": stats(no_klaviyo),
             "events_sent": events_sent,
             "expected_distinct_events": self.expected.distinct_events,
             "expected_klaviyo_requests": self.expected.requests,
