@@ -13,8 +13,9 @@ use crate::{enrich, lifecycle, relay};
 /// What happened to one delivery, for the response body and the log line.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// Store event relayed: how many Klaviyo requests went out.
-    Sent { requests: usize },
+    /// Store event relayed: how many Klaviyo requests went out, and how long the intake
+    /// waited on Klaviyo for them (they go out together), for the added-latency figure.
+    Sent { requests: usize, klaviyo_ms: f64 },
     /// No Klaviyo key connected for this store yet: nothing to relay to.
     NoKlaviyoKey,
     /// Event we deliberately do not use.
@@ -50,9 +51,12 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
     let store_id = trace.store_id.as_deref().unwrap_or("-");
     match result {
         Ok(outcome) => {
-            let requests = match &outcome {
-                Outcome::Sent { requests } => *requests,
-                _ => 0,
+            let (requests, klaviyo_ms) = match &outcome {
+                Outcome::Sent {
+                    requests,
+                    klaviyo_ms,
+                } => (*requests, *klaviyo_ms),
+                _ => (0, 0.0),
             };
             tracing::info!(
                 event,
@@ -61,6 +65,7 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
                 status = 200,
                 requests,
                 latency_ms,
+                klaviyo_ms,
                 "webhook"
             );
             json_response(

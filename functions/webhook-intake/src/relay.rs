@@ -19,13 +19,15 @@ pub async fn send_all(
     connection: &KlaviyoConnection,
     requests: &[KlaviyoRequest],
 ) -> Result<Outcome, IntakeError> {
-    let deadline = Instant::now() + deps.klaviyo_budget;
+    let started = Instant::now();
+    let deadline = started + deps.klaviyo_budget;
     let results = join_all(
         requests
             .iter()
             .map(|r| deliver(deps, connection, r, deadline)),
     )
     .await;
+    let klaviyo_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     // A transient failure wins: Salla redelivers the whole webhook, and the requests that did
     // go through are deduplicated by Klaviyo through their unique_id.
@@ -55,6 +57,7 @@ pub async fn send_all(
     match worst {
         None => Ok(Outcome::Sent {
             requests: requests.len(),
+            klaviyo_ms,
         }),
         Some(IntakeError::KlaviyoKeyRevoked) => {
             mark_needs_reconnect(deps, store_id).await;
