@@ -120,35 +120,36 @@ async fn process(deps: &Deps, req: &Request, trace: &mut Trace) -> Result<Outcom
     trace.event = Some(envelope.event.clone());
     trace.store_id = Some(envelope.store_id.clone());
 
-    // Lifecycle events carry no store data to enrich, so route them before the key lookup.
-    let first_pass = mapping::plan(&envelope, &mapping::Enrichment::default());
-    match first_pass {
-        Ok(Action::Authorize(auth)) => lifecycle::authorize(deps, &envelope.store_id, auth).await,
-        Ok(Action::SettingsUpdated {
+    // Events whose Klaviyo requests want product details (abandoned carts, partial product
+    // updates) have them looked up first, so the mapping runs exactly once per webhook.
+    let wanted = mapping::products_to_enrich(&envelope);
+    let mut record = None;
+    let mut enrichment = mapping::Enrichment::default();
+    if !wanted.is_empty() {
+        record = deps.store.get(&envelope.store_id).await?;
+        let Some(connected) = record.as_ref().filter(|r| r.klaviyo.is_some()) else {
+            return Ok(Outcome::NoKlaviyoKey);
+        };
+        enrichment = enrich::enrichment(deps, connected, &wanted).await;
+    }
+
+    match mapping::plan(&envelope, &enrichment)? {
+        Action::Authorize(auth) => lifecycle::authorize(deps, &envelope.store_id, auth).await,
+        Action::SettingsUpdated {
             klaviyo_private_key,
-        }) => lifecycle::settings_updated(deps, &envelope.store_id, klaviyo_private_key).await,
-        Ok(Action::Uninstalled) => lifecycle::uninstalled(deps, &envelope.store_id).await,
-        Ok(Action::Ignore { reason }) => Ok(Outcome::Ignored { reason }),
-        Ok(Action::Send(requests)) => {
-            let Some(record) = deps.store.get(&envelope.store_id).await? else {
-                return Ok(Outcome::NoKlaviyoKey);
+        } => lifecycle::settings_updated(deps, &envelope.store_id, klaviyo_private_key).await,
+        Action::Uninstalled => lifecycle::uninstalled(deps, &envelope.store_id).await,
+        Action::Ignore { reason } => Ok(Outcome::Ignored { reason }),
+        Action::Send(requests) => {
+            let record = match record {
+                Some(record) => Some(record),
+                None => deps.store.get(&envelope.store_id).await?,
             };
-            let Some(klaviyo) = record.klaviyo.clone() else {
+            let Some(klaviyo) = record.and_then(|r| r.klaviyo) else {
                 return Ok(Outcome::NoKlaviyoKey);
-            };
-            let wanted = mapping::products_to_enrich(&envelope);
-            let requests = if wanted.is_empty() {
-                requests
-            } else {
-                let enrichment = enrich::enrichment(deps, &record, &wanted).await;
-                match mapping::plan(&envelope, &enrichment)? {
-                    Action::Send(requests) => requests,
-                    _ => requests,
-                }
             };
             relay::send_all(deps, &envelope.store_id, &klaviyo, &requests).await
         }
-        Err(e) => Err(e.into()),
     }
 }
 

@@ -558,3 +558,147 @@ async fn revoked_key_recovers_after_reconnect() {
     h.connect(&store, GOOD_KEY).await;
     assert_eq!(h.post_signed(&body).await.status, 200);
 }
+
+/// A tiny Salla Merchant API: `GET /products/{id}` for one bearer token, counting lookups.
+async fn product_api(token: &'static str) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        let authorised = req
+                            .headers()
+                            .get("authorization")
+                            .and_then(|v| v.to_str().ok())
+                            == Some(&format!("Bearer {token}"));
+                        let id = req
+                            .uri()
+                            .path()
+                            .trim_start_matches("/products/")
+                            .to_string();
+                        let (status, body) = if !authorised {
+                            (401, json!({"status": 401, "success": false}))
+                        } else {
+                            (
+                                200,
+                                json!({"status": 200, "success": true, "data": {
+                            "id": id, "name": format!("منتج {id}"), "sku": format!("SKU-{id}"),
+                            "price": {"amount": 120, "currency": "SAR"},
+                            "url": format!("https://shop.example/p{id}"),
+                            "main_image": format!("https://cdn.example/{id}.jpg")}}),
+                            )
+                        };
+                        async move {
+                            Ok::<_, std::convert::Infallible>(
+                                hyper::Response::builder()
+                                    .status(status)
+                                    .header("content-type", "application/json")
+                                    .body(Full::new(Bytes::from(body.to_string())))
+                                    .unwrap(),
+                            )
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (url, calls)
+}
+
+#[tokio::test]
+async fn abandoned_cart_is_enriched_from_the_salla_api_and_cached() {
+    let (api_url, lookups) = product_api("live-access-token").await;
+    let h = Harness::start_with(
+        Arc::new(MemoryKeyStore::new()),
+        fast_policy(),
+        &[("SALLA_API_URL", api_url.as_str())],
+    )
+    .await;
+    let body = sample("abandoned.cart.json");
+    let store = merchant_of(&body).unwrap();
+    let mut record = StoreRecord::new(store.as_str());
+    record.salla = Some(SallaTokens {
+        access_token: Secret::new("live-access-token"),
+        refresh_token: Secret::new("unused-refresh"),
+        expires_at: adapters::clock::now_unix() + 10 * 24 * 3600,
+        scope: None,
+        refresh_lease_until: None,
+    });
+    h.store.put(&record).await.unwrap();
+    h.connect(&store, GOOD_KEY).await;
+
+    let a = h.post_signed(&body).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let checkout = h
+        .klaviyo
+        .requests()
+        .into_iter()
+        .filter_map(|r| r.body)
+        .find(|b| {
+            b.pointer("/data/attributes/metric/data/attributes/name")
+                == Some(&json!("Started Checkout"))
+        })
+        .expect("Started Checkout sent");
+    let items = checkout
+        .pointer("/data/attributes/properties/Items")
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["ProductName"], "منتج 401511871");
+    assert_eq!(items[0]["ImageURL"], "https://cdn.example/401511871.jpg");
+    assert_eq!(lookups.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert!(
+        h.klaviyo.violations().is_empty(),
+        "{:?}",
+        h.klaviyo.violations()
+    );
+
+    // Salla redelivers: the products come from the warm cache, the request is byte-identical.
+    let a = h.post_signed(&body).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(
+        lookups.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "no second lookup"
+    );
+    let bodies: Vec<Value> = h
+        .klaviyo
+        .requests()
+        .into_iter()
+        .filter_map(|r| r.body)
+        .filter(|b| {
+            b.pointer("/data/attributes/metric/data/attributes/name")
+                == Some(&json!("Started Checkout"))
+        })
+        .collect();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies[0], bodies[1]);
+}
+
+#[tokio::test]
+async fn abandoned_cart_without_salla_tokens_still_goes_out() {
+    let h = Harness::start().await;
+    let body = sample("abandoned.cart.json");
+    h.connect(&merchant_of(&body).unwrap(), GOOD_KEY).await;
+    let a = h.post_signed(&body).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["outcome"], "sent");
+    assert!(h.klaviyo.violations().is_empty());
+}
