@@ -211,42 +211,10 @@ async fn post_form(deps: &Deps, req: &Request) -> Response<Body> {
     // 1. A valid session, 2. for the store this form was rendered for, 3. with the form's
     // CSRF token. Nothing is read or changed before all three pass.
     let Some((token, store_id)) = current_session(deps, req, now) else {
-        let resp = render(
-            lang,
-            StatusCode::UNAUTHORIZED,
-            None,
-            None,
-            Some(Problem::SessionExpired),
-        );
-        log(
-            "post",
-            &Outcome {
-                store_id: None,
-                name: "no_session",
-            },
-            &resp,
-            started,
-        );
-        return resp;
+        return refuse_post(lang, None, "no_session", started);
     };
     if field("store_id") != Some(store_id.as_str()) {
-        let resp = render(
-            lang,
-            StatusCode::UNAUTHORIZED,
-            None,
-            None,
-            Some(Problem::SessionExpired),
-        );
-        log(
-            "post",
-            &Outcome {
-                store_id: Some(store_id),
-                name: "other_store",
-            },
-            &resp,
-            started,
-        );
-        return resp;
+        return refuse_post(lang, Some(store_id), "other_store", started);
     }
     let csrf_ok = field("csrf").is_some_and(|c| session::verify_csrf(deps.secret(), &token, c));
 
@@ -296,6 +264,25 @@ async fn post_form(deps: &Deps, req: &Request) -> Response<Body> {
         &resp,
         started,
     );
+    resp
+}
+
+/// A form post without a usable session: the same 401 page whatever the reason, so a caller
+/// learns nothing about other stores; the reason goes to the log only.
+fn refuse_post(
+    lang: Lang,
+    store_id: Option<String>,
+    name: &'static str,
+    started: Instant,
+) -> Response<Body> {
+    let resp = render(
+        lang,
+        StatusCode::UNAUTHORIZED,
+        None,
+        None,
+        Some(Problem::SessionExpired),
+    );
+    log("post", &Outcome { store_id, name }, &resp, started);
     resp
 }
 
