@@ -1,9 +1,9 @@
 //! The three app events the product acts on: tokens, settings (the Klaviyo key), uninstall.
 
+use crate::json::JsonValueTrait;
 use crate::lenient::{self, get};
 use crate::rules::Ctx;
 use crate::{Action, MappingError};
-use serde_json::Value;
 
 /// Salla OAuth tokens from `app.store.authorize` (Easy Mode).
 #[derive(Clone, PartialEq, Eq)]
@@ -34,11 +34,12 @@ pub const KLAVIYO_KEY_SETTING: &str = "klaviyo_private_key";
 pub(crate) fn authorize(ctx: &Ctx) -> Result<Action, MappingError> {
     let d = &ctx.env.data;
     let token = |key: &'static str, field: &'static str| -> Result<String, MappingError> {
-        match d.get(key) {
-            None | Some(Value::Null) => Err(MappingError::MissingField(field)),
-            Some(Value::String(s)) if s.trim().is_empty() => Err(MappingError::MissingField(field)),
-            Some(Value::String(s)) => Ok(s.trim().to_owned()),
-            Some(_) => Err(MappingError::WrongType {
+        let value = d.get(key).filter(|v| !v.is_null());
+        match value.map(|v| v.as_str()) {
+            None => Err(MappingError::MissingField(field)),
+            Some(Some(s)) if s.trim().is_empty() => Err(MappingError::MissingField(field)),
+            Some(Some(s)) => Ok(s.trim().to_owned()),
+            Some(None) => Err(MappingError::WrongType {
                 field,
                 expected: "string",
             }),
@@ -46,8 +47,12 @@ pub(crate) fn authorize(ctx: &Ctx) -> Result<Action, MappingError> {
     };
     let access_token = token("access_token", "data.access_token")?;
     let refresh_token = token("refresh_token", "data.refresh_token")?;
-    let expires = match d.get("expires").or_else(|| d.get("expires_in")) {
-        None | Some(Value::Null) => return Err(MappingError::MissingField("data.expires")),
+    let expires = match d
+        .get("expires")
+        .or_else(|| d.get("expires_in"))
+        .filter(|v| !v.is_null())
+    {
+        None => return Err(MappingError::MissingField("data.expires")),
         Some(v) => lenient::int(Some(v)).ok_or(MappingError::WrongType {
             field: "data.expires",
             expected: "integer",
@@ -63,9 +68,9 @@ pub(crate) fn authorize(ctx: &Ctx) -> Result<Action, MappingError> {
 }
 
 pub(crate) fn settings_updated(ctx: &Ctx) -> Result<Action, MappingError> {
-    let settings = match ctx.env.data.get("settings") {
-        None | Some(Value::Null) => return Err(MappingError::MissingField("data.settings")),
-        Some(s @ Value::Object(_)) => s,
+    let settings = match ctx.env.data.get("settings").filter(|v| !v.is_null()) {
+        None => return Err(MappingError::MissingField("data.settings")),
+        Some(s) if s.is_object() => s,
         Some(_) => {
             return Err(MappingError::WrongType {
                 field: "data.settings",
@@ -73,10 +78,11 @@ pub(crate) fn settings_updated(ctx: &Ctx) -> Result<Action, MappingError> {
             });
         }
     };
-    let klaviyo_private_key = match get(settings, &[KLAVIYO_KEY_SETTING]) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_owned),
-        Some(_) => {
+    let key = get(settings, &[KLAVIYO_KEY_SETTING]).filter(|v| !v.is_null());
+    let klaviyo_private_key = match key.map(|v| v.as_str()) {
+        None => None,
+        Some(Some(s)) => Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_owned),
+        Some(None) => {
             return Err(MappingError::WrongType {
                 field: "data.settings.klaviyo_private_key",
                 expected: "string",

@@ -4,15 +4,15 @@
 //! come from [`crate::Enrichment`] when the intake could fetch them.
 
 use crate::items;
+use crate::json::{Json, JsonValueTrait};
 use crate::klaviyo::{EventRequest, KlaviyoRequest, Profile, Properties};
 use crate::lenient::{self, get};
 use crate::props::PropsExt;
 use crate::rules::Ctx;
 use crate::{Action, MappingError, date, metrics, profile, unique_id};
-use serde_json::Value;
 
 /// The cart's customer; a cart nobody can be identified for cannot become an event.
-fn cart_profile(ctx: &Ctx, cart: &Value, field: &'static str) -> Result<Profile, MappingError> {
+fn cart_profile(ctx: &Ctx, cart: &Json, field: &'static str) -> Result<Profile, MappingError> {
     let customer = cart
         .get("customer")
         .filter(|c| c.is_object())
@@ -26,7 +26,7 @@ fn cart_profile(ctx: &Ctx, cart: &Value, field: &'static str) -> Result<Profile,
 }
 
 /// `data.urls.checkout` replaced `data.checkout_url` in 2025; both are read.
-fn checkout_url(cart: &Value) -> Option<&str> {
+fn checkout_url(cart: &Json) -> Option<&str> {
     lenient::text(get(cart, &["urls", "checkout"]))
         .or_else(|| lenient::text(cart.get("checkout_url")))
         .filter(|u| items::is_http_url(u))

@@ -6,18 +6,18 @@
 //! `product.status.updated`) carry only ids and the changed fields: they become a PATCH of
 //! those fields, unless the intake enriched the product, which makes a full upsert possible.
 
+use crate::json::{Json, JsonValueTrait};
 use crate::klaviyo::{CatalogUpsert, KlaviyoRequest, Properties, catalog_item_id};
 use crate::lenient::{self, get};
 use crate::props::PropsExt;
 use crate::rules::Ctx;
 use crate::{Action, MappingError, items, limits, unique_id};
-use serde_json::Value;
 
 /// Plain-text descriptions are capped well below Klaviyo's 100 KB string limit.
 const MAX_DESCRIPTION_BYTES: usize = 10_000;
 
 /// The product's storefront URL (`urls.customer`, else the deprecated `url`).
-pub fn product_url(data: &Value) -> Option<&str> {
+pub fn product_url(data: &Json) -> Option<&str> {
     lenient::text(get(data, &["urls", "customer"]))
         .or_else(|| lenient::text(data.get("url")))
         .filter(|u| items::is_http_url(u))
@@ -60,7 +60,7 @@ pub(crate) fn delete(ctx: &Ctx) -> Result<Action, MappingError> {
 
 /// The price a shopper pays now: a positive sale price below the regular one, unless its
 /// `expired_at` / `sale_end` date is before the delivery's own date (no clock is read).
-fn current_price(d: &Value, today: Option<&str>) -> Option<f64> {
+fn current_price(d: &Json, today: Option<&str>) -> Option<f64> {
     let regular =
         lenient::number(d.get("price")).or_else(|| lenient::number(d.get("regular_price")));
     let sale =
@@ -81,7 +81,7 @@ fn current_price(d: &Value, today: Option<&str>) -> Option<f64> {
 }
 
 /// Inventory and merchandising facts, flat, for catalog filters and back-in-stock logic.
-fn metadata(d: &Value, status: Option<&str>) -> Properties {
+fn metadata(d: &Json, status: Option<&str>) -> Properties {
     let mut m = Properties::new();
     m.put_str("sku", lenient::text(d.get("sku")));
     m.put_str("status", status);
@@ -141,7 +141,7 @@ fn plain_text(html: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use sonic_rs::json;
 
     #[test]
     fn html_descriptions_become_text() {

@@ -1,6 +1,7 @@
 //! Customer events and reviews: profile import, Created Account, Logged In, Submitted Review,
 //! and marketing consent only on an explicit opt-in.
 
+use crate::json::{Json, JsonContainerTrait, JsonValueTrait};
 use crate::klaviyo::{
     EventRequest, KlaviyoRequest, Profile, ProfileImport, Properties, SubscribeRequest,
 };
@@ -8,7 +9,6 @@ use crate::lenient::{self, get};
 use crate::props::PropsExt;
 use crate::rules::Ctx;
 use crate::{Action, MappingError, items, metrics, profile, unique_id};
-use serde_json::Value;
 
 /// Payload flags that count as an explicit email-marketing opt-in. Salla's documented customer
 /// model has none today (`is_notifications_enabled` is about order notifications, not
@@ -43,7 +43,7 @@ fn customer_profile(ctx: &Ctx) -> Result<(Profile, String), MappingError> {
 }
 
 /// A Subscribe request when, and only when, the payload explicitly opts in.
-pub(crate) fn consent(data: &Value, profile: &Profile) -> Option<KlaviyoRequest> {
+pub(crate) fn consent(data: &Json, profile: &Profile) -> Option<KlaviyoRequest> {
     let opted = |flags: &[&str]| {
         flags
             .iter()

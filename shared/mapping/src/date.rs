@@ -6,7 +6,7 @@
 //! 8601. No clock is read: a date that does not parse gives `None` and the caller omits `time`.
 //! Naive times are Salla's local time, Riyadh (UTC+3), where the platform runs.
 
-use serde_json::Value;
+use crate::json::{Json, JsonContainerTrait, JsonType, JsonValueTrait};
 
 /// Offset assumed for naive date-times: Salla is a Saudi platform and stamps in Riyadh time.
 const SALLA_OFFSET_MINUTES: i32 = 180;
@@ -23,13 +23,21 @@ struct Civil {
 
 /// RFC 3339 (`2022-06-26T12:21:45+03:00`) from any supported shape, or `None`.
 /// Years outside 1990..=2100 are refused (Klaviyo rejects event times before 1990).
-pub fn timestamp(value: Option<&Value>) -> Option<String> {
-    let (civil, offset) = match value? {
-        Value::Object(map) => php_date(map)?,
-        Value::String(s) => string_date(s)?,
-        Value::Number(n) => unix(n.as_i64()?)?,
+pub fn timestamp(value: Option<&Json>) -> Option<String> {
+    let value = value?;
+    let (civil, offset) = match value.get_type() {
+        JsonType::Object => php_date(value)?,
+        JsonType::String => string_date(value.as_str()?)?,
+        JsonType::Number => unix(value.as_i64()?)?,
         // Salla's review example wraps a date in a one-element array.
-        Value::Array(items) if items.len() == 1 => return timestamp(items.first()),
+        JsonType::Array => {
+            let items = value.as_array()?;
+            return if items.len() == 1 {
+                timestamp(items.first())
+            } else {
+                None
+            };
+        }
         _ => return None,
     };
     valid(&civil).then(|| format(&civil, offset))
@@ -79,12 +87,12 @@ fn days_in_month(year: i32, month: u32) -> u32 {
 }
 
 /// PHP `DateTime` as JSON: `timezone_type` 1 = offset, 2 = abbreviation, 3 = IANA name.
-fn php_date(map: &serde_json::Map<String, Value>) -> Option<(Civil, i32)> {
+fn php_date(map: &Json) -> Option<(Civil, i32)> {
     let (civil, rest) = naive(map.get("date")?.as_str()?.trim())?;
     if !rest.trim().is_empty() {
         return None;
     }
-    let offset = match map.get("timezone").and_then(Value::as_str).map(str::trim) {
+    let offset = match map.get("timezone").and_then(|z| z.as_str()).map(str::trim) {
         None | Some("") => SALLA_OFFSET_MINUTES,
         Some(zone) => zone_offset(zone, &civil)?,
     };
@@ -316,9 +324,9 @@ fn civil_from_days(z: i64) -> (i32, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use sonic_rs::json;
 
-    fn ts(v: Value) -> Option<String> {
+    fn ts(v: Json) -> Option<String> {
         timestamp(Some(&v))
     }
 

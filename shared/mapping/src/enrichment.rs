@@ -5,6 +5,7 @@
 //! fields. The mapping stays pure: it names the ids it would like ([`products_to_enrich`]) and
 //! uses whatever the intake could fetch ([`Enrichment`]); with nothing fetched it still works.
 
+use crate::json::{JsonContainerTrait, JsonValueTrait};
 use crate::{Envelope, lenient};
 use std::collections::HashMap;
 

@@ -1,7 +1,7 @@
 //! The webhook envelope: `{"event", "merchant", "created_at", "data"}` (salla.md §1.1).
 
+use crate::json::{self, Json, JsonType, JsonValueMutTrait, JsonValueTrait};
 use crate::{MappingError, lenient};
-use serde_json::Value;
 
 /// A parsed Salla webhook delivery. `Debug` does not print `data` (it holds shopper PII).
 #[derive(Clone, PartialEq)]
@@ -13,7 +13,7 @@ pub struct Envelope {
     /// `created_at` exactly as sent (its format varies); parsed where a time is needed.
     pub created_at: Option<String>,
     /// The event payload, always a JSON object.
-    pub data: Value,
+    pub data: Json,
 }
 
 impl std::fmt::Debug for Envelope {
@@ -32,26 +32,28 @@ const MAX_STORE_ID_LEN: usize = 64;
 
 /// Parses a raw webhook body. Errors name the offending field, never its value.
 pub fn parse_envelope(body: &[u8]) -> Result<Envelope, MappingError> {
-    let value: Value = serde_json::from_slice(body).map_err(|_| MappingError::NotJson)?;
-    let Value::Object(mut map) = value else {
+    let mut value = json::parse(body)?;
+    let Some(map) = value.as_object_mut() else {
         return Err(MappingError::NotObject);
     };
-    let event = match map.get("event") {
-        None | Some(Value::Null) => return Err(MappingError::MissingField("event")),
-        Some(Value::String(s)) if s.trim().is_empty() => {
-            return Err(MappingError::MissingField("event"));
-        }
-        Some(Value::String(s)) => s.trim().to_owned(),
-        Some(_) => {
-            return Err(MappingError::WrongType {
-                field: "event",
-                expected: "string",
-            });
-        }
+    let event = match map.get(&"event") {
+        None => return Err(MappingError::MissingField("event")),
+        Some(v) if v.is_null() => return Err(MappingError::MissingField("event")),
+        Some(v) => match v.as_str() {
+            Some(s) if s.trim().is_empty() => return Err(MappingError::MissingField("event")),
+            Some(s) => s.trim().to_owned(),
+            None => {
+                return Err(MappingError::WrongType {
+                    field: "event",
+                    expected: "string",
+                });
+            }
+        },
     };
     let store_id =
-        match map.get("merchant") {
-            None | Some(Value::Null) => return Err(MappingError::MissingField("merchant")),
+        match map.get(&"merchant") {
+            None => return Err(MappingError::MissingField("merchant")),
+            Some(v) if v.is_null() => return Err(MappingError::MissingField("merchant")),
             Some(v) => lenient::id(Some(v)).filter(|id| is_store_id(id)).ok_or(
                 MappingError::WrongType {
                     field: "merchant",
@@ -59,14 +61,20 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, MappingError> {
                 },
             )?,
         };
-    let created_at = match map.get("created_at") {
-        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-        Some(Value::Number(n)) => Some(n.to_string()),
+    let created_at = map.get(&"created_at").and_then(|v| match v.get_type() {
+        JsonType::String => v
+            .as_str()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
+        JsonType::Number => lenient::number_text(v),
         _ => None,
-    };
-    let data = match map.remove("data") {
-        None | Some(Value::Null) => return Err(MappingError::MissingField("data")),
-        Some(data @ Value::Object(_)) => data,
+    });
+    // Taken out rather than cloned: the payload is most of the body.
+    let data = match map.get_mut(&"data") {
+        None => return Err(MappingError::MissingField("data")),
+        Some(v) if v.is_null() => return Err(MappingError::MissingField("data")),
+        Some(v) if v.is_object() => std::mem::take(v),
         Some(_) => {
             return Err(MappingError::WrongType {
                 field: "data",

@@ -3,6 +3,7 @@
 //! Categories, Brand), with product details from the payload first and enrichment second.
 
 use crate::enrichment::{Enrichment, ProductDetails};
+use crate::json::{Json, JsonContainerTrait, JsonValueTrait};
 use crate::lenient::{self, get};
 use serde_json::{Map, Value};
 
@@ -25,8 +26,8 @@ pub struct Line {
 }
 
 /// Lines of `data.items` (orders) or `data.items` of a cart; non-objects are skipped.
-pub fn lines(items: Option<&Value>, enrichment: &Enrichment) -> Vec<Line> {
-    let Some(items) = items.and_then(Value::as_array) else {
+pub fn lines(items: Option<&Json>, enrichment: &Enrichment) -> Vec<Line> {
+    let Some(items) = items.and_then(|i| i.as_array()) else {
         return Vec::new();
     };
     items
@@ -36,7 +37,7 @@ pub fn lines(items: Option<&Value>, enrichment: &Enrichment) -> Vec<Line> {
         .collect()
 }
 
-fn line(item: &Value, enrichment: &Enrichment) -> Line {
+fn line(item: &Json, enrichment: &Enrichment) -> Line {
     let product = item.get("product").filter(|p| p.is_object());
     let from_product = |key: &str| {
         product
@@ -103,19 +104,19 @@ fn fill_from(line: &mut Line, d: &ProductDetails) {
 }
 
 /// First usable image: `thumbnail`, `main_image`, `image` (string or `{url}`), `images[0]`.
-pub fn image_url(v: &Value) -> Option<String> {
+pub fn image_url(v: &Json) -> Option<String> {
     for key in ["thumbnail", "main_image", "image"] {
         if let Some(url) = url_in(v.get(key)) {
             return Some(url);
         }
     }
     v.get("images")
-        .and_then(Value::as_array)?
+        .and_then(|i| i.as_array())?
         .iter()
         .find_map(|i| url_in(Some(i)))
 }
 
-fn url_in(v: Option<&Value>) -> Option<String> {
+fn url_in(v: Option<&Json>) -> Option<String> {
     let v = v?;
     let s = lenient::text(Some(v))
         .or_else(|| lenient::text(v.get("url")))
@@ -130,36 +131,42 @@ pub fn is_http_url(s: &str) -> bool {
 }
 
 /// Names from `[{"name": …}]`, `["…"]` or a single `{"name": …}`.
-pub fn names(v: Option<&Value>) -> Vec<String> {
+pub fn names(v: Option<&Json>) -> Vec<String> {
     match v {
-        Some(Value::Array(items)) => items.iter().filter_map(|i| name_of(Some(i))).collect(),
-        Some(other @ Value::Object(_)) => name_of(Some(other)).into_iter().collect(),
+        Some(v) if v.is_array() => v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| name_of(Some(i)))
+            .collect(),
+        Some(v) if v.is_object() => name_of(Some(v)).into_iter().collect(),
         _ => Vec::new(),
     }
 }
 
 /// A name from a string or an object's `name`.
-pub fn name_of(v: Option<&Value>) -> Option<String> {
+pub fn name_of(v: Option<&Json>) -> Option<String> {
     let v = v?;
     lenient::text(Some(v))
         .or_else(|| lenient::text(v.get("name")))
         .map(str::to_owned)
 }
 
-fn options(v: Option<&Value>) -> Vec<String> {
-    let Some(options) = v.and_then(Value::as_array) else {
+fn options(v: Option<&Json>) -> Vec<String> {
+    let Some(options) = v.and_then(|o| o.as_array()) else {
         return Vec::new();
     };
     options
         .iter()
         .filter_map(|o| {
             let name = lenient::text(o.get("name"))?;
-            let values = match o.get("value") {
-                Some(Value::Array(vs)) => vs
+            let value = o.get("value");
+            let values = match value.and_then(|v| v.as_array()) {
+                Some(vs) => vs
                     .iter()
                     .filter_map(|v| name_of(Some(v)))
                     .collect::<Vec<_>>(),
-                other => name_of(other).into_iter().collect(),
+                None => name_of(value).into_iter().collect(),
             };
             Some(if values.is_empty() {
                 name.to_owned()

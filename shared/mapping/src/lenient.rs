@@ -5,60 +5,71 @@
 //! digits), booleans as `"true"`. Every reader here returns `None` for anything it cannot use
 //! instead of failing, so a mapping decides for itself which fields are truly required.
 
-use serde_json::Value;
+use crate::json::{Json, JsonType, JsonValueTrait};
 
 /// Follows a path of object keys; `None` as soon as a step is missing or not an object.
-pub fn get<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter()
-        .try_fold(value, |v, key| v.as_object()?.get(*key))
+pub fn get<'a>(value: &'a Json, path: &[&str]) -> Option<&'a Json> {
+    path.iter().try_fold(value, |v, key| v.get(*key))
 }
 
 /// A trimmed, non-empty string. Numbers are not stringified: use [`id`] for identifiers.
-pub fn text(value: Option<&Value>) -> Option<&str> {
+pub fn text(value: Option<&Json>) -> Option<&str> {
     let s = value?.as_str()?.trim();
     (!s.is_empty()).then_some(s)
 }
 
 /// An identifier given as an integer, an integral float or a non-empty string, as a string.
-pub fn id(value: Option<&Value>) -> Option<String> {
-    match value? {
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
+pub fn id(value: Option<&Json>) -> Option<String> {
+    let value = value?;
+    match value.get_type() {
+        JsonType::Number => {
+            if let Some(i) = value.as_i64() {
                 Some(i.to_string())
-            } else if let Some(u) = n.as_u64() {
+            } else if let Some(u) = value.as_u64() {
                 Some(u.to_string())
             } else {
                 // Integral floats such as 123.0 only; 2^53 bounds exact representation.
-                let f = n.as_f64()?;
+                let f = value.as_f64()?;
                 (f.is_finite() && f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0)
                     .then(|| format!("{f:.0}"))
             }
         }
-        Value::String(s) => {
-            let s = s.trim();
+        JsonType::String => {
+            let s = value.as_str()?.trim();
             (!s.is_empty()).then(|| s.to_owned())
         }
         _ => None,
     }
 }
 
+/// A JSON number as text: integers exactly, other numbers in Rust's shortest form.
+pub fn number_text(value: &Json) -> Option<String> {
+    if let Some(i) = value.as_i64() {
+        Some(i.to_string())
+    } else if let Some(u) = value.as_u64() {
+        Some(u.to_string())
+    } else {
+        value.as_f64().map(|f| f.to_string())
+    }
+}
+
 /// A finite number from a JSON number, a numeric string, or an `{amount: …}` object.
-pub fn number(value: Option<&Value>) -> Option<f64> {
+pub fn number(value: Option<&Json>) -> Option<f64> {
     number_at_depth(value?, 0)
 }
 
-fn number_at_depth(value: &Value, depth: u8) -> Option<f64> {
-    match value {
-        Value::Number(n) => n.as_f64().filter(|f| f.is_finite()),
-        Value::String(s) => parse_decimal(s),
+fn number_at_depth(value: &Json, depth: u8) -> Option<f64> {
+    match value.get_type() {
+        JsonType::Number => value.as_f64().filter(|f| f.is_finite()),
+        JsonType::String => parse_decimal(value.as_str()?),
         // Salla nests money: `tax: {percent, amount: {amount, currency}}`.
-        Value::Object(map) if depth < 3 => number_at_depth(map.get("amount")?, depth + 1),
+        JsonType::Object if depth < 3 => number_at_depth(value.get("amount")?, depth + 1),
         _ => None,
     }
 }
 
 /// An integer from an integral JSON number or string ("2", "٢", 2.0).
-pub fn int(value: Option<&Value>) -> Option<i64> {
+pub fn int(value: Option<&Json>) -> Option<i64> {
     let f = number(value)?;
     (f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0).then_some(f as i64)
 }
@@ -71,7 +82,7 @@ pub struct Money {
 }
 
 /// Money from `{amount, currency}`, `{amount: {amount, currency}}`, a number or a string.
-pub fn money(value: Option<&Value>) -> Option<Money> {
+pub fn money(value: Option<&Json>) -> Option<Money> {
     let value = value?;
     let amount = number(Some(value))?;
     Some(Money {
@@ -80,33 +91,36 @@ pub fn money(value: Option<&Value>) -> Option<Money> {
     })
 }
 
-fn currency_in(value: &Value, depth: u8) -> Option<String> {
-    let map = value.as_object()?;
-    if let Some(code) = currency_code(map.get("currency")) {
+fn currency_in(value: &Json, depth: u8) -> Option<String> {
+    if !value.is_object() {
+        return None;
+    }
+    if let Some(code) = currency_code(value.get("currency")) {
         return Some(code);
     }
     if depth < 3 {
-        return currency_in(map.get("amount")?, depth + 1);
+        return currency_in(value.get("amount")?, depth + 1);
     }
     None
 }
 
 /// An ISO 4217-looking code (three ASCII letters), upper-cased.
-pub fn currency_code(value: Option<&Value>) -> Option<String> {
+pub fn currency_code(value: Option<&Json>) -> Option<String> {
     let s = text(value)?;
     (s.len() == 3 && s.bytes().all(|b| b.is_ascii_alphabetic())).then(|| s.to_ascii_uppercase())
 }
 
 /// A boolean from `true`, `"true"`, `"1"`, `1`, `"yes"`, `"on"` (and their negatives).
-pub fn flag(value: Option<&Value>) -> Option<bool> {
-    match value? {
-        Value::Bool(b) => Some(*b),
-        Value::Number(n) => match n.as_i64() {
+pub fn flag(value: Option<&Json>) -> Option<bool> {
+    let value = value?;
+    match value.get_type() {
+        JsonType::Boolean => value.as_bool(),
+        JsonType::Number => match value.as_i64() {
             Some(1) => Some(true),
             Some(0) => Some(false),
             _ => None,
         },
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+        JsonType::String => match value.as_str()?.trim().to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => Some(true),
             "false" | "0" | "no" | "off" | "" => Some(false),
             _ => None,
@@ -188,7 +202,7 @@ fn strip_thousands(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use sonic_rs::json;
 
     #[test]
     fn ids_from_numbers_and_strings() {

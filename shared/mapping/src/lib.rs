@@ -21,6 +21,7 @@ mod enrichment;
 mod envelope;
 mod error;
 mod items;
+mod json;
 mod klaviyo;
 mod lenient;
 mod limits;
@@ -46,28 +47,14 @@ pub use order::{STATUS_METRICS, StatusKey};
 pub use profile::STORE_PROPERTY;
 pub use rules::{Action, known_events, plan};
 
-/// Phone normalisation, exposed for the intake's and tests' use: E.164 or `None`.
-pub fn normalize_phone(
-    mobile_code: Option<&serde_json::Value>,
-    mobile: Option<&serde_json::Value>,
-    country_code: Option<&str>,
-) -> Option<String> {
-    phone::e164(mobile_code, mobile, country_code)
-}
-
-/// Lenient date parsing, exposed for tests: RFC 3339 or `None`.
-pub fn parse_timestamp(value: &serde_json::Value) -> Option<String> {
-    date::timestamp(Some(value))
-}
-
 /// Builds the phone-number metadata now instead of on the first event. The `phonenumber`
 /// crate compiles its whole metadata database on first use (~80 ms here), which would
 /// otherwise land on the first webhook after a cold start; callers run this on a spare
 /// thread at start-up so it overlaps with the rest of the cold start.
 pub fn warm_up() {
     let _ = phone::e164(
-        Some(&serde_json::Value::from("+966")),
-        Some(&serde_json::Value::from(501234567u64)),
+        Some(&json::Json::from("+966")),
+        Some(&json::Json::from(501234567u64)),
         Some("SA"),
     );
 }

@@ -4,6 +4,7 @@
 //! and create custom ones, but a custom status keeps its parent's slug (salla.md §4).
 
 use crate::items::{self, Line};
+use crate::json::{Json, JsonContainerTrait, JsonValueTrait};
 use crate::klaviyo::{EventRequest, KlaviyoRequest, Profile, Properties};
 use crate::lenient::{self, Money, get};
 use crate::props::PropsExt;
@@ -70,7 +71,7 @@ pub const STATUS_METRICS: &[(&str, &[(&str, StatusKey)])] = &[
 
 /// An order payload (Salla's shared order model) with what every order metric needs.
 pub(crate) struct Order<'a> {
-    data: &'a Value,
+    data: &'a Json,
     id: String,
     lines: Vec<Line>,
     total: Option<Money>,
@@ -80,7 +81,7 @@ pub(crate) struct Order<'a> {
 impl<'a> Order<'a> {
     pub(crate) fn new(
         ctx: &Ctx,
-        data: &'a Value,
+        data: &'a Json,
         id_field: &'static str,
     ) -> Result<Self, MappingError> {
         let id = lenient::id(data.get("id")).ok_or(MappingError::MissingField(id_field))?;
@@ -262,9 +263,9 @@ impl<'a> Order<'a> {
 }
 
 /// `(code, amount)` of each discount: `amounts.discounts[]` and an order-level `coupon`.
-fn discounts(d: &Value) -> Vec<(Option<String>, Option<f64>)> {
+fn discounts(d: &Json) -> Vec<(Option<String>, Option<f64>)> {
     let mut out: Vec<(Option<String>, Option<f64>)> = Vec::new();
-    if let Some(list) = get(d, &["amounts", "discounts"]).and_then(Value::as_array) {
+    if let Some(list) = get(d, &["amounts", "discounts"]).and_then(|l| l.as_array()) {
         for disc in list {
             let code = lenient::text(disc.get("code")).map(str::to_owned);
             let amount = lenient::number(disc.get("discount"))
@@ -282,24 +283,24 @@ fn discounts(d: &Value) -> Vec<(Option<String>, Option<f64>)> {
     out
 }
 
-fn shipping_company(d: &Value) -> Option<&str> {
+fn shipping_company(d: &Json) -> Option<&str> {
     // `shipments[]` is the current model (one courier per shipment); `shipping` is legacy.
     shipments(d)
         .find_map(|s| lenient::text(s.get("courier_name")))
         .or_else(|| lenient::text(get(d, &["shipping", "company"])))
 }
 
-fn shipments(d: &Value) -> impl Iterator<Item = &Value> {
+fn shipments(d: &Json) -> impl Iterator<Item = &Json> {
     d.get("shipments")
-        .and_then(Value::as_array)
+        .and_then(|s| s.as_array())
         .into_iter()
         .flatten()
 }
 
 /// Tracking number and link from `shipments[]` first, then the legacy `shipping.shipment`.
 /// "0" and non-URL "links" are Salla placeholders, not tracking data.
-fn tracking(d: &Value) -> (Option<&str>, Option<&str>) {
-    fn real(v: Option<&Value>) -> Option<&str> {
+fn tracking(d: &Json) -> (Option<&str>, Option<&str>) {
+    fn real(v: Option<&Json>) -> Option<&str> {
         lenient::text(v).filter(|s| *s != "0")
     }
     let legacy = get(d, &["shipping", "shipment"]);
@@ -314,7 +315,7 @@ fn tracking(d: &Value) -> (Option<&str>, Option<&str>) {
     (number, url)
 }
 
-fn shipping_address(d: &Value) -> Option<Value> {
+fn shipping_address(d: &Json) -> Option<Value> {
     let a = get(d, &["shipping", "address"])?;
     let mut m = Map::new();
     items::put_str(

@@ -5,9 +5,9 @@
 //! ("0501806978"). Anything that libphonenumber does not call valid is dropped: Klaviyo rejects
 //! non-E.164 numbers, and a wrong number is worse than none. Never an error.
 
+use crate::json::{Json, JsonType, JsonValueTrait};
 use crate::lenient;
 use phonenumber::{Mode, country};
-use serde_json::Value;
 
 /// Longest E.164 number is 15 digits; anything much longer is garbage, and short-circuiting it
 /// keeps hostile input away from the parser.
@@ -16,8 +16,8 @@ const MAX_DIGITS: usize = 17;
 /// E.164 from Salla's `mobile_code` + `mobile` (either may be a number or a string), using
 /// `country_code` (ISO 3166 alpha-2, e.g. "SA") as a last-resort hint for national numbers.
 pub fn e164(
-    mobile_code: Option<&Value>,
-    mobile: Option<&Value>,
+    mobile_code: Option<&Json>,
+    mobile: Option<&Json>,
     country_code: Option<&str>,
 ) -> Option<String> {
     // Shorter than any real subscriber number: not worth asking the parser.
@@ -53,10 +53,10 @@ struct Digits {
 
 /// Keeps digits (Arabic-Indic ones mapped to ASCII) and drops common separators; refuses
 /// letters and anything else, so only plain numbers reach the parser.
-fn digits_of(value: &Value) -> Option<Digits> {
-    let raw = match value {
-        Value::String(s) => s.trim().to_owned(),
-        Value::Number(n) => lenient::id(Some(&Value::Number(n.clone())))?,
+fn digits_of(value: &Json) -> Option<Digits> {
+    let raw = match value.get_type() {
+        JsonType::String => value.as_str()?.trim().to_owned(),
+        JsonType::Number => lenient::id(Some(value))?,
         _ => return None,
     };
     let (international, rest) = if let Some(r) = raw.strip_prefix('+') {
@@ -91,9 +91,9 @@ fn valid_e164(number: &str, region: Option<country::Id>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use sonic_rs::json;
 
-    fn split(code: Value, mobile: Value) -> Option<String> {
+    fn split(code: Json, mobile: Json) -> Option<String> {
         e164(Some(&code), Some(&mobile), None)
     }
 

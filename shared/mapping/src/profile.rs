@@ -5,6 +5,7 @@
 //! account can serve several Salla stores without merging their shoppers by id. Phone-only
 //! shoppers (common in Saudi Arabia) are first-class: the phone alone identifies them.
 
+use crate::json::{Json, JsonValueTrait};
 use crate::klaviyo::{Location, Profile, Properties};
 use crate::{lenient, phone, unique_id};
 use serde_json::Value;
@@ -13,7 +14,7 @@ use serde_json::Value;
 pub const STORE_PROPERTY: &str = "salla_store_id";
 
 /// A profile from a Salla customer object (order, cart, review or customer events).
-pub fn from_customer(store: &str, customer: &Value) -> Profile {
+pub fn from_customer(store: &str, customer: &Json) -> Profile {
     let country_code = lenient::text(customer.get("country_code"))
         .or_else(|| lenient::text(lenient::get(customer, &["address", "country_code"])));
     let mut profile = Profile {
@@ -35,7 +36,7 @@ pub fn from_customer(store: &str, customer: &Value) -> Profile {
 
 /// A profile from a shipment contact (`ship_to` / `ship_from`): email and phone only, since
 /// shipment payloads carry no customer id.
-pub fn from_contact(store: &str, contact: &Value) -> Profile {
+pub fn from_contact(store: &str, contact: &Json) -> Profile {
     let mut profile = Profile {
         email: email(contact.get("email")),
         phone_number: phone::e164(None, contact.get("phone"), None),
@@ -52,7 +53,7 @@ fn store_properties(store: &str) -> Properties {
 
 /// `first_name`/`last_name` when given; otherwise `name` split at the first space (Salla's cart
 /// and review customers only have `name`). Arabic names pass through untouched.
-fn set_names(profile: &mut Profile, person: &Value) {
+fn set_names(profile: &mut Profile, person: &Json) {
     let first = lenient::text(person.get("first_name"));
     let last = lenient::text(person.get("last_name"));
     if first.is_some() || last.is_some() {
@@ -72,7 +73,7 @@ fn set_names(profile: &mut Profile, person: &Value) {
 
 /// A plausible address (one `@`, a dotted domain, no spaces); anything else is dropped rather
 /// than sent, because Klaviyo rejects the whole request for one bad email.
-pub fn email(value: Option<&Value>) -> Option<String> {
+pub fn email(value: Option<&Json>) -> Option<String> {
     let e = lenient::text(value)?;
     let (local, domain) = e.split_once('@')?;
     let ok = !local.is_empty()
@@ -87,7 +88,7 @@ pub fn email(value: Option<&Value>) -> Option<String> {
 
 /// BCP 47 tag from `locale`/`language`/`lang` when present ("ar", "en-US"); Salla's documented
 /// customer model has none today, so this is usually `None`.
-fn locale(customer: &Value) -> Option<String> {
+fn locale(customer: &Json) -> Option<String> {
     let tag = ["locale", "language", "lang"]
         .iter()
         .find_map(|k| lenient::text(customer.get(*k)))?;
@@ -100,7 +101,7 @@ fn locale(customer: &Value) -> Option<String> {
     (primary_ok && rest_ok && tag.len() <= 35).then(|| tag.replace('_', "-"))
 }
 
-fn location(customer: &Value, country_code: Option<&str>) -> Option<Location> {
+fn location(customer: &Json, country_code: Option<&str>) -> Option<Location> {
     let address = customer.get("address");
     let field = |key: &str| {
         lenient::text(customer.get(key))
@@ -119,7 +120,7 @@ fn location(customer: &Value, country_code: Option<&str>) -> Option<Location> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use sonic_rs::json;
 
     #[test]
     fn order_customer_with_split_mobile() {
@@ -137,7 +138,10 @@ mod tests {
         let loc = p.location.unwrap();
         assert_eq!(loc.city.as_deref(), Some("جدة"));
         assert_eq!(loc.country.as_deref(), Some("السعودية"));
-        assert_eq!(p.properties[STORE_PROPERTY], json!("1305146709"));
+        assert_eq!(
+            p.properties[STORE_PROPERTY],
+            serde_json::json!("1305146709")
+        );
     }
 
     #[test]

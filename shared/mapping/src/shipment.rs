@@ -7,13 +7,13 @@
 //! `order.shipment.cancelled` (`id` = order id, `reference_id`, `shipping_number`).
 //! `*.creating` events are hooks for shipping-company apps and are ignored: `*.created` follows.
 
+use crate::json::{Json, JsonValueTrait};
 use crate::klaviyo::{EventRequest, KlaviyoRequest, Profile, Properties};
 use crate::lenient::{self, get};
 use crate::order::{STATUS_METRICS, StatusKey};
 use crate::props::PropsExt;
 use crate::rules::Ctx;
 use crate::{Action, MappingError, date, items, metrics, profile, unique_id};
-use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Change {
@@ -179,7 +179,7 @@ fn event(
 
 /// The shopper: `customer` when the payload has one, else the receiving contact (`ship_to`),
 /// or for a return the sending one (`ship_from`, the customer sending goods back).
-fn recipient(store: &str, d: &Value, is_return: bool) -> Option<Profile> {
+fn recipient(store: &str, d: &Json, is_return: bool) -> Option<Profile> {
     if let Some(customer) = d.get("customer").filter(|c| c.is_object()) {
         let p = profile::from_customer(store, customer);
         if p.has_identifier() {
