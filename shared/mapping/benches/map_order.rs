@@ -29,7 +29,10 @@ fn map_order(c: &mut Criterion) {
             black_box(requests.iter().map(|r| r.body()).collect::<Vec<_>>())
         })
     });
-    c.bench_function("map_order/json_parse_only", |b| {
+    c.bench_function("map_order/parse_envelope_only", |b| {
+        b.iter(|| black_box(mapping::parse_envelope(black_box(&body)).expect("sample parses")))
+    });
+    c.bench_function("map_order/serde_json_value_parse_for_comparison", |b| {
         b.iter(|| {
             black_box(serde_json::from_slice::<serde_json::Value>(black_box(&body)).expect("json"))
         })

@@ -32,7 +32,7 @@ impl std::fmt::Debug for SallaAuthorization {
 pub const KLAVIYO_KEY_SETTING: &str = "klaviyo_private_key";
 
 pub(crate) fn authorize(ctx: &Ctx) -> Result<Action, MappingError> {
-    let d = &ctx.env.data;
+    let d = ctx.env.data();
     let token = |key: &'static str, field: &'static str| -> Result<String, MappingError> {
         let value = d.get(key).filter(|v| !v.is_null());
         match value.map(|v| v.as_str()) {
@@ -68,7 +68,7 @@ pub(crate) fn authorize(ctx: &Ctx) -> Result<Action, MappingError> {
 }
 
 pub(crate) fn settings_updated(ctx: &Ctx) -> Result<Action, MappingError> {
-    let settings = match ctx.env.data.get("settings").filter(|v| !v.is_null()) {
+    let settings = match ctx.env.data().get("settings").filter(|v| !v.is_null()) {
         None => return Err(MappingError::MissingField("data.settings")),
         Some(s) if s.is_object() => s,
         Some(_) => {

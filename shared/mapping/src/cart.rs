@@ -34,7 +34,7 @@ fn checkout_url(cart: &Json) -> Option<&str> {
 
 /// `abandoned.cart` → Started Checkout, the trigger of Klaviyo's abandoned-cart flows.
 pub(crate) fn abandoned(ctx: &Ctx) -> Result<Action, MappingError> {
-    let cart = &ctx.env.data;
+    let cart = ctx.env.data();
     let cart_id = lenient::id(cart.get("id")).ok_or(MappingError::MissingField("data.id"))?;
     let profile = cart_profile(ctx, cart, "data.customer")?;
     let total = lenient::money(cart.get("total"));
@@ -78,7 +78,7 @@ pub(crate) fn abandoned(ctx: &Ctx) -> Result<Action, MappingError> {
 
 /// `coupon.applied` (`data.cart` holds the cart and its `coupon`) → Applied Coupon.
 pub(crate) fn coupon_applied(ctx: &Ctx) -> Result<Action, MappingError> {
-    let data = &ctx.env.data;
+    let data = ctx.env.data();
     let (cart, prefix_cart) = match data.get("cart").filter(|c| c.is_object()) {
         Some(c) => (c, true),
         None => (data, false),

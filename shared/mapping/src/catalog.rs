@@ -24,7 +24,7 @@ pub fn product_url(data: &Json) -> Option<&str> {
 }
 
 pub(crate) fn upsert(ctx: &Ctx) -> Result<Action, MappingError> {
-    let d = &ctx.env.data;
+    let d = ctx.env.data();
     let id = lenient::id(d.get("id")).ok_or(MappingError::MissingField("data.id"))?;
     let details = ctx.enrichment.products.get(&id);
     let name = lenient::text(d.get("name"));
@@ -51,7 +51,7 @@ pub(crate) fn upsert(ctx: &Ctx) -> Result<Action, MappingError> {
 }
 
 pub(crate) fn delete(ctx: &Ctx) -> Result<Action, MappingError> {
-    let id = lenient::id(ctx.env.data.get("id")).ok_or(MappingError::MissingField("data.id"))?;
+    let id = lenient::id(ctx.env.data().get("id")).ok_or(MappingError::MissingField("data.id"))?;
     let item_id = catalog_item_id(&unique_id::product(ctx.store(), &id));
     Ok(Action::Send(vec![KlaviyoRequest::DeleteCatalogItem {
         item_id,

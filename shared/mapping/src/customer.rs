@@ -26,7 +26,7 @@ const CONSENT_SOURCE: &str = "Salla";
 
 /// The customer object of `customer.*` events is `data` itself.
 fn customer_profile(ctx: &Ctx) -> Result<(Profile, String), MappingError> {
-    let data = &ctx.env.data;
+    let data = ctx.env.data();
     let id = lenient::id(data.get("id")).ok_or(MappingError::MissingField("data.id"))?;
     let mut profile = profile::from_customer(ctx.store(), data);
     // Salla customer groups are how merchants run VIP / loyalty tiers; an empty list clears.
@@ -72,14 +72,14 @@ pub(crate) fn created(ctx: &Ctx) -> Result<Action, MappingError> {
     event.unique_id = Some(unique_id::customer_event(ctx.store(), &id, "created"));
     event.time = ctx.event_time();
     requests.push(KlaviyoRequest::CreateEvent(event));
-    requests.extend(consent(&ctx.env.data, &profile));
+    requests.extend(consent(ctx.env.data(), &profile));
     Ok(Action::Send(requests))
 }
 
 /// `customer.updated` → profile import [+ consent].
 pub(crate) fn updated(ctx: &Ctx) -> Result<Action, MappingError> {
     let (profile, _) = customer_profile(ctx)?;
-    let subscribe = consent(&ctx.env.data, &profile);
+    let subscribe = consent(ctx.env.data(), &profile);
     let mut requests = vec![KlaviyoRequest::ImportProfile(ProfileImport { profile })];
     requests.extend(subscribe);
     Ok(Action::Send(requests))
@@ -92,7 +92,7 @@ pub(crate) fn login(ctx: &Ctx) -> Result<Action, MappingError> {
     let mut p = Properties::new();
     p.put_str(
         "Device",
-        lenient::text(get(&ctx.env.data, &["source", "device"])),
+        lenient::text(get(ctx.env.data(), &["source", "device"])),
     );
     let mut event = EventRequest::new(metrics::LOGGED_IN, profile, p);
     // Each login is its own event; the delivery's timestamp tells them apart. Without one,
@@ -106,7 +106,7 @@ pub(crate) fn login(ctx: &Ctx) -> Result<Action, MappingError> {
 
 /// `review.added` → Submitted Review (product or store rating).
 pub(crate) fn review(ctx: &Ctx) -> Result<Action, MappingError> {
-    let data = &ctx.env.data;
+    let data = ctx.env.data();
     let customer = data
         .get("customer")
         .filter(|c| c.is_object())

@@ -36,7 +36,7 @@ pub struct ProductDetails {
 pub fn products_to_enrich(env: &Envelope) -> Vec<String> {
     let mut ids: Vec<String> = Vec::new();
     if env.event == "abandoned.cart" {
-        let items = env.data.get("items").and_then(|v| v.as_array());
+        let items = env.data().get("items").and_then(|v| v.as_array());
         for item in items.into_iter().flatten() {
             let Some(id) = lenient::id(item.get("product_id"))
                 .or_else(|| lenient::id(lenient::get(item, &["product", "id"])))
@@ -48,9 +48,9 @@ pub fn products_to_enrich(env: &Envelope) -> Vec<String> {
             }
         }
     } else if env.event.starts_with("product.") && env.event != "product.deleted" {
-        let incomplete = lenient::text(env.data.get("name")).is_none()
-            || crate::catalog::product_url(&env.data).is_none();
-        if incomplete && let Some(id) = lenient::id(env.data.get("id")) {
+        let incomplete = lenient::text(env.data().get("name")).is_none()
+            || crate::catalog::product_url(env.data()).is_none();
+        if incomplete && let Some(id) = lenient::id(env.data().get("id")) {
             ids.push(id);
         }
     }

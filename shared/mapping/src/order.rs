@@ -343,7 +343,7 @@ fn shipping_address(d: &Json) -> Option<Value> {
 
 /// `order.created` → Placed Order + one Ordered Product per line.
 pub(crate) fn created(ctx: &Ctx) -> Result<Action, MappingError> {
-    let data = &ctx.env.data;
+    let data = ctx.env.data();
     // A draft is a quote the merchant is still editing, not a purchase.
     if lenient::flag(data.get("draft")) == Some(true) {
         return Ok(Action::Ignore {
@@ -370,7 +370,7 @@ pub(crate) fn created(ctx: &Ctx) -> Result<Action, MappingError> {
 /// `order.status.updated`: `data` is a status-history entry with the order nested in
 /// `data.order`; the entry's own `status` is just the display name.
 pub(crate) fn status_updated(ctx: &Ctx) -> Result<Action, MappingError> {
-    let data = &ctx.env.data;
+    let data = ctx.env.data();
     let nested = data.get("order").filter(|o| o.is_object());
     let (order_value, id_field, customer_field) = match nested {
         Some(o) => (o, "data.order.id", "data.order.customer"),
@@ -413,7 +413,7 @@ pub(crate) fn refunded(ctx: &Ctx) -> Result<Action, MappingError> {
 }
 
 fn implied_status(ctx: &Ctx, slug: &'static str) -> Result<Action, MappingError> {
-    let order = Order::new(ctx, &ctx.env.data, "data.id")?;
+    let order = Order::new(ctx, ctx.env.data(), "data.id")?;
     let matches = order.status_slug() == Some(slug);
     let change = StatusChange {
         slug,
@@ -479,7 +479,7 @@ fn status_requests(
 
 /// `order.coupon.updated` → one "Applied Coupon" per code on the order.
 pub(crate) fn coupon_updated(ctx: &Ctx) -> Result<Action, MappingError> {
-    let data = &ctx.env.data;
+    let data = ctx.env.data();
     let order = Order::new(ctx, data, "data.id")?;
     let coupons: Vec<(String, Option<f64>)> = discounts(data)
         .into_iter()

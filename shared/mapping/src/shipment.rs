@@ -53,7 +53,7 @@ pub(crate) fn return_cancelled(ctx: &Ctx) -> Result<Action, MappingError> {
 }
 
 fn map(ctx: &Ctx, change: Change, forced_return: bool) -> Result<Action, MappingError> {
-    let d = &ctx.env.data;
+    let d = ctx.env.data();
     let store = ctx.store();
     let is_return = forced_return || lenient::text(d.get("type")) == Some("return");
     // The shipment model names its order in `order_id`; the minimal order-scoped shape uses `id`.
