@@ -7,10 +7,12 @@
 use crate::limits;
 use serde::Serialize;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-/// Properties of an event or a profile: ordered so the JSON is stable.
-pub type Properties = BTreeMap<String, Value>;
+/// Properties of an event or a profile: ordered so the JSON is stable. Keys are almost always
+/// our own literals ("OrderId"), so they are borrowed rather than allocated per event.
+pub type Properties = BTreeMap<Cow<'static, str>, Value>;
 
 /// A Klaviyo profile as sent inside an event or a profile import.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]

@@ -3,7 +3,6 @@
 //! Salla text is merchant-controlled, so limits are enforced here rather than trusted.
 
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 pub const MAX_PROPERTIES: usize = 400;
 pub const MAX_STRING_BYTES: usize = 100 * 1024;
@@ -12,7 +11,7 @@ pub const MAX_ARRAY_ITEMS: usize = 4000;
 pub const MAX_DEPTH: usize = 10;
 
 /// Applies every limit to an event's properties in place.
-pub fn clamp_properties(properties: &mut BTreeMap<String, Value>) {
+pub fn clamp_properties(properties: &mut crate::klaviyo::Properties) {
     while properties.len() > MAX_PROPERTIES {
         properties.pop_last();
     }
@@ -57,13 +56,14 @@ pub fn truncate_utf8(s: &mut String, max: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::klaviyo::Properties;
     use serde_json::json;
 
     #[test]
     fn long_arabic_string_is_cut_on_a_char_boundary() {
         let mut s = "ب".repeat(MAX_STRING_BYTES); // 2 bytes each
         s.push('x');
-        let mut props = BTreeMap::from([("Note".to_owned(), Value::String(s))]);
+        let mut props = Properties::from([("Note".into(), Value::String(s))]);
         clamp_properties(&mut props);
         let cut = props["Note"].as_str().unwrap();
         assert!(cut.len() <= MAX_STRING_BYTES);
@@ -72,8 +72,9 @@ mod tests {
 
     #[test]
     fn arrays_properties_and_depth_are_bounded() {
-        let mut props: BTreeMap<String, Value> =
-            (0..450).map(|i| (format!("k{i:03}"), json!(i))).collect();
+        let mut props: Properties = (0..450)
+            .map(|i| (format!("k{i:03}").into(), json!(i)))
+            .collect();
         props.insert("Items".into(), Value::Array(vec![json!(1); 5000]));
         clamp_properties(&mut props);
         assert_eq!(props.len(), MAX_PROPERTIES);
@@ -83,7 +84,7 @@ mod tests {
         for _ in 0..15 {
             deep = json!({ "n": deep });
         }
-        let mut props = BTreeMap::from([("Deep".to_owned(), deep)]);
+        let mut props = Properties::from([("Deep".into(), deep)]);
         clamp_properties(&mut props);
         let mut depth = 1;
         let mut cursor = &props["Deep"];

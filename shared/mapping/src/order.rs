@@ -236,9 +236,9 @@ impl<'a> Order<'a> {
             for (k, v) in item {
                 // Klaviyo's Ordered Product convention names the brand "ProductBrand".
                 let key = if k == "Brand" {
-                    "ProductBrand".to_owned()
+                    "ProductBrand".into()
                 } else {
-                    k
+                    k.into()
                 };
                 p.insert(key, v);
             }

@@ -48,7 +48,7 @@ pub fn from_contact(store: &str, contact: &Json) -> Profile {
 }
 
 fn store_properties(store: &str) -> Properties {
-    Properties::from([(STORE_PROPERTY.to_owned(), Value::String(store.to_owned()))])
+    Properties::from([(STORE_PROPERTY.into(), Value::String(store.to_owned()))])
 }
 
 /// `first_name`/`last_name` when given; otherwise `name` split at the first space (Salla's cart

@@ -2,36 +2,37 @@
 
 use crate::klaviyo::Properties;
 use serde_json::Value;
+use std::borrow::Cow;
 
 pub trait PropsExt {
-    fn put_str(&mut self, key: &str, value: Option<&str>);
-    fn put_num(&mut self, key: &str, value: Option<f64>);
-    fn put_list(&mut self, key: &str, values: &[String]);
-    fn put(&mut self, key: &str, value: impl Into<Value>);
+    fn put_str(&mut self, key: &'static str, value: Option<&str>);
+    fn put_num(&mut self, key: &'static str, value: Option<f64>);
+    fn put_list(&mut self, key: &'static str, values: &[String]);
+    fn put(&mut self, key: &'static str, value: impl Into<Value>);
 }
 
 impl PropsExt for Properties {
-    fn put_str(&mut self, key: &str, value: Option<&str>) {
+    fn put_str(&mut self, key: &'static str, value: Option<&str>) {
         if let Some(v) = value {
-            self.insert(key.to_owned(), Value::String(v.to_owned()));
+            self.insert(Cow::Borrowed(key), Value::String(v.to_owned()));
         }
     }
 
-    fn put_num(&mut self, key: &str, value: Option<f64>) {
+    fn put_num(&mut self, key: &'static str, value: Option<f64>) {
         if let Some(v) = value.and_then(number) {
-            self.insert(key.to_owned(), v);
+            self.insert(Cow::Borrowed(key), v);
         }
     }
 
     /// Empty lists are left out: an empty array says nothing a flow could filter on.
-    fn put_list(&mut self, key: &str, values: &[String]) {
+    fn put_list(&mut self, key: &'static str, values: &[String]) {
         if !values.is_empty() {
-            self.insert(key.to_owned(), values.to_vec().into());
+            self.insert(Cow::Borrowed(key), values.to_vec().into());
         }
     }
 
-    fn put(&mut self, key: &str, value: impl Into<Value>) {
-        self.insert(key.to_owned(), value.into());
+    fn put(&mut self, key: &'static str, value: impl Into<Value>) {
+        self.insert(Cow::Borrowed(key), value.into());
     }
 }
 
