@@ -23,10 +23,12 @@ pub fn id(value: Option<&Json>) -> Option<String> {
     let value = value?;
     match value.get_type() {
         JsonType::Number => {
+            // itoa, not `to_string`: ids are formatted several times per event and the
+            // `fmt` machinery was a measurable share of `plan`.
             if let Some(i) = value.as_i64() {
-                Some(i.to_string())
+                Some(itoa::Buffer::new().format(i).to_owned())
             } else if let Some(u) = value.as_u64() {
-                Some(u.to_string())
+                Some(itoa::Buffer::new().format(u).to_owned())
             } else {
                 // Integral floats such as 123.0 only; 2^53 bounds exact representation.
                 let f = value.as_f64()?;

@@ -72,7 +72,11 @@ pub const STATUS_METRICS: &[(&str, &[(&str, StatusKey)])] = &[
 /// An order payload (Salla's shared order model) with what every order metric needs.
 pub(crate) struct Order<'a> {
     data: &'a Json,
+    /// `data.amounts`, looked up once: most order properties live in it.
+    amounts: Option<&'a Json>,
     id: String,
+    /// `reference_id`, the number the shopper sees.
+    number: Option<String>,
     lines: Vec<Line>,
     total: Option<Money>,
     currency: Option<String>,
@@ -93,6 +97,8 @@ impl<'a> Order<'a> {
             .or_else(|| lenient::currency_code(data.get("currency")));
         Ok(Order {
             data,
+            amounts: data.get("amounts"),
+            number: lenient::id(data.get("reference_id")),
             id,
             lines: items::lines(data.get("items"), ctx.enrichment),
             total,
@@ -135,12 +141,17 @@ impl<'a> Order<'a> {
         lenient::text(self.data.get("payment_method"))
     }
 
+    /// A number under `data.amounts`.
+    fn amount(&self, path: &[&str]) -> Option<f64> {
+        lenient::number(self.amounts.and_then(|a| get(a, path)))
+    }
+
     /// Order-level properties shared by every order metric.
     fn properties(&self) -> Properties {
         let d = self.data;
         let mut p = Properties::new();
         p.put_str("OrderId", Some(&self.id));
-        p.put_str("OrderNumber", lenient::id(d.get("reference_id")).as_deref());
+        p.put_str("OrderNumber", self.number.as_deref());
         p.put_str(
             "OrderURL",
             lenient::text(get(d, &["urls", "customer"])).filter(|u| items::is_http_url(u)),
@@ -154,23 +165,11 @@ impl<'a> Order<'a> {
         let cod = payment.is_some_and(|m| m.eq_ignore_ascii_case("cod"));
         p.put("IsCashOnDelivery", cod);
         if cod {
-            p.put_num(
-                "CODFee",
-                lenient::number(get(d, &["amounts", "cash_on_delivery"])),
-            );
+            p.put_num("CODFee", self.amount(&["cash_on_delivery"]));
         }
-        p.put_num(
-            "SubTotal",
-            lenient::number(get(d, &["amounts", "sub_total"])),
-        );
-        p.put_num(
-            "ShippingCost",
-            lenient::number(get(d, &["amounts", "shipping_cost"])),
-        );
-        p.put_num(
-            "TaxAmount",
-            lenient::number(get(d, &["amounts", "tax", "amount"])),
-        );
+        p.put_num("SubTotal", self.amount(&["sub_total"]));
+        p.put_num("ShippingCost", self.amount(&["shipping_cost"]));
+        p.put_num("TaxAmount", self.amount(&["tax", "amount"]));
         let discounts = discounts(d);
         let codes: Vec<String> = discounts.iter().filter_map(|(c, _)| c.clone()).collect();
         if !codes.is_empty() {
@@ -228,10 +227,7 @@ impl<'a> Order<'a> {
     ) -> KlaviyoRequest {
         let mut p = Properties::new();
         p.put_str("OrderId", Some(&self.id));
-        p.put_str(
-            "OrderNumber",
-            lenient::id(self.data.get("reference_id")).as_deref(),
-        );
+        p.put_str("OrderNumber", self.number.as_deref());
         if let Value::Object(item) = line.to_item() {
             for (k, v) in item {
                 // Klaviyo's Ordered Product convention names the brand "ProductBrand".

@@ -15,61 +15,84 @@
 //! - catalog: `salla:{store}:product:{product}` (catalog item `external_id`)
 
 pub fn customer(store: &str, customer_id: &str) -> String {
-    format!("salla:{store}:customer:{customer_id}")
+    ["salla:", store, ":customer:", customer_id].concat()
 }
 
 pub fn customer_event(store: &str, customer_id: &str, what: &str) -> String {
-    format!("salla:{store}:customer:{customer_id}:{what}")
+    ["salla:", store, ":customer:", customer_id, ":", what].concat()
 }
 
 pub fn order(store: &str, order_id: &str) -> String {
-    format!("salla:{store}:order:{order_id}")
+    ["salla:", store, ":order:", order_id].concat()
 }
 
 pub fn order_milestone(store: &str, order_id: &str, milestone: &str) -> String {
-    format!("salla:{store}:order:{order_id}:{milestone}")
+    ["salla:", store, ":order:", order_id, ":", milestone].concat()
 }
 
 pub fn order_status(store: &str, order_id: &str, slug: &str, status_id: Option<&str>) -> String {
     match status_id {
-        Some(id) => format!("salla:{store}:order:{order_id}:status:{slug}:{id}"),
-        None => format!("salla:{store}:order:{order_id}:status:{slug}"),
+        Some(id) => [
+            "salla:", store, ":order:", order_id, ":status:", slug, ":", id,
+        ]
+        .concat(),
+        None => ["salla:", store, ":order:", order_id, ":status:", slug].concat(),
     }
 }
 
 /// The line index keeps two lines of one order apart even if Salla repeated an item id.
 pub fn order_line(store: &str, order_id: &str, index: usize, item_id: &str) -> String {
-    format!("salla:{store}:order:{order_id}:item:{index}:{item_id}")
+    [
+        "salla:",
+        store,
+        ":order:",
+        order_id,
+        ":item:",
+        itoa::Buffer::new().format(index),
+        ":",
+        item_id,
+    ]
+    .concat()
 }
 
 pub fn order_coupon(store: &str, order_id: &str, code: &str) -> String {
-    format!("salla:{store}:order:{order_id}:coupon:{code}")
+    ["salla:", store, ":order:", order_id, ":coupon:", code].concat()
 }
 
 pub fn cart(store: &str, cart_id: &str, version: Option<&str>) -> String {
     match version {
-        Some(v) => format!("salla:{store}:cart:{cart_id}:{v}"),
-        None => format!("salla:{store}:cart:{cart_id}"),
+        Some(v) => ["salla:", store, ":cart:", cart_id, ":", v].concat(),
+        None => ["salla:", store, ":cart:", cart_id].concat(),
     }
 }
 
 pub fn cart_coupon(store: &str, cart_id: &str, code: &str) -> String {
-    format!("salla:{store}:cart:{cart_id}:coupon:{code}")
+    ["salla:", store, ":cart:", cart_id, ":coupon:", code].concat()
 }
 
 pub fn shipment(store: &str, shipment_key: &str, action: &str) -> String {
-    format!("salla:{store}:shipment:{shipment_key}:{action}")
+    ["salla:", store, ":shipment:", shipment_key, ":", action].concat()
 }
 
 pub fn review(store: &str, parts: &[&str]) -> String {
-    format!("salla:{store}:review:{}", parts.join(":"))
+    ["salla:", store, ":review:", &parts.join(":")].concat()
 }
 
 pub fn product(store: &str, product_id: &str) -> String {
-    format!("salla:{store}:product:{product_id}")
+    ["salla:", store, ":product:", product_id].concat()
 }
 
 /// Order-scoped shipment events that carry no shipment id, only the shipping number.
 pub fn order_shipment(store: &str, order_id: &str, shipping_number: &str, action: &str) -> String {
-    format!("salla:{store}:order:{order_id}:shipment:{shipping_number}:{action}")
+    [
+        "salla:",
+        store,
+        ":order:",
+        order_id,
+        ":shipment:",
+        shipping_number,
+        ":",
+        action,
+    ]
+    .concat()
 }
