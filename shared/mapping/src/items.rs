@@ -4,7 +4,7 @@
 
 use crate::enrichment::{Enrichment, ProductDetails};
 use crate::json::{Json, JsonContainerTrait, JsonValueTrait};
-use crate::lenient::{self, get};
+use crate::lenient::{self, Fields, get};
 use serde_json::{Map, Value};
 
 /// One line of an order or cart.
@@ -37,8 +37,11 @@ pub fn lines(items: Option<&Json>, enrichment: &Enrichment) -> Vec<Line> {
         .collect()
 }
 
-fn line(item: &Json, enrichment: &Enrichment) -> Line {
-    let product = item.get("product").filter(|p| p.is_object());
+fn line(item_value: &Json, enrichment: &Enrichment) -> Line {
+    let item = Fields::of(item_value);
+    let product_value = item.get("product").filter(|p| p.is_object());
+    let product_fields = product_value.map(Fields::of);
+    let product = product_fields.as_ref();
     let from_product = |key: &str| {
         product
             .and_then(|p| lenient::text(p.get(key)))
@@ -47,7 +50,7 @@ fn line(item: &Json, enrichment: &Enrichment) -> Line {
     let product_id = lenient::id(item.get("product_id"))
         .or_else(|| product.and_then(|p| lenient::id(p.get("id"))));
     let quantity = lenient::int(item.get("quantity"));
-    let price = lenient::number(get(item, &["amounts", "price_without_tax"]))
+    let price = lenient::number(item.path(&["amounts", "price_without_tax"]))
         .or_else(|| lenient::number(item.get("price")))
         .or_else(|| product.and_then(|p| lenient::number(p.get("price"))));
     let mut line = Line {
@@ -60,9 +63,11 @@ fn line(item: &Json, enrichment: &Enrichment) -> Line {
             .or_else(|| from_product("sku")),
         quantity,
         price,
-        row_total: lenient::number(get(item, &["amounts", "total"])),
+        row_total: lenient::number(item.path(&["amounts", "total"])),
         url: from_product("url"),
-        image_url: product.and_then(image_url).or_else(|| image_url(item)),
+        image_url: product_value
+            .and_then(image_url)
+            .or_else(|| image_url(item_value)),
         categories: product
             .map(|p| names(p.get("categories")))
             .unwrap_or_default(),

@@ -6,7 +6,7 @@
 use crate::items::{self, Line};
 use crate::json::{Json, JsonContainerTrait, JsonValueTrait};
 use crate::klaviyo::{EventRequest, KlaviyoRequest, Profile, Properties};
-use crate::lenient::{self, Money, get};
+use crate::lenient::{self, Fields, Money, get};
 use crate::props::PropsExt;
 use crate::rules::Ctx;
 use crate::{Action, MappingError, date, metrics, profile, unique_id};
@@ -71,7 +71,7 @@ pub const STATUS_METRICS: &[(&str, &[(&str, StatusKey)])] = &[
 
 /// An order payload (Salla's shared order model) with what every order metric needs.
 pub(crate) struct Order<'a> {
-    data: &'a Json,
+    data: Fields<'a>,
     /// `data.amounts`, looked up once: most order properties live in it.
     amounts: Option<&'a Json>,
     id: String,
@@ -88,21 +88,22 @@ impl<'a> Order<'a> {
         data: &'a Json,
         id_field: &'static str,
     ) -> Result<Self, MappingError> {
+        let data = Fields::of(data);
         let id = lenient::id(data.get("id")).ok_or(MappingError::MissingField(id_field))?;
-        let total = lenient::money(get(data, &["amounts", "total"]))
+        let total = lenient::money(data.path(&["amounts", "total"]))
             .or_else(|| lenient::money(data.get("total")));
         let currency = total
             .as_ref()
             .and_then(|t| t.currency.clone())
             .or_else(|| lenient::currency_code(data.get("currency")));
         Ok(Order {
-            data,
             amounts: data.get("amounts"),
             number: lenient::id(data.get("reference_id")),
             id,
             lines: items::lines(data.get("items"), ctx.enrichment),
             total,
             currency,
+            data,
         })
     }
 
@@ -122,19 +123,19 @@ impl<'a> Order<'a> {
     }
 
     fn status_slug(&self) -> Option<&'a str> {
-        lenient::text(get(self.data, &["status", "slug"]))
+        lenient::text(self.data.path(&["status", "slug"]))
     }
 
     /// The name the shopper sees: the merchant's customized name first.
     fn status_name(&self) -> Option<&'a str> {
-        lenient::text(get(self.data, &["status", "customized", "name"]))
-            .or_else(|| lenient::text(get(self.data, &["status", "name"])))
+        lenient::text(self.data.path(&["status", "customized", "name"]))
+            .or_else(|| lenient::text(self.data.path(&["status", "name"])))
             .or_else(|| lenient::text(self.data.get("status")))
     }
 
     fn status_id(&self) -> Option<String> {
-        lenient::id(get(self.data, &["status", "customized", "id"]))
-            .or_else(|| lenient::id(get(self.data, &["status", "id"])))
+        lenient::id(self.data.path(&["status", "customized", "id"]))
+            .or_else(|| lenient::id(self.data.path(&["status", "id"])))
     }
 
     fn payment_method(&self) -> Option<&'a str> {
@@ -148,13 +149,13 @@ impl<'a> Order<'a> {
 
     /// Order-level properties shared by every order metric.
     fn properties(&self) -> Properties {
-        let d = self.data;
+        let d = &self.data;
         let mut p = Properties::new();
         p.put_str("OrderId", Some(&self.id));
         p.put_str("OrderNumber", self.number.as_deref());
         p.put_str(
             "OrderURL",
-            lenient::text(get(d, &["urls", "customer"])).filter(|u| items::is_http_url(u)),
+            lenient::text(d.path(&["urls", "customer"])).filter(|u| items::is_http_url(u)),
         );
         p.put_str("Status", self.status_name());
         p.put_str("StatusSlug", self.status_slug());
@@ -204,12 +205,12 @@ impl<'a> Order<'a> {
     fn event(
         &self,
         metric: &str,
-        profile: &Profile,
+        profile: Profile,
         properties: Properties,
         unique: String,
         time: &Option<String>,
     ) -> KlaviyoRequest {
-        let mut event = EventRequest::new(metric, profile.clone(), properties);
+        let mut event = EventRequest::new(metric, profile, properties);
         event.value = self.total.as_ref().map(|t| t.amount);
         event.value_currency = self.currency.clone();
         event.unique_id = Some(unique);
@@ -222,7 +223,7 @@ impl<'a> Order<'a> {
         ctx: &Ctx,
         index: usize,
         line: &Line,
-        profile: &Profile,
+        profile: Profile,
         time: &Option<String>,
     ) -> KlaviyoRequest {
         let mut p = Properties::new();
@@ -244,7 +245,7 @@ impl<'a> Order<'a> {
             .as_deref()
             .or(line.product_id.as_deref())
             .unwrap_or("-");
-        let mut event = EventRequest::new(metrics::ORDERED_PRODUCT, profile.clone(), p);
+        let mut event = EventRequest::new(metrics::ORDERED_PRODUCT, profile, p);
         event.value = line.row_total;
         event.value_currency = self.currency.clone();
         event.unique_id = Some(unique_id::order_line(
@@ -259,9 +260,9 @@ impl<'a> Order<'a> {
 }
 
 /// `(code, amount)` of each discount: `amounts.discounts[]` and an order-level `coupon`.
-fn discounts(d: &Json) -> Vec<(Option<String>, Option<f64>)> {
+fn discounts(d: &Fields) -> Vec<(Option<String>, Option<f64>)> {
     let mut out: Vec<(Option<String>, Option<f64>)> = Vec::new();
-    if let Some(list) = get(d, &["amounts", "discounts"]).and_then(|l| l.as_array()) {
+    if let Some(list) = d.path(&["amounts", "discounts"]).and_then(|l| l.as_array()) {
         for disc in list {
             let code = lenient::text(disc.get("code")).map(str::to_owned);
             let amount = lenient::number(disc.get("discount"))
@@ -271,7 +272,7 @@ fn discounts(d: &Json) -> Vec<(Option<String>, Option<f64>)> {
             }
         }
     }
-    if let Some(code) = lenient::text(get(d, &["coupon", "code"]))
+    if let Some(code) = lenient::text(d.path(&["coupon", "code"]))
         && !out.iter().any(|(c, _)| c.as_deref() == Some(code))
     {
         out.push((Some(code.to_owned()), None));
@@ -279,14 +280,14 @@ fn discounts(d: &Json) -> Vec<(Option<String>, Option<f64>)> {
     out
 }
 
-fn shipping_company(d: &Json) -> Option<&str> {
+fn shipping_company<'a>(d: &Fields<'a>) -> Option<&'a str> {
     // `shipments[]` is the current model (one courier per shipment); `shipping` is legacy.
     shipments(d)
         .find_map(|s| lenient::text(s.get("courier_name")))
-        .or_else(|| lenient::text(get(d, &["shipping", "company"])))
+        .or_else(|| lenient::text(d.path(&["shipping", "company"])))
 }
 
-fn shipments(d: &Json) -> impl Iterator<Item = &Json> {
+fn shipments<'a>(d: &Fields<'a>) -> impl Iterator<Item = &'a Json> + use<'a> {
     d.get("shipments")
         .and_then(|s| s.as_array())
         .into_iter()
@@ -295,11 +296,11 @@ fn shipments(d: &Json) -> impl Iterator<Item = &Json> {
 
 /// Tracking number and link from `shipments[]` first, then the legacy `shipping.shipment`.
 /// "0" and non-URL "links" are Salla placeholders, not tracking data.
-fn tracking(d: &Json) -> (Option<&str>, Option<&str>) {
+fn tracking<'a>(d: &Fields<'a>) -> (Option<&'a str>, Option<&'a str>) {
     fn real(v: Option<&Json>) -> Option<&str> {
         lenient::text(v).filter(|s| *s != "0")
     }
-    let legacy = get(d, &["shipping", "shipment"]);
+    let legacy = d.path(&["shipping", "shipment"]);
     let number = shipments(d)
         .find_map(|s| real(s.get("tracking_number")).or_else(|| real(s.get("shipping_number"))))
         .or_else(|| {
@@ -311,8 +312,8 @@ fn tracking(d: &Json) -> (Option<&str>, Option<&str>) {
     (number, url)
 }
 
-fn shipping_address(d: &Json) -> Option<Value> {
-    let a = get(d, &["shipping", "address"])?;
+fn shipping_address(d: &Fields) -> Option<Value> {
+    let a = d.path(&["shipping", "address"])?;
     let mut m = Map::new();
     items::put_str(
         &mut m,
@@ -350,15 +351,18 @@ pub(crate) fn created(ctx: &Ctx) -> Result<Action, MappingError> {
     let profile = order.profile(ctx, "data.customer")?;
     let time = date::timestamp(data.get("date")).or_else(|| ctx.event_time());
     let mut requests = Vec::with_capacity(order.lines.len() + 1);
+    // One profile per request: clones for all but the last, which takes the original.
+    let mut profiles = std::iter::repeat_n(profile, order.lines.len() + 1);
     requests.push(order.event(
         metrics::PLACED_ORDER,
-        &profile,
+        profiles.next().unwrap_or_default(),
         order.properties(),
         unique_id::order(ctx.store(), &order.id),
         &time,
     ));
     for (index, line) in order.lines.iter().enumerate() {
-        requests.push(order.line_event(ctx, index, line, &profile, &time));
+        let profile = profiles.next().unwrap_or_default();
+        requests.push(order.line_event(ctx, index, line, profile, &time));
     }
     Ok(Action::Send(requests))
 }
@@ -454,7 +458,7 @@ fn status_requests(
             StatusKey::PlacedOrder => unique_id::order(store, &order.id),
             StatusKey::Milestone(m) => unique_id::order_milestone(store, &order.id, m),
         };
-        requests.push(order.event(metric, profile, props.clone(), unique, &change.time));
+        requests.push(order.event(metric, profile.clone(), props.clone(), unique, &change.time));
     }
     // The generic metric lets merchants build flows on any status, custom ones included.
     let mut generic = props;
@@ -465,7 +469,7 @@ fn status_requests(
         unique_id::order_status(store, &order.id, change.slug, change.status_id.as_deref());
     requests.push(order.event(
         metrics::ORDER_STATUS_UPDATED,
-        profile,
+        profile.clone(),
         generic,
         unique,
         &change.time,
@@ -477,7 +481,7 @@ fn status_requests(
 pub(crate) fn coupon_updated(ctx: &Ctx) -> Result<Action, MappingError> {
     let data = ctx.env.data();
     let order = Order::new(ctx, data, "data.id")?;
-    let coupons: Vec<(String, Option<f64>)> = discounts(data)
+    let coupons: Vec<(String, Option<f64>)> = discounts(&Fields::of(data))
         .into_iter()
         .filter_map(|(code, amount)| Some((code?, amount)))
         .collect();

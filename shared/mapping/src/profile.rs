@@ -7,6 +7,7 @@
 
 use crate::json::{Json, JsonValueTrait};
 use crate::klaviyo::{Location, Profile, Properties};
+use crate::lenient::Fields;
 use crate::{lenient, phone, unique_id};
 use serde_json::Value;
 
@@ -15,8 +16,9 @@ pub const STORE_PROPERTY: &str = "salla_store_id";
 
 /// A profile from a Salla customer object (order, cart, review or customer events).
 pub fn from_customer(store: &str, customer: &Json) -> Profile {
+    let customer = Fields::of(customer);
     let country_code = lenient::text(customer.get("country_code"))
-        .or_else(|| lenient::text(lenient::get(customer, &["address", "country_code"])));
+        .or_else(|| lenient::text(customer.path(&["address", "country_code"])));
     let mut profile = Profile {
         email: email(customer.get("email")),
         phone_number: phone::e164(
@@ -25,12 +27,12 @@ pub fn from_customer(store: &str, customer: &Json) -> Profile {
             country_code,
         ),
         external_id: lenient::id(customer.get("id")).map(|id| unique_id::customer(store, &id)),
-        locale: locale(customer),
-        location: location(customer, country_code),
+        locale: locale(&customer),
+        location: location(&customer, country_code),
         properties: store_properties(store),
         ..Profile::default()
     };
-    set_names(&mut profile, customer);
+    set_names(&mut profile, &customer);
     profile
 }
 
@@ -43,7 +45,7 @@ pub fn from_contact(store: &str, contact: &Json) -> Profile {
         properties: store_properties(store),
         ..Profile::default()
     };
-    set_names(&mut profile, contact);
+    set_names(&mut profile, &Fields::of(contact));
     profile
 }
 
@@ -53,7 +55,7 @@ fn store_properties(store: &str) -> Properties {
 
 /// `first_name`/`last_name` when given; otherwise `name` split at the first space (Salla's cart
 /// and review customers only have `name`). Arabic names pass through untouched.
-fn set_names(profile: &mut Profile, person: &Json) {
+fn set_names(profile: &mut Profile, person: &Fields) {
     let first = lenient::text(person.get("first_name"));
     let last = lenient::text(person.get("last_name"));
     if first.is_some() || last.is_some() {
@@ -88,7 +90,7 @@ pub fn email(value: Option<&Json>) -> Option<String> {
 
 /// BCP 47 tag from `locale`/`language`/`lang` when present ("ar", "en-US"); Salla's documented
 /// customer model has none today, so this is usually `None`.
-fn locale(customer: &Json) -> Option<String> {
+fn locale(customer: &Fields) -> Option<String> {
     let tag = ["locale", "language", "lang"]
         .iter()
         .find_map(|k| lenient::text(customer.get(*k)))?;
@@ -101,7 +103,7 @@ fn locale(customer: &Json) -> Option<String> {
     (primary_ok && rest_ok && tag.len() <= 35).then(|| tag.replace('_', "-"))
 }
 
-fn location(customer: &Json, country_code: Option<&str>) -> Option<Location> {
+fn location(customer: &Fields, country_code: Option<&str>) -> Option<Location> {
     let address = customer.get("address");
     let field = |key: &str| {
         lenient::text(customer.get(key))
@@ -185,12 +187,10 @@ mod tests {
 
     #[test]
     fn locales() {
-        assert_eq!(locale(&json!({"lang": "ar"})).as_deref(), Some("ar"));
-        assert_eq!(
-            locale(&json!({"locale": "en_US"})).as_deref(),
-            Some("en-US")
-        );
-        assert_eq!(locale(&json!({"language": "العربية"})), None);
-        assert_eq!(locale(&json!({})), None);
+        let locale = |v: Json| locale(&Fields::of(&v));
+        assert_eq!(locale(json!({"lang": "ar"})).as_deref(), Some("ar"));
+        assert_eq!(locale(json!({"locale": "en_US"})).as_deref(), Some("en-US"));
+        assert_eq!(locale(json!({"language": "العربية"})), None);
+        assert_eq!(locale(json!({})), None);
     }
 }
