@@ -93,7 +93,7 @@ pub fn email(value: Option<&Json>) -> Option<String> {
 fn locale(customer: &Fields) -> Option<String> {
     let tag = ["locale", "language", "lang"]
         .iter()
-        .find_map(|k| lenient::text(customer.get(*k)))?;
+        .find_map(|k| lenient::text(customer.get(k)))?;
     let mut parts = tag.split(['-', '_']);
     let primary = parts.next()?;
     let primary_ok =
