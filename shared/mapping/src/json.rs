@@ -2,8 +2,9 @@
 //!
 //! Bodies are parsed with sonic-rs: it builds the whole tree in one arena instead of a heap
 //! allocation per string and map node, which makes parsing Salla's 12 KB `order.created`
-//! several times faster than `serde_json::Value` (see `benches/map_order.rs`). The rules only
-//! read the tree through the accessors in [`crate::lenient`], so the parser stays swappable.
+//! several times faster than `serde_json::Value` (see `benches/map_order.rs`). The rules read
+//! the tree only through `get`/`as_*` and the readers in [`crate::lenient`], so swapping the
+//! parser again means changing the `Json` type here and the type switches in `lenient`.
 //! What we *send* is still built with `serde_json`.
 
 use crate::MappingError;

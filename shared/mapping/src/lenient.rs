@@ -52,12 +52,8 @@ pub fn id(value: Option<&Json>) -> Option<String> {
     let value = value?;
     match value.get_type() {
         JsonType::Number => {
-            // itoa, not `to_string`: ids are formatted several times per event and the
-            // `fmt` machinery was a measurable share of `plan`.
-            if let Some(i) = value.as_i64() {
-                Some(itoa::Buffer::new().format(i).to_owned())
-            } else if let Some(u) = value.as_u64() {
-                Some(itoa::Buffer::new().format(u).to_owned())
+            if let Some(text) = integer_text(value) {
+                Some(text)
             } else {
                 // Integral floats such as 123.0 only; 2^53 bounds exact representation.
                 let f = value.as_f64()?;
@@ -75,12 +71,17 @@ pub fn id(value: Option<&Json>) -> Option<String> {
 
 /// A JSON number as text: integers exactly, other numbers in Rust's shortest form.
 pub fn number_text(value: &Json) -> Option<String> {
+    integer_text(value).or_else(|| value.as_f64().map(|f| f.to_string()))
+}
+
+/// An integer JSON number (i64 or u64) as text. itoa, not `to_string`: ids are formatted
+/// several times per event and the `fmt` machinery was a measurable share of `plan`.
+fn integer_text(value: &Json) -> Option<String> {
+    let mut buf = itoa::Buffer::new();
     if let Some(i) = value.as_i64() {
-        Some(i.to_string())
-    } else if let Some(u) = value.as_u64() {
-        Some(u.to_string())
+        Some(buf.format(i).to_owned())
     } else {
-        value.as_f64().map(|f| f.to_string())
+        value.as_u64().map(|u| buf.format(u).to_owned())
     }
 }
 

@@ -72,8 +72,6 @@ pub const STATUS_METRICS: &[(&str, &[(&str, StatusKey)])] = &[
 /// An order payload (Salla's shared order model) with what every order metric needs.
 pub(crate) struct Order<'a> {
     data: Fields<'a>,
-    /// `data.amounts`, looked up once: most order properties live in it.
-    amounts: Option<&'a Json>,
     id: String,
     /// `reference_id`, the number the shopper sees.
     number: Option<String>,
@@ -97,7 +95,6 @@ impl<'a> Order<'a> {
             .and_then(|t| t.currency.clone())
             .or_else(|| lenient::currency_code(data.get("currency")));
         Ok(Order {
-            amounts: data.get("amounts"),
             number: lenient::id(data.get("reference_id")),
             id,
             lines: items::lines(data.get("items"), ctx.enrichment),
@@ -142,9 +139,9 @@ impl<'a> Order<'a> {
         lenient::text(self.data.get("payment_method"))
     }
 
-    /// A number under `data.amounts`.
+    /// A number under `data.amounts`, where most order properties live.
     fn amount(&self, path: &[&str]) -> Option<f64> {
-        lenient::number(self.amounts.and_then(|a| get(a, path)))
+        lenient::number(self.data.get("amounts").and_then(|a| get(a, path)))
     }
 
     /// Order-level properties shared by every order metric.
