@@ -185,25 +185,38 @@ fn options(v: Option<&Json>) -> Vec<String> {
 impl Line {
     /// The `Items[]` entry.
     pub fn to_item(&self) -> Value {
-        let mut m = Map::new();
-        put_str(&mut m, "ProductID", &self.product_id);
-        put_str(&mut m, "SKU", &self.sku);
-        put_str(&mut m, "ProductName", &self.name);
-        if let Some(q) = self.quantity {
-            m.insert("Quantity".into(), q.into());
-        }
-        put_num(&mut m, "ItemPrice", self.price);
-        put_num(&mut m, "RowTotal", self.row_total);
-        put_str(&mut m, "ProductURL", &self.url);
-        put_str(&mut m, "ImageURL", &self.image_url);
-        if !self.categories.is_empty() {
-            m.insert("Categories".into(), self.categories.clone().into());
-        }
-        put_str(&mut m, "Brand", &self.brand);
-        if !self.options.is_empty() {
-            m.insert("Options".into(), self.options.clone().into());
-        }
-        Value::Object(m)
+        // serde_json's `Map` is a BTreeMap: collecting sorts once and builds it bottom-up.
+        Value::Object(
+            self.fields()
+                .into_iter()
+                .map(|(key, value)| (key.to_owned(), value))
+                .collect(),
+        )
+    }
+
+    /// The line's properties in Klaviyo's item vocabulary, absent values left out. One list
+    /// for both shapes: an `Items[]` entry and an Ordered Product event's properties.
+    pub fn fields(&self) -> Vec<(&'static str, Value)> {
+        let text = |v: &Option<String>| v.as_ref().map(|s| Value::String(s.clone()));
+        let number = |v: Option<f64>| v.and_then(crate::props::number);
+        let list = |v: &Vec<String>| (!v.is_empty()).then(|| Value::from(v.clone()));
+        let entries = [
+            ("ProductID", text(&self.product_id)),
+            ("SKU", text(&self.sku)),
+            ("ProductName", text(&self.name)),
+            ("Quantity", self.quantity.map(Value::from)),
+            ("ItemPrice", number(self.price)),
+            ("RowTotal", number(self.row_total)),
+            ("ProductURL", text(&self.url)),
+            ("ImageURL", text(&self.image_url)),
+            ("Categories", list(&self.categories)),
+            ("Brand", text(&self.brand)),
+            ("Options", list(&self.options)),
+        ];
+        entries
+            .into_iter()
+            .filter_map(|(key, value)| Some((key, value?)))
+            .collect()
     }
 }
 

@@ -7,7 +7,7 @@ use crate::items::{self, Line};
 use crate::json::{Json, JsonContainerTrait, JsonValueTrait};
 use crate::klaviyo::{EventRequest, KlaviyoRequest, Profile, Properties};
 use crate::lenient::{self, Fields, Money, get};
-use crate::props::PropsExt;
+use crate::props::{PropsBuilder, PropsExt};
 use crate::rules::Ctx;
 use crate::{Action, MappingError, date, metrics, profile, unique_id};
 use serde_json::{Map, Value};
@@ -147,7 +147,7 @@ impl<'a> Order<'a> {
     /// Order-level properties shared by every order metric.
     fn properties(&self) -> Properties {
         let d = &self.data;
-        let mut p = Properties::new();
+        let mut p = PropsBuilder::with_capacity(32);
         p.put_str("OrderId", Some(&self.id));
         p.put_str("OrderNumber", self.number.as_deref());
         p.put_str(
@@ -196,7 +196,7 @@ impl<'a> Order<'a> {
         p.put_list("ItemNames", &summary.item_names);
         p.put_list("Categories", &summary.categories);
         p.put_list("Brands", &summary.brands);
-        p
+        p.build()
     }
 
     fn event(
@@ -223,20 +223,15 @@ impl<'a> Order<'a> {
         profile: Profile,
         time: &Option<String>,
     ) -> KlaviyoRequest {
-        let mut p = Properties::new();
+        let mut p = PropsBuilder::with_capacity(16);
         p.put_str("OrderId", Some(&self.id));
         p.put_str("OrderNumber", self.number.as_deref());
-        if let Value::Object(item) = line.to_item() {
-            for (k, v) in item {
-                // Klaviyo's Ordered Product convention names the brand "ProductBrand".
-                let key = if k == "Brand" {
-                    "ProductBrand".into()
-                } else {
-                    k.into()
-                };
-                p.insert(key, v);
-            }
+        for (key, value) in line.fields() {
+            // Klaviyo's Ordered Product convention names the brand "ProductBrand".
+            let key = if key == "Brand" { "ProductBrand" } else { key };
+            p.put(key, value);
         }
+        let p = p.build();
         let item_key = line
             .item_id
             .as_deref()
