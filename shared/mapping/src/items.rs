@@ -151,10 +151,12 @@ pub fn names(v: Option<&Json>) -> Vec<String> {
 
 /// A name from a string or an object's `name`.
 pub fn name_of(v: Option<&Json>) -> Option<String> {
+    name_text(v).map(str::to_owned)
+}
+
+fn name_text(v: Option<&Json>) -> Option<&str> {
     let v = v?;
-    lenient::text(Some(v))
-        .or_else(|| lenient::text(v.get("name")))
-        .map(str::to_owned)
+    lenient::text(Some(v)).or_else(|| lenient::text(v.get("name")))
 }
 
 fn options(v: Option<&Json>) -> Vec<String> {
@@ -165,19 +167,27 @@ fn options(v: Option<&Json>) -> Vec<String> {
         .iter()
         .filter_map(|o| {
             let name = lenient::text(o.get("name"))?;
-            let value = o.get("value");
-            let values = match value.and_then(|v| v.as_array()) {
-                Some(vs) => vs
-                    .iter()
-                    .filter_map(|v| name_of(Some(v)))
-                    .collect::<Vec<_>>(),
-                None => name_of(value).into_iter().collect(),
+            // "SIZE: BIG", written in place: the values are only ever joined.
+            let mut text = name.to_owned();
+            let mut separator = ": ";
+            let mut push = |value: Option<&Json>| {
+                if let Some(value) = name_text(value) {
+                    text.push_str(separator);
+                    text.push_str(value);
+                    separator = ", ";
+                }
             };
-            Some(if values.is_empty() {
-                name.to_owned()
-            } else {
-                format!("{name}: {}", values.join(", "))
-            })
+            match o.get("value") {
+                Some(values) if values.is_array() => {
+                    values
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .for_each(|v| push(Some(v)));
+                }
+                value => push(value),
+            }
+            Some(text)
         })
         .collect()
 }
