@@ -269,9 +269,3 @@ pub fn put_str(m: &mut Map<String, Value>, key: &str, v: &Option<String>) {
         m.insert(key.into(), Value::String(v.clone()));
     }
 }
-
-pub fn put_num(m: &mut Map<String, Value>, key: &str, v: Option<f64>) {
-    if let Some(v) = v.and_then(crate::props::number) {
-        m.insert(key.into(), v);
-    }
-}
