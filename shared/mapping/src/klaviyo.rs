@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Properties of an event or a profile: ordered so the JSON is stable. Keys are almost always
 /// our own literals ("OrderId"), so they are borrowed rather than allocated per event.
@@ -69,7 +70,8 @@ impl Location {
 pub struct EventRequest {
     /// Metric name, e.g. "Placed Order". Stable forever: renaming breaks merchants' flows.
     pub metric: String,
-    pub profile: Profile,
+    /// Shared: an order's Placed Order and Ordered Product events carry the same profile.
+    pub profile: Arc<Profile>,
     pub properties: Properties,
     /// RFC 3339 from the payload; `None` lets Klaviyo use the receive time (we have no clock).
     pub time: Option<String>,
@@ -81,11 +83,15 @@ pub struct EventRequest {
 
 impl EventRequest {
     /// An event with Klaviyo's payload limits applied to `properties`.
-    pub(crate) fn new(metric: &str, profile: Profile, mut properties: Properties) -> Self {
+    pub(crate) fn new(
+        metric: &str,
+        profile: impl Into<Arc<Profile>>,
+        mut properties: Properties,
+    ) -> Self {
         limits::clamp_properties(&mut properties);
         EventRequest {
             metric: metric.to_owned(),
-            profile,
+            profile: profile.into(),
             properties,
             time: None,
             value: None,
@@ -272,7 +278,7 @@ impl KlaviyoRequest {
             KlaviyoRequest::CreateEvent(event) => {
                 let profile = profile_without_phone(&event.profile)?;
                 Some(KlaviyoRequest::CreateEvent(EventRequest {
-                    profile,
+                    profile: Arc::new(profile),
                     ..event.clone()
                 }))
             }

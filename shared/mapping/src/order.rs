@@ -11,6 +11,7 @@ use crate::props::{PropsBuilder, PropsExt};
 use crate::rules::Ctx;
 use crate::{Action, MappingError, date, metrics, profile, unique_id};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// Which `unique_id` a status metric uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,7 +203,7 @@ impl<'a> Order<'a> {
     fn event(
         &self,
         metric: &str,
-        profile: Profile,
+        profile: impl Into<Arc<Profile>>,
         properties: Properties,
         unique: String,
         time: &Option<String>,
@@ -220,7 +221,7 @@ impl<'a> Order<'a> {
         ctx: &Ctx,
         index: usize,
         line: &Line,
-        profile: Profile,
+        profile: Arc<Profile>,
         time: &Option<String>,
     ) -> KlaviyoRequest {
         let mut p = PropsBuilder::with_capacity(16);
@@ -343,18 +344,16 @@ pub(crate) fn created(ctx: &Ctx) -> Result<Action, MappingError> {
     let profile = order.profile(ctx, "data.customer")?;
     let time = date::timestamp(data.get("date")).or_else(|| ctx.event_time());
     let mut requests = Vec::with_capacity(order.lines.len() + 1);
-    // One profile per request: clones for all but the last, which takes the original.
-    let mut profiles = std::iter::repeat_n(profile, order.lines.len() + 1);
+    let profile = Arc::new(profile);
     requests.push(order.event(
         metrics::PLACED_ORDER,
-        profiles.next().unwrap_or_default(),
+        profile.clone(),
         order.properties(),
         unique_id::order(ctx.store(), &order.id),
         &time,
     ));
     for (index, line) in order.lines.iter().enumerate() {
-        let profile = profiles.next().unwrap_or_default();
-        requests.push(order.line_event(ctx, index, line, profile, &time));
+        requests.push(order.line_event(ctx, index, line, profile.clone(), &time));
     }
     Ok(Action::Send(requests))
 }
