@@ -223,10 +223,14 @@ impl Line {
             ("Brand", text(&self.brand)),
             ("Options", list(&self.options)),
         ];
-        entries
-            .into_iter()
-            .filter_map(|(key, value)| Some((key, value?)))
-            .collect()
+        // Sized up front: `filter_map` gives no exact size, so `collect` would grow twice.
+        let mut fields = Vec::with_capacity(entries.len());
+        fields.extend(
+            entries
+                .into_iter()
+                .filter_map(|(key, value)| Some((key, value?))),
+        );
+        fields
     }
 }
 
