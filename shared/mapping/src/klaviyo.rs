@@ -2,18 +2,15 @@
 //!
 //! The domain structs below are what the mapping produces; `body()` wraps them in Klaviyo's
 //! JSON:API envelope through small borrowed wire structs, so every body is built in one place
-//! and a retry serializes byte-identically (maps are `BTreeMap`, never `HashMap`).
+//! and a retry serializes byte-identically (maps are sorted: `BTreeMap` or [`Properties`],
+//! never `HashMap`).
 
 use crate::limits;
 use serde::Serialize;
 use serde_json::Value;
-use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Properties of an event or a profile: ordered so the JSON is stable. Keys are almost always
-/// our own literals ("OrderId"), so they are borrowed rather than allocated per event.
-pub type Properties = BTreeMap<Cow<'static, str>, Value>;
+pub use crate::properties::Properties;
 
 /// A Klaviyo profile as sent inside an event or a profile import.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
@@ -35,7 +32,7 @@ pub struct Profile {
     pub locale: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(skip_serializing_if = "Properties::is_empty")]
     pub properties: Properties,
 }
 

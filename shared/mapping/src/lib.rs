@@ -29,6 +29,7 @@ pub mod metrics;
 mod order;
 mod phone;
 mod profile;
+mod properties;
 mod props;
 mod rules;
 mod shipment;

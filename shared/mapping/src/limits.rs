@@ -75,7 +75,7 @@ mod tests {
         let mut props: Properties = (0..450)
             .map(|i| (format!("k{i:03}").into(), json!(i)))
             .collect();
-        props.insert("Items".into(), Value::Array(vec![json!(1); 5000]));
+        props.insert("Items", Value::Array(vec![json!(1); 5000]));
         clamp_properties(&mut props);
         assert_eq!(props.len(), MAX_PROPERTIES);
         assert_eq!(props["Items"].as_array().unwrap().len(), MAX_ARRAY_ITEMS);

@@ -38,10 +38,8 @@ impl PropsExt for Properties {
     }
 }
 
-/// Collects an event's properties and builds the map once. `BTreeMap`'s `FromIterator` sorts
-/// the entries and builds the tree bottom-up; inserting ~25 keys one by one searched the tree
-/// (a string compare per key passed) each time, the largest single cost of `plan` for an order.
-/// A key given twice keeps its last value, as with `insert`.
+/// Collects an event's properties and sorts them once when built (see [`Properties`]); a key
+/// given twice keeps its last value, as with `insert`.
 #[derive(Debug, Default)]
 pub struct PropsBuilder(Vec<(Cow<'static, str>, Value)>);
 
@@ -50,23 +48,9 @@ impl PropsBuilder {
         PropsBuilder(Vec::with_capacity(n))
     }
 
-    pub fn build(mut self) -> Properties {
-        // Sorted here with an inline byte comparison, so the map's own (stable) sort finds a
-        // sorted run; `str`'s `Ord` calls libc's memcmp per comparison, most of this cost.
-        self.0.sort_by(|(a, _), (b, _)| key_order(a, b));
+    pub fn build(self) -> Properties {
         self.0.into_iter().collect()
     }
-}
-
-/// `str`'s order, compared inline: property keys differ within their first few bytes.
-fn key_order(a: &str, b: &str) -> std::cmp::Ordering {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    for (x, y) in a.iter().zip(b) {
-        if x != y {
-            return x.cmp(y);
-        }
-    }
-    a.len().cmp(&b.len())
 }
 
 impl PropsExt for PropsBuilder {
@@ -91,27 +75,6 @@ pub fn number(v: f64) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn key_order_is_strs_order() {
-        let keys = [
-            "",
-            "a",
-            "B",
-            "Item",
-            "ItemCount",
-            "Items",
-            "ب",
-            "ا",
-            "a\u{0}",
-            "ab",
-        ];
-        for a in keys {
-            for b in keys {
-                assert_eq!(key_order(a, b), a.cmp(b), "{a:?} {b:?}");
-            }
-        }
-    }
 
     #[test]
     fn builder_matches_inserting_one_by_one() {
