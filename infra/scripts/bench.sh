@@ -10,16 +10,17 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
+started=$(date +%s)
 cargo bench -p mapping --bench map_order -- "$@"
-python3 - "$repo/target/criterion" <<'PY'
+python3 - "$repo/target/criterion" "$started" <<'PY'
 import json, pathlib, sys
-root = pathlib.Path(sys.argv[1])
+root, started = pathlib.Path(sys.argv[1]), int(sys.argv[2])
 names = ["parse_envelope+plan", "parse_envelope+plan+bodies", "parse_envelope_only",
          "plan_only", "serde_json_value_parse_for_comparison"]
 for name in names:
     est = root / f"map_order_{name}" / "new" / "estimates.json"
-    if not est.exists():
-        continue
+    if not est.exists() or est.stat().st_mtime < started:
+        continue  # not run this time (filtered out)
     d = json.loads(est.read_text())
     median = d["median"]["point_estimate"] / 1000
     low, high = (d["median"]["confidence_interval"][k] / 1000 for k in ("lower_bound", "upper_bound"))
