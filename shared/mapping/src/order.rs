@@ -341,10 +341,9 @@ pub(crate) fn created(ctx: &Ctx) -> Result<Action, MappingError> {
         });
     }
     let order = Order::new(ctx, data, "data.id")?;
-    let profile = order.profile(ctx, "data.customer")?;
+    let profile = Arc::new(order.profile(ctx, "data.customer")?);
     let time = date::timestamp(data.get("date")).or_else(|| ctx.event_time());
     let mut requests = Vec::with_capacity(order.lines.len() + 1);
-    let profile = Arc::new(profile);
     requests.push(order.event(
         metrics::PLACED_ORDER,
         profile.clone(),
@@ -470,9 +469,8 @@ fn status_requests(
 
 /// `order.coupon.updated` → one "Applied Coupon" per code on the order.
 pub(crate) fn coupon_updated(ctx: &Ctx) -> Result<Action, MappingError> {
-    let data = ctx.env.data();
-    let order = Order::new(ctx, data, "data.id")?;
-    let coupons: Vec<(String, Option<f64>)> = discounts(&Fields::of(data))
+    let order = Order::new(ctx, ctx.env.data(), "data.id")?;
+    let coupons: Vec<(String, Option<f64>)> = discounts(&order.data)
         .into_iter()
         .filter_map(|(code, amount)| Some((code?, amount)))
         .collect();
@@ -490,10 +488,7 @@ pub(crate) fn coupon_updated(ctx: &Ctx) -> Result<Action, MappingError> {
             p.put_str("CouponCode", Some(code));
             p.put_num("DiscountValue", *amount);
             p.put_str("OrderId", Some(&order.id));
-            p.put_str(
-                "OrderNumber",
-                lenient::id(data.get("reference_id")).as_deref(),
-            );
+            p.put_str("OrderNumber", order.number.as_deref());
             p.put_str("Source", Some("order"));
             let mut event = EventRequest::new(metrics::APPLIED_COUPON, profile.clone(), p);
             event.unique_id = Some(unique_id::order_coupon(ctx.store(), &order.id, code));
