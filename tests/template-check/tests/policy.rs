@@ -455,3 +455,44 @@ fn missing_portal_output_is_caught() {
     });
     assert_fires(outputs::OUTPUTS, &v);
 }
+
+#[test]
+fn intake_without_a_guaranteed_concurrency_floor_is_caught() {
+    // A conditional reservation can be switched off, leaving the intake to share the pool.
+    let v = after(|t| {
+        props(t, "WebhookIntakeFunction")["ReservedConcurrentExecutions"] = json!({
+            "Fn::If": ["SomeCondition", {"Ref": "IntakeReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+        })
+    });
+    assert_fires(functions::CONCURRENCY, &v);
+    let v = after(|t| {
+        if let Some(p) = props(t, "WebhookIntakeFunction").as_object_mut() {
+            p.remove("ReservedConcurrentExecutions");
+        }
+    });
+    assert_fires(functions::CONCURRENCY, &v);
+    // A parameter that may be set to 0 reserves nothing (and 0 would stop the intake).
+    let v = after(|t| t["Parameters"]["IntakeReservedConcurrency"]["MinValue"] = json!(0));
+    assert_fires(functions::CONCURRENCY, &v);
+}
+
+#[test]
+fn public_function_without_a_concurrency_cap_is_caught() {
+    for id in ["KeyOnboardingFunction", "OAuthCallbackFunction"] {
+        let v = after(|t| {
+            if let Some(p) = props(t, id).as_object_mut() {
+                p.remove("ReservedConcurrentExecutions");
+            }
+        });
+        assert_fires(functions::CONCURRENCY, &v);
+        let v = after(|t| props(t, id)["ReservedConcurrentExecutions"] = json!(500));
+        assert_fires(functions::CONCURRENCY, &v);
+    }
+    // A cap parameter without an upper bound lets a deploy lift the cap to anything.
+    let v = after(|t| {
+        if let Some(p) = t["Parameters"]["PublicReservedConcurrency"].as_object_mut() {
+            p.remove("MaxValue");
+        }
+    });
+    assert_fires(functions::CONCURRENCY, &v);
+}

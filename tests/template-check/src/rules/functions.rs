@@ -9,6 +9,16 @@ pub const SHAPE: &str = "function-shape";
 pub const TIMEOUT: &str = "function-timeout";
 pub const CONFIG: &str = "function-config";
 pub const NO_PAYLOAD_SINK: &str = "function-no-payload-sink";
+pub const CONCURRENCY: &str = "function-concurrency";
+
+/// The webhook intake is the only function whose failure loses merchants' events, so it keeps
+/// a reserved floor that the public functions cannot eat into.
+pub const INTAKE_BINARY: &str = "webhook-intake";
+
+/// The highest reserved concurrency a public (unauthenticated) function may be given: enough
+/// for merchants opening their page and Salla's settings checks, far too little for a flood to
+/// take a noticeable share of the account's concurrency.
+pub const PUBLIC_MAX_CONCURRENCY: i64 = 20;
 
 /// Salla waits about 30 s for the webhook answer (and for the validation URL); a function
 /// allowed to run longer would be cut off by Salla first.
@@ -39,6 +49,7 @@ pub fn check(doc: &Json, out: &mut Vec<Violation>) {
         shape(doc, id, res, out);
         timeout(doc, id, res, out);
         config(doc, id, res, out);
+        concurrency(doc, id, res, out);
         for key in PAYLOAD_SINKS {
             if props(res).get(*key).is_some() {
                 out.push(Violation::new(
@@ -148,6 +159,53 @@ fn config(doc: &Json, id: &str, res: &Json, out: &mut Vec<Violation>) {
             CONFIG,
             id,
             "KEY_STORE must be \"dynamodb\" on AWS",
+        ));
+    }
+}
+
+/// The range a `ReservedConcurrentExecutions` value can take at deploy time: a literal, or a
+/// `Ref` to a Number parameter with its `MinValue`/`MaxValue` (an open end is `None`).
+/// Anything conditional (`Fn::If`, which may yield `AWS::NoValue`) has no guaranteed range.
+fn concurrency_range(doc: &Json, v: &Json) -> Option<(Option<i64>, Option<i64>)> {
+    if let Some(n) = v.as_i64() {
+        return Some((Some(n), Some(n)));
+    }
+    let param = v.get("Ref")?.as_str()?;
+    let p = doc.get("Parameters")?.get(param)?;
+    if p.get("Type").and_then(Json::as_str) != Some("Number") {
+        return None;
+    }
+    let bound = |k: &str| p.get(k).and_then(Json::as_i64);
+    Some((bound("MinValue"), bound("MaxValue")))
+}
+
+fn concurrency(doc: &Json, id: &str, res: &Json, out: &mut Vec<Violation>) {
+    let value = props(res).get("ReservedConcurrentExecutions");
+    let range = value.and_then(|v| concurrency_range(doc, v));
+    if function_binary(res) == Some(INTAKE_BINARY) {
+        if !matches!(range, Some((Some(min), _)) if min >= 1) {
+            out.push(Violation::new(
+                CONCURRENCY,
+                id,
+                "the intake needs an unconditional ReservedConcurrentExecutions of at least 1 \
+                 (a literal or a Number parameter with MinValue >= 1), so public functions \
+                 cannot starve it",
+            ));
+        }
+        return;
+    }
+    let capped = matches!(
+        range,
+        Some((Some(min), Some(max))) if min >= 1 && max <= PUBLIC_MAX_CONCURRENCY
+    );
+    if !capped {
+        out.push(Violation::new(
+            CONCURRENCY,
+            id,
+            format!(
+                "a public function needs ReservedConcurrentExecutions between 1 and \
+                 {PUBLIC_MAX_CONCURRENCY} (a literal or a bounded Number parameter)"
+            ),
         ));
     }
 }
