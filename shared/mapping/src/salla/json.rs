@@ -3,7 +3,7 @@
 //! Bodies are parsed with sonic-rs: it builds the whole tree in one arena instead of a heap
 //! allocation per string and map node, which makes parsing Salla's 12 KB `order.created`
 //! several times faster than `serde_json::Value` (see `benches/map_order.rs`). The rules read
-//! the tree only through `get`/`as_*` and the readers in [`crate::lenient`], so swapping the
+//! the tree only through `get`/`as_*` and the readers in [`super::lenient`], so swapping the
 //! parser again means changing the `Json` type here and the type switches in `lenient`.
 //! What we *send* is still built with `serde_json`.
 

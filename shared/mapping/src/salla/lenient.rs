@@ -5,7 +5,7 @@
 //! digits), booleans as `"true"`. Every reader here returns `None` for anything it cannot use
 //! instead of failing, so a mapping decides for itself which fields are truly required.
 
-use crate::json::{Json, JsonContainerTrait, JsonType, JsonValueTrait};
+use super::json::{Json, JsonContainerTrait, JsonType, JsonValueTrait};
 
 /// Follows a path of object keys; `None` as soon as a step is missing or not an object.
 pub fn get<'a>(value: &'a Json, path: &[&str]) -> Option<&'a Json> {

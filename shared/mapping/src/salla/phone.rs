@@ -6,8 +6,8 @@
 //! ("0501806978"). Anything that libphonenumber does not call valid is dropped: Klaviyo rejects
 //! non-E.164 numbers, and a wrong number is worse than none. Never an error.
 
-use crate::json::{Json, JsonType, JsonValueTrait};
-use crate::lenient;
+use super::json::{Json, JsonType, JsonValueTrait};
+use super::lenient;
 use rlibphonenumber::{PhoneNumber, PhoneNumberFormat, enums::Region};
 
 /// Longest E.164 number is 15 digits; anything much longer is garbage, and short-circuiting it
