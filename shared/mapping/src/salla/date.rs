@@ -10,8 +10,7 @@
 //! daylight-saving dates and writing the result are the `time` crate's.
 
 use super::json::{Json, JsonContainerTrait, JsonType, JsonValueTrait};
-use time::format_description::BorrowedFormatItem;
-use time::macros::format_description;
+use time::format_description::well_known::Rfc3339;
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset, Weekday};
 
 /// Offset assumed for naive date-times: Salla is a Saudi platform and stamps in Riyadh time.
@@ -19,11 +18,6 @@ const SALLA_OFFSET_MINUTES: i32 = 180;
 
 /// Event times Klaviyo accepts start in 1990; 2100 bounds the far side.
 const YEARS: std::ops::RangeInclusive<i32> = 1990..=2100;
-
-/// `YYYY-MM-DDTHH:MM:SS±HH:MM`: RFC 3339 with a numeric offset, `+00:00` for UTC.
-const RFC3339: &[BorrowedFormatItem<'_>] = format_description!(
-    "[year]-[month]-[day]T[hour]:[minute]:[second][offset_hour sign:mandatory]:[offset_minute]"
-);
 
 /// A date and time as read from a payload, not yet checked against the calendar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,8 +79,17 @@ pub fn timestamp_str(s: &str) -> Option<String> {
     format(civil.at(offset)?)
 }
 
+/// `YYYY-MM-DDTHH:MM:SS±HH:MM`: RFC 3339 with whole seconds and a numeric offset, UTC
+/// included (`+00:00`, not `Z`). `time`'s built-in RFC 3339 writer is used rather than a
+/// format description because it is several times cheaper, and this runs for nearly every
+/// event on the webhook path.
 fn format(at: OffsetDateTime) -> Option<String> {
-    at.format(RFC3339).ok()
+    let mut text = at.format(&Rfc3339).ok()?;
+    if text.ends_with('Z') {
+        text.pop();
+        text.push_str("+00:00");
+    }
+    Some(text)
 }
 
 /// PHP `DateTime` as JSON: `timezone_type` 1 = offset, 2 = abbreviation, 3 = IANA name.
