@@ -2,7 +2,7 @@
 //! rules so a milestone reported by both routes is one Klaviyo event.
 //!
 //! Status metrics are chosen by the status **slug**, never the name: merchants rename statuses
-//! and create custom ones, but a custom status keeps its parent's slug (salla.md §4).
+//! and create custom ones, but a custom status keeps its parent's slug.
 
 use crate::klaviyo::metrics;
 

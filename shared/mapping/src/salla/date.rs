@@ -1,6 +1,6 @@
 //! Lenient date parsing into the RFC 3339 strings Klaviyo's `time` wants.
 //!
-//! Salla sends at least four shapes (see `salla.md` §1.1): PHP objects
+//! Salla sends at least four shapes: PHP objects
 //! `{"date":"2022-06-26 12:21:45.000000","timezone_type":3,"timezone":"Asia/Riyadh"}`,
 //! JS Date strings `"Sun Jun 26 2022 12:21:48 GMT+0300"`, naive `"2022-12-31 12:31:25"` and ISO
 //! 8601. No clock is read: a date that does not parse gives `None` and the caller omits `time`.

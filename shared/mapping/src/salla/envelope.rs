@@ -1,4 +1,4 @@
-//! The webhook envelope: `{"event", "merchant", "created_at", "data"}` (salla.md §1.1).
+//! The webhook envelope: `{"event", "merchant", "created_at", "data"}`.
 
 use super::json::{self, Json, JsonContainerTrait, JsonType, JsonValueTrait};
 use super::lenient;
