@@ -5,7 +5,7 @@
 //! ```text
 //! cargo build --release -p mapping --example callgrind
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-//!     target/release/examples/callgrind tests/fixtures/salla/order.created.json 1100
+//!     target/release/examples/callgrind path/to/order.created.json 1100
 //! ```
 //!
 //! An optional third argument, `parse` or `plan`, counts only that half.
