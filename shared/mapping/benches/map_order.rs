@@ -1,7 +1,7 @@
 //! parse_envelope + plan on Salla's order.created sample (target: median ≤ 20 µs).
 //! Run: `infra/scripts/bench.sh` (this benchmark, then the medians; criterion itself prints
-//! means). The parse-only and plan-only benchmarks show where the time goes, and the
-//! serde_json::Value parse is kept for comparison with the parser we replaced.
+//! means). The parse-only and plan-only benchmarks show where the time goes, and a
+//! serde_json::Value parse of the same body is there for comparison.
 //! Figures: docs/performance.md.
 
 // The webhook-intake binary runs on mimalloc, so the benchmark measures with it too.

@@ -5,6 +5,11 @@
 //! per profile, metric and `unique_id`). See README.md for the event → metric → flow table,
 //! the `unique_id` scheme and the property vocabulary.
 //!
+//! Layout: the input side (`salla/`) reads a delivery, the output side (`klaviyo/`) holds the
+//! requests and their bodies, and between them `rules/` holds the event table and one file per
+//! event family, deciding an [`Action`] (`plan.rs`) from what the input side read. Neither
+//! side imports the rules or the plan.
+//!
 //! ```
 //! let body = br#"{"event":"app.uninstalled","merchant":1234509876,"data":{}}"#;
 //! let env = mapping::parse_envelope(body).unwrap();
@@ -12,51 +17,41 @@
 //! assert_eq!(action, mapping::Action::Uninstalled);
 //! ```
 
-mod app;
-mod cart;
-mod catalog;
-mod customer;
-mod date;
-mod enrichment;
-mod envelope;
 mod error;
-mod items;
-mod json;
 mod klaviyo;
-mod lenient;
-mod limits;
-pub mod metrics;
-mod order;
-mod phone;
-mod profile;
-mod properties;
-mod props;
+mod plan;
 mod rules;
-mod shipment;
-mod unique_id;
+mod salla;
 
-pub use app::{KLAVIYO_KEY_SETTING, SallaAuthorization};
-pub use customer::{EMAIL_OPT_IN_FLAGS, SMS_OPT_IN_FLAGS};
-pub use enrichment::{Enrichment, MAX_PRODUCTS_TO_ENRICH, ProductDetails, products_to_enrich};
-pub use envelope::{Envelope, parse_envelope};
+#[cfg(test)]
+mod layers;
+
 pub use error::MappingError;
+pub use klaviyo::metrics;
 pub use klaviyo::{
     CatalogUpsert, EventRequest, KlaviyoRequest, Location, Profile, ProfileImport, Properties,
     SubscribeRequest, catalog_item_id,
 };
-pub use order::{STATUS_METRICS, StatusKey};
-pub use profile::STORE_PROPERTY;
-pub use rules::{Action, known_events, plan};
+pub use plan::{Action, SallaAuthorization};
+pub use rules::{
+    EMAIL_OPT_IN_FLAGS, KLAVIYO_KEY_SETTING, SMS_OPT_IN_FLAGS, STATUS_METRICS, StatusKey,
+    known_events, plan,
+};
+pub use salla::enrichment::{
+    Enrichment, MAX_PRODUCTS_TO_ENRICH, ProductDetails, products_to_enrich,
+};
+pub use salla::envelope::{Envelope, parse_envelope};
+pub use salla::profile::STORE_PROPERTY;
 
 /// Loads the phone-number metadata now instead of on the first event. `rlibphonenumber`
-/// decodes its metadata on first use (~11 ms here, against ~80 ms for the `phonenumber`
-/// crate it replaced; each further country compiles its regexes on first sight, ~2 ms),
-/// which would otherwise land on the first webhook after a cold start; callers run this on a
-/// spare thread at start-up so it overlaps with the rest of the cold start.
+/// decodes its metadata on first use and compiles a country's patterns on first sight, which
+/// would otherwise land on the first webhook after a cold start; callers run this on a spare
+/// thread at start-up so it overlaps with the rest of the cold start (figures in
+/// docs/performance.md).
 pub fn warm_up() {
-    let _ = phone::e164(
-        Some(&json::Json::from("+966")),
-        Some(&json::Json::from(501234567u64)),
+    let _ = salla::phone::e164(
+        Some(&salla::json::Json::from("+966")),
+        Some(&salla::json::Json::from(501234567u64)),
         Some("SA"),
     );
 }

@@ -3,13 +3,13 @@
 //! Salla's cart items carry only `product_id` and `quantity`; names, prices, images and URLs
 //! come from [`crate::Enrichment`] when the intake could fetch them.
 
-use crate::items;
-use crate::json::{Json, JsonValueTrait};
-use crate::klaviyo::{EventRequest, KlaviyoRequest, Profile, Properties};
-use crate::lenient::{self, get};
-use crate::props::PropsExt;
-use crate::rules::Ctx;
-use crate::{Action, MappingError, date, metrics, profile, unique_id};
+use crate::MappingError;
+use crate::klaviyo::props::PropsExt;
+use crate::klaviyo::{EventRequest, KlaviyoRequest, Profile, Properties, metrics, unique_id};
+use crate::plan::{Action, Ctx};
+use crate::salla::json::{Json, JsonValueTrait};
+use crate::salla::lenient::{self, get};
+use crate::salla::{date, items, profile, urls};
 
 /// The cart's customer; a cart nobody can be identified for cannot become an event.
 fn cart_profile(ctx: &Ctx, cart: &Json, field: &'static str) -> Result<Profile, MappingError> {
@@ -29,7 +29,7 @@ fn cart_profile(ctx: &Ctx, cart: &Json, field: &'static str) -> Result<Profile, 
 fn checkout_url(cart: &Json) -> Option<&str> {
     lenient::text(get(cart, &["urls", "checkout"]))
         .or_else(|| lenient::text(cart.get("checkout_url")))
-        .filter(|u| items::is_http_url(u))
+        .filter(|u| urls::is_http_url(u))
 }
 
 /// `abandoned.cart` → Started Checkout, the trigger of Klaviyo's abandoned-cart flows.

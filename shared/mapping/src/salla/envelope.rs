@@ -1,7 +1,8 @@
-//! The webhook envelope: `{"event", "merchant", "created_at", "data"}` (salla.md §1.1).
+//! The webhook envelope: `{"event", "merchant", "created_at", "data"}`.
 
-use crate::json::{self, Json, JsonContainerTrait, JsonType, JsonValueTrait};
-use crate::{MappingError, lenient};
+use super::json::{self, Json, JsonContainerTrait, JsonType, JsonValueTrait};
+use super::lenient;
+use crate::MappingError;
 
 /// A parsed Salla webhook delivery. `Debug` does not print `data` (it holds shopper PII).
 #[derive(Clone, PartialEq)]

@@ -5,7 +5,7 @@
 //! digits), booleans as `"true"`. Every reader here returns `None` for anything it cannot use
 //! instead of failing, so a mapping decides for itself which fields are truly required.
 
-use crate::json::{Json, JsonContainerTrait, JsonType, JsonValueTrait};
+use super::json::{Json, JsonContainerTrait, JsonType, JsonValueTrait};
 
 /// Follows a path of object keys; `None` as soon as a step is missing or not an object.
 pub fn get<'a>(value: &'a Json, path: &[&str]) -> Option<&'a Json> {
@@ -13,9 +13,8 @@ pub fn get<'a>(value: &'a Json, path: &[&str]) -> Option<&'a Json> {
 }
 
 /// An object's entries as plain `(key, value)` pairs, for objects read many times (an order's
-/// `data`, its customer, its lines). sonic-rs decodes each key's node again on every lookup,
-/// which made key lookups the largest single cost of `plan`; here a miss is a length compare
-/// per key. Like sonic-rs's own lookup, the first of duplicate keys wins.
+/// `data`, its customer, its lines). sonic-rs decodes each key's node on every lookup, which
+/// adds up over an order's many fields; here a miss is a length compare per key. Like sonic-rs's own lookup, the first of duplicate keys wins.
 pub struct Fields<'a>(Vec<(&'a str, &'a Json)>);
 
 impl<'a> Fields<'a> {

@@ -5,8 +5,9 @@
 //! fields. The mapping stays pure: it names the ids it would like ([`products_to_enrich`]) and
 //! uses whatever the intake could fetch ([`Enrichment`]); with nothing fetched it still works.
 
-use crate::json::{JsonContainerTrait, JsonValueTrait};
-use crate::{Envelope, lenient};
+use super::envelope::Envelope;
+use super::json::{JsonContainerTrait, JsonValueTrait};
+use super::{lenient, urls};
 use std::collections::HashMap;
 
 /// Upper bound on ids requested per delivery, to stay well inside Salla's API rate limit.
@@ -49,7 +50,7 @@ pub fn products_to_enrich(env: &Envelope) -> Vec<String> {
         }
     } else if env.event.starts_with("product.") && env.event != "product.deleted" {
         let incomplete = lenient::text(env.data().get("name")).is_none()
-            || crate::catalog::product_url(env.data()).is_none();
+            || urls::product_url(env.data()).is_none();
         if incomplete && let Some(id) = lenient::id(env.data().get("id")) {
             ids.push(id);
         }

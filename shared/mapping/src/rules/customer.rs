@@ -1,14 +1,16 @@
 //! Customer events and reviews: profile import, Created Account, Logged In, Submitted Review,
 //! and marketing consent only on an explicit opt-in.
 
-use crate::json::{Json, JsonContainerTrait, JsonValueTrait};
+use crate::MappingError;
+use crate::klaviyo::props::PropsExt;
 use crate::klaviyo::{
-    EventRequest, KlaviyoRequest, Profile, ProfileImport, Properties, SubscribeRequest,
+    EventRequest, KlaviyoRequest, Profile, ProfileImport, Properties, SubscribeRequest, metrics,
+    unique_id,
 };
-use crate::lenient::{self, get};
-use crate::props::PropsExt;
-use crate::rules::Ctx;
-use crate::{Action, MappingError, items, metrics, profile, unique_id};
+use crate::plan::{Action, Ctx};
+use crate::salla::json::{Json, JsonContainerTrait, JsonValueTrait};
+use crate::salla::lenient::{self, get};
+use crate::salla::{items, profile, urls};
 
 /// Payload flags that count as an explicit email-marketing opt-in. Salla's documented customer
 /// model has none today (`is_notifications_enabled` is about order notifications, not
@@ -135,7 +137,7 @@ pub(crate) fn review(ctx: &Ctx) -> Result<Action, MappingError> {
     p.put_str("ProductName", product_field("name"));
     p.put_str(
         "ProductURL",
-        product_field("url").filter(|u| items::is_http_url(u)),
+        product_field("url").filter(|u| urls::is_http_url(u)),
     );
     p.put_str("OrderId", order_id.as_deref());
     p.put_str(

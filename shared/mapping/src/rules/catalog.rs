@@ -6,29 +6,25 @@
 //! `product.status.updated`) carry only ids and the changed fields: they become a PATCH of
 //! those fields, unless the intake enriched the product, which makes a full upsert possible.
 
-use crate::json::{Json, JsonValueTrait};
-use crate::klaviyo::{CatalogUpsert, KlaviyoRequest, Properties, catalog_item_id};
-use crate::lenient::{self, get};
-use crate::props::PropsExt;
-use crate::rules::Ctx;
-use crate::{Action, MappingError, items, limits, unique_id};
+use crate::MappingError;
+use crate::klaviyo::props::PropsExt;
+use crate::klaviyo::{
+    CatalogUpsert, KlaviyoRequest, Properties, catalog_item_id, limits, unique_id,
+};
+use crate::plan::{Action, Ctx};
+use crate::salla::json::{Json, JsonValueTrait};
+use crate::salla::lenient::{self, get};
+use crate::salla::{items, urls};
 
 /// Plain-text descriptions are capped well below Klaviyo's 100 KB string limit.
 const MAX_DESCRIPTION_BYTES: usize = 10_000;
-
-/// The product's storefront URL (`urls.customer`, else the deprecated `url`).
-pub fn product_url(data: &Json) -> Option<&str> {
-    lenient::text(get(data, &["urls", "customer"]))
-        .or_else(|| lenient::text(data.get("url")))
-        .filter(|u| items::is_http_url(u))
-}
 
 pub(crate) fn upsert(ctx: &Ctx) -> Result<Action, MappingError> {
     let d = ctx.env.data();
     let id = lenient::id(d.get("id")).ok_or(MappingError::MissingField("data.id"))?;
     let details = ctx.enrichment.products.get(&id);
     let name = lenient::text(d.get("name"));
-    let url = product_url(d);
+    let url = urls::product_url(d);
     let full = name.is_some() && url.is_some();
     let status = lenient::text(d.get("status"));
     let item = CatalogUpsert {
@@ -42,7 +38,7 @@ pub(crate) fn upsert(ctx: &Ctx) -> Result<Action, MappingError> {
             .or_else(|| details.and_then(|x| x.url.clone())),
         price: current_price(d, ctx.event_time().as_deref())
             .or_else(|| details.and_then(|x| x.price)),
-        image_full_url: items::image_url(d).or_else(|| details.and_then(|x| x.image_url.clone())),
+        image_full_url: urls::image_url(d).or_else(|| details.and_then(|x| x.image_url.clone())),
         // Hidden or deleted products stay in the catalog but are not recommended.
         published: status.map(|s| !matches!(s, "hidden" | "deleted")),
         custom_metadata: full.then(|| metadata(d, status)),

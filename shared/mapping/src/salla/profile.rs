@@ -5,10 +5,10 @@
 //! account can serve several Salla stores without merging their shoppers by id. Phone-only
 //! shoppers (common in Saudi Arabia) are first-class: the phone alone identifies them.
 
-use crate::json::{Json, JsonValueTrait};
-use crate::klaviyo::{Location, Profile, Properties};
-use crate::lenient::Fields;
-use crate::{lenient, phone, unique_id};
+use super::json::{Json, JsonValueTrait};
+use super::lenient::{self, Fields};
+use super::phone;
+use crate::klaviyo::{Location, Profile, Properties, unique_id};
 use serde_json::Value;
 
 /// Profile property naming the Salla store, so merchants with several stores can segment.

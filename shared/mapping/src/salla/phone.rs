@@ -6,8 +6,8 @@
 //! ("0501806978"). Anything that libphonenumber does not call valid is dropped: Klaviyo rejects
 //! non-E.164 numbers, and a wrong number is worse than none. Never an error.
 
-use crate::json::{Json, JsonType, JsonValueTrait};
-use crate::lenient;
+use super::json::{Json, JsonType, JsonValueTrait};
+use super::lenient;
 use rlibphonenumber::{PhoneNumber, PhoneNumberFormat, enums::Region};
 
 /// Longest E.164 number is 15 digits; anything much longer is garbage, and short-circuiting it
@@ -86,8 +86,8 @@ fn digits_of(value: &Json) -> Option<Digits> {
 }
 
 /// Salla's usual shape gives the country code and the national number apart, so the number
-/// can be built and validated without libphonenumber's parser, whose regexes (~1 µs, most of
-/// this module's cost) would only find the split we already have. Only a number the validator
+/// can be built and validated without libphonenumber's parser, whose regexes (most of this
+/// module's cost) would only find the split we already have. Only a number the validator
 /// accepts as it stands is taken here; anything else (say, a national prefix to strip) still
 /// goes through [`valid_e164`]. A test checks both paths agree.
 fn split_e164(code: &str, national: &str) -> Option<String> {

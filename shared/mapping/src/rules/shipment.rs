@@ -7,13 +7,14 @@
 //! `order.shipment.cancelled` (`id` = order id, `reference_id`, `shipping_number`).
 //! `*.creating` events are hooks for shipping-company apps and are ignored: `*.created` follows.
 
-use crate::json::{Json, JsonValueTrait};
-use crate::klaviyo::{EventRequest, KlaviyoRequest, Profile, Properties};
-use crate::lenient::{self, get};
-use crate::order::{STATUS_METRICS, StatusKey};
-use crate::props::PropsExt;
-use crate::rules::Ctx;
-use crate::{Action, MappingError, date, items, metrics, profile, unique_id};
+use super::status::{self, StatusKey};
+use crate::MappingError;
+use crate::klaviyo::props::PropsExt;
+use crate::klaviyo::{EventRequest, KlaviyoRequest, Profile, Properties, metrics, unique_id};
+use crate::plan::{Action, Ctx};
+use crate::salla::json::{Json, JsonValueTrait};
+use crate::salla::lenient::{self, get};
+use crate::salla::{date, profile, urls};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Change {
@@ -98,7 +99,7 @@ fn map(ctx: &Ctx, change: Change, forced_return: bool) -> Result<Action, Mapping
     p.put_str("ShippingNumber", shipping_number.as_deref());
     p.put_str(
         "TrackingURL",
-        lenient::text(d.get("tracking_link")).filter(|u| items::is_http_url(u)),
+        lenient::text(d.get("tracking_link")).filter(|u| urls::is_http_url(u)),
     );
     let payment = lenient::text(d.get("payment_method"));
     p.put_str("PaymentMethod", payment);
@@ -143,12 +144,7 @@ fn map(ctx: &Ctx, change: Change, forced_return: bool) -> Result<Action, Mapping
         && !is_return
         && let (Some(slug), Some(oid)) = (status, &order_id)
     {
-        let milestones = STATUS_METRICS
-            .iter()
-            .find(|(s, _)| *s == slug)
-            .map(|(_, m)| *m)
-            .unwrap_or_default();
-        for (metric, key) in milestones {
+        for (metric, key) in status::metrics_for(slug) {
             if let StatusKey::Milestone(m) = key {
                 requests.push(event(
                     metric,

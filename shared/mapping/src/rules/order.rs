@@ -1,74 +1,17 @@
-//! Order events: Placed Order + Ordered Product, status-driven metrics, order coupons.
-//!
-//! Status metrics are chosen by the status **slug**, never the name: merchants rename statuses
-//! and create custom ones, but a custom status keeps its parent's slug (salla.md §4).
+//! Order events: Placed Order + Ordered Product, status-driven metrics (which metric a status
+//! fires is in [`super::status`]), order coupons.
 
-use crate::items::{self, Line};
-use crate::json::{Json, JsonContainerTrait, JsonValueTrait};
-use crate::klaviyo::{EventRequest, KlaviyoRequest, Profile, Properties};
-use crate::lenient::{self, Fields, Money, get};
-use crate::props::{PropsBuilder, PropsExt};
-use crate::rules::Ctx;
-use crate::{Action, MappingError, date, metrics, profile, unique_id};
+use super::status::{self, StatusKey};
+use crate::MappingError;
+use crate::klaviyo::props::{PropsBuilder, PropsExt};
+use crate::klaviyo::{EventRequest, KlaviyoRequest, Profile, Properties, metrics, unique_id};
+use crate::plan::{Action, Ctx};
+use crate::salla::items::{self, Line};
+use crate::salla::json::{Json, JsonContainerTrait, JsonValueTrait};
+use crate::salla::lenient::{self, Fields, Money, get};
+use crate::salla::{date, profile, urls};
 use serde_json::{Map, Value};
 use std::sync::Arc;
-
-/// Which `unique_id` a status metric uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusKey {
-    /// The Placed Order's id: Klaviyo matches Cancelled/Refunded to it for lifetime value.
-    PlacedOrder,
-    /// `salla:{store}:order:{order}:{milestone}`: once per order, whichever event brings it.
-    Milestone(&'static str),
-}
-
-const FULFILLED: (&str, StatusKey) = (metrics::FULFILLED_ORDER, StatusKey::Milestone("fulfilled"));
-
-/// Status slug → the metrics it triggers besides "Order Status Updated". Shipped, delivering
-/// and delivered are sub-statuses of completed in Salla, so each also counts as fulfilment;
-/// the shared milestone id makes "Fulfilled Order" fire once per order.
-pub const STATUS_METRICS: &[(&str, &[(&str, StatusKey)])] = &[
-    (
-        "canceled",
-        &[(metrics::CANCELLED_ORDER, StatusKey::PlacedOrder)],
-    ),
-    ("completed", &[FULFILLED]),
-    (
-        "delivered",
-        &[
-            FULFILLED,
-            (metrics::DELIVERED_ORDER, StatusKey::Milestone("delivered")),
-        ],
-    ),
-    (
-        "delivering",
-        &[
-            FULFILLED,
-            (
-                metrics::OUT_FOR_DELIVERY,
-                StatusKey::Milestone("out-for-delivery"),
-            ),
-        ],
-    ),
-    (
-        "restored",
-        &[(metrics::REFUNDED_ORDER, StatusKey::PlacedOrder)],
-    ),
-    (
-        "restoring",
-        &[(
-            metrics::RETURN_REQUESTED,
-            StatusKey::Milestone("return-requested"),
-        )],
-    ),
-    (
-        "shipped",
-        &[
-            FULFILLED,
-            (metrics::SHIPPED_ORDER, StatusKey::Milestone("shipped")),
-        ],
-    ),
-];
 
 /// An order payload (Salla's shared order model) with what every order metric needs.
 pub(crate) struct Order<'a> {
@@ -153,7 +96,7 @@ impl<'a> Order<'a> {
         p.put_str("OrderNumber", self.number.as_deref());
         p.put_str(
             "OrderURL",
-            lenient::text(d.path(&["urls", "customer"])).filter(|u| items::is_http_url(u)),
+            lenient::text(d.path(&["urls", "customer"])).filter(|u| urls::is_http_url(u)),
         );
         p.put_str("Status", self.status_name());
         p.put_str("StatusSlug", self.status_slug());
@@ -301,7 +244,7 @@ fn tracking<'a>(d: &Fields<'a>) -> (Option<&'a str>, Option<&'a str>) {
         });
     let url = shipments(d)
         .chain(legacy)
-        .find_map(|s| real(s.get("tracking_link")).filter(|u| items::is_http_url(u)));
+        .find_map(|s| real(s.get("tracking_link")).filter(|u| urls::is_http_url(u)));
     (number, url)
 }
 
@@ -437,11 +380,7 @@ fn status_requests(
     props.remove("Status");
     props.put_str("Status", change.name);
     props.put_str("StatusSlug", Some(change.slug));
-    let milestones = STATUS_METRICS
-        .iter()
-        .find(|(slug, _)| *slug == change.slug)
-        .map(|(_, m)| *m)
-        .unwrap_or_default();
+    let milestones = status::metrics_for(change.slug);
     let mut requests = Vec::with_capacity(milestones.len() + 1);
     for (metric, key) in milestones {
         let unique = match key {

@@ -2,6 +2,7 @@
 //! at most 400 properties, strings up to 100 KB, arrays up to 4000 items, 10 nesting levels.
 //! Salla text is merchant-controlled, so limits are enforced here rather than trusted.
 
+use super::properties::Properties;
 use serde_json::Value;
 
 pub const MAX_PROPERTIES: usize = 400;
@@ -11,7 +12,7 @@ pub const MAX_ARRAY_ITEMS: usize = 4000;
 pub const MAX_DEPTH: usize = 10;
 
 /// Applies every limit to an event's properties in place.
-pub fn clamp_properties(properties: &mut crate::klaviyo::Properties) {
+pub fn clamp_properties(properties: &mut Properties) {
     while properties.len() > MAX_PROPERTIES {
         properties.pop_last();
     }
@@ -56,7 +57,6 @@ pub fn truncate_utf8(s: &mut String, max: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::klaviyo::Properties;
     use serde_json::json;
 
     #[test]

@@ -2,9 +2,10 @@
 //! (ProductID, SKU, ProductName, Quantity, ItemPrice, RowTotal, ProductURL, ImageURL,
 //! Categories, Brand), with product details from the payload first and enrichment second.
 
-use crate::enrichment::{Enrichment, ProductDetails};
-use crate::json::{Json, JsonContainerTrait, JsonValueTrait};
-use crate::lenient::{self, Fields, get};
+use super::enrichment::{Enrichment, ProductDetails};
+use super::json::{Json, JsonContainerTrait, JsonValueTrait};
+use super::lenient::{self, Fields};
+use super::urls::image_url;
 use serde_json::{Map, Value};
 
 /// One line of an order or cart.
@@ -108,33 +109,6 @@ fn fill_from(line: &mut Line, d: &ProductDetails) {
     }
 }
 
-/// First usable image: `thumbnail`, `main_image`, `image` (string or `{url}`), `images[0]`.
-pub fn image_url(v: &Json) -> Option<String> {
-    for key in ["thumbnail", "main_image", "image"] {
-        if let Some(url) = url_in(v.get(key)) {
-            return Some(url);
-        }
-    }
-    v.get("images")
-        .and_then(|i| i.as_array())?
-        .iter()
-        .find_map(|i| url_in(Some(i)))
-}
-
-fn url_in(v: Option<&Json>) -> Option<String> {
-    let v = v?;
-    let s = lenient::text(Some(v))
-        .or_else(|| lenient::text(v.get("url")))
-        .or_else(|| lenient::text(get(v, &["image", "original"])))?;
-    is_http_url(s).then(|| s.to_owned())
-}
-
-/// Only absolute http(s) URLs are sent as links (Salla sometimes puts a tracking number in
-/// `tracking_link`, or "0").
-pub fn is_http_url(s: &str) -> bool {
-    (s.starts_with("https://") || s.starts_with("http://")) && s.len() > 8
-}
-
 /// Names from `[{"name": …}]`, `["…"]` or a single `{"name": …}`.
 pub fn names(v: Option<&Json>) -> Vec<String> {
     match v {
@@ -208,7 +182,7 @@ impl Line {
     /// for both shapes: an `Items[]` entry and an Ordered Product event's properties.
     pub fn fields(&self) -> Vec<(&'static str, Value)> {
         let text = |v: &Option<String>| v.as_ref().map(|s| Value::String(s.clone()));
-        let number = |v: Option<f64>| v.and_then(crate::props::number);
+        let number = |v: Option<f64>| v.and_then(crate::klaviyo::props::number);
         let list = |v: &Vec<String>| (!v.is_empty()).then(|| Value::from(v.clone()));
         let entries = [
             ("ProductID", text(&self.product_id)),

@@ -2,8 +2,8 @@
 //! retry serializes byte-identically.
 //!
 //! A sorted `Vec` rather than a `BTreeMap`: an order's ~25 properties are collected first and
-//! sorted once ([`FromIterator`]), where the tree searched itself on every insert and again on
-//! every drop; together that was the largest cost of `plan` after reading the payload. Keys are
+//! sorted once ([`FromIterator`]), where a tree would search itself on every insert and again
+//! on every drop, a large share of `plan` after reading the payload. Keys are
 //! compared inline ([`key_order`]): `str`'s `Ord` calls libc's memcmp per comparison. Keys are
 //! almost always our own literals ("OrderId"), so they are borrowed rather than allocated.
 

@@ -1,32 +1,9 @@
 //! The three app events the product acts on: tokens, settings (the Klaviyo key), uninstall.
 
-use crate::json::JsonValueTrait;
-use crate::lenient::{self, get};
-use crate::rules::Ctx;
-use crate::{Action, MappingError};
-
-/// Salla OAuth tokens from `app.store.authorize` (Easy Mode).
-#[derive(Clone, PartialEq, Eq)]
-pub struct SallaAuthorization {
-    pub access_token: String,
-    pub refresh_token: String,
-    /// As given. Salla documents an absolute unix time here; the intake treats values below
-    /// 1e9 as a lifetime in seconds (the token endpoint's meaning).
-    pub expires: i64,
-    pub scope: Option<String>,
-}
-
-/// Tokens never reach a log through `{:?}`.
-impl std::fmt::Debug for SallaAuthorization {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SallaAuthorization")
-            .field("access_token", &"<redacted>")
-            .field("refresh_token", &"<redacted>")
-            .field("expires", &self.expires)
-            .field("scope", &self.scope)
-            .finish()
-    }
-}
+use crate::MappingError;
+use crate::plan::{Action, Ctx, SallaAuthorization};
+use crate::salla::json::JsonValueTrait;
+use crate::salla::lenient::{self, get};
 
 /// Settings key the merchant's Klaviyo private key is entered under in Salla's app form.
 pub const KLAVIYO_KEY_SETTING: &str = "klaviyo_private_key";

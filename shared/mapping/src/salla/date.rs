@@ -1,16 +1,25 @@
 //! Lenient date parsing into the RFC 3339 strings Klaviyo's `time` wants.
 //!
-//! Salla sends at least four shapes (see `salla.md` §1.1): PHP objects
+//! Salla sends at least four shapes: PHP objects
 //! `{"date":"2022-06-26 12:21:45.000000","timezone_type":3,"timezone":"Asia/Riyadh"}`,
 //! JS Date strings `"Sun Jun 26 2022 12:21:48 GMT+0300"`, naive `"2022-12-31 12:31:25"` and ISO
 //! 8601. No clock is read: a date that does not parse gives `None` and the caller omits `time`.
 //! Naive times are Salla's local time, Riyadh (UTC+3), where the platform runs.
+//!
+//! Those shapes are taken apart by hand; checking the calendar, converting unix times, Cairo's
+//! daylight-saving dates and writing the result are the `time` crate's.
 
-use crate::json::{Json, JsonContainerTrait, JsonType, JsonValueTrait};
+use super::json::{Json, JsonContainerTrait, JsonType, JsonValueTrait};
+use time::format_description::well_known::Rfc3339;
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset, Weekday};
 
 /// Offset assumed for naive date-times: Salla is a Saudi platform and stamps in Riyadh time.
 const SALLA_OFFSET_MINUTES: i32 = 180;
 
+/// Event times Klaviyo accepts start in 1990; 2100 bounds the far side.
+const YEARS: std::ops::RangeInclusive<i32> = 1990..=2100;
+
+/// A date and time as read from a payload, not yet checked against the calendar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Civil {
     year: i32,
@@ -19,6 +28,27 @@ struct Civil {
     hour: u32,
     minute: u32,
     second: u32,
+}
+
+impl Civil {
+    /// The calendar date, if there is one (no 30 February, no month 13).
+    fn date(&self) -> Option<Date> {
+        let month = Month::try_from(u8::try_from(self.month).ok()?).ok()?;
+        Date::from_calendar_date(self.year, month, u8::try_from(self.day).ok()?).ok()
+    }
+
+    /// The date and time at `offset_minutes` east of UTC, if both exist and the year is one
+    /// Klaviyo accepts.
+    fn at(&self, offset_minutes: i32) -> Option<OffsetDateTime> {
+        if !YEARS.contains(&self.year) {
+            return None;
+        }
+        let small = |v: u32| u8::try_from(v).ok();
+        let time =
+            Time::from_hms(small(self.hour)?, small(self.minute)?, small(self.second)?).ok()?;
+        let offset = UtcOffset::from_whole_seconds(offset_minutes.checked_mul(60)?).ok()?;
+        Some(PrimitiveDateTime::new(self.date()?, time).assume_offset(offset))
+    }
 }
 
 /// RFC 3339 (`2022-06-26T12:21:45+03:00`) from any supported shape, or `None`.
@@ -40,66 +70,26 @@ pub fn timestamp(value: Option<&Json>) -> Option<String> {
         }
         _ => return None,
     };
-    valid(&civil).then(|| format(&civil, offset))
+    format(civil.at(offset)?)
 }
 
 /// [`timestamp`] for a bare string such as the envelope's `created_at`.
 pub fn timestamp_str(s: &str) -> Option<String> {
     let (civil, offset) = string_date(s)?;
-    valid(&civil).then(|| format(&civil, offset))
+    format(civil.at(offset)?)
 }
 
-/// `YYYY-MM-DDTHH:MM:SS±HH:MM`, written digit by digit: `format!` with widths was a visible
-/// share of `plan`'s time.
-fn format(c: &Civil, offset: i32) -> String {
-    let abs = offset.unsigned_abs();
-    let mut s = String::with_capacity(25);
-    push_padded(&mut s, c.year.unsigned_abs(), 4);
-    s.push('-');
-    push_padded(&mut s, c.month, 2);
-    s.push('-');
-    push_padded(&mut s, c.day, 2);
-    s.push('T');
-    push_padded(&mut s, c.hour, 2);
-    s.push(':');
-    push_padded(&mut s, c.minute, 2);
-    s.push(':');
-    push_padded(&mut s, c.second, 2);
-    s.push(if offset < 0 { '-' } else { '+' });
-    push_padded(&mut s, abs / 60, 2);
-    s.push(':');
-    push_padded(&mut s, abs % 60, 2);
-    s
-}
-
-/// `{:0width$}` for a non-negative number.
-fn push_padded(s: &mut String, value: u32, width: usize) {
-    let mut buf = itoa::Buffer::new();
-    let digits = buf.format(value);
-    for _ in digits.len()..width {
-        s.push('0');
+/// `YYYY-MM-DDTHH:MM:SS±HH:MM`: RFC 3339 with whole seconds and a numeric offset, UTC
+/// included (`+00:00`, not `Z`). `time`'s built-in RFC 3339 writer is used rather than a
+/// format description because it is several times cheaper, and this runs for nearly every
+/// event on the webhook path.
+fn format(at: OffsetDateTime) -> Option<String> {
+    let mut text = at.format(&Rfc3339).ok()?;
+    if text.ends_with('Z') {
+        text.pop();
+        text.push_str("+00:00");
     }
-    s.push_str(digits);
-}
-
-fn valid(c: &Civil) -> bool {
-    (1990..=2100).contains(&c.year)
-        && (1..=12).contains(&c.month)
-        && c.day >= 1
-        && c.day <= days_in_month(c.year, c.month)
-        && c.hour < 24
-        && c.minute < 60
-        && c.second < 60
-}
-
-fn days_in_month(year: i32, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        _ => 0,
-    }
+    Some(text)
 }
 
 /// PHP `DateTime` as JSON: `timezone_type` 1 = offset, 2 = abbreviation, 3 = IANA name.
@@ -244,25 +234,24 @@ fn month_number(s: &str) -> Option<u32> {
         .map(|i| i as u32 + 1)
 }
 
+/// Unix seconds, or milliseconds as JavaScript produces them, in UTC.
 fn unix(mut secs: i64) -> Option<(Civil, i32)> {
     const MIN: i64 = 631_152_000; // 1990-01-01
     const MAX: i64 = 4_133_980_799; // 2100-12-31T23:59:59
     if (MIN * 1000..=MAX * 1000).contains(&secs) {
-        secs /= 1000; // milliseconds, as JavaScript produces
+        secs /= 1000;
     }
     if !(MIN..=MAX).contains(&secs) {
         return None;
     }
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400) as u32;
-    let (year, month, day) = civil_from_days(days);
+    let at = OffsetDateTime::from_unix_timestamp(secs).ok()?;
     let civil = Civil {
-        year,
-        month,
-        day,
-        hour: rem / 3600,
-        minute: rem % 3600 / 60,
-        second: rem % 60,
+        year: at.year(),
+        month: u32::from(u8::from(at.month())),
+        day: u32::from(at.day()),
+        hour: u32::from(at.hour()),
+        minute: u32::from(at.minute()),
+        second: u32::from(at.second()),
     };
     Some((civil, 0))
 }
@@ -293,48 +282,20 @@ fn zone_offset(zone: &str, civil: &Civil) -> Option<i32> {
 /// Egypt: UTC+2, and UTC+3 from the last Friday of April through the last Thursday of
 /// October since 2023 (no DST 2015–2022).
 fn cairo_offset(c: &Civil) -> i32 {
-    if c.year < 2023 {
-        return 120;
-    }
-    let today = days_from_civil(c.year, c.month, c.day);
-    let start = last_weekday(c.year, 4, 30, 5);
-    let end = last_weekday(c.year, 10, 31, 4);
-    if (start..=end).contains(&today) {
+    let summer = || -> Option<bool> {
+        let today = c.date()?;
+        let start = Date::from_calendar_date(c.year, Month::May, 1).ok()?;
+        let end = Date::from_calendar_date(c.year, Month::November, 1).ok()?;
+        Some(
+            (start.prev_occurrence(Weekday::Friday)..=end.prev_occurrence(Weekday::Thursday))
+                .contains(&today),
+        )
+    };
+    if c.year >= 2023 && summer() == Some(true) {
         180
     } else {
         120
     }
-}
-
-/// Day number of the last `weekday` (0 = Sunday) on or before `year-month-day`.
-fn last_weekday(year: i32, month: u32, day: u32, weekday: i64) -> i64 {
-    let d = days_from_civil(year, month, day);
-    let current = (d + 4).rem_euclid(7); // 1970-01-01 was a Thursday
-    d - (current - weekday).rem_euclid(7)
-}
-
-// Howard Hinnant's civil-date algorithms (public domain).
-fn days_from_civil(year: i32, month: u32, day: u32) -> i64 {
-    let y = i64::from(year) - i64::from(month <= 2);
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i32, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
-    (year, month, day)
 }
 
 #[cfg(test)]
@@ -356,7 +317,8 @@ mod tests {
             minute: 5,
             second: 9,
         };
-        for offset in [0i32, 180, -300, 330, -59, 24 * 60 * 5] {
+        // Every offset a payload can carry: ±14:59 at most, sub-hour ones included.
+        for offset in [0i32, 180, -300, 330, -59, 59, 14 * 60 + 59, -(14 * 60 + 59)] {
             let sign = if offset < 0 { '-' } else { '+' };
             let abs = offset.unsigned_abs();
             let expected = format!(
@@ -371,8 +333,41 @@ mod tests {
                 abs / 60,
                 abs % 60
             );
-            assert_eq!(format(&c, offset), expected);
+            assert_eq!(format(c.at(offset).unwrap()).unwrap(), expected);
         }
+    }
+
+    #[test]
+    fn years_outside_klaviyos_range_are_refused() {
+        assert_eq!(
+            ts(json!("1990-01-01 00:00:00")).as_deref(),
+            Some("1990-01-01T00:00:00+03:00")
+        );
+        assert_eq!(
+            ts(json!("2100-12-31 23:59:59")).as_deref(),
+            Some("2100-12-31T23:59:59+03:00")
+        );
+        assert_eq!(ts(json!("2101-01-01 00:00:00")), None);
+        assert_eq!(ts(json!("0000-01-01")), None);
+        assert_eq!(ts(json!("Mon Jan 01 99999 00:00:00 GMT")), None);
+    }
+
+    #[test]
+    fn leap_days() {
+        assert_eq!(
+            ts(json!("2024-02-29 08:00:00")).as_deref(),
+            Some("2024-02-29T08:00:00+03:00")
+        );
+        assert_eq!(
+            ts(json!("2000-02-29")).as_deref(),
+            Some("2000-02-29T00:00:00+03:00")
+        );
+        assert_eq!(ts(json!("2100-02-29")), None, "2100 is not a leap year");
+        // 2024-02-29T12:00:00Z
+        assert_eq!(
+            ts(json!(1709208000)).as_deref(),
+            Some("2024-02-29T12:00:00+00:00")
+        );
     }
 
     #[test]
@@ -489,10 +484,48 @@ mod tests {
     }
 
     #[test]
-    fn civil_round_trip() {
-        for days in [-1000, 0, 11_016, 19_000, 47_000] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
+    fn unix_and_iso_agree() {
+        // 1990-01-01, 2000-02-29, 2022-01-08, 2098-09-06, each at 12:34:56 UTC.
+        for days in [7_305i64, 11_016, 19_000, 47_000] {
+            let secs = days * 86_400 + 45_296;
+            let from_unix = ts(json!(secs)).unwrap();
+            assert_eq!(
+                ts(json!(from_unix.as_str())).as_deref(),
+                Some(from_unix.as_str())
+            );
+            assert!(from_unix.ends_with("T12:34:56+00:00"), "{from_unix}");
         }
+        assert_eq!(
+            ts(json!(11_016i64 * 86_400)).as_deref(),
+            Some("2000-02-29T00:00:00+00:00")
+        );
+    }
+
+    #[test]
+    fn cairo_daylight_saving_edges() {
+        let at = |date: &str| ts(json!({"date": date, "timezone": "Africa/Cairo"}));
+        // 2025: DST from Fri 25 April through Thu 30 October.
+        assert_eq!(
+            at("2025-04-24 23:59:59").as_deref(),
+            Some("2025-04-24T23:59:59+02:00")
+        );
+        assert_eq!(
+            at("2025-04-25 00:00:00").as_deref(),
+            Some("2025-04-25T00:00:00+03:00")
+        );
+        assert_eq!(
+            at("2025-10-30 12:00:00").as_deref(),
+            Some("2025-10-30T12:00:00+03:00")
+        );
+        assert_eq!(
+            at("2025-10-31 12:00:00").as_deref(),
+            Some("2025-10-31T12:00:00+02:00")
+        );
+        // No daylight saving before 2023.
+        assert_eq!(
+            at("2022-07-10 10:00:00").as_deref(),
+            Some("2022-07-10T10:00:00+02:00")
+        );
+        assert_eq!(at("2024-02-30 10:00:00"), None);
     }
 }

@@ -1,6 +1,6 @@
 //! Small setters that keep absent values out of Klaviyo properties (no `null`s sent).
 
-use crate::klaviyo::Properties;
+use super::properties::Properties;
 use serde_json::Value;
 use std::borrow::Cow;
 

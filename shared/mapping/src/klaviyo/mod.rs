@@ -1,0 +1,28 @@
+//! The output side: the Klaviyo API requests the mapping produces (revision 2026-07-15).
+//!
+//! - [`request`]: the typed requests and the profile, event, consent and catalog structs in them
+//! - [`route`]: each request's method and path, and its fallback on a given error status
+//! - [`wire`]: the exact JSON:API bodies
+//! - [`properties`], [`props`]: event and profile properties (a sorted map, and setters that
+//!   leave absent values out)
+//! - [`limits`]: Klaviyo's ingestion limits, applied to every event's properties
+//! - [`unique_id`]: deterministic `unique_id`s and `external_id`s
+//! - [`metrics`]: the metric names merchants' flows are built on
+//!
+//! Nothing here reads a Salla payload: the rules turn the input side's readings into these
+//! types.
+
+pub(crate) mod limits;
+pub mod metrics;
+pub(crate) mod properties;
+pub(crate) mod props;
+pub(crate) mod request;
+pub(crate) mod route;
+pub(crate) mod unique_id;
+pub(crate) mod wire;
+
+pub use properties::Properties;
+pub use request::{
+    CatalogUpsert, EventRequest, KlaviyoRequest, Location, Profile, ProfileImport,
+    SubscribeRequest, catalog_item_id,
+};

@@ -1,0 +1,268 @@
+//! Typed Klaviyo requests (revision 2026-07-15): what the mapping produces. Where each goes is
+//! in [`super::route`], its exact JSON:API body in [`super::wire`].
+
+use super::limits;
+use super::properties::Properties;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// A Klaviyo profile as sent inside an event or a profile import.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Profile {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// E.164 only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    /// `salla:{store}:customer:{id}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    /// BCP 47.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    #[serde(skip_serializing_if = "Properties::is_empty")]
+    pub properties: Properties,
+}
+
+impl Profile {
+    /// Klaviyo needs at least one of email, phone number or external id.
+    pub fn has_identifier(&self) -> bool {
+        self.email.is_some() || self.phone_number.is_some() || self.external_id.is_some()
+    }
+}
+
+/// `profile.attributes.location`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Location {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zip: Option<String>,
+}
+
+impl Location {
+    pub fn is_empty(&self) -> bool {
+        self.city.is_none() && self.region.is_none() && self.country.is_none() && self.zip.is_none()
+    }
+}
+
+/// `POST /api/events`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventRequest {
+    /// Metric name, e.g. "Placed Order". Stable forever: renaming breaks merchants' flows.
+    pub metric: String,
+    /// Shared: an order's Placed Order and Ordered Product events carry the same profile.
+    pub profile: Arc<Profile>,
+    pub properties: Properties,
+    /// RFC 3339 from the payload; `None` lets Klaviyo use the receive time (we have no clock).
+    pub time: Option<String>,
+    pub value: Option<f64>,
+    pub value_currency: Option<String>,
+    /// Deterministic; Klaviyo keeps the first event per (profile, metric, unique_id).
+    pub unique_id: Option<String>,
+}
+
+impl EventRequest {
+    /// An event with Klaviyo's payload limits applied to `properties`.
+    pub(crate) fn new(
+        metric: &str,
+        profile: impl Into<Arc<Profile>>,
+        mut properties: Properties,
+    ) -> Self {
+        limits::clamp_properties(&mut properties);
+        EventRequest {
+            metric: metric.to_owned(),
+            profile: profile.into(),
+            properties,
+            time: None,
+            value: None,
+            value_currency: None,
+            unique_id: None,
+        }
+    }
+}
+
+/// `POST /api/profile-import` (create or update).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProfileImport {
+    pub profile: Profile,
+}
+
+/// `POST /api/profile-subscription-bulk-create-jobs`: marketing consent, sent only when the
+/// Salla payload carries an explicit opt-in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubscribeRequest {
+    pub email: Option<String>,
+    pub phone_number: Option<String>,
+    pub email_marketing: bool,
+    pub sms_marketing: bool,
+    /// Shown in Klaviyo as the consent source.
+    pub custom_source: String,
+}
+
+/// Catalog item create-or-update. When the payload has everything Klaviyo requires for a
+/// create (title, url) the primary request is `POST /api/catalog-items` with `PATCH` on 409;
+/// otherwise (e.g. `product.price.updated`, which carries only id and prices) it is a `PATCH`
+/// of just the fields the event carries.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CatalogUpsert {
+    /// `salla:{store}:product:{id}`; the Klaviyo item id is `$custom:::$default:::{external_id}`.
+    pub external_id: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub url: Option<String>,
+    pub price: Option<f64>,
+    pub image_full_url: Option<String>,
+    pub published: Option<bool>,
+    /// Only when the payload is a full product: a PATCH replaces the whole object.
+    pub custom_metadata: Option<Properties>,
+}
+
+impl CatalogUpsert {
+    /// Klaviyo's item id for this product.
+    pub fn item_id(&self) -> String {
+        catalog_item_id(&self.external_id)
+    }
+
+    /// Whether a create is possible (Klaviyo requires title, description and url).
+    pub fn can_create(&self) -> bool {
+        self.title.is_some() && self.url.is_some()
+    }
+}
+
+/// `$custom:::$default:::{external_id}`.
+pub fn catalog_item_id(external_id: &str) -> String {
+    format!("$custom:::$default:::{external_id}")
+}
+
+/// One request to send to Klaviyo.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KlaviyoRequest {
+    /// `POST /api/events`.
+    CreateEvent(EventRequest),
+    /// `POST /api/profile-import`.
+    ImportProfile(ProfileImport),
+    /// `POST /api/profile-subscription-bulk-create-jobs` (explicit opt-in only).
+    Subscribe(SubscribeRequest),
+    /// `POST /api/catalog-items`, on 409 `PATCH /api/catalog-items/{id}`; or a plain PATCH.
+    UpsertCatalogItem(CatalogUpsert),
+    /// `DELETE /api/catalog-items/{id}`; `item_id` is `$custom:::$default:::{external_id}`.
+    DeleteCatalogItem { item_id: String },
+}
+
+impl KlaviyoRequest {
+    /// The same request without `phone_number` (for Klaviyo's 409 duplicate_profile or 400
+    /// invalid phone); `None` when there is no phone or nothing would identify the profile.
+    pub fn without_phone(&self) -> Option<KlaviyoRequest> {
+        match self {
+            KlaviyoRequest::CreateEvent(event) => {
+                let profile = profile_without_phone(&event.profile)?;
+                Some(KlaviyoRequest::CreateEvent(EventRequest {
+                    profile: Arc::new(profile),
+                    ..event.clone()
+                }))
+            }
+            KlaviyoRequest::ImportProfile(import) => {
+                let profile = profile_without_phone(&import.profile)?;
+                Some(KlaviyoRequest::ImportProfile(ProfileImport { profile }))
+            }
+            KlaviyoRequest::Subscribe(sub) => {
+                sub.phone_number.as_ref()?;
+                // SMS consent needs the phone; what is left is the email consent.
+                (sub.email.is_some() && sub.email_marketing).then(|| {
+                    KlaviyoRequest::Subscribe(SubscribeRequest {
+                        phone_number: None,
+                        sms_marketing: false,
+                        ..sub.clone()
+                    })
+                })
+            }
+            KlaviyoRequest::UpsertCatalogItem(_) | KlaviyoRequest::DeleteCatalogItem { .. } => None,
+        }
+    }
+
+    /// For logs, never PII: the metric name or the request kind.
+    pub fn label(&self) -> String {
+        match self {
+            KlaviyoRequest::CreateEvent(event) => event.metric.clone(),
+            KlaviyoRequest::ImportProfile(_) => "profile-import".to_owned(),
+            KlaviyoRequest::Subscribe(_) => "subscribe".to_owned(),
+            KlaviyoRequest::UpsertCatalogItem(_) => "catalog-upsert".to_owned(),
+            KlaviyoRequest::DeleteCatalogItem { .. } => "catalog-delete".to_owned(),
+        }
+    }
+
+    /// The event's deterministic unique id, if this is an event.
+    pub fn unique_id(&self) -> Option<&str> {
+        match self {
+            KlaviyoRequest::CreateEvent(event) => event.unique_id.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+fn profile_without_phone(profile: &Profile) -> Option<Profile> {
+    profile.phone_number.as_ref()?;
+    let stripped = Profile {
+        phone_number: None,
+        ..profile.clone()
+    };
+    stripped.has_identifier().then_some(stripped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile() -> Profile {
+        Profile {
+            email: Some("a@example.com".into()),
+            phone_number: Some("+966501806978".into()),
+            external_id: Some("salla:1:customer:2".into()),
+            ..Profile::default()
+        }
+    }
+
+    #[test]
+    fn without_phone_keeps_other_identifiers() {
+        let event = EventRequest::new("X", profile(), Properties::new());
+        let stripped = KlaviyoRequest::CreateEvent(event).without_phone().unwrap();
+        let KlaviyoRequest::CreateEvent(e) = &stripped else {
+            panic!("not an event")
+        };
+        assert_eq!(e.profile.phone_number, None);
+        assert_eq!(e.profile.email.as_deref(), Some("a@example.com"));
+        // Nothing to strip the second time.
+        assert_eq!(stripped.without_phone(), None);
+    }
+
+    #[test]
+    fn without_phone_refuses_to_leave_no_identifier() {
+        let phone_only = Profile {
+            phone_number: Some("+966501806978".into()),
+            ..Profile::default()
+        };
+        let import = KlaviyoRequest::ImportProfile(ProfileImport {
+            profile: phone_only,
+        });
+        assert_eq!(import.without_phone(), None);
+        let sub = KlaviyoRequest::Subscribe(SubscribeRequest {
+            email: None,
+            phone_number: Some("+966501806978".into()),
+            email_marketing: false,
+            sms_marketing: true,
+            custom_source: "Salla".into(),
+        });
+        assert_eq!(sub.without_phone(), None);
+    }
+}

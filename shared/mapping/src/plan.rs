@@ -1,0 +1,90 @@
+//! The vocabulary between the two sides: what a rule sees ([`Ctx`]: the parsed Salla delivery
+//! and the fetched product details) and what it decides ([`Action`]: Klaviyo requests to send,
+//! tokens or a key to store, or a reason to ignore the delivery).
+//!
+//! It sits apart from the rules table so that the table, the event families and the intake
+//! all depend on it and it depends on none of them.
+
+use crate::klaviyo::KlaviyoRequest;
+use crate::salla::date;
+use crate::salla::enrichment::Enrichment;
+use crate::salla::envelope::Envelope;
+
+/// What the intake should do with one delivery.
+#[derive(Clone, PartialEq)]
+pub enum Action {
+    /// `app.store.authorize`: store the Salla tokens.
+    Authorize(SallaAuthorization),
+    /// `app.settings.updated`: `data.settings.klaviyo_private_key`, trimmed; empty → `None`.
+    SettingsUpdated { klaviyo_private_key: Option<String> },
+    /// `app.uninstalled`: delete everything stored for the store.
+    Uninstalled,
+    /// Store events: send these requests to Klaviyo, in order.
+    Send(Vec<KlaviyoRequest>),
+    /// Known-but-unused and unknown events.
+    Ignore { reason: &'static str },
+}
+
+/// Never prints the Klaviyo key, tokens or shopper data: requests show as their labels.
+impl std::fmt::Debug for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::Authorize(auth) => f.debug_tuple("Authorize").field(auth).finish(),
+            Action::SettingsUpdated {
+                klaviyo_private_key,
+            } => f
+                .debug_struct("SettingsUpdated")
+                .field(
+                    "klaviyo_private_key",
+                    &klaviyo_private_key.as_ref().map(|_| "<redacted>"),
+                )
+                .finish(),
+            Action::Uninstalled => f.write_str("Uninstalled"),
+            Action::Send(requests) => {
+                let labels: Vec<String> = requests.iter().map(KlaviyoRequest::label).collect();
+                f.debug_tuple("Send").field(&labels).finish()
+            }
+            Action::Ignore { reason } => f.debug_struct("Ignore").field("reason", reason).finish(),
+        }
+    }
+}
+
+/// Salla OAuth tokens from `app.store.authorize` (Easy Mode).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SallaAuthorization {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// As given. Salla documents an absolute unix time here; the intake treats values below
+    /// 1e9 as a lifetime in seconds (the token endpoint's meaning).
+    pub expires: i64,
+    pub scope: Option<String>,
+}
+
+/// Tokens never reach a log through `{:?}`.
+impl std::fmt::Debug for SallaAuthorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SallaAuthorization")
+            .field("access_token", &"<redacted>")
+            .field("refresh_token", &"<redacted>")
+            .field("expires", &self.expires)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+/// What a rule sees: the delivery and whatever product details the intake fetched.
+pub(crate) struct Ctx<'a> {
+    pub env: &'a Envelope,
+    pub enrichment: &'a Enrichment,
+}
+
+impl Ctx<'_> {
+    pub fn store(&self) -> &str {
+        &self.env.store_id
+    }
+
+    /// The delivery's own timestamp (`created_at`), as RFC 3339.
+    pub fn event_time(&self) -> Option<String> {
+        self.env.created_at.as_deref().and_then(date::timestamp_str)
+    }
+}
