@@ -1,7 +1,8 @@
 //! Strict validation against the real `stable.json`.
 //!
-//! Bodies in `tests/bodies/` are the examples of `shared/reference/klaviyo.md` §2.1–§2.4, copied
-//! verbatim; the catalog bodies follow §2.6's field list (that section has no JSON example).
+//! Bodies in `tests/bodies/` are example requests for Create Event, Bulk Create Events, Create or
+//! Update Profile and Subscribe Profiles; the catalog bodies follow Create Catalog Item's field
+//! list.
 
 use serde_json::{Value, json};
 use spec_check::Spec;
