@@ -348,7 +348,7 @@ fn missing_spec_file_is_an_error_not_a_panic() {
     assert!(err.contains("cannot read OpenAPI spec"), "{err}");
 }
 
-/// Figures for the report: `cargo test -p spec-check --release --test strict timings -- --nocapture`.
+/// Figures for docs/performance.md: `cargo test -p spec-check --release --test suite timings -- --nocapture`.
 #[test]
 fn load_and_validation_timings_are_reported() {
     let started = std::time::Instant::now();
