@@ -17,7 +17,8 @@ fn resolve(arg: &str) -> Option<PathBuf> {
     if direct.is_file() {
         return Some(direct);
     }
-    let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/salla-samples");
+    let samples =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/salla-samples");
     [samples.join(arg), samples.join(format!("{arg}.json"))]
         .into_iter()
         .find(|p| p.is_file())
