@@ -72,8 +72,8 @@ impl Spec {
         match Spec::load(&path) {
             Ok(spec) => spec,
             Err(e) => panic!(
-                "spec-check: {e}. Put Klaviyo's stable.json at {} (the shared/ reference checkout \
-                 beside the repo) or point ${SPEC_PATH_ENV} at it.",
+                "spec-check: {e}. Klaviyo's stable.json belongs at {} \
+                 (see tests/fixtures/README.md), or point ${SPEC_PATH_ENV} at a copy.",
                 path.display()
             ),
         }
