@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs headless Chromium and its WebDriver from Debian's packages when missing, so the
-# browser test (tests/e2e/tests/browser.rs) can run. Idempotent; prints the chromedriver path
+# browser test (tests/e2e/tests/suite/browser.rs) can run. Idempotent; prints the chromedriver path
 # on its last line so callers can do: export CHROMEDRIVER="$(infra/scripts/chromium.sh | tail -n1)".
 set -euo pipefail
 

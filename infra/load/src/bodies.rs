@@ -21,7 +21,7 @@ pub fn klaviyo_key(index: usize) -> String {
 }
 
 pub fn samples_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/salla-samples")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/salla-samples")
 }
 
 /// Store-event samples (lifecycle and OAuth samples change what we hold or are not webhooks).

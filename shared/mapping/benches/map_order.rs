@@ -13,7 +13,7 @@ use std::hint::black_box;
 
 const SAMPLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/salla-samples/order.created.json"
+    "/../../tests/fixtures/salla-samples/order.created.json"
 );
 
 fn map_order(c: &mut Criterion) {

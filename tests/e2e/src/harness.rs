@@ -17,9 +17,9 @@ use serde_json::Value;
 pub const WEBHOOK_SECRET: &str = "e2e-webhook-secret";
 pub const GOOD_KEY: &str = "pk_e2e_good_key_0001";
 
-/// `../shared/salla-samples` beside the repository.
+/// The Salla sample bodies in `tests/fixtures/salla-samples`.
 pub fn samples_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/salla-samples")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/salla-samples")
 }
 
 pub fn sample(name: &str) -> Vec<u8> {
@@ -30,7 +30,7 @@ pub fn sample(name: &str) -> Vec<u8> {
 /// Every sample file name, sorted.
 pub fn sample_names() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(samples_dir())
-        .expect("../shared/salla-samples must exist beside the repository")
+        .expect("tests/fixtures/salla-samples must exist")
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".json"))

@@ -1,4 +1,4 @@
-//! The seed corpus: every sample body in `../shared/salla-samples`.
+//! The seed corpus: every sample body in `tests/fixtures/salla-samples`.
 
 use std::path::{Path, PathBuf};
 
@@ -12,9 +12,9 @@ pub struct Corpus {
 }
 
 impl Corpus {
-    /// `../shared/salla-samples` beside the repository.
+    /// The Salla sample bodies in `tests/fixtures/salla-samples`.
     pub fn default_dir() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/salla-samples")
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/salla-samples")
     }
 
     pub fn load(dir: &Path) -> std::io::Result<Corpus> {

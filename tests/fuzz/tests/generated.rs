@@ -7,7 +7,7 @@ use fuzz::run::{Report, check_caught, check_caught_with, record};
 use fuzz::{Corpus, Generator, Outcome, Strategy, check, run};
 
 fn corpus() -> Arc<Corpus> {
-    Arc::new(Corpus::load(&Corpus::default_dir()).expect("../shared/salla-samples beside the repo"))
+    Arc::new(Corpus::load(&Corpus::default_dir()).expect("tests/fixtures/salla-samples"))
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! Strict validation of Klaviyo API request bodies against Klaviyo's own OpenAPI spec
-//! (`shared/klaviyo-openapi/stable.json`, revision 2026-07-15).
+//! (`tests/fixtures/klaviyo-openapi/stable.json`, revision 2026-07-15).
 //!
 //! Why "strict": the spec never says `additionalProperties: false`, so a plain validator accepts
 //! misspelled keys such as `uniqueId` or `valueCurrency`, which Klaviyo silently drops. Here every
@@ -63,7 +63,7 @@ impl Spec {
         Ok(Spec { doc, paths })
     }
 
-    /// Loads `$KLAVIYO_OPENAPI` or `<workspace>/../shared/klaviyo-openapi/stable.json`.
+    /// Loads `$KLAVIYO_OPENAPI` or `<workspace>/tests/fixtures/klaviyo-openapi/stable.json`.
     ///
     /// Panics with a clear message if the file is absent: this is a test helper, and a test
     /// that silently skipped spec validation would prove nothing.
@@ -72,8 +72,8 @@ impl Spec {
         match Spec::load(&path) {
             Ok(spec) => spec,
             Err(e) => panic!(
-                "spec-check: {e}. Put Klaviyo's stable.json at {} (the shared/ reference checkout \
-                 beside the repo) or point ${SPEC_PATH_ENV} at it.",
+                "spec-check: {e}. Klaviyo's stable.json belongs at {} \
+                 (see tests/fixtures/README.md), or point ${SPEC_PATH_ENV} at a copy.",
                 path.display()
             ),
         }
@@ -244,13 +244,13 @@ impl Spec {
     }
 }
 
-/// `$KLAVIYO_OPENAPI`, else the shared reference checkout beside the repository.
+/// `$KLAVIYO_OPENAPI`, else the copy of the spec in `tests/fixtures/`.
 pub fn default_path() -> PathBuf {
     match std::env::var_os(SPEC_PATH_ENV) {
         Some(p) if !p.is_empty() => PathBuf::from(p),
         _ => PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/klaviyo-openapi/stable.json"
+            "/../fixtures/klaviyo-openapi/stable.json"
         )),
     }
 }

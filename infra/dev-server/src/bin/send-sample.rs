@@ -4,7 +4,7 @@
 //!     cargo run -p dev-server --bin send-sample -- order.created
 //!     cargo run -p dev-server --bin send-sample -- path/to/body.json --url http://127.0.0.1:3000/webhook --merchant 42
 //!
-//! A bare name is looked up in ../shared/salla-samples. The secret is SALLA_WEBHOOK_SECRET, or
+//! A bare name is looked up in tests/fixtures/salla-samples. The secret is SALLA_WEBHOOK_SECRET, or
 //! the dev server's development default.
 
 use std::path::PathBuf;
@@ -17,7 +17,8 @@ fn resolve(arg: &str) -> Option<PathBuf> {
     if direct.is_file() {
         return Some(direct);
     }
-    let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/salla-samples");
+    let samples =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/salla-samples");
     [samples.join(arg), samples.join(format!("{arg}.json"))]
         .into_iter()
         .find(|p| p.is_file())

@@ -263,7 +263,7 @@ mod tests {
 
     fn sample(name: &str) -> Vec<u8> {
         std::fs::read(format!(
-            "{}/../../../shared/salla-samples/{name}",
+            "{}/../../tests/fixtures/salla-samples/{name}",
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap()

@@ -6,11 +6,11 @@ use mapping::{Action, Enrichment, KlaviyoRequest, MappingError, ProductDetails};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
-/// `<repo>/../shared/salla-samples` (CI clones the repo with shared/ beside it).
+/// The Salla sample bodies in `<repo>/tests/fixtures/salla-samples`.
 pub fn samples_dir() -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/salla-samples"
+        "/../../tests/fixtures/salla-samples"
     ))
 }
 

@@ -1,6 +1,6 @@
 //! Injected faults and latency.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

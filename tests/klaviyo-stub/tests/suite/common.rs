@@ -13,7 +13,7 @@ pub async fn stub() -> KlaviyoStub {
     stub
 }
 
-/// The reference bodies spec-check's tests use (copied from reference/klaviyo.md §2).
+/// The reference bodies spec-check's tests use (`tests/spec-check/tests/bodies/`).
 pub fn body(name: &str) -> Value {
     let path = format!(
         "{}/../spec-check/tests/bodies/{name}",

@@ -1,7 +1,7 @@
 //! How much the stub itself can take, so load runs know it is not the bottleneck.
-//! `cargo test -p klaviyo-stub --release --test throughput -- --ignored --nocapture`
+//! `cargo test -p klaviyo-stub --release --test suite throughput -- --ignored --nocapture`
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -30,13 +30,22 @@ fn closed_port_url() -> String {
     format!("http://127.0.0.1:{port}")
 }
 
+/// The name the test harness knows `name` (a test of this module) by: its module path inside
+/// the test binary, then the function.
+fn test_path(name: &str) -> String {
+    match module_path!().split_once("::") {
+        Some((_, module)) => format!("{module}::{name}"),
+        None => name.to_owned(),
+    }
+}
+
 /// Runs one child test with these AWS endpoints and parameters; panics with its output if it
 /// failed or did not run.
 fn run_child(name: &str, dynamodb: &str, kms: &str, params: &[(&str, &str)]) {
     let exe = std::env::current_exe().expect("test binary path");
     let mut cmd = Command::new(exe);
     cmd.args([
-        name,
+        test_path(name).as_str(),
         "--exact",
         "--ignored",
         "--nocapture",

@@ -166,9 +166,13 @@ fn the_scanner_finds_every_form_of_a_planted_value() {
 fn the_corpus_leaves_no_personal_data_in_logs_or_the_data_dir() {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let exe = std::env::current_exe().expect("test binary");
+    let child = match module_path!().split_once("::") {
+        Some((_, module)) => format!("{module}::child_run_the_corpus"),
+        None => "child_run_the_corpus".to_owned(),
+    };
     let out = Command::new(exe)
         .args([
-            "child_run_the_corpus",
+            child.as_str(),
             "--exact",
             "--ignored",
             "--nocapture",

@@ -1,7 +1,8 @@
 //! Strict validation against the real `stable.json`.
 //!
-//! Bodies in `tests/bodies/` are the examples of `shared/reference/klaviyo.md` §2.1–§2.4, copied
-//! verbatim; the catalog bodies follow §2.6's field list (that section has no JSON example).
+//! Bodies in `tests/bodies/` are example requests for Create Event, Bulk Create Events, Create or
+//! Update Profile and Subscribe Profiles; the catalog bodies follow Create Catalog Item's field
+//! list.
 
 use serde_json::{Value, json};
 use spec_check::Spec;
@@ -347,7 +348,7 @@ fn missing_spec_file_is_an_error_not_a_panic() {
     assert!(err.contains("cannot read OpenAPI spec"), "{err}");
 }
 
-/// Figures for the report: `cargo test -p spec-check --release --test strict timings -- --nocapture`.
+/// Figures for docs/performance.md: `cargo test -p spec-check --release --test suite timings -- --nocapture`.
 #[test]
 fn load_and_validation_timings_are_reported() {
     let started = std::time::Instant::now();

@@ -1,6 +1,6 @@
 //! Each route the relay uses, answered like Klaviyo and checked strictly.
 
-mod common;
+use crate::common;
 
 use common::{KEY, body, event, send, stub};
 use serde_json::{Value, json};

@@ -1,6 +1,6 @@
 //! 401 / 403 behaviour and the any-key mode.
 
-mod common;
+use crate::common;
 
 use common::{body, into_parts, send, stub};
 use klaviyo_stub::{KlaviyoStub, REVISION, StubAccount};

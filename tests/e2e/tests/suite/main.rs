@@ -1,0 +1,9 @@
+//! The end-to-end tests as one test binary: every module links the whole stack (handlers, AWS
+//! SDK, stubs), so one binary is linked instead of one per file.
+
+mod bad_input;
+mod browser;
+mod faults_aws;
+mod intake;
+mod onboarding;
+mod privacy;

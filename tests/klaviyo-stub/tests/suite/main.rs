@@ -1,0 +1,9 @@
+//! The stub's tests as one test binary, one module per concern.
+
+mod common;
+
+mod auth;
+mod bin;
+mod faults;
+mod routes;
+mod throughput;

@@ -1,0 +1,4 @@
+//! The spec checker's tests as one test binary.
+
+mod strict;
+mod walker;
