@@ -1,6 +1,6 @@
 //! Shared helpers for the integration tests: the Salla samples, synthetic deliveries derived
 //! from them, and a JSON rendering of `plan` results for goldens.
-#![allow(dead_code)] // each test binary uses a different subset
+#![allow(dead_code)]
 
 use mapping::{Action, Enrichment, KlaviyoRequest, MappingError, ProductDetails};
 use serde_json::{Value, json};

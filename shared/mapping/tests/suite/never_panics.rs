@@ -1,7 +1,7 @@
 //! Property tests: arbitrary bytes, arbitrary JSON and mutated Salla samples never panic in
 //! parse_envelope + plan, nor in turning the resulting requests into HTTP calls.
 
-mod common;
+use crate::common;
 
 use mapping::{Action, Enrichment, KlaviyoRequest, ProductDetails};
 use proptest::prelude::*;

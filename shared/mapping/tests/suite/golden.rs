@@ -1,7 +1,7 @@
 //! Every Salla sample → its expected plan, byte for byte, in tests/golden/<sample name>.
-//! Regenerate with `UPDATE_GOLDEN=1 cargo test -p mapping --test golden`, then review by hand.
+//! Regenerate with `UPDATE_GOLDEN=1 cargo test -p mapping --test suite golden`, then review by hand.
 
-mod common;
+use crate::common;
 
 use common::{plan_bytes, render, samples};
 use mapping::Enrichment;

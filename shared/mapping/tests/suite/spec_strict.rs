@@ -2,7 +2,7 @@
 //! validates against Klaviyo's OpenAPI spec in strict mode (unknown keys rejected), including
 //! the 409 fallback and the phone-stripped retry.
 
-mod common;
+use crate::common;
 
 use common::{plan_bytes, plan_value, samples, synthetic};
 use mapping::{Action, Enrichment, KlaviyoRequest};

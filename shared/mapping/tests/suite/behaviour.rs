@@ -1,7 +1,7 @@
 //! Behaviour of the mapping beyond the goldens: status slugs, unique ids, consent, Arabic text,
 //! COD, enrichment, shipments, catalog and errors.
 
-mod common;
+use crate::common;
 
 use common::{as_event, cart_enrichment, plan_value, requests, sample_value, synthetic};
 use mapping::{Action, Enrichment, KlaviyoRequest, MappingError, ProductDetails, metrics};

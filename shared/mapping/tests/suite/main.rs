@@ -1,0 +1,8 @@
+//! The mapping crate's integration tests, one binary (each binary links the crate again).
+
+mod common;
+
+mod behaviour;
+mod golden;
+mod never_panics;
+mod spec_strict;
