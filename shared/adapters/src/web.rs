@@ -69,7 +69,9 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// SameSite=None, which requires Secure; Partitioned keeps it working in browsers that block
 /// unpartitioned third-party cookies (it is then keyed to Salla's top-level site).
 pub fn session_cookie(name: &str, value: &str, max_age: i64) -> String {
-    format!("{name}={value}; Max-Age={max_age}; Path=/; HttpOnly; Secure; SameSite=None; Partitioned")
+    format!(
+        "{name}={value}; Max-Age={max_age}; Path=/; HttpOnly; Secure; SameSite=None; Partitioned"
+    )
 }
 
 /// The body bytes, or `None` when larger than `cap`.
@@ -207,7 +209,12 @@ mod tests {
         assert_eq!(moved.headers()[header::SET_COOKIE], "c=1");
         let answer = json(StatusCode::OK, &serde_json::json!({"ok": true}));
         assert_eq!(answer.headers()[header::CONTENT_TYPE], "application/json");
-        assert!(answer.headers().get(header::CONTENT_SECURITY_POLICY).is_none());
+        assert!(
+            answer
+                .headers()
+                .get(header::CONTENT_SECURITY_POLICY)
+                .is_none()
+        );
     }
 
     #[test]
