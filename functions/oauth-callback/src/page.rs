@@ -1,7 +1,7 @@
 //! What the merchant sees when the callback cannot finish: one short bilingual page per
 //! failure (Arabic first). Fixed text only: nothing from the request reaches the page.
 
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{Markup, PreEscaped, html};
 
 use crate::error::CallbackError;
 
@@ -21,7 +21,7 @@ struct Text {
 pub fn failure(error: &CallbackError) -> String {
     let [ar, en] = text(error);
     let page: Markup = html! {
-        (DOCTYPE)
+        (PreEscaped("<!doctype html>\n"))
         html lang="ar" dir="rtl" {
             head {
                 meta charset="utf-8";
@@ -37,7 +37,9 @@ pub fn failure(error: &CallbackError) -> String {
             }
         }
     };
-    page.into_string()
+    let mut html = page.into_string();
+    html.push('\n');
+    html
 }
 
 /// (Arabic, English).
@@ -143,7 +145,7 @@ mod tests {
             detail: "<script>alert(1)</script>".into(),
         });
         let page = failure(&e);
-        assert!(page.starts_with("<!DOCTYPE html><html lang=\"ar\" dir=\"rtl\">"));
+        assert!(page.starts_with("<!doctype html>\n<html lang=\"ar\" dir=\"rtl\"><head>"));
         assert!(!page.contains("<script>"));
         assert!(!page.contains("alert(1)"));
         assert!(page.contains("Salla is not reachable"));
