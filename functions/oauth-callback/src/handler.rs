@@ -62,9 +62,12 @@ mod tests {
 
     const SECRET: &str = "test-session-secret-0123456789-abcdef";
 
-    /// Salla's OAuth endpoints: one good code, everything else per `answer`.
+    /// How the fake answers a code exchange.
+    type Answer = fn(&str) -> Result<(), AdapterError>;
+
+    /// Salla's OAuth endpoints, answering each code exchange per `answer`.
     struct FakeSalla {
-        answer: fn(&str) -> Result<(), AdapterError>,
+        answer: Answer,
         redirect_uris: Mutex<Vec<String>>,
     }
 
@@ -92,9 +95,7 @@ mod tests {
         }
     }
 
-    fn deps(
-        answer: fn(&str) -> Result<(), AdapterError>,
-    ) -> (Deps<FakeSalla>, Arc<MemoryKeyStore>) {
+    fn deps(answer: Answer) -> (Deps<FakeSalla>, Arc<MemoryKeyStore>) {
         let keys = Arc::new(MemoryKeyStore::new());
         let deps = Deps {
             oauth: FakeSalla {
@@ -156,7 +157,7 @@ mod tests {
 
     #[tokio::test]
     async fn code_exchange_failures_become_pages_and_store_nothing() {
-        let cases: [(fn(&str) -> Result<(), AdapterError>, StatusCode); 3] = [
+        let cases: [(Answer, StatusCode); 3] = [
             (
                 |_| {
                     Err(AdapterError::Rejected {
