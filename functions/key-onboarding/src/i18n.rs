@@ -77,6 +77,23 @@ pub enum Problem {
     BadRequest,
 }
 
+impl Problem {
+    /// The name the log line carries.
+    pub fn code(self) -> &'static str {
+        match self {
+            Problem::EmptyKey => "empty_key",
+            Problem::NotPrivateKey => "not_private_key",
+            Problem::InvalidKey => "invalid_key",
+            Problem::MissingScopes => "missing_scopes",
+            Problem::KlaviyoDown => "klaviyo_down",
+            Problem::StorageDown => "storage_down",
+            Problem::SessionExpired => "session_expired",
+            Problem::FormExpired => "csrf_failed",
+            Problem::BadRequest => "bad_request",
+        }
+    }
+}
+
 /// Something that went right, shown once after a redirect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Notice {

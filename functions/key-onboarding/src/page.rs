@@ -1,14 +1,13 @@
 //! The onboarding page's HTML: status, key form, disconnect, how-to. One self-contained
 //! document (inline CSS, no scripts, no external assets) that reads well on a phone and inside
-//! Salla's dashboard frame. Every interpolated value goes through [`escape`].
-
-use std::fmt::Write;
+//! Salla's dashboard frame. Written with `maud`: every interpolated value is escaped unless
+//! marked otherwise, and only the fixed stylesheet is.
 
 use adapters::keystore::KlaviyoConnection;
 use adapters::klaviyo::REQUIRED_SCOPES;
+use maud::{Markup, PreEscaped, html};
 
 use crate::i18n::{Lang, Notice, Problem};
-use crate::web::escape;
 
 /// What a signed-in page shows.
 pub struct Signed<'a> {
@@ -55,195 +54,164 @@ footer{color:#5b6472;font-size:.85rem;text-align:center;padding:8px 0 16px}\
 a{color:#1849a9}";
 
 pub fn render(view: &View<'_>) -> String {
-    let t = view.lang.texts();
-    let other = match view.lang {
+    let lang = view.lang;
+    let t = lang.texts();
+    let other = match lang {
         Lang::Ar => "en",
         Lang::En => "ar",
     };
-    let mut h = String::with_capacity(8 * 1024);
-    let _ = write!(
-        h,
-        "<!doctype html>\n<html lang=\"{lang}\" dir=\"{dir}\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"referrer\" content=\"no-referrer\">\
-         <title>{title}</title><style>{STYLE}</style></head><body><main>\
-         <header><h1>{title}</h1><a href=\"?lang={other}\" hreflang=\"{other}\">{other_label}</a></header>",
-        lang = view.lang.code(),
-        dir = view.lang.dir(),
-        title = escape(t.title),
-        other_label = escape(t.other_lang_label),
-    );
-    if let Some(problem) = view.problem {
-        let _ = write!(
-            h,
-            "<div class=\"alert error\" id=\"error\" role=\"alert\">{}</div>",
-            escape(&t.problem(problem))
-        );
-    }
-    if let Some(notice) = view.notice {
-        let _ = write!(
-            h,
-            "<div class=\"alert notice\" id=\"notice\" role=\"status\">{}</div>",
-            escape(t.notice(notice))
-        );
-    }
-    if let Some(signed) = &view.signed {
-        status(&mut h, view.lang, signed);
-        key_form(&mut h, view.lang, signed);
-        if signed.klaviyo.is_some() {
-            disconnect_form(&mut h, view.lang, signed);
+    let page = html! {
+        (PreEscaped("<!doctype html>\n"))
+        html lang=(lang.code()) dir=(lang.dir()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="no-referrer";
+                title { (t.title) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                main {
+                    header {
+                        h1 { (t.title) }
+                        a href={ "?lang=" (other) } hreflang=(other) { (t.other_lang_label) }
+                    }
+                    @if let Some(problem) = view.problem {
+                        div class="alert error" id="error" role="alert" { (t.problem(problem)) }
+                    }
+                    @if let Some(notice) = view.notice {
+                        div class="alert notice" id="notice" role="status" { (t.notice(notice)) }
+                    }
+                    @if let Some(signed) = &view.signed {
+                        (status(lang, signed))
+                        (key_form(lang, signed))
+                        @if signed.klaviyo.is_some() {
+                            (disconnect_form(lang, signed))
+                        }
+                    }
+                    (help(lang))
+                    footer { (t.privacy) }
+                }
+            }
         }
-    }
-    help(&mut h, view.lang);
-    let _ = writeln!(
-        h,
-        "<footer>{}</footer></main></body></html>",
-        escape(t.privacy)
-    );
-    h
+    };
+    let mut html = page.into_string();
+    html.push('\n');
+    html
 }
 
-fn status(h: &mut String, lang: Lang, signed: &Signed<'_>) {
+fn status(lang: Lang, signed: &Signed<'_>) -> Markup {
     let t = lang.texts();
-    let _ = write!(
-        h,
-        "<section id=\"status\"><h2>{}</h2>",
-        escape(t.status_heading)
-    );
-    match signed.klaviyo {
-        Some(k) => {
-            if k.needs_reconnect {
-                let _ = write!(
-                    h,
-                    "<div class=\"alert warn\" id=\"reconnect\">{}</div>",
-                    escape(t.reconnect_needed)
-                );
-            } else {
-                let _ = write!(
-                    h,
-                    "<span class=\"badge\" id=\"connected\">{}</span>",
-                    escape(t.connected)
-                );
+    html! {
+        section id="status" {
+            h2 { (t.status_heading) }
+            @match signed.klaviyo {
+                Some(k) => {
+                    @if k.needs_reconnect {
+                        div class="alert warn" id="reconnect" { (t.reconnect_needed) }
+                    } @else {
+                        span class="badge" id="connected" { (t.connected) }
+                    }
+                    dl {
+                        dt { (t.account) }
+                        dd id="account" {
+                            (k.account_name.as_deref().or(k.account_id.as_deref()).unwrap_or("—"))
+                        }
+                        dt { (t.key_ending) }
+                        dd { code id="last4" { "••••" (k.private_key.last4()) } }
+                        dt { (t.last_checked) }
+                        dd { bdi dir="ltr" { (format_time(k.validated_at)) } }
+                        dt { (t.store) }
+                        dd { code { (signed.store_id) } }
+                    }
+                }
+                None => {
+                    p id="not-connected" { (t.not_connected) }
+                    dl {
+                        dt { (t.store) }
+                        dd { code { (signed.store_id) } }
+                    }
+                }
             }
-            let account = k
-                .account_name
-                .as_deref()
-                .or(k.account_id.as_deref())
-                .unwrap_or("—");
-            let _ = write!(
-                h,
-                "<dl><dt>{}</dt><dd id=\"account\">{}</dd>\
-                 <dt>{}</dt><dd><code id=\"last4\">••••{}</code></dd>\
-                 <dt>{}</dt><dd><bdi dir=\"ltr\">{}</bdi></dd><dt>{}</dt><dd><code>{}</code></dd></dl>",
-                escape(t.account),
-                escape(account),
-                escape(t.key_ending),
-                escape(&k.private_key.last4()),
-                escape(t.last_checked),
-                escape(&format_time(k.validated_at)),
-                escape(t.store),
-                escape(signed.store_id),
-            );
-        }
-        None => {
-            let _ = write!(
-                h,
-                "<p id=\"not-connected\">{}</p><dl><dt>{}</dt><dd><code>{}</code></dd></dl>",
-                escape(t.not_connected),
-                escape(t.store),
-                escape(signed.store_id),
-            );
         }
     }
-    h.push_str("</section>");
 }
 
 /// The key input is always empty: the stored key never travels back to the browser.
-fn key_form(h: &mut String, lang: Lang, signed: &Signed<'_>) {
+fn key_form(lang: Lang, signed: &Signed<'_>) -> Markup {
     let t = lang.texts();
     let heading = if signed.klaviyo.is_some() {
         t.form_heading_replace
     } else {
         t.form_heading_new
     };
-    let _ = write!(
-        h,
-        "<section><h2>{heading}</h2><form method=\"post\" id=\"save-form\">{hidden}\
-         <input type=\"hidden\" name=\"action\" value=\"save\">\
-         <label for=\"private_key\">{label}</label>\
-         <input type=\"password\" id=\"private_key\" name=\"private_key\" autocomplete=\"off\" \
-         spellcheck=\"false\" autocapitalize=\"off\" placeholder=\"pk_…\" maxlength=\"200\" required>\
-         <p class=\"hint\">{hint}</p><button type=\"submit\" class=\"primary\" id=\"save\">{save}</button>\
-         </form></section>",
-        heading = escape(heading),
-        hidden = hidden_fields(lang, signed),
-        label = escape(t.key_label),
-        hint = escape(t.key_hint),
-        save = escape(t.save),
-    );
+    html! {
+        section {
+            h2 { (heading) }
+            form method="post" id="save-form" {
+                (hidden_fields(lang, signed))
+                input type="hidden" name="action" value="save";
+                label for="private_key" { (t.key_label) }
+                input type="password" id="private_key" name="private_key" autocomplete="off"
+                    spellcheck="false" autocapitalize="off" placeholder="pk_…" maxlength="200" required;
+                p class="hint" { (t.key_hint) }
+                button type="submit" class="primary" id="save" { (t.save) }
+            }
+        }
+    }
 }
 
-fn disconnect_form(h: &mut String, lang: Lang, signed: &Signed<'_>) {
+fn disconnect_form(lang: Lang, signed: &Signed<'_>) -> Markup {
     let t = lang.texts();
-    let _ = write!(
-        h,
-        "<section><h2>{heading}</h2><p class=\"hint\">{text}</p>\
-         <form method=\"post\" id=\"disconnect-form\">{hidden}\
-         <input type=\"hidden\" name=\"action\" value=\"disconnect\">\
-         <button type=\"submit\" class=\"danger\" id=\"disconnect\">{button}</button></form></section>",
-        heading = escape(t.disconnect_heading),
-        text = escape(t.disconnect_text),
-        hidden = hidden_fields(lang, signed),
-        button = escape(t.disconnect),
-    );
+    html! {
+        section {
+            h2 { (t.disconnect_heading) }
+            p class="hint" { (t.disconnect_text) }
+            form method="post" id="disconnect-form" {
+                (hidden_fields(lang, signed))
+                input type="hidden" name="action" value="disconnect";
+                button type="submit" class="danger" id="disconnect" { (t.disconnect) }
+            }
+        }
+    }
 }
 
 /// The store id ties the form to the store it was rendered for (two stores open in two tabs
 /// share one cookie); the CSRF token ties it to the session.
-fn hidden_fields(lang: Lang, signed: &Signed<'_>) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">\
-         <input type=\"hidden\" name=\"store_id\" value=\"{}\">\
-         <input type=\"hidden\" name=\"lang\" value=\"{}\">",
-        escape(signed.csrf),
-        escape(signed.store_id),
-        lang.code()
-    )
+fn hidden_fields(lang: Lang, signed: &Signed<'_>) -> Markup {
+    html! {
+        input type="hidden" name="csrf" value=(signed.csrf);
+        input type="hidden" name="store_id" value=(signed.store_id);
+        input type="hidden" name="lang" value=(lang.code());
+    }
 }
 
-fn help(h: &mut String, lang: Lang) {
+fn help(lang: Lang) -> Markup {
     let t = lang.texts();
-    let _ = write!(
-        h,
-        "<section id=\"help\"><h2>{}</h2><ol>",
-        escape(t.help_heading)
-    );
-    for step in t.help_steps {
-        let _ = write!(h, "<li>{}", escape(step));
-        if std::ptr::eq(step, t.help_steps[2]) {
-            let _ = write!(
-                h,
-                "<ul class=\"scopes\" aria-label=\"{}\">",
-                escape(t.help_scopes)
-            );
-            for scope in REQUIRED_SCOPES {
-                let level = if scope.ends_with(":read") {
-                    t.scope_read
-                } else {
-                    t.scope_full
-                };
-                let _ = write!(
-                    h,
-                    "<li><code>{}</code><span>{}</span></li>",
-                    escape(scope),
-                    escape(level)
-                );
+    let [first, second, scopes_step] = t.help_steps;
+    html! {
+        section id="help" {
+            h2 { (t.help_heading) }
+            ol {
+                li { (first) }
+                li { (second) }
+                li {
+                    (scopes_step)
+                    ul class="scopes" aria-label=(t.help_scopes) {
+                        @for scope in REQUIRED_SCOPES {
+                            li {
+                                code { (scope) }
+                                span {
+                                    @if scope.ends_with(":read") { (t.scope_read) } @else { (t.scope_full) }
+                                }
+                            }
+                        }
+                    }
+                }
+                li { (t.help_last) }
             }
-            h.push_str("</ul>");
         }
-        h.push_str("</li>");
     }
-    let _ = write!(h, "<li>{}</li></ol></section>", escape(t.help_last));
 }
 
 /// `2026-11-23 09:42 UTC`: unambiguous in both languages.
@@ -288,6 +256,52 @@ mod tests {
         assert!(html.contains("id=\"reconnect\""));
         assert!(html.contains("2026-11-18 "));
         assert!(html.contains(&crate::i18n::AR.problem(Problem::InvalidKey)));
+    }
+
+    /// A hostile store id or account name is text on the page, in content and attributes.
+    #[test]
+    fn hostile_values_are_escaped_everywhere() {
+        let k = KlaviyoConnection {
+            private_key: Secret::new("pk_secret<b>"),
+            account_name: Some("\"><script>alert(1)</script>".into()),
+            account_id: None,
+            validated_at: 0,
+            needs_reconnect: false,
+        };
+        let html = render(&View {
+            lang: Lang::En,
+            signed: Some(Signed {
+                store_id: "1\"><img src=x onerror=alert(2)>",
+                klaviyo: Some(&k),
+                csrf: "<csrf>",
+            }),
+            notice: Some(Notice::Saved),
+            problem: None,
+        });
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(!html.contains("<b>"), "{html}");
+        assert!(html.contains("&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(html.contains("value=\"1&quot;&gt;&lt;img src=x onerror=alert(2)&gt;\""));
+        assert!(html.contains("value=\"&lt;csrf&gt;\""));
+        assert!(html.contains("id=\"connected\""));
+    }
+
+    #[test]
+    fn page_keeps_its_document_shape() {
+        let html = render(&View {
+            lang: Lang::Ar,
+            signed: None,
+            notice: None,
+            problem: None,
+        });
+        assert!(html.starts_with(
+            "<!doctype html>\n<html lang=\"ar\" dir=\"rtl\"><head><meta charset=\"utf-8\">"
+        ));
+        assert!(html.ends_with("</footer></main></body></html>\n"));
+        assert!(html.contains("<a href=\"?lang=en\" hreflang=\"en\">English</a>"));
+        assert!(html.contains(&format!("<style>{STYLE}</style>")));
+        assert_eq!(html.matches("<li>").count(), 4 + REQUIRED_SCOPES.len());
     }
 
     #[test]

@@ -10,7 +10,9 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
 use crate::i18n::{AR, EN, Problem};
-use crate::{Deps, key_check, web};
+use adapters::web;
+
+use crate::{Deps, key_check};
 
 /// The settings form has a handful of short fields; anything bigger is not Salla.
 const MAX_BODY: usize = 16 * 1024;

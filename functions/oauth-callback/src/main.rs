@@ -1,34 +1,6 @@
-//! Lambda entry point: configuration, clients (once per cold start), run.
-
-use std::convert::Infallible;
-
-use adapters::config::{Config, Profile, build_key_store};
-use lambda_http::{Error, run, service_fn};
-
-const REQUIRED: &[&str] = &[
-    "SALLA_CLIENT_ID",
-    "SALLA_CLIENT_SECRET",
-    "SESSION_SECRET",
-    "ONBOARDING_URL",
-];
+//! Lambda entry point: the shared start-up around this function's dependencies.
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    adapters::logging::init();
-    let deps = match Config::from_env(Profile::Lambda { required: REQUIRED }) {
-        Ok((config, _)) => match build_key_store(&config).await {
-            Ok(keys) => oauth_callback::Deps::from_config(&config, keys),
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    }
-    .unwrap_or_else(|e| {
-        eprintln!("oauth-callback: {e}");
-        std::process::exit(1)
-    });
-    let deps = &deps;
-    run(service_fn(move |req| async move {
-        Ok::<_, Infallible>(oauth_callback::handle(deps, req).await)
-    }))
-    .await
+async fn main() -> Result<(), lambda_http::Error> {
+    adapters::startup::run::<oauth_callback::Deps>().await
 }

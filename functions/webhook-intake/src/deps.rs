@@ -8,7 +8,9 @@ use adapters::keystore::KeyStore;
 use adapters::klaviyo::{KlaviyoApi, KlaviyoClient};
 use adapters::salla::api::SallaApi;
 use adapters::salla::signature::Strategy;
+use adapters::startup::Function;
 use adapters::{AdapterError, Secret};
+use lambda_http::{Body, Request, Response};
 
 use crate::enrich::{ProductCache, RefreshLocks, TokenRefresher};
 
@@ -31,11 +33,6 @@ pub struct Deps {
 }
 
 impl Deps {
-    pub async fn from_config(config: &Config) -> Result<Deps, AdapterError> {
-        let store = adapters::config::build_key_store(config).await?;
-        Ok(Self::new(config, store))
-    }
-
     /// Wires the production clients around an already-built key store (the dev server and the
     /// tests pass theirs).
     pub fn new(config: &Config, store: Arc<dyn KeyStore>) -> Deps {
@@ -56,5 +53,22 @@ impl Deps {
             max_body_bytes: MAX_BODY_BYTES,
             klaviyo_budget: budget,
         }
+    }
+}
+
+impl Function for Deps {
+    const NAME: &'static str = "webhook-intake";
+    const REQUIRED: &'static [&'static str] = &[
+        "SALLA_WEBHOOK_SECRET",
+        "SALLA_CLIENT_ID",
+        "SALLA_CLIENT_SECRET",
+    ];
+
+    fn from_config(config: &Config, keys: Arc<dyn KeyStore>) -> Result<Self, AdapterError> {
+        Ok(Deps::new(config, keys))
+    }
+
+    fn handle(&self, req: Request) -> impl Future<Output = Response<Body>> + Send {
+        crate::handle(self, req)
     }
 }

@@ -8,32 +8,8 @@ use serde_json::json;
 
 use crate::Deps;
 use crate::error::IntakeError;
+pub use crate::outcome::Outcome;
 use crate::{enrich, lifecycle, relay};
-
-/// What happened to one delivery, for the response body and the log line.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// Store event relayed: how many Klaviyo requests went out, and how long the intake
-    /// waited on Klaviyo for them (they go out together), for the added-latency figure.
-    Sent { requests: usize, klaviyo_ms: f64 },
-    /// No Klaviyo key connected for this store yet: nothing to relay to.
-    NoKlaviyoKey,
-    /// Event we deliberately do not use.
-    Ignored { reason: &'static str },
-    /// App lifecycle change applied to what we hold for the store.
-    Lifecycle { change: &'static str },
-}
-
-impl Outcome {
-    fn name(&self) -> &'static str {
-        match self {
-            Outcome::Sent { .. } => "sent",
-            Outcome::NoKlaviyoKey => "no_klaviyo_key",
-            Outcome::Ignored { .. } => "ignored",
-            Outcome::Lifecycle { change } => change,
-        }
-    }
-}
 
 /// Facts gathered while handling, logged once at the end.
 #[derive(Debug, Default)]
@@ -160,4 +136,87 @@ fn json_response(status: u16, body: serde_json::Value) -> Response<Body> {
         .header("cache-control", "no-store")
         .body(Body::Text(body.to_string()))
         .unwrap_or_else(|_| Response::new(Body::Empty))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use adapters::config::{Config, Profile};
+    use adapters::keystore::memory::MemoryKeyStore;
+    use adapters::keystore::{KeyStore, StoreRecord};
+    use serde_json::Value;
+
+    use super::*;
+
+    const SECRET: &str = "intake-test-secret";
+
+    fn deps(store: Arc<MemoryKeyStore>) -> Deps {
+        let (config, _) = Config::from_lookup(
+            |k| (k == "SALLA_WEBHOOK_SECRET").then(|| SECRET.to_string()),
+            Profile::Dev { port: 0 },
+        )
+        .unwrap();
+        Deps::new(&config, store)
+    }
+
+    fn delivery(body: &str, signed: bool) -> Request {
+        let mut builder = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("/webhook");
+        if signed {
+            let signature = adapters::salla::signature::sign(SECRET.as_bytes(), body.as_bytes());
+            builder = builder.header("x-salla-signature", signature);
+        }
+        builder.body(Body::Text(body.into())).unwrap()
+    }
+
+    async fn answer(deps: &Deps, req: Request) -> (u16, Value) {
+        let resp = handle(deps, req).await;
+        let body = match resp.body() {
+            Body::Text(t) => serde_json::from_str(t).unwrap(),
+            _ => Value::Null,
+        };
+        (resp.status().as_u16(), body)
+    }
+
+    fn event(name: &str) -> String {
+        format!(
+            r#"{{"event":"{name}","merchant":42,"created_at":"2026-01-01 10:00:00","data":{{}}}}"#
+        )
+    }
+
+    #[tokio::test]
+    async fn credential_size_and_body_are_checked_in_that_order() {
+        let deps = deps(Arc::new(MemoryKeyStore::new()));
+        let (status, body) = answer(&deps, delivery(&event("order.created"), false)).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("unauthenticated"))
+        );
+
+        let huge = "x".repeat(MAX_BODY + 1);
+        let (status, body) = answer(&deps, delivery(&huge, true)).await;
+        assert_eq!((status, body["error"].as_str()), (413, Some("too_large")));
+
+        let (status, body) = answer(&deps, delivery(r#"{"event":"order.created"}"#, true)).await;
+        assert_eq!((status, body["error"].as_str()), (400, Some("bad_body")));
+    }
+
+    #[tokio::test]
+    async fn ignored_events_and_uninstalls_answer_200() {
+        let store = Arc::new(MemoryKeyStore::with_records([StoreRecord::new("42")]));
+        let deps = deps(store.clone());
+        let (status, body) =
+            answer(&deps, delivery(&event("app.subscription.renewed"), true)).await;
+        assert_eq!((status, body["outcome"].as_str()), (200, Some("ignored")));
+        assert_eq!(store.len(), 1);
+
+        let (status, body) = answer(&deps, delivery(&event("app.uninstalled"), true)).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["outcome"], "store_deleted");
+        assert!(store.get("42").await.unwrap().is_none());
+    }
+
+    const MAX_BODY: usize = crate::deps::MAX_BODY_BYTES;
 }

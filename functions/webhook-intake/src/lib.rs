@@ -10,7 +10,9 @@ pub mod enrich;
 pub mod error;
 pub mod handler;
 pub mod lifecycle;
+pub mod outcome;
 pub mod relay;
 
 pub use deps::Deps;
 pub use handler::handle;
+pub use outcome::Outcome;

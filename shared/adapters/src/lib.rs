@@ -11,6 +11,8 @@ pub mod logging;
 pub mod salla;
 pub mod secret;
 pub mod session;
+pub mod startup;
+pub mod web;
 
 pub use error::AdapterError;
 pub use secret::Secret;

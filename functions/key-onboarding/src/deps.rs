@@ -1,0 +1,45 @@
+//! What the page and the Validation URL need, built once per cold start.
+
+use std::sync::Arc;
+
+use adapters::config::Config;
+use adapters::keystore::KeyStore;
+use adapters::klaviyo::{KlaviyoApi, KlaviyoClient};
+use adapters::startup::Function;
+use adapters::{AdapterError, Secret, session};
+use lambda_http::{Body, Request, Response};
+
+pub struct Deps {
+    pub keys: Arc<dyn KeyStore>,
+    pub klaviyo: Arc<dyn KlaviyoApi>,
+    pub session_secret: Secret,
+}
+
+impl Deps {
+    /// Fails (naming the setting) when the session secret is too short to sign with.
+    pub fn from_config(config: &Config, keys: Arc<dyn KeyStore>) -> Result<Self, AdapterError> {
+        session::check_secret(&config.session_secret)?;
+        Ok(Self {
+            keys,
+            klaviyo: Arc::new(KlaviyoClient::new(config.klaviyo_api_url.clone())),
+            session_secret: config.session_secret.clone(),
+        })
+    }
+
+    pub(crate) fn secret(&self) -> &[u8] {
+        self.session_secret.expose().as_bytes()
+    }
+}
+
+impl Function for Deps {
+    const NAME: &'static str = "key-onboarding";
+    const REQUIRED: &'static [&'static str] = &["SESSION_SECRET"];
+
+    fn from_config(config: &Config, keys: Arc<dyn KeyStore>) -> Result<Self, AdapterError> {
+        Deps::from_config(config, keys)
+    }
+
+    fn handle(&self, req: Request) -> impl Future<Output = Response<Body>> + Send {
+        crate::handle(self, req)
+    }
+}

@@ -1,0 +1,124 @@
+//! Why a page request or form post did not succeed: the status it answers with, the code the
+//! log line carries, and the message the merchant reads.
+
+use adapters::AdapterError;
+use adapters::session::SessionError;
+use lambda_http::http::StatusCode;
+
+use crate::i18n::Problem;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OnboardingError {
+    /// No session cookie, or one that is invalid or expired.
+    #[error("no valid session")]
+    NoSession,
+    /// The handoff token from the OAuth callback is invalid or expired.
+    #[error("handoff refused: {0}")]
+    BadHandoff(SessionError),
+    /// A form rendered for another store than the session's (two tabs, one cookie).
+    #[error("form posted for another store")]
+    OtherStore,
+    #[error("missing or invalid CSRF token")]
+    CsrfFailed,
+    #[error("unknown form action")]
+    UnknownAction,
+    #[error("body larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    /// The pasted key failed its shape check or Klaviyo's (the problem says which).
+    #[error("key refused: {0:?}")]
+    Key(Problem),
+    #[error("key store unavailable: {0}")]
+    StorageDown(AdapterError),
+}
+
+impl OnboardingError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NoSession | Self::BadHandoff(_) | Self::OtherStore => StatusCode::UNAUTHORIZED,
+            Self::CsrfFailed => StatusCode::FORBIDDEN,
+            Self::UnknownAction => StatusCode::BAD_REQUEST,
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Key(Problem::KlaviyoDown) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Key(_) => StatusCode::BAD_REQUEST,
+            Self::StorageDown(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// A short machine-readable code for the log line.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoSession => "no_session",
+            Self::BadHandoff(_) => "bad_handoff",
+            Self::OtherStore => "other_store",
+            Self::CsrfFailed => "csrf_failed",
+            Self::UnknownAction => "bad_request",
+            Self::TooLarge { .. } => "too_large",
+            Self::Key(problem) => problem.code(),
+            Self::StorageDown(_) => "storage_down",
+        }
+    }
+
+    /// What the page tells the merchant. Every session failure reads the same, so a caller
+    /// learns nothing about other stores; the reason goes to the log only.
+    pub fn problem(&self) -> Problem {
+        match self {
+            Self::NoSession | Self::BadHandoff(_) | Self::OtherStore => Problem::SessionExpired,
+            Self::CsrfFailed => Problem::FormExpired,
+            Self::UnknownAction | Self::TooLarge { .. } => Problem::BadRequest,
+            Self::Key(problem) => *problem,
+            Self::StorageDown(_) => Problem::StorageDown,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_codes_and_messages() {
+        let cases = [
+            (
+                OnboardingError::NoSession,
+                401,
+                "no_session",
+                Problem::SessionExpired,
+            ),
+            (
+                OnboardingError::OtherStore,
+                401,
+                "other_store",
+                Problem::SessionExpired,
+            ),
+            (
+                OnboardingError::CsrfFailed,
+                403,
+                "csrf_failed",
+                Problem::FormExpired,
+            ),
+            (
+                OnboardingError::TooLarge { limit: 1 },
+                413,
+                "too_large",
+                Problem::BadRequest,
+            ),
+            (
+                OnboardingError::Key(Problem::InvalidKey),
+                400,
+                "invalid_key",
+                Problem::InvalidKey,
+            ),
+            (
+                OnboardingError::Key(Problem::KlaviyoDown),
+                503,
+                "klaviyo_down",
+                Problem::KlaviyoDown,
+            ),
+        ];
+        for (e, status, code, problem) in cases {
+            assert_eq!(e.status().as_u16(), status, "{e}");
+            assert_eq!(e.code(), code);
+            assert_eq!(e.problem(), problem);
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! `POST` of the page's forms: save a key (checked with Klaviyo first) or disconnect.
+
+use std::time::Instant;
+
+use adapters::keystore::{self, KlaviyoConnection};
+use adapters::web;
+use lambda_http::http::{StatusCode, header};
+use lambda_http::{Body, Request, Response};
+
+use crate::error::OnboardingError;
+use crate::i18n::{Lang, Notice};
+use crate::outcome::{self, Action, Outcome};
+use crate::session::{self, Session};
+use crate::{Deps, key_check, view};
+
+/// A form post is a key and four short fields.
+const MAX_FORM_BODY: usize = 8 * 1024;
+
+pub async fn post(deps: &Deps, req: &Request) -> Response<Body> {
+    let started = Instant::now();
+    let accept = web::header(req.headers(), header::ACCEPT_LANGUAGE);
+    let Some(bytes) = web::body_bytes(req, MAX_FORM_BODY) else {
+        let e = OnboardingError::TooLarge {
+            limit: MAX_FORM_BODY,
+        };
+        return view::signed_out(Lang::negotiate(None, accept), &e);
+    };
+    let form = web::parse_pairs(bytes);
+    let field = |name| web::param(&form, name);
+    let lang = Lang::negotiate(field("lang"), accept);
+    let now = adapters::clock::now_unix();
+
+    // 1. A valid session, 2. for the store this form was rendered for, 3. with the form's
+    // CSRF token. Nothing is read or changed before all three pass.
+    let session = match session::current(deps, req, now) {
+        Ok(session) if field("store_id") == Some(session.store_id.as_str()) => session,
+        Ok(session) => {
+            return refuse(
+                lang,
+                Some(&session.store_id),
+                OnboardingError::OtherStore,
+                started,
+            );
+        }
+        Err(e) => return refuse(lang, None, e, started),
+    };
+    let csrf_ok = session::csrf_ok(deps, &session, field("csrf"));
+
+    let (action, result) = match field("action") {
+        _ if !csrf_ok => (Action::Post, Err(OnboardingError::CsrfFailed)),
+        Some("save") => (
+            Action::Save,
+            save(deps, &session.store_id, field("private_key"), now).await,
+        ),
+        Some("disconnect") => (
+            Action::Disconnect,
+            disconnect(deps, &session.store_id).await,
+        ),
+        _ => (Action::Post, Err(OnboardingError::UnknownAction)),
+    };
+    let (resp, name) = match result {
+        // Post/redirect/get: a reload must not resubmit the key.
+        Ok(done) => {
+            let notice = match done {
+                Outcome::Disconnected => Notice::Disconnected,
+                _ => Notice::Saved,
+            };
+            let location = view::location(req, Some(lang), Some(notice));
+            (
+                web::redirect(StatusCode::SEE_OTHER, &location, None),
+                done.name(),
+            )
+        }
+        Err(e) => (again(deps, lang, &session, &e).await, e.code()),
+    };
+    outcome::log(
+        action,
+        Some(&session.store_id),
+        name,
+        resp.status(),
+        started,
+    );
+    resp
+}
+
+/// The store's page again with the error next to the current state (re-read for that).
+async fn again(deps: &Deps, lang: Lang, session: &Session, e: &OnboardingError) -> Response<Body> {
+    let klaviyo = deps
+        .keys
+        .get(&session.store_id)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|r| r.klaviyo);
+    view::signed_in(
+        deps,
+        lang,
+        e.status(),
+        session,
+        klaviyo.as_ref(),
+        None,
+        Some(e.problem()),
+    )
+}
+
+/// A form post without a usable session: the same 401 page whatever the reason.
+fn refuse(
+    lang: Lang,
+    store_id: Option<&str>,
+    e: OnboardingError,
+    started: Instant,
+) -> Response<Body> {
+    let resp = view::signed_out(lang, &e);
+    outcome::log(Action::Post, store_id, e.code(), resp.status(), started);
+    resp
+}
+
+async fn save(
+    deps: &Deps,
+    store_id: &str,
+    raw_key: Option<&str>,
+    now: i64,
+) -> Result<Outcome, OnboardingError> {
+    let key = key_check::shape(raw_key).map_err(OnboardingError::Key)?;
+    let account = key_check::with_klaviyo(deps.klaviyo.as_ref(), &key)
+        .await
+        .map_err(OnboardingError::Key)?;
+    let connection = KlaviyoConnection {
+        private_key: key,
+        account_name: account.name,
+        account_id: Some(account.id),
+        validated_at: now,
+        needs_reconnect: false,
+    };
+    keystore::update(deps.keys.as_ref(), store_id, |record| {
+        record.klaviyo = Some(connection.clone())
+    })
+    .await
+    .map_err(storage_down(store_id))?;
+    Ok(Outcome::Saved)
+}
+
+/// Deletes the Klaviyo key only: the Salla tokens stay so the merchant can reconnect without
+/// reinstalling. A record left with nothing in it is deleted outright.
+async fn disconnect(deps: &Deps, store_id: &str) -> Result<Outcome, OnboardingError> {
+    let existing = deps
+        .keys
+        .get(store_id)
+        .await
+        .map_err(storage_down(store_id))?;
+    match existing {
+        Some(record) if record.salla.is_none() => deps
+            .keys
+            .delete(store_id)
+            .await
+            .map_err(storage_down(store_id))?,
+        Some(record) if record.klaviyo.is_some() => {
+            keystore::update(deps.keys.as_ref(), store_id, |r| r.klaviyo = None)
+                .await
+                .map_err(storage_down(store_id))?;
+        }
+        _ => {}
+    }
+    Ok(Outcome::Disconnected)
+}
+
+fn storage_down(store_id: &str) -> impl Fn(adapters::AdapterError) -> OnboardingError + '_ {
+    move |e| {
+        tracing::error!(event = "onboarding_write", store_id = %store_id, error = %e);
+        OnboardingError::StorageDown(e)
+    }
+}

@@ -1,0 +1,251 @@
+//! The HTTP edge: routing only.
+
+use adapters::web;
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+
+use crate::{Deps, form, validate, view};
+
+/// Never returns an error: every outcome is a page, a redirect or a JSON answer.
+pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
+    let segment = web::last_segment(req.uri().path());
+    match (req.method(), segment) {
+        (&Method::POST, "validate") => validate::handle(deps, &req).await,
+        (&Method::GET, "" | "onboarding") => view::get(deps, &req).await,
+        (&Method::POST, "" | "onboarding") => form::post(deps, &req).await,
+        (_, "" | "onboarding" | "validate") => web::plain(StatusCode::METHOD_NOT_ALLOWED),
+        _ => web::plain(StatusCode::NOT_FOUND),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use adapters::Secret;
+    use adapters::keystore::{KeyStore, KlaviyoConnection, SallaTokens, StoreRecord};
+    use lambda_http::http::header;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::test_support::*;
+
+    fn location(resp: &Response<Body>) -> &str {
+        resp.headers()[header::LOCATION].to_str().unwrap()
+    }
+
+    fn connected(store: &str, with_salla: bool) -> StoreRecord {
+        let mut record = StoreRecord::new(store);
+        record.klaviyo = Some(KlaviyoConnection {
+            private_key: Secret::new("pk_old_key_ABCD"),
+            account_name: Some("Old".into()),
+            account_id: Some("Old1".into()),
+            validated_at: 1_795_000_000,
+            needs_reconnect: false,
+        });
+        if with_salla {
+            record.salla = Some(SallaTokens {
+                access_token: Secret::new("a"),
+                refresh_token: Secret::new("r"),
+                expires_at: 2_000_000_000,
+                scope: None,
+                refresh_lease_until: None,
+            });
+        }
+        record
+    }
+
+    #[tokio::test]
+    async fn routes_by_last_segment_and_method() {
+        let (deps, _) = deps();
+        let cases = [
+            (Method::GET, "/elsewhere", StatusCode::NOT_FOUND),
+            (Method::PUT, "/", StatusCode::METHOD_NOT_ALLOWED),
+            (
+                Method::DELETE,
+                "/onboarding",
+                StatusCode::METHOD_NOT_ALLOWED,
+            ),
+            (
+                Method::GET,
+                "/onboarding/validate",
+                StatusCode::METHOD_NOT_ALLOWED,
+            ),
+            (Method::GET, "/onboarding", StatusCode::UNAUTHORIZED),
+            (Method::GET, "/", StatusCode::UNAUTHORIZED),
+        ];
+        for (method, uri, status) in cases {
+            let resp = handle(&deps, request(method.clone(), uri, None, "")).await;
+            assert_eq!(resp.status(), status, "{method} {uri}");
+        }
+    }
+
+    #[tokio::test]
+    async fn missing_or_expired_session_shows_the_signed_out_page() {
+        let (deps, _) = deps();
+        let expired = session_token(STORE, adapters::session::SESSION_TTL_SECS + 5);
+        for cookie in [None, Some("not-a-token"), Some(expired.as_str())] {
+            let resp = handle(&deps, request(Method::GET, "/?lang=en", cookie, "")).await;
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+            let html = text(&resp);
+            assert!(html.contains("Your session has expired"), "{html}");
+            assert!(!html.contains("<form"));
+        }
+    }
+
+    #[tokio::test]
+    async fn handoff_sets_the_session_cookie_and_drops_the_token() {
+        let (deps, _) = deps();
+        let uri = format!("/onboarding?lang=en&handoff={}", handoff_token(STORE));
+        let resp = handle(&deps, request(Method::GET, &uri, None, "")).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&resp), "/onboarding?lang=en");
+        let cookie = resp.headers()[header::SET_COOKIE].to_str().unwrap();
+        assert!(cookie.starts_with("kfs_session="), "{cookie}");
+        assert!(cookie.contains("SameSite=None; Partitioned"));
+
+        let session = session_token(STORE, 0);
+        let forged = request(Method::GET, &format!("/?handoff={session}"), None, "");
+        assert_eq!(
+            handle(&deps, forged).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+
+    #[tokio::test]
+    async fn signed_in_page_shows_the_store_and_its_forms() {
+        let (deps, keys) = deps();
+        keys.put(&connected(STORE, true)).await.unwrap();
+        let token = session_token(STORE, 10);
+        let resp = handle(&deps, request(Method::GET, "/?lang=en", Some(&token), "")).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let html = text(&resp);
+        assert!(html.contains("••••ABCD"));
+        assert!(!html.contains("pk_old_key"));
+        assert!(html.contains(&format!("name=\"csrf\" value=\"{}\"", csrf(&token))));
+        assert!(html.contains("id=\"disconnect-form\""));
+    }
+
+    #[tokio::test]
+    async fn a_valid_key_is_saved_and_redirects() {
+        let (deps, keys) = deps();
+        let token = session_token(STORE, 0);
+        let resp = handle(
+            &deps,
+            form(&token, &[("action", "save"), ("private_key", GOOD_KEY)]),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&resp), "/onboarding?lang=en&notice=saved");
+        let saved = keys.get(STORE).await.unwrap().unwrap().klaviyo.unwrap();
+        assert_eq!(saved.private_key.expose(), GOOD_KEY);
+        assert_eq!(saved.account_name.as_deref(), Some("<b>Shop</b>"));
+    }
+
+    #[tokio::test]
+    async fn refused_keys_show_the_problem_and_store_nothing() {
+        let cases = [
+            ("", StatusCode::BAD_REQUEST, "Paste your private key first."),
+            (
+                "AbC123",
+                StatusCode::BAD_REQUEST,
+                "That isn't a private key.",
+            ),
+            (
+                "pk_wrong",
+                StatusCode::BAD_REQUEST,
+                "Klaviyo did not accept this key.",
+            ),
+            (NO_SCOPE_KEY, StatusCode::BAD_REQUEST, "missing permissions"),
+            (
+                DOWN_KEY,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "couldn't reach Klaviyo",
+            ),
+        ];
+        for (key, status, message) in cases {
+            let (deps, keys) = deps();
+            let token = session_token(STORE, 0);
+            let resp = handle(
+                &deps,
+                form(&token, &[("action", "save"), ("private_key", key)]),
+            )
+            .await;
+            assert_eq!(resp.status(), status, "{key}");
+            let html = text(&resp);
+            assert!(html.contains(message), "{key}: {html}");
+            assert!(html.contains("id=\"save-form\""));
+            assert!(keys.is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn csrf_and_store_mismatches_are_refused() {
+        let (deps, keys) = deps();
+        let token = session_token(STORE, 0);
+        let save = [("action", "save"), ("private_key", GOOD_KEY)];
+
+        let bad_csrf = [save[0], save[1], ("csrf", "forged")];
+        let resp = handle(&deps, form(&token, &bad_csrf)).await;
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        assert!(text(&resp).contains("This form has expired."));
+
+        let other_store = [save[0], save[1], ("store_id", "43")];
+        let resp = handle(&deps, form(&token, &other_store)).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert!(!text(&resp).contains("<form"));
+
+        let resp = handle(&deps, form(&token, &[("action", "delete-everything")])).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+
+        let too_large = "a=".to_string() + &"x".repeat(9 * 1024);
+        let resp = handle(&deps, request(Method::POST, "/", Some(&token), &too_large)).await;
+        assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(keys.is_empty());
+    }
+
+    #[tokio::test]
+    async fn disconnect_keeps_salla_tokens_or_deletes_an_empty_record() {
+        let (deps, keys) = deps();
+        keys.put(&connected(STORE, true)).await.unwrap();
+        let token = session_token(STORE, 0);
+        let resp = handle(&deps, form(&token, &[("action", "disconnect")])).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&resp), "/onboarding?lang=en&notice=disconnected");
+        let record = keys.get(STORE).await.unwrap().unwrap();
+        assert!(record.klaviyo.is_none() && record.salla.is_some());
+
+        let (deps, keys) = crate::test_support::deps();
+        keys.put(&connected(STORE, false)).await.unwrap();
+        let resp = handle(&deps, form(&token, &[("action", "disconnect")])).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        assert!(keys.is_empty());
+    }
+
+    async fn validate(deps: &crate::Deps, body: &str) -> (StatusCode, Value) {
+        let resp = handle(deps, request(Method::POST, "/validate", None, body)).await;
+        let value = serde_json::from_str(text(&resp)).unwrap();
+        (resp.status(), value)
+    }
+
+    #[tokio::test]
+    async fn validation_url_answers_salla_and_stores_nothing() {
+        let (deps, keys) = deps();
+        let body = |key: &str| {
+            json!({"merchant_id": 1, "settings": {"klaviyo_private_key": key}}).to_string()
+        };
+        assert_eq!(
+            validate(&deps, &body(GOOD_KEY)).await,
+            (StatusCode::OK, json!({"success": true}))
+        );
+        let (status, answer) = validate(&deps, &body("pk_wrong")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(answer["success"], false);
+        assert_eq!(answer["error"]["field"], crate::KEY_FIELD);
+        assert!(answer["error"]["message"]["ar"].is_string());
+        let (status, answer) = validate(&deps, "[1]").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(answer["success"], false);
+        let (status, _) = validate(&deps, &"x".repeat(17 * 1024)).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(keys.is_empty());
+    }
+}

@@ -1,0 +1,135 @@
+//! Handler tests' world: the memory key store, a fake Klaviyo, signed sessions and requests.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use adapters::keystore::memory::MemoryKeyStore;
+use adapters::klaviyo::{AccountInfo, Delivery, KlaviyoApi};
+use adapters::session::{self, Purpose, SESSION_TTL_SECS};
+use adapters::{AdapterError, Secret};
+use async_trait::async_trait;
+use lambda_http::http::{Method, header};
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+
+use crate::Deps;
+use crate::session::SESSION_COOKIE;
+
+pub const SECRET: &str = "test-session-secret-0123456789-abcdef";
+pub const STORE: &str = "42";
+pub const GOOD_KEY: &str = "pk_good_key_WXYZ";
+pub const NO_SCOPE_KEY: &str = "pk_no_scope";
+pub const DOWN_KEY: &str = "pk_klaviyo_down";
+
+/// Klaviyo's accounts endpoint: one good key, one without scopes, one that finds Klaviyo
+/// down; any other key is invalid.
+pub struct FakeKlaviyo;
+
+#[async_trait]
+impl KlaviyoApi for FakeKlaviyo {
+    async fn get_account(&self, key: &Secret) -> Result<AccountInfo, AdapterError> {
+        match key.expose() {
+            GOOD_KEY => Ok(AccountInfo {
+                id: "AbC".into(),
+                name: Some("<b>Shop</b>".into()),
+                preferred_currency: None,
+            }),
+            NO_SCOPE_KEY => Err(AdapterError::Unauthorized {
+                service: "klaviyo",
+                status: 403,
+                code: None,
+            }),
+            DOWN_KEY => Err(AdapterError::Unavailable {
+                service: "klaviyo",
+                detail: "timeout".into(),
+            }),
+            _ => Err(AdapterError::Unauthorized {
+                service: "klaviyo",
+                status: 401,
+                code: None,
+            }),
+        }
+    }
+
+    async fn call(
+        &self,
+        _key: &Secret,
+        _method: &'static str,
+        _path: &str,
+        _body: Option<&Value>,
+        _deadline: Instant,
+    ) -> Result<Delivery, AdapterError> {
+        Err(AdapterError::Unavailable {
+            service: "klaviyo",
+            detail: "onboarding sends no events".into(),
+        })
+    }
+}
+
+pub fn deps() -> (Deps, Arc<MemoryKeyStore>) {
+    let keys = Arc::new(MemoryKeyStore::new());
+    let deps = Deps {
+        keys: keys.clone(),
+        klaviyo: Arc::new(FakeKlaviyo),
+        session_secret: Secret::new(SECRET),
+    };
+    (deps, keys)
+}
+
+/// A session cookie for `store` issued `age` seconds ago.
+pub fn session_token(store: &str, age: i64) -> String {
+    let now = adapters::clock::now_unix();
+    session::issue(
+        SECRET.as_bytes(),
+        store,
+        Purpose::Session,
+        now - age,
+        SESSION_TTL_SECS,
+    )
+}
+
+pub fn handoff_token(store: &str) -> String {
+    let now = adapters::clock::now_unix();
+    session::issue(SECRET.as_bytes(), store, Purpose::Handoff, now, 120)
+}
+
+pub fn csrf(token: &str) -> String {
+    session::csrf_token(SECRET.as_bytes(), token)
+}
+
+pub fn request(method: Method, uri: &str, cookie: Option<&str>, body: &str) -> Request {
+    let mut builder = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(uri);
+    if let Some(token) = cookie {
+        builder = builder.header(header::COOKIE, format!("{SESSION_COOKIE}={token}"));
+    }
+    let body = if body.is_empty() {
+        Body::Empty
+    } else {
+        Body::Text(body.into())
+    };
+    builder.body(body).unwrap()
+}
+
+/// A form post of `fields` with the session's CSRF token and store id unless given.
+pub fn form(token: &str, fields: &[(&str, &str)]) -> Request {
+    let csrf = csrf(token);
+    let mut all: Vec<(&str, &str)> = vec![("csrf", &csrf), ("store_id", STORE), ("lang", "en")];
+    for (k, v) in fields {
+        all.retain(|(name, _)| name != k);
+        all.push((k, v));
+    }
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(all)
+        .finish();
+    request(Method::POST, "/onboarding", Some(token), &body)
+}
+
+pub fn text(resp: &Response<Body>) -> &str {
+    match resp.body() {
+        Body::Text(t) => t,
+        Body::Binary(b) => std::str::from_utf8(b).unwrap_or(""),
+        _ => "",
+    }
+}

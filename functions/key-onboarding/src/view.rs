@@ -1,0 +1,149 @@
+//! `GET` of the page: trade a handoff token for a session, or show the store's page; and the
+//! responses the form post shares with it.
+
+use std::time::Instant;
+
+use adapters::keystore::KlaviyoConnection;
+use adapters::web;
+use lambda_http::http::{StatusCode, header};
+use lambda_http::{Body, Request, Response};
+
+use crate::Deps;
+use crate::error::OnboardingError;
+use crate::i18n::{Lang, Notice, Problem};
+use crate::outcome::{self, Action, Outcome};
+use crate::page;
+use crate::session::{self, Session};
+
+pub async fn get(deps: &Deps, req: &Request) -> Response<Body> {
+    let started = Instant::now();
+    let query = web::query_pairs(req);
+    let explicit_lang = web::param(&query, "lang");
+    let lang = Lang::negotiate(
+        explicit_lang,
+        web::header(req.headers(), header::ACCEPT_LANGUAGE),
+    );
+    let now = adapters::clock::now_unix();
+
+    // Arriving from the OAuth callback: trade the handoff token for our own cookie, then
+    // reload without the token so it leaves the address bar and history.
+    if let Some(handoff) = web::param(&query, "handoff") {
+        let (resp, store_id, name) = match session::from_handoff(deps, handoff, now) {
+            Ok((store_id, cookie)) => {
+                let location = location(req, explicit_lang.and_then(Lang::parse), None);
+                let resp = web::redirect(StatusCode::SEE_OTHER, &location, Some(&cookie));
+                (resp, Some(store_id), Outcome::SignedIn.name())
+            }
+            Err(e) => (signed_out(lang, &e), None, e.code()),
+        };
+        outcome::log(
+            Action::Handoff,
+            store_id.as_deref(),
+            name,
+            resp.status(),
+            started,
+        );
+        return resp;
+    }
+
+    let notice = web::param(&query, "notice").and_then(Notice::parse);
+    let (resp, store_id, name) = match show(deps, req, lang, notice, now).await {
+        Ok((resp, store_id)) => (resp, Some(store_id), Outcome::Shown.name()),
+        Err((e, store_id)) => (signed_out(lang, &e), store_id, e.code()),
+    };
+    outcome::log(
+        Action::View,
+        store_id.as_deref(),
+        name,
+        resp.status(),
+        started,
+    );
+    resp
+}
+
+async fn show(
+    deps: &Deps,
+    req: &Request,
+    lang: Lang,
+    notice: Option<Notice>,
+    now: i64,
+) -> Result<(Response<Body>, String), (OnboardingError, Option<String>)> {
+    let session = session::current(deps, req, now).map_err(|e| (e, None))?;
+    let record = deps.keys.get(&session.store_id).await.map_err(|e| {
+        tracing::error!(event = "onboarding_read", store_id = %session.store_id, error = %e);
+        (
+            OnboardingError::StorageDown(e),
+            Some(session.store_id.clone()),
+        )
+    })?;
+    let klaviyo = record.and_then(|r| r.klaviyo);
+    let resp = signed_in(
+        deps,
+        lang,
+        StatusCode::OK,
+        &session,
+        klaviyo.as_ref(),
+        notice,
+        None,
+    );
+    Ok((resp, session.store_id))
+}
+
+/// The page without status or forms, for a request that has no usable session (or whose
+/// store could not be read), with the error's status and message.
+pub fn signed_out(lang: Lang, error: &OnboardingError) -> Response<Body> {
+    web::html(
+        error.status(),
+        page::render(&page::View {
+            lang,
+            signed: None,
+            notice: None,
+            problem: Some(error.problem()),
+        }),
+    )
+}
+
+/// The store's page: status, key form, disconnect.
+pub fn signed_in(
+    deps: &Deps,
+    lang: Lang,
+    status: StatusCode,
+    session: &Session,
+    klaviyo: Option<&KlaviyoConnection>,
+    notice: Option<Notice>,
+    problem: Option<Problem>,
+) -> Response<Body> {
+    let csrf = session::csrf(deps, session);
+    let signed = page::Signed {
+        store_id: &session.store_id,
+        klaviyo,
+        csrf: &csrf,
+    };
+    web::html(
+        status,
+        page::render(&page::View {
+            lang,
+            signed: Some(signed),
+            notice,
+            problem,
+        }),
+    )
+}
+
+/// Same path, only our own parameters: relative, so it works behind any host.
+pub fn location(req: &Request, lang: Option<Lang>, notice: Option<Notice>) -> String {
+    let mut params = Vec::new();
+    if let Some(lang) = lang {
+        params.push(format!("lang={}", lang.code()));
+    }
+    if let Some(notice) = notice {
+        params.push(format!("notice={}", notice.param()));
+    }
+    let path = req.uri().path();
+    let path = if path.is_empty() { "/" } else { path };
+    if params.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", params.join("&"))
+    }
+}
