@@ -12,5 +12,5 @@ pub mod salla;
 pub mod secret;
 pub mod session;
 
-pub use error::AdapterError;
+pub use error::{AdapterError, Service};
 pub use secret::Secret;

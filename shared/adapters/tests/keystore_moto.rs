@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use adapters::AdapterError;
+use adapters::{AdapterError, Service};
 use adapters::Secret;
 use adapters::keystore::cached::CachedKeyStore;
 use adapters::keystore::dynamo::DynamoKeyStore;
@@ -449,7 +449,7 @@ async fn unreachable_dynamodb_is_unavailable() {
         matches!(
             err,
             AdapterError::Unavailable {
-                service: "dynamodb",
+                service: Service::DynamoDb,
                 ..
             }
         ),
@@ -458,7 +458,7 @@ async fn unreachable_dynamodb_is_unavailable() {
     assert!(err.is_transient());
     let err = store.put(&full_record("123")).await.unwrap_err();
     assert!(
-        matches!(err, AdapterError::Unavailable { service: "kms", .. }),
+        matches!(err, AdapterError::Unavailable { service: Service::Kms, .. }),
         "{err:?}"
     );
 }
@@ -476,7 +476,7 @@ async fn missing_table_is_rejected_not_transient() {
     let err = store.get("1").await.unwrap_err();
     assert!(!err.is_transient());
     assert!(
-        matches!(&err, AdapterError::Rejected { service: "dynamodb", status: 400, code, .. } if code == "ResourceNotFoundException"),
+        matches!(&err, AdapterError::Rejected { service: Service::DynamoDb, status: 400, code, .. } if code == "ResourceNotFoundException"),
         "{err:?}"
     );
 }

@@ -26,9 +26,8 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
 
 use super::{KeyStore, KlaviyoConnection, SallaTokens, StoreRecord};
-use crate::{AdapterError, Secret};
+use crate::{AdapterError, Secret, Service};
 
-const SERVICE: &str = "embedded key store";
 const MASTER_KEY_FILE: &str = "master.key";
 const STORES_DIR: &str = "stores";
 const MAX_STORE_ID_LEN: usize = 64;
@@ -91,7 +90,7 @@ impl EmbeddedKeyStore {
         tokio::task::spawn_blocking(move || work(&inner))
             .await
             .map_err(|_| AdapterError::Unavailable {
-                service: SERVICE,
+                service: Service::EmbeddedKeyStore,
                 detail: "file task failed".into(),
             })?
     }
@@ -149,7 +148,7 @@ fn validate_store_id(store_id: &str) -> Result<(), AdapterError> {
         Ok(())
     } else {
         Err(AdapterError::Rejected {
-            service: SERVICE,
+            service: Service::EmbeddedKeyStore,
             status: 400,
             code: "invalid_store_id".into(),
             detail: format!(
@@ -290,7 +289,7 @@ impl Inner {
             },
         };
         let bytes = serde_json::to_vec_pretty(&file).map_err(|_| AdapterError::Unavailable {
-            service: SERVICE,
+            service: Service::EmbeddedKeyStore,
             detail: "could not serialise the record".into(),
         })?;
         let path = self.path(id);
@@ -314,7 +313,7 @@ impl Inner {
                 },
             )
             .map_err(|_| AdapterError::Unavailable {
-                service: SERVICE,
+                service: Service::EmbeddedKeyStore,
                 detail: "encryption failed".into(),
             })?;
         Ok(Sealed {
@@ -360,7 +359,7 @@ fn decrypt_error(store_id: &str) -> AdapterError {
 /// I/O failures name the operation and the error kind only (never file contents).
 fn disk_error(what: &str, e: &io::Error) -> AdapterError {
     AdapterError::Unavailable {
-        service: SERVICE,
+        service: Service::EmbeddedKeyStore,
         detail: format!("{what}: {}", e.kind()),
     }
 }
