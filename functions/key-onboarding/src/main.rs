@@ -2,7 +2,7 @@
 
 use std::convert::Infallible;
 
-use adapters::config::{Config, Profile, build_key_store};
+use adapters::config::{Config, Profile};
 use lambda_http::{Error, run, service_fn};
 
 const REQUIRED: &[&str] = &["SESSION_SECRET"];
@@ -11,7 +11,7 @@ const REQUIRED: &[&str] = &["SESSION_SECRET"];
 async fn main() -> Result<(), Error> {
     adapters::logging::init();
     let deps = match Config::from_env(Profile::Lambda { required: REQUIRED }) {
-        Ok((config, _)) => match build_key_store(&config).await {
+        Ok((config, _)) => match adapters::keystore::build(&config).await {
             Ok(keys) => key_onboarding::Deps::from_config(&config, keys),
             Err(e) => Err(e),
         },

@@ -32,7 +32,7 @@ pub struct Deps {
 
 impl Deps {
     pub async fn from_config(config: &Config) -> Result<Deps, AdapterError> {
-        let store = adapters::config::build_key_store(config).await?;
+        let store = adapters::keystore::build(config).await?;
         Ok(Self::new(config, store))
     }
 

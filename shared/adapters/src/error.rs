@@ -50,10 +50,7 @@ pub enum AdapterError {
     /// A dependency (DynamoDB, KMS, Klaviyo, Salla, the local disk) is unreachable, throttling
     /// or failing in a way that a later retry may fix.
     #[error("{service} unavailable: {detail}")]
-    Unavailable {
-        service: Service,
-        detail: String,
-    },
+    Unavailable { service: Service, detail: String },
 
     /// A dependency rejected the credential we sent (revoked key, expired token, missing scope).
     #[error("{service} rejected the credential (HTTP {status}{})", code.as_deref().map(|c| format!(", {c}")).unwrap_or_default())]
@@ -75,10 +72,7 @@ pub enum AdapterError {
 
     /// A dependency answered with something we could not understand.
     #[error("{service} answered unexpectedly: {detail}")]
-    BadResponse {
-        service: Service,
-        detail: String,
-    },
+    BadResponse { service: Service, detail: String },
 }
 
 impl AdapterError {

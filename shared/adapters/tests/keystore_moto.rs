@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use adapters::{AdapterError, Service};
 use adapters::Secret;
 use adapters::keystore::cached::CachedKeyStore;
 use adapters::keystore::dynamo::DynamoKeyStore;
 use adapters::keystore::{KeyStore, StoreRecord, update};
+use adapters::{AdapterError, Service};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use keystore_support::*;
@@ -458,7 +458,13 @@ async fn unreachable_dynamodb_is_unavailable() {
     assert!(err.is_transient());
     let err = store.put(&full_record("123")).await.unwrap_err();
     assert!(
-        matches!(err, AdapterError::Unavailable { service: Service::Kms, .. }),
+        matches!(
+            err,
+            AdapterError::Unavailable {
+                service: Service::Kms,
+                ..
+            }
+        ),
         "{err:?}"
     );
 }

@@ -32,9 +32,9 @@ pub async fn build(config: &Config) -> Result<Arc<dyn KeyStore>, AdapterError> {
         KeyStoreKind::Embedded { data_dir } => {
             Arc::new(embedded::EmbeddedKeyStore::open(data_dir.clone())?)
         }
-        KeyStoreKind::DynamoDb { table, kms_key_id } => Arc::new(
-            dynamo::DynamoKeyStore::from_env(table.clone(), kms_key_id.clone()).await,
-        ),
+        KeyStoreKind::DynamoDb { table, kms_key_id } => {
+            Arc::new(dynamo::DynamoKeyStore::from_env(table.clone(), kms_key_id.clone()).await)
+        }
     };
     Ok(Arc::new(cached::CachedKeyStore::new(
         inner,

@@ -63,7 +63,10 @@ mod tests {
             SallaTokens::expiry_from(Some(ABSOLUTE_EXPIRY_THRESHOLD), NOW),
             ABSOLUTE_EXPIRY_THRESHOLD
         );
-        assert_eq!(SallaTokens::expiry_from(Some(1_209_599), NOW), NOW + 1_209_599);
+        assert_eq!(
+            SallaTokens::expiry_from(Some(1_209_599), NOW),
+            NOW + 1_209_599
+        );
         assert_eq!(SallaTokens::expiry_from(Some(-5), 100), 100);
         assert_eq!(SallaTokens::expiry_from(Some(0), 100), 100);
         assert_eq!(

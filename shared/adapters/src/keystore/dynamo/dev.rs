@@ -15,7 +15,12 @@ use crate::{AdapterError, Service};
 /// Creates the store's table (on-demand billing, `store_id` key) if it does not exist.
 pub async fn create_table_if_missing(store: &DynamoKeyStore) -> Result<(), AdapterError> {
     let dynamo = &store.dynamo;
-    match dynamo.describe_table().table_name(store.table()).send().await {
+    match dynamo
+        .describe_table()
+        .table_name(store.table())
+        .send()
+        .await
+    {
         Ok(_) => return Ok(()),
         Err(e)
             if e.as_service_error()

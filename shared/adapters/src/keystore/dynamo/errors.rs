@@ -157,7 +157,8 @@ mod tests {
         assert!(
             matches!(decrypt_err(invalid, 400), AdapterError::Decrypt { store_id } if store_id == "42")
         );
-        let wrong_key = DecryptError::IncorrectKeyException(IncorrectKeyException::builder().build());
+        let wrong_key =
+            DecryptError::IncorrectKeyException(IncorrectKeyException::builder().build());
         assert!(matches!(
             decrypt_err(wrong_key, 400),
             AdapterError::Decrypt { .. }

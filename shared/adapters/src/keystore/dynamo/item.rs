@@ -418,7 +418,10 @@ mod tests {
             ("store_id".to_string(), s("9")),
             ("version".to_string(), n(1)),
             ("klaviyo_private_key".to_string(), b(b"ct")),
-            ("klaviyo_account_name".to_string(), AttributeValue::Null(true)),
+            (
+                "klaviyo_account_name".to_string(),
+                AttributeValue::Null(true),
+            ),
             ("salla_access_token".to_string(), AttributeValue::Null(true)),
         ]);
         let mut item = Item::decode(item).unwrap();
@@ -431,7 +434,10 @@ mod tests {
             })
             .unwrap();
         let k = record.klaviyo.unwrap();
-        assert_eq!((k.account_name, k.validated_at, k.needs_reconnect), (None, 0, false));
+        assert_eq!(
+            (k.account_name, k.validated_at, k.needs_reconnect),
+            (None, 0, false)
+        );
         assert_eq!(record.salla, None);
         assert_eq!(record.version, 1);
     }
@@ -460,7 +466,13 @@ mod tests {
         attrs.insert("klaviyo_account_name".into(), n(42_424_242));
         let err = Item::decode(attrs).unwrap_err();
         assert!(
-            matches!(&err, AdapterError::BadResponse { service: Service::DynamoDb, .. }),
+            matches!(
+                &err,
+                AdapterError::BadResponse {
+                    service: Service::DynamoDb,
+                    ..
+                }
+            ),
             "{err:?}"
         );
         assert!(!err.to_string().contains("42424242"), "{err}");

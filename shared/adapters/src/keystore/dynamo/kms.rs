@@ -130,7 +130,10 @@ mod tests {
 
     #[test]
     fn non_utf8_plaintext_is_a_decrypt_error() {
-        assert_eq!(plaintext("7", b"pk_abc".to_vec()).unwrap().expose(), "pk_abc");
+        assert_eq!(
+            plaintext("7", b"pk_abc".to_vec()).unwrap().expose(),
+            "pk_abc"
+        );
         assert!(matches!(
             plaintext("7", vec![0xff, 0xfe]),
             Err(AdapterError::Decrypt { store_id }) if store_id == "7"
@@ -142,7 +145,9 @@ mod tests {
         let conf = aws_sdk_kms::Config::builder()
             .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
             .region(aws_sdk_kms::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_kms::config::Credentials::new("test", "test", None, None, "test"))
+            .credentials_provider(aws_sdk_kms::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
             .endpoint_url("http://127.0.0.1:9")
             .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
             .build();
@@ -153,7 +158,13 @@ mod tests {
         };
         let err = kms.encrypt(ctx, &Secret::new("pk_x")).await.unwrap_err();
         assert!(
-            matches!(err, AdapterError::Unavailable { service: Service::Kms, .. }),
+            matches!(
+                err,
+                AdapterError::Unavailable {
+                    service: Service::Kms,
+                    ..
+                }
+            ),
             "{err:?}"
         );
         let err = kms.decrypt(ctx, vec![1, 2, 3]).await.unwrap_err();
