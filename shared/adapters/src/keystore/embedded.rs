@@ -25,12 +25,11 @@ use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
 
-use super::{KeyStore, KlaviyoConnection, SallaTokens, StoreRecord};
+use super::{KeyStore, KlaviyoConnection, MAX_STORE_ID_LEN, SallaTokens, StoreRecord};
 use crate::{AdapterError, Secret, Service};
 
 const MASTER_KEY_FILE: &str = "master.key";
 const STORES_DIR: &str = "stores";
-const MAX_STORE_ID_LEN: usize = 64;
 const FORMAT: u32 = 1;
 
 /// Serialises every write in this process, across all instances opened on any directory:

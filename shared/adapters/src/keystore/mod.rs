@@ -20,6 +20,10 @@ use async_trait::async_trait;
 use crate::config::{Config, KeyStoreKind};
 use crate::{AdapterError, Secret};
 
+/// Longest store (merchant) id the adapters accept, in bytes: the embedded store's file
+/// names, signed sessions and Salla's user info all hold to it. Salla's ids are ~10 digits.
+pub const MAX_STORE_ID_LEN: usize = 64;
+
 pub mod cached;
 pub mod dynamo;
 pub mod embedded;

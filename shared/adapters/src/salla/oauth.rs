@@ -9,9 +9,6 @@ use serde_json::Value;
 use crate::keystore::SallaTokens;
 use crate::{AdapterError, Secret, Service};
 
-/// Longest merchant id we accept from user info; Salla's are ~10 digits.
-const MAX_MERCHANT_ID_LEN: usize = 64;
-
 /// A merchant is waiting on a redirect; better a clear "try again" page than a hang.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
 
@@ -159,7 +156,7 @@ pub fn parse_merchant_id(body: &[u8]) -> Result<String, AdapterError> {
         _ => return Err(bad("merchant id is neither a number nor a string")),
     };
     if id.is_empty()
-        || id.len() > MAX_MERCHANT_ID_LEN
+        || id.len() > crate::keystore::MAX_STORE_ID_LEN
         || !id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
