@@ -487,8 +487,8 @@ async fn missing_table_is_rejected_not_transient() {
     );
 }
 
-/// An item written attribute by attribute in the stored layout (as every release has written
-/// it) reads back as the record, and a rewrite keeps every attribute's name and type.
+/// An item written attribute by attribute in the stored layout reads back as the record, and
+/// a rewrite keeps every attribute's name and type.
 #[tokio::test]
 async fn item_in_the_stored_layout_reads_and_rewrites_alike() {
     let Some(url) = moto_url() else { return };

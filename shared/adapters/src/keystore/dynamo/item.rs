@@ -1,6 +1,6 @@
 //! The stored item: one per store, partition key `store_id` (S). [`Item`] is the whole
-//! layout; its field names are the attribute names, so tables written by any release stay
-//! readable.
+//! layout: its field names are the attribute names and its field types fix the attribute
+//! types, which existing tables depend on.
 //!
 //! Secrets are Binary KMS ciphertexts (see [`super::kms`]); everything else is plain,
 //! non-secret metadata. An absent optional value is an absent attribute (never NULL), and a
@@ -279,7 +279,7 @@ mod tests {
         AttributeValue::B(Blob::new(v))
     }
 
-    /// A full item exactly as the store has always written it, attribute by attribute.
+    /// A full item in the stored layout, built attribute by attribute.
     fn stored_item() -> HashMap<String, AttributeValue> {
         HashMap::from([
             ("store_id".to_string(), s("1803665367")),
