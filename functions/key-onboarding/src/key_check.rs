@@ -68,14 +68,14 @@ mod tests {
     #[test]
     fn klaviyo_errors_become_merchant_problems() {
         let unauthorized = |status| AdapterError::Unauthorized {
-            service: "klaviyo",
+            service: adapters::Service::Klaviyo,
             status,
             code: None,
         };
         assert_eq!(klaviyo_problem(&unauthorized(401)), Problem::InvalidKey);
         assert_eq!(klaviyo_problem(&unauthorized(403)), Problem::MissingScopes);
         let down = AdapterError::Unavailable {
-            service: "klaviyo",
+            service: adapters::Service::Klaviyo,
             detail: "x".into(),
         };
         assert_eq!(klaviyo_problem(&down), Problem::KlaviyoDown);

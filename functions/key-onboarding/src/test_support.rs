@@ -35,16 +35,16 @@ impl KlaviyoApi for FakeKlaviyo {
                 preferred_currency: None,
             }),
             NO_SCOPE_KEY => Err(AdapterError::Unauthorized {
-                service: "klaviyo",
+                service: adapters::error::Service::Klaviyo,
                 status: 403,
                 code: None,
             }),
             DOWN_KEY => Err(AdapterError::Unavailable {
-                service: "klaviyo",
+                service: adapters::error::Service::Klaviyo,
                 detail: "timeout".into(),
             }),
             _ => Err(AdapterError::Unauthorized {
-                service: "klaviyo",
+                service: adapters::error::Service::Klaviyo,
                 status: 401,
                 code: None,
             }),
@@ -60,7 +60,7 @@ impl KlaviyoApi for FakeKlaviyo {
         _deadline: Instant,
     ) -> Result<Delivery, AdapterError> {
         Err(AdapterError::Unavailable {
-            service: "klaviyo",
+            service: adapters::error::Service::Klaviyo,
             detail: "onboarding sends no events".into(),
         })
     }

@@ -80,7 +80,7 @@ mod tests {
     #[test]
     fn salla_errors_are_classified() {
         let rejected = |code: &str| AdapterError::Rejected {
-            service: "salla",
+            service: adapters::error::Service::Salla,
             status: 400,
             code: code.into(),
             detail: String::new(),
@@ -92,7 +92,7 @@ mod tests {
         let refused = CallbackError::from_salla(rejected("invalid_client"));
         assert_eq!(refused.status(), StatusCode::BAD_GATEWAY);
         let down = CallbackError::from_salla(AdapterError::Unavailable {
-            service: "salla",
+            service: adapters::error::Service::Salla,
             detail: "timeout".into(),
         });
         assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);

@@ -161,7 +161,7 @@ mod tests {
             (
                 |_| {
                     Err(AdapterError::Rejected {
-                        service: "salla",
+                        service: adapters::error::Service::Salla,
                         status: 400,
                         code: "invalid_grant".into(),
                         detail: String::new(),
@@ -172,7 +172,7 @@ mod tests {
             (
                 |_| {
                     Err(AdapterError::Rejected {
-                        service: "salla",
+                        service: adapters::error::Service::Salla,
                         status: 401,
                         code: "invalid_client".into(),
                         detail: String::new(),
@@ -183,7 +183,7 @@ mod tests {
             (
                 |_| {
                     Err(AdapterError::Unavailable {
-                        service: "salla",
+                        service: adapters::error::Service::Salla,
                         detail: "timeout".into(),
                     })
                 },

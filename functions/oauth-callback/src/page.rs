@@ -141,7 +141,7 @@ mod tests {
     #[test]
     fn page_is_fixed_text_and_never_shows_error_details() {
         let e = CallbackError::SallaDown(AdapterError::Unavailable {
-            service: "salla",
+            service: adapters::error::Service::Salla,
             detail: "<script>alert(1)</script>".into(),
         });
         let page = failure(&e);

@@ -20,8 +20,6 @@ use mapping::{Enrichment, ProductDetails};
 
 use crate::Deps;
 
-/// Refresh when less than this is left: a store quiet for days still finds a live token.
-const REFRESH_MARGIN_SECS: i64 = 3 * 24 * 3600;
 /// How long one process may hold the refresh lease (a refresh takes well under a second).
 const LEASE_SECS: i64 = 30;
 /// Product data changes rarely against a cart's lifetime; ten minutes keeps Salla API calls low.
@@ -59,39 +57,56 @@ impl TokenRefresher for OAuthRefresher {
     }
 }
 
-/// Product details per (store, product id), shared by all invocations of a warm process.
-#[derive(Default)]
+/// Product details per (store, product id), shared by all invocations of a warm process:
+/// at most `capacity` entries (the least useful are evicted), each served for `ttl`.
 pub struct ProductCache {
-    entries: Mutex<HashMap<(String, String), (Instant, ProductDetails)>>,
+    entries: quick_cache::sync::Cache<(String, String), (Instant, ProductDetails)>,
+    ttl: Duration,
+}
+
+impl Default for ProductCache {
+    fn default() -> Self {
+        Self::new(PRODUCT_CACHE_MAX, PRODUCT_TTL)
+    }
 }
 
 impl ProductCache {
+    pub fn new(capacity: usize, ttl: Duration) -> Self {
+        Self {
+            entries: quick_cache::sync::Cache::new(capacity),
+            ttl,
+        }
+    }
+
     fn get(&self, store_id: &str, product_id: &str) -> Option<ProductDetails> {
-        let entries = self.entries.lock().ok()?;
-        let (at, details) = entries.get(&(store_id.to_string(), product_id.to_string()))?;
-        (at.elapsed() < PRODUCT_TTL).then(|| details.clone())
+        let key = (store_id.to_string(), product_id.to_string());
+        let (at, details) = self.entries.get(&key)?;
+        if at.elapsed() < self.ttl {
+            return Some(details);
+        }
+        self.entries.remove(&key);
+        None
     }
 
     fn put(&self, store_id: &str, product_id: &str, details: ProductDetails) {
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= PRODUCT_CACHE_MAX {
-                entries.retain(|_, (at, _)| at.elapsed() < PRODUCT_TTL);
-                if entries.len() >= PRODUCT_CACHE_MAX {
-                    entries.clear();
-                }
-            }
-            entries.insert(
-                (store_id.to_string(), product_id.to_string()),
-                (Instant::now(), details),
-            );
-        }
+        self.entries.insert(
+            (store_id.to_string(), product_id.to_string()),
+            (Instant::now(), details),
+        );
     }
 
     /// Drops a store's entries (uninstall).
     pub fn forget_store(&self, store_id: &str) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.retain(|(s, _), _| s != store_id);
-        }
+        self.entries.retain(|(s, _), _| s != store_id);
+    }
+
+    /// How many entries are held, expired ones included until they are looked up or evicted.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 }
 
@@ -164,10 +179,10 @@ fn to_details(p: Product) -> ProductDetails {
 async fn access_token(deps: &Deps, record: &StoreRecord) -> Option<Secret> {
     let tokens = record.salla.as_ref()?;
     let now = now_unix();
-    if tokens.expires_at - now > REFRESH_MARGIN_SECS {
+    if !tokens.needs_refresh(now) {
         return Some(tokens.access_token.clone());
     }
-    let still_valid = (tokens.expires_at > now).then(|| tokens.access_token.clone());
+    let still_valid = tokens.live_access_token(now).cloned();
     match refresh_under_lease(deps, &record.store_id).await {
         Ok(Some(fresh)) => Some(fresh),
         Ok(None) => still_valid,
@@ -197,7 +212,7 @@ pub async fn refresh_under_lease(
     let Some(tokens) = record.salla.clone() else {
         return Ok(None);
     };
-    if tokens.expires_at - now > REFRESH_MARGIN_SECS {
+    if !tokens.needs_refresh(now) {
         return Ok(Some(tokens.access_token));
     }
     if tokens.refresh_lease_until.is_some_and(|until| until > now) {
@@ -245,4 +260,78 @@ pub async fn refresh_under_lease(
     Err(AdapterError::Conflict {
         store_id: store_id.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn details(name: &str) -> ProductDetails {
+        ProductDetails {
+            name: Some(name.to_string()),
+            ..ProductDetails::default()
+        }
+    }
+
+    #[test]
+    fn default_cache_serves_what_it_was_given() {
+        let cache = ProductCache::default();
+        assert_eq!(cache.get("1", "p"), None);
+        cache.put("1", "p", details("Oud"));
+        assert_eq!(cache.get("1", "p"), Some(details("Oud")));
+        // Keyed by store as well as product.
+        assert_eq!(cache.get("2", "p"), None);
+        cache.put("1", "p", details("Musk"));
+        assert_eq!(cache.get("1", "p"), Some(details("Musk")));
+    }
+
+    #[test]
+    fn expired_entries_are_not_served() {
+        let cache = ProductCache::new(10, Duration::ZERO);
+        cache.put("1", "p", details("Oud"));
+        assert_eq!(cache.get("1", "p"), None);
+        assert!(
+            cache.is_empty(),
+            "an expired entry is dropped when looked up"
+        );
+
+        let cache = ProductCache::new(10, Duration::from_millis(30));
+        cache.put("1", "p", details("Oud"));
+        assert!(cache.get("1", "p").is_some());
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(cache.get("1", "p"), None);
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_bound() {
+        let cache = ProductCache::new(100, PRODUCT_TTL);
+        for i in 0..1_000 {
+            cache.put("1", &i.to_string(), details("x"));
+        }
+        assert!(cache.len() <= 100, "{} entries", cache.len());
+        // The newest entry is kept.
+        assert!(cache.get("1", "999").is_some());
+
+        let default = ProductCache::default();
+        for i in 0..PRODUCT_CACHE_MAX + 500 {
+            default.put("1", &i.to_string(), details("x"));
+        }
+        assert!(
+            default.len() <= PRODUCT_CACHE_MAX,
+            "{} entries",
+            default.len()
+        );
+    }
+
+    #[test]
+    fn forgetting_a_store_keeps_the_others() {
+        let cache = ProductCache::default();
+        cache.put("1", "a", details("a"));
+        cache.put("1", "b", details("b"));
+        cache.put("2", "a", details("c"));
+        cache.forget_store("1");
+        assert_eq!(cache.get("1", "a"), None);
+        assert_eq!(cache.get("1", "b"), None);
+        assert_eq!(cache.get("2", "a"), Some(details("c")));
+    }
 }

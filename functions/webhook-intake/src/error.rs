@@ -2,7 +2,7 @@
 //! 200/201 as a failed delivery and redelivers it (3 times, ~5 minutes apart) and shows it in
 //! the merchant's webhook log, so the status is how we ask for a retry or report a problem.
 
-use adapters::AdapterError;
+use adapters::{AdapterError, Service};
 use mapping::MappingError;
 
 #[derive(Debug, thiserror::Error)]
@@ -60,10 +60,11 @@ impl From<AdapterError> for IntakeError {
         match e {
             e if e.is_transient() => IntakeError::Unavailable(e),
             AdapterError::Unauthorized {
-                service: "klaviyo", ..
+                service: Service::Klaviyo,
+                ..
             } => IntakeError::KlaviyoKeyRevoked,
             AdapterError::Rejected {
-                service: "klaviyo",
+                service: Service::Klaviyo,
                 code,
                 ..
             } => IntakeError::KlaviyoRejected { code },

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::Deps;
 use crate::error::IntakeError;
-pub use crate::outcome::Outcome;
+use crate::outcome::Outcome;
 use crate::{enrich, lifecycle, relay};
 
 /// Facts gathered while handling, logged once at the end.

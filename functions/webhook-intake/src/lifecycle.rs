@@ -9,18 +9,7 @@ use mapping::SallaAuthorization;
 
 use crate::Deps;
 use crate::error::IntakeError;
-use crate::handler::Outcome;
-
-/// Salla documents `expires` in app.store.authorize as an absolute unix time, and as a lifetime
-/// in seconds at the token endpoint. A value below 10^9 (2001) cannot be an absolute time we
-/// would receive today, so it is read as a lifetime.
-pub fn expires_at(expires: i64, now: i64) -> i64 {
-    if expires < 1_000_000_000 {
-        now + expires.max(0)
-    } else {
-        expires
-    }
-}
+use crate::outcome::Outcome;
 
 pub async fn authorize(
     deps: &Deps,
@@ -35,7 +24,7 @@ pub async fn authorize(
     let tokens = SallaTokens {
         access_token: Secret::new(auth.access_token),
         refresh_token: Secret::new(auth.refresh_token),
-        expires_at: expires_at(auth.expires, now_unix()),
+        expires_at: SallaTokens::expiry_from(Some(auth.expires), now_unix()),
         scope: auth.scope,
         refresh_lease_until: None,
     };
@@ -108,16 +97,4 @@ pub async fn uninstalled(deps: &Deps, store_id: &str) -> Result<Outcome, IntakeE
     Ok(Outcome::Lifecycle {
         change: "store_deleted",
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn expires_is_absolute_or_lifetime() {
-        assert_eq!(expires_at(1_700_000_000, 1_800_000_000), 1_700_000_000);
-        assert_eq!(expires_at(1_209_599, 1_800_000_000), 1_801_209_599);
-        assert_eq!(expires_at(-5, 100), 100);
-    }
 }

@@ -11,7 +11,7 @@ use mapping::KlaviyoRequest;
 
 use crate::Deps;
 use crate::error::IntakeError;
-use crate::handler::Outcome;
+use crate::outcome::Outcome;
 
 pub async fn send_all(
     deps: &Deps,

@@ -26,7 +26,7 @@ async fn main() {
             "using a development default; never use it in production"
         );
     }
-    if let Err(e) = adapters::config::prepare_local_table(&config).await {
+    if let Err(e) = adapters::keystore::dynamo::dev::prepare_local_table(&config).await {
         eprintln!("dev-server: {e}");
         std::process::exit(1)
     }

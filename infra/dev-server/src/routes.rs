@@ -42,7 +42,7 @@ impl App {
     }
 
     pub async fn from_config(config: &Config) -> Result<App, AdapterError> {
-        let store = adapters::config::build_key_store(config).await?;
+        let store = adapters::keystore::build(config).await?;
         App::new(config, store)
     }
 

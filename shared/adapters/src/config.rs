@@ -5,13 +5,8 @@
 //! development defaults and announcing each one.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::keystore::KeyStore;
-use crate::keystore::cached::CachedKeyStore;
-use crate::keystore::dynamo::DynamoKeyStore;
-use crate::keystore::embedded::EmbeddedKeyStore;
 use crate::salla::signature::Strategy;
 use crate::{AdapterError, Secret};
 
@@ -162,41 +157,6 @@ impl Config {
         };
         Ok((config, defaulted))
     }
-}
-
-/// Builds the configured key store, wrapped in the warm-process cache. Called once per cold start.
-pub async fn build_key_store(config: &Config) -> Result<Arc<dyn KeyStore>, AdapterError> {
-    let inner: Arc<dyn KeyStore> = match &config.key_store {
-        KeyStoreKind::Embedded { data_dir } => Arc::new(EmbeddedKeyStore::open(data_dir.clone())?),
-        KeyStoreKind::DynamoDb { table, kms_key_id } => {
-            // Region, credentials and AWS_ENDPOINT_URL (moto) come from the standard chain.
-            let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            Arc::new(DynamoKeyStore::new(
-                aws_sdk_dynamodb::Client::new(&aws),
-                aws_sdk_kms::Client::new(&aws),
-                table.clone(),
-                kms_key_id.clone(),
-            ))
-        }
-    };
-    Ok(Arc::new(CachedKeyStore::new(inner, config.key_cache_ttl)))
-}
-
-/// For the dev server against moto: creates the DynamoDB table when `KEY_STORE=dynamodb` and it
-/// does not exist yet (on AWS the table comes from the SAM template). No-op otherwise.
-pub async fn prepare_local_table(config: &Config) -> Result<(), AdapterError> {
-    let KeyStoreKind::DynamoDb { table, kms_key_id } = &config.key_store else {
-        return Ok(());
-    };
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    DynamoKeyStore::new(
-        aws_sdk_dynamodb::Client::new(&aws),
-        aws_sdk_kms::Client::new(&aws),
-        table.clone(),
-        kms_key_id.clone(),
-    )
-    .create_table_if_missing()
-    .await
 }
 
 #[cfg(test)]

@@ -1,6 +1,38 @@
 //! The one error type of the adapters crate. Handlers map it to an HTTP status at the edge
 //! (see [`AdapterError::is_transient`]): transient errors answer Salla with 503 so it retries.
 
+use std::fmt;
+
+/// The dependency an [`AdapterError`] comes from. Displayed as the lower-case name the logs
+/// carry (`service = "dynamodb"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    DynamoDb,
+    Kms,
+    Klaviyo,
+    Salla,
+    /// The local development key store on disk.
+    EmbeddedKeyStore,
+}
+
+impl Service {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::DynamoDb => "dynamodb",
+            Service::Kms => "kms",
+            Service::Klaviyo => "klaviyo",
+            Service::Salla => "salla",
+            Service::EmbeddedKeyStore => "embedded key store",
+        }
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AdapterError {
     /// A required setting is missing or malformed. Names the variable, never its value.
@@ -18,15 +50,12 @@ pub enum AdapterError {
     /// A dependency (DynamoDB, KMS, Klaviyo, Salla, the local disk) is unreachable, throttling
     /// or failing in a way that a later retry may fix.
     #[error("{service} unavailable: {detail}")]
-    Unavailable {
-        service: &'static str,
-        detail: String,
-    },
+    Unavailable { service: Service, detail: String },
 
     /// A dependency rejected the credential we sent (revoked key, expired token, missing scope).
     #[error("{service} rejected the credential (HTTP {status}{})", code.as_deref().map(|c| format!(", {c}")).unwrap_or_default())]
     Unauthorized {
-        service: &'static str,
+        service: Service,
         status: u16,
         code: Option<String>,
     },
@@ -35,7 +64,7 @@ pub enum AdapterError {
     /// dependency's own error detail, which never contains our payload.
     #[error("{service} rejected the request (HTTP {status}, {code}): {detail}")]
     Rejected {
-        service: &'static str,
+        service: Service,
         status: u16,
         code: String,
         detail: String,
@@ -43,10 +72,7 @@ pub enum AdapterError {
 
     /// A dependency answered with something we could not understand.
     #[error("{service} answered unexpectedly: {detail}")]
-    BadResponse {
-        service: &'static str,
-        detail: String,
-    },
+    BadResponse { service: Service, detail: String },
 }
 
 impl AdapterError {
@@ -56,5 +82,61 @@ impl AdapterError {
             self,
             AdapterError::Unavailable { .. } | AdapterError::Conflict { .. }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn services_display_as_the_logged_names() {
+        let names: Vec<String> = [
+            Service::DynamoDb,
+            Service::Kms,
+            Service::Klaviyo,
+            Service::Salla,
+            Service::EmbeddedKeyStore,
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(
+            names,
+            ["dynamodb", "kms", "klaviyo", "salla", "embedded key store"]
+        );
+    }
+
+    #[test]
+    fn messages_name_the_service() {
+        let e = AdapterError::Unavailable {
+            service: Service::DynamoDb,
+            detail: "timeout".into(),
+        };
+        assert_eq!(e.to_string(), "dynamodb unavailable: timeout");
+        let e = AdapterError::Unauthorized {
+            service: Service::Klaviyo,
+            status: 401,
+            code: Some("not_authenticated".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "klaviyo rejected the credential (HTTP 401, not_authenticated)"
+        );
+        let e = AdapterError::Rejected {
+            service: Service::Salla,
+            status: 400,
+            code: "invalid_grant".into(),
+            detail: "token request refused".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "salla rejected the request (HTTP 400, invalid_grant): token request refused"
+        );
+        let e = AdapterError::BadResponse {
+            service: Service::EmbeddedKeyStore,
+            detail: "x".into(),
+        };
+        assert_eq!(e.to_string(), "embedded key store answered unexpectedly: x");
     }
 }

@@ -14,5 +14,5 @@ pub mod session;
 pub mod startup;
 pub mod web;
 
-pub use error::AdapterError;
+pub use error::{AdapterError, Service};
 pub use secret::Secret;

@@ -32,8 +32,6 @@ pub const SESSION_TTL_SECS: i64 = 30 * 60;
 /// session forgeable by brute force.
 pub const MIN_SECRET_LEN: usize = 32;
 
-/// Longest store id we sign; Salla's are numeric and far shorter.
-const MAX_STORE_ID_LEN: usize = 64;
 /// Longest token we even try to decode; anything longer is not ours.
 const MAX_TOKEN_LEN: usize = 512;
 
@@ -139,7 +137,7 @@ pub fn verify(
     if now >= expires_at {
         return Err(SessionError::Expired);
     }
-    if store_id.is_empty() || store_id.len() > MAX_STORE_ID_LEN {
+    if store_id.is_empty() || store_id.len() > crate::keystore::MAX_STORE_ID_LEN {
         return Err(SessionError::Invalid);
     }
     Ok(store_id.to_string())

@@ -31,7 +31,7 @@ pub async fn build<F: Function>() -> Result<F, AdapterError> {
     let (config, _) = Config::from_env(Profile::Lambda {
         required: F::REQUIRED,
     })?;
-    let keys = crate::config::build_key_store(&config).await?;
+    let keys = crate::keystore::build(&config).await?;
     F::from_config(&config, keys)
 }
 

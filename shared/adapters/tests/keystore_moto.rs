@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use adapters::AdapterError;
 use adapters::Secret;
 use adapters::keystore::cached::CachedKeyStore;
 use adapters::keystore::dynamo::DynamoKeyStore;
 use adapters::keystore::{KeyStore, StoreRecord, update};
+use adapters::{AdapterError, Service};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use keystore_support::*;
@@ -449,7 +449,7 @@ async fn unreachable_dynamodb_is_unavailable() {
         matches!(
             err,
             AdapterError::Unavailable {
-                service: "dynamodb",
+                service: Service::DynamoDb,
                 ..
             }
         ),
@@ -458,7 +458,13 @@ async fn unreachable_dynamodb_is_unavailable() {
     assert!(err.is_transient());
     let err = store.put(&full_record("123")).await.unwrap_err();
     assert!(
-        matches!(err, AdapterError::Unavailable { service: "kms", .. }),
+        matches!(
+            err,
+            AdapterError::Unavailable {
+                service: Service::Kms,
+                ..
+            }
+        ),
         "{err:?}"
     );
 }
@@ -476,7 +482,105 @@ async fn missing_table_is_rejected_not_transient() {
     let err = store.get("1").await.unwrap_err();
     assert!(!err.is_transient());
     assert!(
-        matches!(&err, AdapterError::Rejected { service: "dynamodb", status: 400, code, .. } if code == "ResourceNotFoundException"),
+        matches!(&err, AdapterError::Rejected { service: Service::DynamoDb, status: 400, code, .. } if code == "ResourceNotFoundException"),
         "{err:?}"
     );
+}
+
+/// An item written attribute by attribute in the stored layout reads back as the record, and
+/// a rewrite keeps every attribute's name and type.
+#[tokio::test]
+async fn item_in_the_stored_layout_reads_and_rewrites_alike() {
+    let Some(url) = moto_url() else { return };
+    let moto = Moto::connect(&url).await;
+    let store = moto.store("layout").await;
+    let probe = unique("probe");
+    store.put(&full_record(&probe)).await.unwrap();
+    let key_id = key_id_of(&moto, &store, &probe).await;
+
+    let id = unique("store");
+    let encrypt = |secret: &'static str, plain: &'static str| {
+        let (kms, key_id, id) = (moto.kms.clone(), key_id.clone(), id.clone());
+        async move {
+            let out = kms
+                .encrypt()
+                .key_id(key_id)
+                .plaintext(aws_sdk_kms::primitives::Blob::new(plain))
+                .encryption_context("store_id", id)
+                .encryption_context("secret", secret)
+                .send()
+                .await
+                .unwrap();
+            AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(
+                out.ciphertext_blob().unwrap().as_ref(),
+            ))
+        }
+    };
+    let s = |v: &str| AttributeValue::S(v.to_string());
+    let n = |v: i64| AttributeValue::N(v.to_string());
+    let stored = std::collections::HashMap::from([
+        ("store_id".to_string(), s(&id)),
+        ("version".to_string(), n(4)),
+        ("updated_at".to_string(), n(1_760_000_100)),
+        (
+            "klaviyo_private_key".to_string(),
+            encrypt("klaviyo_private_key", KLAVIYO_KEY).await,
+        ),
+        ("klaviyo_account_name".to_string(), s("Acme Store")),
+        ("klaviyo_account_id".to_string(), s("XyZ123")),
+        ("klaviyo_validated_at".to_string(), n(1_760_000_000)),
+        (
+            "klaviyo_needs_reconnect".to_string(),
+            AttributeValue::Bool(false),
+        ),
+        (
+            "salla_access_token".to_string(),
+            encrypt("salla_access_token", ACCESS_TOKEN).await,
+        ),
+        (
+            "salla_refresh_token".to_string(),
+            encrypt("salla_refresh_token", REFRESH_TOKEN).await,
+        ),
+        ("salla_expires_at".to_string(), n(1_760_086_400)),
+        ("salla_scope".to_string(), s("offline_access orders.read")),
+        ("salla_refresh_lease_until".to_string(), n(1_760_000_030)),
+    ]);
+    moto.dynamo
+        .put_item()
+        .table_name(store.table())
+        .set_item(Some(stored.clone()))
+        .send()
+        .await
+        .expect("raw put_item");
+
+    let got = store.get(&id).await.unwrap().expect("stored");
+    assert_eq!(
+        got,
+        StoreRecord {
+            version: 4,
+            ..full_record(&id)
+        }
+    );
+
+    assert_eq!(store.put(&got).await.unwrap(), 5);
+    let rewritten = raw_item(&moto, &store, &id).await;
+    let mut names: Vec<&String> = rewritten.keys().collect();
+    let mut stored_names: Vec<&String> = stored.keys().collect();
+    names.sort();
+    stored_names.sort();
+    assert_eq!(names, stored_names);
+    for (name, before) in &stored {
+        let after = &rewritten[name];
+        assert_eq!(
+            std::mem::discriminant(after),
+            std::mem::discriminant(before),
+            "{name} changed type"
+        );
+        if !matches!(before, AttributeValue::B(_))
+            && !["version", "updated_at"].contains(&name.as_str())
+        {
+            assert_eq!(after, before, "{name}");
+        }
+    }
+    assert_eq!(rewritten["version"], n(5));
 }

@@ -25,13 +25,11 @@ use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
 
-use super::{KeyStore, KlaviyoConnection, SallaTokens, StoreRecord};
-use crate::{AdapterError, Secret};
+use super::{KeyStore, KlaviyoConnection, MAX_STORE_ID_LEN, SallaTokens, StoreRecord};
+use crate::{AdapterError, Secret, Service};
 
-const SERVICE: &str = "embedded key store";
 const MASTER_KEY_FILE: &str = "master.key";
 const STORES_DIR: &str = "stores";
-const MAX_STORE_ID_LEN: usize = 64;
 const FORMAT: u32 = 1;
 
 /// Serialises every write in this process, across all instances opened on any directory:
@@ -91,7 +89,7 @@ impl EmbeddedKeyStore {
         tokio::task::spawn_blocking(move || work(&inner))
             .await
             .map_err(|_| AdapterError::Unavailable {
-                service: SERVICE,
+                service: Service::EmbeddedKeyStore,
                 detail: "file task failed".into(),
             })?
     }
@@ -149,7 +147,7 @@ fn validate_store_id(store_id: &str) -> Result<(), AdapterError> {
         Ok(())
     } else {
         Err(AdapterError::Rejected {
-            service: SERVICE,
+            service: Service::EmbeddedKeyStore,
             status: 400,
             code: "invalid_store_id".into(),
             detail: format!(
@@ -290,7 +288,7 @@ impl Inner {
             },
         };
         let bytes = serde_json::to_vec_pretty(&file).map_err(|_| AdapterError::Unavailable {
-            service: SERVICE,
+            service: Service::EmbeddedKeyStore,
             detail: "could not serialise the record".into(),
         })?;
         let path = self.path(id);
@@ -314,7 +312,7 @@ impl Inner {
                 },
             )
             .map_err(|_| AdapterError::Unavailable {
-                service: SERVICE,
+                service: Service::EmbeddedKeyStore,
                 detail: "encryption failed".into(),
             })?;
         Ok(Sealed {
@@ -360,7 +358,7 @@ fn decrypt_error(store_id: &str) -> AdapterError {
 /// I/O failures name the operation and the error kind only (never file contents).
 fn disk_error(what: &str, e: &io::Error) -> AdapterError {
     AdapterError::Unavailable {
-        service: SERVICE,
+        service: Service::EmbeddedKeyStore,
         detail: format!("{what}: {}", e.kind()),
     }
 }

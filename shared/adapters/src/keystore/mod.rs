@@ -10,15 +10,41 @@
 //! - [`memory::MemoryKeyStore`]: in-process map for tests, same version rule.
 //! - [`cached::CachedKeyStore`]: wraps either with a short-TTL in-process cache so a warm
 //!   process pays no KMS/DynamoDB call per event.
+//!
+//! [`build`] picks one from the [`Config`] once per cold start.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::config::{Config, KeyStoreKind};
 use crate::{AdapterError, Secret};
+
+/// Longest store (merchant) id the adapters accept, in bytes: the embedded store's file
+/// names, signed sessions and Salla's user info all hold to it. Salla's ids are ~10 digits.
+pub const MAX_STORE_ID_LEN: usize = 64;
 
 pub mod cached;
 pub mod dynamo;
 pub mod embedded;
 pub mod memory;
+mod tokens;
+
+/// The configured key store, wrapped in the warm-process cache. Called once per cold start.
+pub async fn build(config: &Config) -> Result<Arc<dyn KeyStore>, AdapterError> {
+    let inner: Arc<dyn KeyStore> = match &config.key_store {
+        KeyStoreKind::Embedded { data_dir } => {
+            Arc::new(embedded::EmbeddedKeyStore::open(data_dir.clone())?)
+        }
+        KeyStoreKind::DynamoDb { table, kms_key_id } => {
+            Arc::new(dynamo::DynamoKeyStore::from_env(table.clone(), kms_key_id.clone()).await)
+        }
+    };
+    Ok(Arc::new(cached::CachedKeyStore::new(
+        inner,
+        config.key_cache_ttl,
+    )))
+}
 
 /// The merchant's Klaviyo connection.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +68,8 @@ pub struct SallaTokens {
     /// Single-use: every refresh returns a new one, and reusing an old one forces the
     /// merchant to reinstall. Only ever refreshed under [`KeyStore::put`]'s version check.
     pub refresh_token: Secret,
-    /// Absolute expiry of the access token, unix seconds.
+    /// Absolute expiry of the access token, unix seconds (see [`SallaTokens::expiry_from`]
+    /// and [`SallaTokens::needs_refresh`]).
     pub expires_at: i64,
     pub scope: Option<String>,
     /// Unix seconds until which one process holds the right to spend the refresh token.

@@ -7,9 +7,7 @@ use serde_json::Value;
 use super::errors::{self, KlaviyoError};
 use super::retry::{RetryPolicy, parse_retry_after};
 use super::{JSON_API, REVISION, USER_AGENT};
-use crate::{AdapterError, Secret};
-
-const SERVICE: &str = "klaviyo";
+use crate::{AdapterError, Secret, Service};
 
 /// The account a private key belongs to (`GET /api/accounts`), shown on the onboarding page.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,14 +36,14 @@ impl Delivery {
         match self.status {
             200..=299 => Ok(self),
             401 | 403 => Err(AdapterError::Unauthorized {
-                service: SERVICE,
+                service: Service::Klaviyo,
                 status: self.status,
                 code: self.error.map(|e| e.code),
             }),
             status => {
                 let e = self.error.unwrap_or_else(|| errors::parse(b""));
                 Err(AdapterError::Rejected {
-                    service: SERVICE,
+                    service: Service::Klaviyo,
                     status,
                     code: e.code,
                     detail: e.detail,
@@ -225,7 +223,7 @@ impl KlaviyoClient {
 
 fn unavailable(detail: &str) -> AdapterError {
     AdapterError::Unavailable {
-        service: SERVICE,
+        service: Service::Klaviyo,
         detail: detail.to_string(),
     }
 }
@@ -236,7 +234,7 @@ fn is_retryable_status(status: u16) -> bool {
 
 fn parse_account(body: &[u8]) -> Result<AccountInfo, AdapterError> {
     let bad = |detail: &str| AdapterError::BadResponse {
-        service: SERVICE,
+        service: Service::Klaviyo,
         detail: detail.to_string(),
     };
     let v: Value = serde_json::from_slice(body).map_err(|_| bad("accounts body is not JSON"))?;

@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::{AdapterError, Secret};
-
-const SERVICE: &str = "salla";
+use crate::{AdapterError, Secret, Service};
 
 /// What a cart line needs to render in a Klaviyo email.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -54,7 +52,7 @@ impl SallaApi {
             .send()
             .await
             .map_err(|e| AdapterError::Unavailable {
-                service: SERVICE,
+                service: Service::Salla,
                 detail: if e.is_timeout() {
                     "timeout"
                 } else {
@@ -68,20 +66,20 @@ impl SallaApi {
             404 => return Ok(None),
             401 | 403 => {
                 return Err(AdapterError::Unauthorized {
-                    service: SERVICE,
+                    service: Service::Salla,
                     status,
                     code: None,
                 });
             }
             429 | 500..=599 => {
                 return Err(AdapterError::Unavailable {
-                    service: SERVICE,
+                    service: Service::Salla,
                     detail: format!("HTTP {status}"),
                 });
             }
             _ => {
                 return Err(AdapterError::Rejected {
-                    service: SERVICE,
+                    service: Service::Salla,
                     status,
                     code: "http".into(),
                     detail: "product lookup refused".into(),
@@ -89,7 +87,7 @@ impl SallaApi {
             }
         }
         let body: Value = resp.json().await.map_err(|_| AdapterError::BadResponse {
-            service: SERVICE,
+            service: Service::Salla,
             detail: "product body is not JSON".into(),
         })?;
         Ok(Some(parse_product(body.get("data").unwrap_or(&body))))

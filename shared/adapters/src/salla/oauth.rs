@@ -7,18 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::keystore::SallaTokens;
-use crate::{AdapterError, Secret};
-
-const SERVICE: &str = "salla";
-
-/// `expires`/`expires_in` values at or above this are absolute unix timestamps (the
-/// `app.store.authorize` event sends those); below it they are lifetimes in seconds (the
-/// token endpoint sends 1209599, i.e. 14 days).
-const ABSOLUTE_EXPIRY_THRESHOLD: i64 = 1_000_000_000;
-/// Used when Salla omits the expiry: the documented access-token lifetime.
-const DEFAULT_LIFETIME_SECS: i64 = 14 * 24 * 3600;
-/// Longest merchant id we accept from user info; Salla's are ~10 digits.
-const MAX_MERCHANT_ID_LEN: usize = 64;
+use crate::{AdapterError, Secret, Service};
 
 /// A merchant is waiting on a redirect; better a clear "try again" page than a hang.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
@@ -89,7 +78,7 @@ impl SallaOAuth {
         match status {
             200..=299 => parse_merchant_id(&body),
             401 | 403 => Err(AdapterError::Unauthorized {
-                service: SERVICE,
+                service: Service::Salla,
                 status,
                 code: error_code(&body),
             }),
@@ -122,7 +111,7 @@ impl SallaOAuth {
 /// Tokens from a token-endpoint (or `app.store.authorize`) body, with the expiry made absolute.
 pub fn parse_token_response(body: &[u8], now: i64) -> Result<SallaTokens, AdapterError> {
     let bad = |detail: &str| AdapterError::BadResponse {
-        service: SERVICE,
+        service: Service::Salla,
         detail: detail.to_string(),
     };
     let v: Value = serde_json::from_slice(body).map_err(|_| bad("token body is not JSON"))?;
@@ -143,26 +132,17 @@ pub fn parse_token_response(body: &[u8], now: i64) -> Result<SallaTokens, Adapte
     Ok(SallaTokens {
         access_token: Secret::new(access_token),
         refresh_token: Secret::new(refresh_token),
-        expires_at: absolute_expiry(expires, now),
+        expires_at: SallaTokens::expiry_from(expires, now),
         scope: text("scope"),
         refresh_lease_until: None,
     })
-}
-
-/// `expires` as Salla sends it (lifetime or absolute) → absolute unix seconds.
-pub fn absolute_expiry(expires: Option<i64>, now: i64) -> i64 {
-    match expires {
-        Some(v) if v >= ABSOLUTE_EXPIRY_THRESHOLD => v,
-        Some(v) if v > 0 => now.saturating_add(v),
-        _ => now.saturating_add(DEFAULT_LIFETIME_SECS),
-    }
 }
 
 /// The merchant id from a user-info body: `data.merchant.id` (documented envelope) or bare
 /// `merchant.id` (what some apps report), as a number or a string.
 pub fn parse_merchant_id(body: &[u8]) -> Result<String, AdapterError> {
     let bad = |detail: &str| AdapterError::BadResponse {
-        service: SERVICE,
+        service: Service::Salla,
         detail: detail.to_string(),
     };
     let v: Value = serde_json::from_slice(body).map_err(|_| bad("user info is not JSON"))?;
@@ -176,7 +156,7 @@ pub fn parse_merchant_id(body: &[u8]) -> Result<String, AdapterError> {
         _ => return Err(bad("merchant id is neither a number nor a string")),
     };
     if id.is_empty()
-        || id.len() > MAX_MERCHANT_ID_LEN
+        || id.len() > crate::keystore::MAX_STORE_ID_LEN
         || !id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
@@ -220,22 +200,22 @@ fn status_error(status: u16, body: &[u8], what: &str) -> AdapterError {
     let code = error_code(body);
     match status {
         429 | 500..=599 => AdapterError::Unavailable {
-            service: SERVICE,
+            service: Service::Salla,
             detail: format!("HTTP {status}"),
         },
         // A wrong client id/secret is our configuration, not the merchant's code.
         401 if code.as_deref() != Some("invalid_grant") => AdapterError::Unauthorized {
-            service: SERVICE,
+            service: Service::Salla,
             status,
             code,
         },
         _ if code.as_deref() == Some("invalid_client") => AdapterError::Unauthorized {
-            service: SERVICE,
+            service: Service::Salla,
             status,
             code,
         },
         _ => AdapterError::Rejected {
-            service: SERVICE,
+            service: Service::Salla,
             status,
             code: code.unwrap_or_else(|| "http".into()),
             detail: what.to_string(),
@@ -245,7 +225,7 @@ fn status_error(status: u16, body: &[u8], what: &str) -> AdapterError {
 
 fn network_error(e: reqwest::Error) -> AdapterError {
     AdapterError::Unavailable {
-        service: SERVICE,
+        service: Service::Salla,
         detail: if e.is_timeout() {
             "timeout"
         } else {
@@ -289,7 +269,8 @@ mod tests {
         // The authorize event's `data`, with an absolute timestamp.
         let t = parse_token_response(&sample("app.store.authorize.json"), NOW).unwrap();
         assert_eq!(t.expires_at, 1_634_819_484);
-        assert_eq!(absolute_expiry(None, NOW), NOW + DEFAULT_LIFETIME_SECS);
+        let t = parse_token_response(br#"{"access_token":"a"}"#, NOW).unwrap();
+        assert_eq!(t.expires_at, NOW + SallaTokens::DEFAULT_LIFETIME_SECS);
         assert!(parse_token_response(br#"{"refresh_token":"r"}"#, NOW).is_err());
         assert!(parse_token_response(b"<html>", NOW).is_err());
     }

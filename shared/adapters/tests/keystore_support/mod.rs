@@ -104,7 +104,9 @@ impl Moto {
             .to_string();
         let store =
             DynamoKeyStore::new(self.dynamo.clone(), self.kms.clone(), unique(test), key_id);
-        store.create_table_if_missing().await.expect("create table");
+        adapters::keystore::dynamo::dev::create_table_if_missing(&store)
+            .await
+            .expect("create table");
         store
     }
 }

@@ -4,7 +4,7 @@
 //! `AWS_ENDPOINT_URL_KMS`, …), which tests in one process must not change under each other.
 //! So each scenario runs in a child process: this test binary re-run on one `#[ignore]`d
 //! `child_*` test with the endpoints in its environment. The parent checks the child passed.
-//! The store is built as production builds it (`adapters::config::build_key_store`) with a
+//! The store is built as production builds it (`adapters::keystore::build`) with a
 //! zero TTL, so its own cache is a pass-through, then wrapped in `CountingKeyStore` inside a
 //! warm `CachedKeyStore`: the counts are calls that reached DynamoDB (+ KMS).
 
@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapters::config::{Config, Profile, build_key_store};
+use adapters::config::{Config, Profile};
 use adapters::keystore::KeyStore;
 use adapters::keystore::cached::{CachedKeyStore, CountingKeyStore};
 use e2e::harness::{GOOD_KEY, Harness, fast_policy, moto_url, sample};
@@ -219,7 +219,7 @@ async fn counted_store() -> (Arc<dyn KeyStore>, Arc<CountingKeyStore>) {
         Profile::Dev { port: 0 },
     )
     .expect("config");
-    let dynamo = build_key_store(&config).await.expect("key store");
+    let dynamo = adapters::keystore::build(&config).await.expect("key store");
     let counting = Arc::new(CountingKeyStore::new(dynamo));
     let cached: Arc<dyn KeyStore> = Arc::new(CachedKeyStore::new(
         counting.clone(),
@@ -381,7 +381,7 @@ async fn child_wrong_kms_key() {
         Profile::Dev { port: 0 },
     )
     .expect("config");
-    let missing_key_store = build_key_store(&config).await.expect("store");
+    let missing_key_store = adapters::keystore::build(&config).await.expect("store");
     let h = Harness::start_with(missing_key_store.clone(), fast_policy(), &[]).await;
     let mut v: Value = serde_json::from_slice(&settings(GOOD_KEY)).unwrap();
     v["merchant"] = json!(424242);

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use adapters::config::{Config, Profile, build_key_store};
+use adapters::config::{Config, Profile};
 use e2e::harness::{Harness, fast_policy, merchant_of, sample, sample_names, sign};
 use klaviyo_stub::{Fault, StubAccount};
 use serde_json::{Value, json};
@@ -271,7 +271,7 @@ async fn child_run_the_corpus() {
         Profile::Dev { port: 0 },
     )
     .unwrap();
-    let store = build_key_store(&config).await.expect("embedded key store");
+    let store = adapters::keystore::build(&config).await.expect("embedded key store");
     let h = Harness::start_with(
         store,
         fast_policy(),
