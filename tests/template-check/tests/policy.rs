@@ -253,6 +253,47 @@ fn kms_statement_without_encryption_context_is_caught() {
     assert_fires(kms::ENCRYPTION_CONTEXT, &v);
 }
 
+/// The code encrypts under `{store_id, secret}`: every KMS grant must demand both parts.
+#[test]
+fn kms_statement_not_requiring_the_secret_part_of_the_context_is_caught() {
+    let remove_secret_null = |stmt: &mut Json| {
+        if let Some(n) = stmt["Condition"]["Null"].as_object_mut() {
+            n.remove("kms:EncryptionContext:secret");
+        }
+    };
+    for policy in [
+        "WebhookIntakePolicy",
+        "KeyOnboardingPolicy",
+        "OAuthCallbackPolicy",
+    ] {
+        let v = after(|t| remove_secret_null(statement_with_sid(t, policy, "StoreSecrets")));
+        assert_fires(kms::ENCRYPTION_CONTEXT, &v);
+    }
+    let v = after(|t| remove_secret_null(key_statement(t, "FunctionRolesUseTheKeyPerStore")));
+    assert_fires(kms::ENCRYPTION_CONTEXT, &v);
+    // `secret: "true"` would require the key to be absent.
+    let v = after(|t| {
+        statement_with_sid(t, "WebhookIntakePolicy", "StoreSecrets")["Condition"]["Null"]
+            ["kms:EncryptionContext:secret"] = json!("true")
+    });
+    assert_fires(kms::ENCRYPTION_CONTEXT, &v);
+}
+
+#[test]
+fn kms_statement_allowing_other_context_keys_is_caught() {
+    let v = after(|t| {
+        statement_with_sid(t, "KeyOnboardingPolicy", "StoreSecrets")["Condition"]
+            ["ForAllValues:StringEquals"]["kms:EncryptionContextKeys"] =
+            json!(["store_id", "secret", "purpose"])
+    });
+    assert_fires(kms::ENCRYPTION_CONTEXT, &v);
+    let v = after(|t| {
+        key_statement(t, "FunctionRolesUseTheKeyPerStore")["Condition"]
+            ["ForAllValues:StringEquals"]["kms:EncryptionContextKeys"] = json!(["store_id"])
+    });
+    assert_fires(kms::ENCRYPTION_CONTEXT, &v);
+}
+
 #[test]
 fn key_policy_opened_to_everyone_or_the_whole_account_is_caught() {
     let v = after(|t| {
