@@ -33,7 +33,9 @@ pub fn check(doc: &Json, out: &mut Vec<Violation>) {
         .into_iter()
         .chain(key_policy_statements(doc))
     {
-        encryption_context(&stmt, out);
+        if !is_alarm_topic_use(doc, stmt.json) {
+            encryption_context(&stmt, out);
+        }
     }
     for stmt in key_policy_statements(doc) {
         key_policy(&stmt, out);
@@ -44,6 +46,46 @@ pub fn check(doc: &Json, out: &mut Vec<Violation>) {
 /// The encryption context every stored secret is encrypted under (see the DynamoDB key
 /// store): the store it belongs to and which secret of that store it is.
 pub const CONTEXT_KEYS: &[&str] = &["store_id", "secret"];
+
+/// The one use of the store key outside the functions: CloudWatch encrypting alarm messages
+/// for the stack's alarm topic. Exempt from the store context only when it is exactly that:
+/// the CloudWatch service alone, data keys and decryption only, and bound by SNS's encryption
+/// context to the ARN of the template's one topic (built from its `TopicName`, since the topic
+/// itself names the key and a `!Ref` back would be circular).
+fn is_alarm_topic_use(doc: &Json, stmt: &Json) -> bool {
+    let principal_is_cloudwatch =
+        stmt.get("Principal")
+            .and_then(Json::as_object)
+            .is_some_and(|p| {
+                p.len() == 1
+                    && p.get("Service").and_then(Json::as_str) == Some("cloudwatch.amazonaws.com")
+            });
+    let acts = actions(stmt);
+    let only_data_keys = !acts.is_empty()
+        && acts.iter().all(|a| {
+            a.eq_ignore_ascii_case("kms:GenerateDataKey") || a.eq_ignore_ascii_case("kms:Decrypt")
+        });
+    let topics = resources_of_type(doc, "AWS::SNS::Topic");
+    let [(_, topic)] = topics.as_slice() else {
+        return false;
+    };
+    let Some(name) = props(topic).get("TopicName").and_then(literal_text) else {
+        return false;
+    };
+    let wanted = format!("arn:${{AWS::Partition}}:sns:${{AWS::Region}}:${{AWS::AccountId}}:{name}");
+    let bound = condition(
+        stmt,
+        "StringEquals",
+        "kms:EncryptionContext:aws:sns:topicArn",
+    )
+    .and_then(literal_text)
+        == Some(wanted.as_str());
+    let only_that_condition = stmt
+        .get("Condition")
+        .and_then(Json::as_object)
+        .is_some_and(|c| c.len() == 1);
+    principal_is_cloudwatch && only_data_keys && bound && only_that_condition
+}
 
 /// The value of condition `key` under `operator` (keys compared case-insensitively, as IAM
 /// does).
