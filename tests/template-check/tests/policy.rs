@@ -1,7 +1,7 @@
 //! The real template passes every rule, and each rule fires on a template mutated to break it.
 
 use serde_json::{Value as Json, json};
-use template_check::rules::{functions, iam, kms, logging, outputs, secrets, storage};
+use template_check::rules::{alarms, functions, iam, kms, logging, outputs, secrets, storage};
 use template_check::{Violation, check_all, load_default, parse};
 
 fn template() -> Json {
@@ -253,6 +253,81 @@ fn kms_statement_without_encryption_context_is_caught() {
     assert_fires(kms::ENCRYPTION_CONTEXT, &v);
 }
 
+/// The code encrypts under `{store_id, secret}`: every KMS grant must demand both parts.
+#[test]
+fn kms_statement_not_requiring_the_secret_part_of_the_context_is_caught() {
+    let remove_secret_null = |stmt: &mut Json| {
+        if let Some(n) = stmt["Condition"]["Null"].as_object_mut() {
+            n.remove("kms:EncryptionContext:secret");
+        }
+    };
+    for policy in [
+        "WebhookIntakePolicy",
+        "KeyOnboardingPolicy",
+        "OAuthCallbackPolicy",
+    ] {
+        let v = after(|t| remove_secret_null(statement_with_sid(t, policy, "StoreSecrets")));
+        assert_fires(kms::ENCRYPTION_CONTEXT, &v);
+    }
+    let v = after(|t| remove_secret_null(key_statement(t, "FunctionRolesUseTheKeyPerStore")));
+    assert_fires(kms::ENCRYPTION_CONTEXT, &v);
+    // `secret: "true"` would require the key to be absent.
+    let v = after(|t| {
+        statement_with_sid(t, "WebhookIntakePolicy", "StoreSecrets")["Condition"]["Null"]["kms:EncryptionContext:secret"] =
+            json!("true")
+    });
+    assert_fires(kms::ENCRYPTION_CONTEXT, &v);
+}
+
+#[test]
+fn kms_statement_allowing_other_context_keys_is_caught() {
+    let v = after(|t| {
+        statement_with_sid(t, "KeyOnboardingPolicy", "StoreSecrets")["Condition"]["ForAllValues:StringEquals"]
+            ["kms:EncryptionContextKeys"] = json!(["store_id", "secret", "purpose"])
+    });
+    assert_fires(kms::ENCRYPTION_CONTEXT, &v);
+    let v = after(|t| {
+        key_statement(t, "FunctionRolesUseTheKeyPerStore")["Condition"]["ForAllValues:StringEquals"]
+            ["kms:EncryptionContextKeys"] = json!(["store_id"])
+    });
+    assert_fires(kms::ENCRYPTION_CONTEXT, &v);
+}
+
+/// CloudWatch may use the store key for the alarm topic's messages, and for nothing else.
+#[test]
+fn alarm_topic_use_of_the_key_beyond_that_topic_is_caught() {
+    let sid = "AlarmsPublishToTheAlarmTopic";
+    let v = after(|t| {
+        if let Some(s) = key_statement(t, sid).as_object_mut() {
+            s.remove("Condition");
+        }
+    });
+    assert_fires(kms::ENCRYPTION_CONTEXT, &v);
+    let v = after(|t| {
+        key_statement(t, sid)["Condition"]["StringEquals"]["kms:EncryptionContext:aws:sns:topicArn"] = json!({"Fn::Sub":
+                "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:other-topic"})
+    });
+    assert_fires(kms::ENCRYPTION_CONTEXT, &v);
+    let v = after(|t| {
+        key_statement(t, sid)["Action"]
+            .as_array_mut()
+            .expect("action list")
+            .push(json!("kms:Encrypt"))
+    });
+    assert_fires(kms::ENCRYPTION_CONTEXT, &v);
+    let v =
+        after(|t| key_statement(t, sid)["Principal"] = json!({"Service": "lambda.amazonaws.com"}));
+    assert_fires(kms::ENCRYPTION_CONTEXT, &v);
+    // The topic must be the one the condition names.
+    let v = after(|t| {
+        props(t, "AlarmTopic")["TopicName"] = json!({"Fn::Sub": "${AWS::StackName}-renamed"})
+    });
+    assert_fires(kms::ENCRYPTION_CONTEXT, &v);
+    // Under the AWS managed SNS key CloudWatch cannot publish at all.
+    let v = after(|t| props(t, "AlarmTopic")["KmsMasterKeyId"] = json!("alias/aws/sns"));
+    assert_fires(alarms::ALARM_TOPIC, &v);
+}
+
 #[test]
 fn key_policy_opened_to_everyone_or_the_whole_account_is_caught() {
     let v = after(|t| {
@@ -495,4 +570,196 @@ fn public_function_without_a_concurrency_cap_is_caught() {
         }
     });
     assert_fires(functions::CONCURRENCY, &v);
+}
+
+// ------------------------------------------------------------------ alarms
+
+const FUNCTION_IDS: [&str; 3] = [
+    "WebhookIntakeFunction",
+    "KeyOnboardingFunction",
+    "OAuthCallbackFunction",
+];
+
+/// Logical ids of the simple-form alarms on `metric` whose dimensions refer to `target`.
+fn alarms_on(t: &Json, metric: &str, target: &str) -> Vec<String> {
+    let refers = |d: &Json| d["Value"]["Ref"] == target || d["Value"]["Fn::GetAtt"][0] == target;
+    t["Resources"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+                .filter(|(_, r)| r["Properties"]["MetricName"] == metric)
+                .filter(|(_, r)| {
+                    r["Properties"]["Dimensions"]
+                        .as_array()
+                        .is_some_and(|ds| ds.iter().any(refers))
+                })
+                .map(|(id, _)| id.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn remove_resources(t: &mut Json, ids: &[String]) {
+    let all = t["Resources"].as_object_mut().expect("resources");
+    for id in ids {
+        all.remove(id);
+    }
+}
+
+fn all_alarm_ids(t: &Json) -> Vec<String> {
+    t["Resources"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+                .map(|(id, _)| id.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn real_template_watches_each_function_table_and_key() {
+    let t = template();
+    for id in FUNCTION_IDS {
+        for metric in ["Errors", "Throttles", "Duration"] {
+            assert_eq!(alarms_on(&t, metric, id).len(), 1, "{id} {metric}");
+        }
+    }
+    // Intake: 25 s timeout, alarm above 80 % of it.
+    let duration = &alarms_on(&t, "Duration", "WebhookIntakeFunction")[0];
+    assert_eq!(t["Resources"][duration]["Properties"]["Threshold"], 20000);
+    assert!(all_alarm_ids(&t).len() >= 13, "{:?}", all_alarm_ids(&t));
+}
+
+#[test]
+fn function_missing_an_errors_throttles_or_duration_alarm_is_caught() {
+    for id in FUNCTION_IDS {
+        for metric in ["Errors", "Throttles", "Duration"] {
+            let v = after(|t| {
+                let ids = alarms_on(t, metric, id);
+                assert!(!ids.is_empty(), "{id} has no {metric} alarm to remove");
+                remove_resources(t, &ids);
+            });
+            assert_fires(alarms::FUNCTION_ALARMS, &v);
+        }
+    }
+}
+
+#[test]
+fn duration_alarm_not_near_the_timeout_is_caught() {
+    let mutate = |change: fn(&mut Json)| {
+        after(|t| {
+            let id = alarms_on(t, "Duration", "KeyOnboardingFunction")[0].clone();
+            change(props(t, &id));
+        })
+    };
+    // 15 s timeout: 14.5 s is too late to warn, 1 s fires on normal latency.
+    assert_fires(
+        alarms::FUNCTION_ALARMS,
+        &mutate(|p| p["Threshold"] = json!(14500)),
+    );
+    assert_fires(
+        alarms::FUNCTION_ALARMS,
+        &mutate(|p| p["Threshold"] = json!(1000)),
+    );
+    // The average hides the one invocation that ran into the timeout.
+    assert_fires(
+        alarms::FUNCTION_ALARMS,
+        &mutate(|p| p["Statistic"] = json!("Average")),
+    );
+    // A longer timeout without a matching threshold is caught too.
+    let v = after(|t| t["Globals"]["Function"]["Timeout"] = json!(28));
+    assert_fires(alarms::FUNCTION_ALARMS, &v);
+}
+
+#[test]
+fn alarm_not_notifying_the_alarm_topic_is_caught() {
+    for id in all_alarm_ids(&template()) {
+        let v = after(|t| {
+            if let Some(p) = props(t, &id).as_object_mut() {
+                p.remove("AlarmActions");
+            }
+        });
+        assert_fires(alarms::ALARM_TOPIC, &v);
+    }
+    // A topic behind a condition can be switched off.
+    let id = alarms_on(&template(), "Errors", "WebhookIntakeFunction")[0].clone();
+    let v = after(|t| {
+        props(t, &id)["AlarmActions"] =
+            json!({"Fn::If": ["SomeCondition", [{"Ref": "AlarmTopic"}], {"Ref": "AWS::NoValue"}]})
+    });
+    assert_fires(alarms::ALARM_TOPIC, &v);
+    let v = after(|t| remove_resources(t, &["AlarmTopic".to_string()]));
+    assert_fires(alarms::ALARM_TOPIC, &v);
+    let v = after(|t| {
+        if let Some(o) = t["Outputs"].as_object_mut() {
+            o.remove("AlarmTopicArn");
+        }
+    });
+    assert_fires(alarms::ALARM_TOPIC, &v);
+}
+
+#[test]
+fn table_without_error_and_throttle_alarms_is_caught() {
+    // SystemErrors exists only per operation: dropping one operation's metric is a gap.
+    let v = after(|t| {
+        let metrics = props(t, "StoreTableSystemErrorsAlarm")["Metrics"]
+            .as_array_mut()
+            .expect("metric math alarm");
+        metrics.retain(|m| m["MetricStat"]["Metric"]["Dimensions"][1]["Value"] != "PutItem");
+    });
+    assert_fires(alarms::DEPENDENCY_ALARMS, &v);
+    let v = after(|t| remove_resources(t, &["StoreTableSystemErrorsAlarm".to_string()]));
+    assert_fires(alarms::DEPENDENCY_ALARMS, &v);
+    let v = after(|t| remove_resources(t, &["StoreTableThrottlesAlarm".to_string()]));
+    assert_fires(alarms::DEPENDENCY_ALARMS, &v);
+}
+
+#[test]
+fn log_group_without_an_alarmed_kms_error_filter_is_caught() {
+    for filter in [
+        "WebhookIntakeKmsErrorsFilter",
+        "KeyOnboardingKmsErrorsFilter",
+        "OAuthCallbackKmsErrorsFilter",
+    ] {
+        let v = after(|t| remove_resources(t, &[filter.to_string()]));
+        assert_fires(alarms::DEPENDENCY_ALARMS, &v);
+    }
+    let v = after(|t| props(t, "KeyOnboardingKmsErrorsFilter")["FilterPattern"] = json!("ERROR"));
+    assert_fires(alarms::DEPENDENCY_ALARMS, &v);
+    let v = after(|t| remove_resources(t, &["KmsErrorsAlarm".to_string()]));
+    assert_fires(alarms::DEPENDENCY_ALARMS, &v);
+}
+
+#[test]
+fn alarm_topic_is_the_only_sns_allowed() {
+    let v = after(|t| {
+        t["Resources"]["PayloadTopic"] = json!({"Type": "AWS::SNS::Topic", "Properties": {}})
+    });
+    assert_fires(storage::NO_PAYLOAD_STORE, &v);
+    let v = after(|t| {
+        t["Resources"]["Parking"] = json!({
+            "Type": "AWS::SNS::Subscription",
+            "Properties": {"TopicArn": {"Ref": "AlarmTopic"}, "Protocol": "sqs",
+                           "Endpoint": "arn:aws:sqs:us-east-1:1:q"}
+        })
+    });
+    assert_fires(storage::NO_PAYLOAD_STORE, &v);
+    let v =
+        after(|t| props(t, "AlarmTopic")["ArchivePolicy"] = json!({"MessageRetentionPeriod": 30}));
+    assert_fires(storage::NO_PAYLOAD_STORE, &v);
+    let v = after(|t| {
+        statements(t, "WebhookIntakePolicy").push(json!({
+            "Effect": "Allow", "Action": "sns:Publish", "Resource": {"Ref": "AlarmTopic"}
+        }))
+    });
+    assert_fires(storage::NO_PAYLOAD_STORE, &v);
+    // The topic and its e-mail subscription themselves pass.
+    let v = check_all(&template());
+    assert!(
+        !v.iter().any(|v| v.rule == storage::NO_PAYLOAD_STORE),
+        "{v:#?}"
+    );
 }

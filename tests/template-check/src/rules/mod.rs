@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde_json::Value as Json;
 
+pub mod alarms;
 pub mod functions;
 pub mod iam;
 pub mod kms;
@@ -118,5 +119,6 @@ pub fn check_all(doc: &Json) -> Vec<Violation> {
     secrets::check(doc, &mut out);
     logging::check(doc, &mut out);
     outputs::check(doc, &mut out);
+    alarms::check(doc, &mut out);
     out
 }

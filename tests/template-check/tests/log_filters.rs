@@ -1,0 +1,218 @@
+//! The CloudWatch Logs metric filters in the template count failures the functions really
+//! log: each error is rendered by the adapters crate and written through the JSON log format
+//! the functions use, then the template's filter pattern is applied to the line.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use adapters::AdapterError;
+use serde_json::Value as Json;
+use template_check::load_default;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One log line as the functions write it (`adapters::logging::init`'s JSON format) for a
+/// failure logged with `error = %e`, as the handlers do.
+fn log_line(error: &dyn std::fmt::Display) -> Json {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_target(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::warn!(event = "order.created", store_id = "1", outcome = "unavailable", status = 503, error = %error, "webhook");
+    });
+    let bytes = capture.0.lock().expect("capture").clone();
+    serde_json::from_slice(&bytes).expect("one JSON log line")
+}
+
+/// A JSON filter pattern of the form `{ $.a.b = %x|y|z% }` (the form the template uses):
+/// the field path and the alternatives, which contain no other regex syntax.
+fn parse_pattern(pattern: &str) -> (Vec<String>, Vec<String>) {
+    let inner = pattern
+        .trim()
+        .strip_prefix('{')
+        .and_then(|p| p.strip_suffix('}'))
+        .unwrap_or_else(|| panic!("not a JSON pattern: {pattern}"));
+    let (path, regex) = inner
+        .split_once('=')
+        .unwrap_or_else(|| panic!("no comparison: {pattern}"));
+    let path = path
+        .trim()
+        .strip_prefix("$.")
+        .unwrap_or_else(|| panic!("no $. selector: {pattern}"));
+    let regex = regex
+        .trim()
+        .strip_prefix('%')
+        .and_then(|r| r.strip_suffix('%'))
+        .unwrap_or_else(|| panic!("not a %regex%: {pattern}"));
+    let alternatives: Vec<String> = regex.split('|').map(str::to_string).collect();
+    for a in &alternatives {
+        assert!(
+            a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "alternative {a:?} is not a plain word; extend this test's matcher"
+        );
+    }
+    (path.split('.').map(str::to_string).collect(), alternatives)
+}
+
+fn matches(pattern: &str, line: &Json) -> bool {
+    let (path, alternatives) = parse_pattern(pattern);
+    let value = path
+        .iter()
+        .try_fold(line, |v, key| v.get(key))
+        .and_then(Json::as_str);
+    value.is_some_and(|v| alternatives.iter().any(|a| v.contains(a.as_str())))
+}
+
+/// The filter pattern publishing `metric`, the same in every log group.
+fn pattern_for(metric: &str) -> String {
+    let t = load_default();
+    let mut patterns: Vec<String> = t["Resources"]
+        .as_object()
+        .expect("resources")
+        .values()
+        .filter(|r| r["Type"] == "AWS::Logs::MetricFilter")
+        .filter(|r| r["Properties"]["MetricTransformations"][0]["MetricName"] == metric)
+        .filter_map(|r| {
+            r["Properties"]["FilterPattern"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    assert_eq!(
+        patterns.len(),
+        3,
+        "{metric}: one filter per function log group"
+    );
+    patterns.dedup();
+    assert_eq!(
+        patterns.len(),
+        1,
+        "{metric}: the same pattern in every group"
+    );
+    patterns.remove(0)
+}
+
+fn kms_failures() -> Vec<AdapterError> {
+    vec![
+        AdapterError::Decrypt {
+            store_id: "1".into(),
+        },
+        AdapterError::Unavailable {
+            service: "kms",
+            detail: "ThrottlingException".into(),
+        },
+        AdapterError::Rejected {
+            service: "kms",
+            status: 400,
+            code: "AccessDeniedException".into(),
+            detail: "request refused".into(),
+        },
+        AdapterError::Config("KMS_KEY_ID is not usable for encryption (DisabledException)".into()),
+    ]
+}
+
+fn dynamodb_failures() -> Vec<AdapterError> {
+    vec![
+        AdapterError::Unavailable {
+            service: "dynamodb",
+            detail: "ProvisionedThroughputExceededException".into(),
+        },
+        AdapterError::Rejected {
+            service: "dynamodb",
+            status: 400,
+            code: "AccessDeniedException".into(),
+            detail: "request refused".into(),
+        },
+    ]
+}
+
+fn other_failures() -> Vec<AdapterError> {
+    vec![
+        AdapterError::Unauthorized {
+            service: "klaviyo",
+            status: 401,
+            code: Some("not_authenticated".into()),
+        },
+        AdapterError::Unavailable {
+            service: "salla",
+            detail: "timeout".into(),
+        },
+        AdapterError::Conflict {
+            store_id: "1".into(),
+        },
+    ]
+}
+
+/// The intake wraps adapter errors ("temporarily unavailable: …", "internal error: …"); the
+/// wrapped text still names the service.
+struct Wrapped<'a>(&'static str, &'a AdapterError);
+
+impl std::fmt::Display for Wrapped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.0, self.1)
+    }
+}
+
+#[test]
+fn kms_filter_counts_every_kms_failure_and_nothing_else() {
+    let pattern = pattern_for("KmsErrors");
+    for e in kms_failures() {
+        assert!(matches(&pattern, &log_line(&e)), "{pattern} misses {e}");
+        let wrapped = Wrapped("internal error", &e);
+        assert!(
+            matches(&pattern, &log_line(&wrapped)),
+            "{pattern} misses {wrapped}"
+        );
+    }
+    for e in dynamodb_failures().into_iter().chain(other_failures()) {
+        assert!(!matches(&pattern, &log_line(&e)), "{pattern} counts {e}");
+    }
+}
+
+#[test]
+fn dynamodb_filter_counts_every_dynamodb_failure_and_nothing_else() {
+    let pattern = pattern_for("DynamoDbErrors");
+    for e in dynamodb_failures() {
+        let wrapped = Wrapped("temporarily unavailable", &e);
+        assert!(
+            matches(&pattern, &log_line(&wrapped)),
+            "{pattern} misses {wrapped}"
+        );
+    }
+    for e in kms_failures().into_iter().chain(other_failures()) {
+        assert!(!matches(&pattern, &log_line(&e)), "{pattern} counts {e}");
+    }
+}
+
+#[test]
+fn a_line_without_an_error_field_is_not_counted() {
+    let pattern = pattern_for("KmsErrors");
+    let line =
+        serde_json::json!({"level": "INFO", "fields": {"message": "webhook", "outcome": "kms"}});
+    assert!(!matches(&pattern, &line));
+    // The field really is nested under `fields` in the functions' log format.
+    let e = AdapterError::Decrypt {
+        store_id: "1".into(),
+    };
+    assert!(log_line(&e)["fields"]["error"].is_string());
+}
