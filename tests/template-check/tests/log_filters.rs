@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use adapters::AdapterError;
+use adapters::{AdapterError, Service};
 use serde_json::Value as Json;
 use template_check::load_default;
 
@@ -118,11 +118,11 @@ fn kms_failures() -> Vec<AdapterError> {
             store_id: "1".into(),
         },
         AdapterError::Unavailable {
-            service: "kms",
+            service: Service::Kms,
             detail: "ThrottlingException".into(),
         },
         AdapterError::Rejected {
-            service: "kms",
+            service: Service::Kms,
             status: 400,
             code: "AccessDeniedException".into(),
             detail: "request refused".into(),
@@ -134,11 +134,11 @@ fn kms_failures() -> Vec<AdapterError> {
 fn dynamodb_failures() -> Vec<AdapterError> {
     vec![
         AdapterError::Unavailable {
-            service: "dynamodb",
+            service: Service::DynamoDb,
             detail: "ProvisionedThroughputExceededException".into(),
         },
         AdapterError::Rejected {
-            service: "dynamodb",
+            service: Service::DynamoDb,
             status: 400,
             code: "AccessDeniedException".into(),
             detail: "request refused".into(),
@@ -149,12 +149,12 @@ fn dynamodb_failures() -> Vec<AdapterError> {
 fn other_failures() -> Vec<AdapterError> {
     vec![
         AdapterError::Unauthorized {
-            service: "klaviyo",
+            service: Service::Klaviyo,
             status: 401,
             code: Some("not_authenticated".into()),
         },
         AdapterError::Unavailable {
-            service: "salla",
+            service: Service::Salla,
             detail: "timeout".into(),
         },
         AdapterError::Conflict {

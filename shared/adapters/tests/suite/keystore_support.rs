@@ -1,6 +1,6 @@
 //! Helpers shared by the key store integration tests: moto gating, SDK clients that count
 //! the HTTP requests they send, and sample records.
-#![allow(dead_code)] // each test crate uses a different subset
+#![allow(dead_code)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

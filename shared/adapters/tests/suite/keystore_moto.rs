@@ -2,7 +2,7 @@
 //! start); skips without it, fails without it under CI. Each test makes its own KMS key,
 //! table and store ids, so they run in parallel.
 
-mod keystore_support;
+use crate::keystore_support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

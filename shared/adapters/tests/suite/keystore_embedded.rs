@@ -1,6 +1,6 @@
 //! EmbeddedKeyStore: the local development store (files under a data directory).
 
-mod keystore_support;
+use crate::keystore_support;
 
 use std::fs;
 use std::path::Path;

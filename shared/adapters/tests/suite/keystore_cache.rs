@@ -1,7 +1,7 @@
 //! CachedKeyStore over an in-memory store, counting the calls that reach it. (The same
-//! behaviour counted at the AWS SDK level is in keystore_moto.rs.)
+//! behaviour counted at the AWS SDK level is in suite/keystore_moto.rs.)
 
-mod keystore_support;
+use crate::keystore_support;
 
 use std::sync::Arc;
 use std::time::Duration;

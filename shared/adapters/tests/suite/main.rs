@@ -1,0 +1,7 @@
+//! The key store's integration tests, one binary (each binary links the AWS SDK again).
+
+mod keystore_support;
+
+mod keystore_cache;
+mod keystore_embedded;
+mod keystore_moto;
