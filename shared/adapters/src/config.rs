@@ -107,6 +107,19 @@ impl Config {
                 )
             })?,
         };
+        // The token strategy sends the app-wide secret in every request's `Authorization`
+        // header, where anything that logs or relays headers sees it, and whoever holds it can
+        // sign any store's lifecycle events. On AWS it needs the operator's explicit consent.
+        if webhook_strategy == Strategy::Token
+            && matches!(profile, Profile::Lambda { .. })
+            && get("SALLA_ALLOW_TOKEN_STRATEGY").as_deref() != Some("true")
+        {
+            return Err(AdapterError::Config(
+                "SALLA_WEBHOOK_STRATEGY=token sends the webhook secret in every request header; \
+                 use `signature`, or set SALLA_ALLOW_TOKEN_STRATEGY=true to accept the risk"
+                    .into(),
+            ));
+        }
 
         let default_store = match profile {
             Profile::Dev { .. } => "embedded",
@@ -210,6 +223,7 @@ mod tests {
                 ("TABLE_NAME", "t"),
                 ("KMS_KEY_ID", "k"),
                 ("SALLA_WEBHOOK_STRATEGY", "Token"),
+                ("SALLA_ALLOW_TOKEN_STRATEGY", "true"),
                 ("KEY_CACHE_TTL_SECS", "5"),
             ]),
             Profile::Lambda {
@@ -227,6 +241,38 @@ mod tests {
                 kms_key_id: "k".into()
             }
         );
+    }
+
+    #[test]
+    fn token_strategy_on_lambda_needs_the_operator_s_explicit_consent() {
+        let lambda = Profile::Lambda {
+            required: &["SALLA_WEBHOOK_SECRET"],
+        };
+        let base = [
+            ("SALLA_WEBHOOK_SECRET", "s"),
+            ("TABLE_NAME", "t"),
+            ("KMS_KEY_ID", "k"),
+            ("SALLA_WEBHOOK_STRATEGY", "token"),
+        ];
+        let err = Config::from_lookup(lookup(&base), lambda).unwrap_err();
+        assert!(
+            err.to_string().contains("SALLA_ALLOW_TOKEN_STRATEGY"),
+            "{err}"
+        );
+        let mut refused = base.to_vec();
+        refused.push(("SALLA_ALLOW_TOKEN_STRATEGY", "false"));
+        assert!(Config::from_lookup(lookup(&refused), lambda).is_err());
+        let mut allowed = base.to_vec();
+        allowed.push(("SALLA_ALLOW_TOKEN_STRATEGY", "true"));
+        let (c, _) = Config::from_lookup(lookup(&allowed), lambda).unwrap();
+        assert_eq!(c.webhook_strategy, Strategy::Token);
+        // The dev server may use it freely: nothing travels beyond this machine.
+        let (c, _) = Config::from_lookup(
+            lookup(&[("SALLA_WEBHOOK_STRATEGY", "token")]),
+            Profile::Dev { port: 1 },
+        )
+        .unwrap();
+        assert_eq!(c.webhook_strategy, Strategy::Token);
     }
 
     #[test]

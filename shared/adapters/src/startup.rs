@@ -31,6 +31,13 @@ pub async fn build<F: Function>() -> Result<F, AdapterError> {
     let (config, _) = Config::from_env(Profile::Lambda {
         required: F::REQUIRED,
     })?;
+    if config.webhook_strategy == crate::salla::signature::Strategy::Token {
+        tracing::warn!(
+            function = F::NAME,
+            "webhook token strategy allowed by SALLA_ALLOW_TOKEN_STRATEGY: the webhook secret \
+             travels in every request header; prefer the signature strategy"
+        );
+    }
     let keys = crate::keystore::build(&config).await?;
     F::from_config(&config, keys)
 }

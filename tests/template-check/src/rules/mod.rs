@@ -72,6 +72,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         env: &[
             "SALLA_WEBHOOK_SECRET",
             "SALLA_WEBHOOK_STRATEGY",
+            "SALLA_ALLOW_TOKEN_STRATEGY",
             "SALLA_CLIENT_ID",
             "SALLA_CLIENT_SECRET",
             "SALLA_ACCOUNTS_URL",

@@ -18,8 +18,8 @@ const SECRET_WORDS: &[&str] = &[
     "apikey",
     "api_key",
 ];
-/// Parameters that name or version a secret rather than hold one.
-const NAMING_SUFFIXES: &[&str] = &["name", "arn", "revision"];
+/// Settings that name or version a secret, or choose how one is checked, rather than hold one.
+const NAMING_SUFFIXES: &[&str] = &["name", "arn", "revision", "strategy"];
 
 fn looks_secret(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
@@ -59,7 +59,7 @@ pub fn check(doc: &Json, out: &mut Vec<Violation>) {
             .map(|s| s.secrets)
             .unwrap_or_default();
         for (name, value) in function_env(doc, res) {
-            if !looks_secret(name) {
+            if !is_secret_parameter(name) {
                 continue;
             }
             let at = format!("{id}.Environment.{name}");
