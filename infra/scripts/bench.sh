@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the mapping benchmark (issue 3's target: parse + plan of order.created, median
+# Runs the mapping benchmark (target: parse + plan of order.created, median
 # ≤ 20 µs) and prints each benchmark's median, which criterion's own summary does not show.
 #
 #   infra/scripts/bench.sh            # all five benchmarks (~1 min 30 s)

@@ -1,5 +1,5 @@
 //! The run's summary: JSON for machines, a table for people, and the pass/fail checks of
-//! issue 7 (zero errors, zero lost events) and issue 4's targets.
+//! the load targets (zero errors, zero lost events, added latency, RSS, start-up).
 
 use std::collections::BTreeMap;
 use std::time::Duration;

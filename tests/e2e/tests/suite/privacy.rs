@@ -271,7 +271,9 @@ async fn child_run_the_corpus() {
         Profile::Dev { port: 0 },
     )
     .unwrap();
-    let store = adapters::keystore::build(&config).await.expect("embedded key store");
+    let store = adapters::keystore::build(&config)
+        .await
+        .expect("embedded key store");
     let h = Harness::start_with(
         store,
         fast_policy(),
