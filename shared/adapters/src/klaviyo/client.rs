@@ -74,6 +74,9 @@ pub trait KlaviyoApi: Send + Sync {
     ) -> Result<Delivery, AdapterError>;
 }
 
+/// How long a key check may wait for Klaviyo's one answer.
+const KEY_CHECK_TIMEOUT: Duration = Duration::from_secs(4);
+
 #[derive(Debug, Clone)]
 pub struct KlaviyoClient {
     http: reqwest::Client,
@@ -128,11 +131,12 @@ impl KlaviyoClient {
 #[async_trait]
 impl KlaviyoApi for KlaviyoClient {
     async fn get_account(&self, key: &Secret) -> Result<AccountInfo, AdapterError> {
-        // The accounts endpoint allows 1 request/s per account, so it is called at onboarding
-        // only, with a short deadline: a merchant is waiting on the page.
-        let deadline = Instant::now() + Duration::from_secs(10);
+        // The accounts endpoint allows 1 request/s per account and is reachable from public
+        // pages: one short attempt, never a retry loop. A 429 or 5xx is "Klaviyo busy, try
+        // again" for the merchant (or a 503 that Salla redelivers, on the webhook path).
+        let deadline = Instant::now() + KEY_CHECK_TIMEOUT;
         let (delivery, body) = self
-            .call_raw(key, Method::GET, "/api/accounts", None, deadline)
+            .call_raw(key, Method::GET, "/api/accounts", None, deadline, 1)
             .await?;
         delivery.into_result()?;
         parse_account(&body)
@@ -148,7 +152,10 @@ impl KlaviyoApi for KlaviyoClient {
     ) -> Result<Delivery, AdapterError> {
         let method = Method::from_bytes(method.as_bytes())
             .map_err(|_| AdapterError::Config(format!("unsupported HTTP method {method}")))?;
-        Ok(self.call_raw(key, method, path, body, deadline).await?.0)
+        Ok(self
+            .call_raw(key, method, path, body, deadline, u32::MAX)
+            .await?
+            .0)
     }
 }
 
@@ -160,6 +167,7 @@ impl KlaviyoClient {
         path: &str,
         body: Option<&Value>,
         deadline: Instant,
+        max_attempts: u32,
     ) -> Result<(Delivery, Vec<u8>), AdapterError> {
         let mut attempts = 0u32;
         let mut failures = 0u32;
@@ -210,7 +218,7 @@ impl KlaviyoClient {
                     self.retry.backoff(failures)
                 }
             };
-            if attempts >= self.retry.max_attempts {
+            if attempts >= self.retry.max_attempts.min(max_attempts) {
                 return Err(unavailable("retries exhausted"));
             }
             if Instant::now() + wait >= deadline {
@@ -269,6 +277,7 @@ fn parse_account(body: &[u8]) -> Result<AccountInfo, AdapterError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn account_parses_list_and_single_shapes() {
@@ -281,6 +290,49 @@ mod tests {
         assert_eq!(parse_account(single).unwrap().id, "X");
         assert!(parse_account(b"{}").is_err());
         assert!(parse_account(b"nope").is_err());
+    }
+
+    /// A loopback server that answers every request with `status` (and `Retry-After: 0`),
+    /// counting the requests it gets.
+    async fn answering(status: u16) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\nRetry-After: 0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let _ = sock.write_all(answer.as_bytes()).await;
+            }
+        });
+        (url, hits)
+    }
+
+    #[tokio::test]
+    async fn a_key_check_is_one_attempt_whatever_klaviyo_answers() {
+        // The accounts endpoint allows one request per second per account: retrying a 429 or a
+        // 5xx inside the check only holds the function longer and spends more of the quota.
+        for status in [429, 503] {
+            let (url, hits) = answering(status).await;
+            let client = KlaviyoClient::new(url);
+            let err = client
+                .get_account(&Secret::new("pk_test"))
+                .await
+                .unwrap_err();
+            assert!(matches!(err, AdapterError::Unavailable { .. }), "{err}");
+            assert_eq!(
+                hits.load(std::sync::atomic::Ordering::SeqCst),
+                1,
+                "status {status}"
+            );
+        }
     }
 
     #[test]
