@@ -226,9 +226,46 @@ mod tests {
         (resp.status(), value)
     }
 
+    /// A store that installed the app: Salla's tokens held, no Klaviyo key yet.
+    fn installed(store: &str) -> StoreRecord {
+        let mut record = connected(store, true);
+        record.klaviyo = None;
+        record
+    }
+
+    #[tokio::test]
+    async fn validation_url_refuses_stores_that_did_not_install_the_app_without_asking_klaviyo() {
+        let (deps, keys, calls) = crate::test_support::deps_counting();
+        let body = |store: &str| {
+            json!({"merchant_id": store, "settings": {"klaviyo_private_key": GOOD_KEY}}).to_string()
+        };
+        // Unknown store, no store id at all, and a store whose record holds no Salla tokens.
+        keys.put(&connected("7", false)).await.unwrap();
+        for request in [
+            body("99"),
+            body("7"),
+            json!({"settings": {"klaviyo_private_key": GOOD_KEY}}).to_string(),
+        ] {
+            let (status, answer) = validate(&deps, &request).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(answer["success"], false, "{request}");
+            assert_eq!(answer["error"]["field"], crate::KEY_FIELD);
+            // The answer says nothing about the key: it was never checked.
+            let en = answer["error"]["message"]["en"].as_str().unwrap();
+            assert!(en.contains("install"), "{en}");
+        }
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+        keys.put(&installed("8")).await.unwrap();
+        assert_eq!(
+            validate(&deps, &body("8")).await,
+            (StatusCode::OK, json!({"success": true}))
+        );
+    }
+
     #[tokio::test]
     async fn validation_url_answers_salla_and_stores_nothing() {
         let (deps, keys) = deps();
+        keys.put(&installed("1")).await.unwrap();
         let body = |key: &str| {
             json!({"merchant_id": 1, "settings": {"klaviyo_private_key": key}}).to_string()
         };
@@ -246,6 +283,10 @@ mod tests {
         assert_eq!(answer["success"], false);
         let (status, _) = validate(&deps, &"x".repeat(17 * 1024)).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-        assert!(keys.is_empty());
+        let record = keys.get("1").await.unwrap().unwrap();
+        assert!(
+            record.klaviyo.is_none(),
+            "the unsigned validation request must not store"
+        );
     }
 }

@@ -23,11 +23,16 @@ pub const DOWN_KEY: &str = "pk_klaviyo_down";
 
 /// Klaviyo's accounts endpoint: one good key, one without scopes, one that finds Klaviyo
 /// down; any other key is invalid.
-pub struct FakeKlaviyo;
+#[derive(Default)]
+pub struct FakeKlaviyo {
+    /// How many key checks reached "Klaviyo".
+    pub calls: Arc<std::sync::atomic::AtomicUsize>,
+}
 
 #[async_trait]
 impl KlaviyoApi for FakeKlaviyo {
     async fn get_account(&self, key: &Secret) -> Result<AccountInfo, AdapterError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         match key.expose() {
             GOOD_KEY => Ok(AccountInfo {
                 id: "AbC".into(),
@@ -67,13 +72,25 @@ impl KlaviyoApi for FakeKlaviyo {
 }
 
 pub fn deps() -> (Deps, Arc<MemoryKeyStore>) {
+    let (deps, keys, _) = deps_counting();
+    (deps, keys)
+}
+
+/// [`deps`], plus the number of key checks that reached the fake Klaviyo.
+pub fn deps_counting() -> (
+    Deps,
+    Arc<MemoryKeyStore>,
+    Arc<std::sync::atomic::AtomicUsize>,
+) {
     let keys = Arc::new(MemoryKeyStore::new());
+    let klaviyo = FakeKlaviyo::default();
+    let calls = klaviyo.calls.clone();
     let deps = Deps {
         keys: keys.clone(),
-        klaviyo: Arc::new(FakeKlaviyo),
+        klaviyo: Arc::new(klaviyo),
         session_secret: Secret::new(SECRET),
     };
-    (deps, keys)
+    (deps, keys, calls)
 }
 
 /// A session cookie for `store` issued `age` seconds ago.

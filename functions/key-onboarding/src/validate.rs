@@ -57,10 +57,55 @@ async fn answer(deps: &Deps, req: &Request) -> (StatusCode, Value, &'static str)
         Ok(key) => key,
         Err(problem) => return (StatusCode::OK, field_error(problem), "bad_shape"),
     };
+    // The request is unsigned: only a store that installed the app (we hold its Salla
+    // tokens) gets its key checked, so the endpoint is no oracle for keys from elsewhere and
+    // costs a flood one key-store read, not a Klaviyo call.
+    match installed(deps, store_id(&body)).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return (
+                StatusCode::OK,
+                field_error(Problem::NotInstalled),
+                "unknown_store",
+            );
+        }
+        Err(_) => {
+            return (
+                StatusCode::OK,
+                field_error(Problem::StorageDown),
+                "store_unavailable",
+            );
+        }
+    }
     match key_check::with_klaviyo(deps.klaviyo.as_ref(), &key).await {
         Ok(_) => (StatusCode::OK, json!({"success": true}), "valid"),
         Err(problem) => (StatusCode::OK, field_error(problem), "rejected"),
     }
+}
+
+/// The store the form belongs to: Salla sends `merchant_id` (the webhooks' `merchant`) and
+/// `store_id`, as numbers or strings.
+fn store_id(body: &serde_json::Map<String, Value>) -> Option<String> {
+    ["merchant_id", "store_id"]
+        .iter()
+        .find_map(|k| match body.get(*k)? {
+            Value::Number(n) => n.as_u64().map(|n| n.to_string()),
+            Value::String(s) => {
+                let s = s.trim();
+                (!s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| s.to_string())
+            }
+            _ => None,
+        })
+}
+
+async fn installed(deps: &Deps, store: Option<String>) -> Result<bool, adapters::AdapterError> {
+    let Some(store) = store else { return Ok(false) };
+    Ok(deps
+        .keys
+        .get(&store)
+        .await?
+        .is_some_and(|record| record.salla.is_some()))
 }
 
 /// Salla shows `message` under the settings field; both languages, since the dashboard may be

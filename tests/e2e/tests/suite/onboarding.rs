@@ -408,6 +408,24 @@ async fn validate(w: &World, path: &str, body: &str) -> (StatusCode, Value) {
     (status, serde_json::from_str(&text).expect("JSON answer"))
 }
 
+/// The store of [`settings`], installed: Salla's tokens held, no Klaviyo key.
+async fn seed_installed(w: &World) {
+    let mut record = StoreRecord::new(VALIDATED_STORE);
+    record.salla = Some(salla_tokens("access"));
+    w.keys.put(&record).await.expect("seed");
+}
+
+/// No Klaviyo key was stored by a validation request.
+async fn no_key_stored(w: &World) -> bool {
+    w.keys
+        .get(VALIDATED_STORE)
+        .await
+        .expect("read")
+        .is_none_or(|r| r.klaviyo.is_none())
+}
+
+const VALIDATED_STORE: &str = "1803665367";
+
 fn settings(key: &str) -> String {
     json!({"merchant_id": 1803665367, "store_id": 1803665367, "settings": {"klaviyo_private_key": key, "other": "x"}})
         .to_string()
@@ -416,11 +434,12 @@ fn settings(key: &str) -> String {
 #[tokio::test]
 async fn validation_url_accepts_a_good_key_and_stores_nothing() {
     let w = world().await;
+    seed_installed(&w).await;
     let (status, body) = validate(&w, "/validate", &settings(GOOD_KEY)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({"success": true}));
     assert!(
-        w.keys.is_empty(),
+        no_key_stored(&w).await,
         "the unsigned validation request must not store"
     );
     let calls = w.klaviyo.requests();
@@ -432,6 +451,7 @@ async fn validation_url_accepts_a_good_key_and_stores_nothing() {
 #[tokio::test]
 async fn validation_url_rejects_an_unknown_key_in_both_languages() {
     let w = world().await;
+    seed_installed(&w).await;
     let (status, body) = validate(&w, "/onboarding/validate", &settings(UNKNOWN_KEY)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["success"], false);
@@ -448,12 +468,13 @@ async fn validation_url_rejects_an_unknown_key_in_both_languages() {
             .unwrap()
             .contains("لم يقبل Klaviyo")
     );
-    assert!(w.keys.is_empty());
+    assert!(no_key_stored(&w).await);
 }
 
 #[tokio::test]
 async fn validation_url_names_the_missing_scopes() {
     let w = world().await;
+    seed_installed(&w).await;
     let (_, body) = validate(&w, "/validate", &settings(SCOPELESS_KEY)).await;
     assert_eq!(body["success"], false);
     for lang in ["en", "ar"] {
@@ -467,6 +488,7 @@ async fn validation_url_names_the_missing_scopes() {
 #[tokio::test]
 async fn validation_url_when_klaviyo_is_down() {
     let w = world().await;
+    seed_installed(&w).await;
     w.klaviyo.push_fault(Fault::Status {
         status: 503,
         retry_after: None,
@@ -480,6 +502,26 @@ async fn validation_url_when_klaviyo_is_down() {
             .as_str()
             .unwrap()
             .contains("couldn't reach Klaviyo")
+    );
+    assert!(no_key_stored(&w).await);
+}
+
+#[tokio::test]
+async fn validation_url_refuses_a_store_that_has_not_installed_the_app() {
+    let w = world().await;
+    let (status, body) = validate(&w, "/validate", &settings(GOOD_KEY)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["success"], false);
+    assert_eq!(body["error"]["field"], "klaviyo_private_key");
+    assert!(
+        body["error"]["message"]["en"]
+            .as_str()
+            .unwrap()
+            .contains("installation")
+    );
+    assert!(
+        w.klaviyo.requests().is_empty(),
+        "no Klaviyo call for an unknown store"
     );
     assert!(w.keys.is_empty());
 }
