@@ -82,10 +82,27 @@ pub async fn settings_updated(
         validated_at: now_unix(),
         needs_reconnect: false,
     };
+    let mut previous_account = None;
     keystore::update(deps.store.as_ref(), store_id, |record| {
+        previous_account = record.klaviyo.as_ref().and_then(|k| k.account_id.clone());
         record.klaviyo = Some(connection.clone());
     })
     .await?;
+    // Moving a store's shopper data to another Klaviyo account is the change an attacker
+    // with the webhook secret would make: every one is logged under its own name so the
+    // operator can count and alarm on it (account ids name no shopper).
+    if let Some(previous) = previous_account.filter(|p| Some(p) != connection.account_id.as_ref()) {
+        tracing::warn!(
+            event = "klaviyo_account_changed",
+            store_id,
+            previous_account = %previous,
+            account = connection.account_id.as_deref().unwrap_or("-"),
+            "store switched to another Klaviyo account"
+        );
+        return Ok(Outcome::Lifecycle {
+            change: "klaviyo_account_changed",
+        });
+    }
     Ok(Outcome::Lifecycle {
         change: "klaviyo_key_stored",
     })

@@ -216,3 +216,53 @@ fn a_line_without_an_error_field_is_not_counted() {
     };
     assert!(log_line(&e)["fields"]["error"].is_string());
 }
+
+#[test]
+fn account_change_filter_counts_the_intake_s_account_change_line() {
+    let t = load_default();
+    let pattern =
+        t["Resources"]["WebhookIntakeKlaviyoAccountChangesFilter"]["Properties"]["FilterPattern"]
+            .as_str()
+            .expect("the account-change filter")
+            .to_string();
+    // `{ $.fields.event = "klaviyo_account_changed" }`: an exact string comparison.
+    let (path, value) = pattern
+        .trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .split_once('=')
+        .expect("a comparison");
+    let path: Vec<&str> = path.trim().trim_start_matches("$.").split('.').collect();
+    let value = value.trim().trim_matches('"');
+    // The event name as functions/webhook-intake/src/lifecycle.rs logs it.
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_target(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::warn!(
+            event = "klaviyo_account_changed",
+            store_id = "1",
+            previous_account = "A",
+            account = "B",
+            "store switched to another Klaviyo account"
+        );
+    });
+    let line: Json = serde_json::from_slice(&capture.0.lock().expect("capture")).expect("JSON");
+    let logged = path.iter().try_fold(&line, |v, key| v.get(*key));
+    assert_eq!(logged.and_then(Json::as_str), Some(value), "{line}");
+    let source = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../functions/webhook-intake/src/lifecycle.rs"
+    ))
+    .expect("lifecycle source");
+    assert!(
+        source.contains(&format!("event = \"{value}\"")),
+        "the intake logs {value}"
+    );
+}

@@ -702,3 +702,34 @@ async fn abandoned_cart_without_salla_tokens_still_goes_out() {
     assert_eq!(a.body["outcome"], "sent");
     assert!(h.klaviyo.violations().is_empty());
 }
+
+#[tokio::test]
+async fn switching_a_store_to_another_klaviyo_account_is_reported_as_such() {
+    let h = Harness::start().await;
+    let mut settings: Value = serde_json::from_slice(&sample("app.settings.updated.json")).unwrap();
+    let store = merchant_of(&sample("app.settings.updated.json")).unwrap();
+    h.klaviyo
+        .add_account("pk_other_account_key", StubAccount::new("Other", "Other9"));
+    settings["data"]["settings"]["klaviyo_private_key"] = json!(GOOD_KEY);
+    let first = h.post_signed(&serde_json::to_vec(&settings).unwrap()).await;
+    assert_eq!(
+        first.body["outcome"], "klaviyo_key_stored",
+        "{}",
+        first.body
+    );
+    // A new key of the same account is a plain replacement; another account is a switch,
+    // which the operator must be able to see and count.
+    settings["data"]["settings"]["klaviyo_private_key"] = json!("pk_other_account_key");
+    let switch = h.post_signed(&serde_json::to_vec(&settings).unwrap()).await;
+    assert_eq!(switch.status, 200);
+    assert_eq!(
+        switch.body["outcome"], "klaviyo_account_changed",
+        "{}",
+        switch.body
+    );
+    let record = h.store.get(&store).await.unwrap().unwrap();
+    assert_eq!(
+        record.klaviyo.unwrap().account_id.as_deref(),
+        Some("Other9")
+    );
+}
