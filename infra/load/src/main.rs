@@ -5,6 +5,7 @@
 //!     infra/scripts/load.sh                                   # 50 stores × 200/s × 60 s
 //!     target/release/load --rate 500 --duration 10 --stub-latency-ms 0
 //!     MOTO_URL=http://127.0.0.1:5000 target/release/load --key-store dynamodb --duration 20
+//!     target/release/load --stores 20 --rate 100 --duration 30 --flood-validate 300
 //!
 //! Everything listens on 127.0.0.1; the tool stops the processes it started, by PID.
 
