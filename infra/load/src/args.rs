@@ -13,7 +13,10 @@ pub const USAGE: &str = "usage: load [options]
   --secret S           webhook secret (default: SALLA_WEBHOOK_SECRET or a generated one)
   --bin-dir DIR        where dev-server and klaviyo-stub are (default: this binary's folder)
   --json FILE          also write the JSON summary to FILE
-  --seed N             variation seed (default 1)";
+  --seed N             variation seed (default 1)
+  --flood-validate N   also send N unsigned requests/s to the dev server's /onboarding/validate
+                       for the whole run (unknown stores, an installed store, malformed
+                       bodies; default 0 = off; not with --url)";
 
 #[derive(Debug, Clone)]
 pub struct Args {
@@ -27,6 +30,7 @@ pub struct Args {
     pub bin_dir: PathBuf,
     pub json: Option<PathBuf>,
     pub seed: u64,
+    pub flood_validate: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +65,7 @@ pub fn parse() -> Result<Args, String> {
         bin_dir,
         json: None,
         seed: 1,
+        flood_validate: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -82,6 +87,7 @@ pub fn parse() -> Result<Args, String> {
             "--bin-dir" => args.bin_dir = PathBuf::from(value()?),
             "--json" => args.json = Some(PathBuf::from(value()?)),
             "--seed" => args.seed = number(&value()?, "--seed")?,
+            "--flood-validate" => args.flood_validate = number(&value()?, "--flood-validate")?,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -92,6 +98,12 @@ pub fn parse() -> Result<Args, String> {
     // Bounded by construction: at most rate × duration webhooks, capped here.
     if u64::from(args.rate) * args.duration_secs > 2_000_000 {
         return Err("rate × duration is capped at 2,000,000 webhooks".into());
+    }
+    if args.flood_validate > 0 && args.url.is_some() {
+        return Err("--flood-validate drives the spawned dev server only (loopback)".into());
+    }
+    if u64::from(args.flood_validate) * args.duration_secs > 200_000 {
+        return Err("flood rate × duration is capped at 200,000 requests".into());
     }
     Ok(args)
 }

@@ -60,6 +60,24 @@ pub fn settings_body(store: &str, key: &str) -> Vec<u8> {
     .unwrap_or_default()
 }
 
+/// A signed-ready `app.store.authorize` giving `store` (placeholder) Salla tokens: the store
+/// has installed the app.
+pub fn authorize_body(store: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "event": "app.store.authorize",
+        "merchant": store.parse::<u64>().map(Value::from).unwrap_or_else(|_| Value::from(store)),
+        "created_at": "2026-01-01 10:00:00",
+        "data": {
+            "access_token": "load-access-token",
+            "refresh_token": "load-refresh-token",
+            "expires": 4_102_444_800u64,
+            "scope": "settings.read offline_access",
+            "token_type": "bearer"
+        }
+    }))
+    .unwrap_or_default()
+}
+
 /// One prepared delivery.
 pub struct Webhook {
     pub body: Vec<u8>,

@@ -5,12 +5,14 @@
 //!     infra/scripts/load.sh                                   # 50 stores × 200/s × 60 s
 //!     target/release/load --rate 500 --duration 10 --stub-latency-ms 0
 //!     MOTO_URL=http://127.0.0.1:5000 target/release/load --key-store dynamodb --duration 20
+//!     target/release/load --stores 20 --rate 100 --duration 30 --flood-validate 300
 //!
 //! Everything listens on 127.0.0.1; the tool stops the processes it started, by PID.
 
 mod args;
 mod bodies;
 mod drive;
+mod flood;
 mod moto;
 mod procs;
 mod report;
@@ -118,6 +120,12 @@ async fn run(args: Args) -> Result<bool, String> {
     let connect_started = Instant::now();
     connect_stores(&client, &intake, &args).await?;
     let connect_time = connect_started.elapsed();
+    // The flood's installed store is not one the webhooks go to, so their enrichment and
+    // expected events stay as planned.
+    let installed_store = bodies::store_id(args.stores);
+    if args.flood_validate > 0 {
+        install_store(&client, &intake, &installed_store, &args.secret).await?;
+    }
 
     if let Some(m) = &moto_setup {
         moto::start_recording(&client, &m.url).await?;
@@ -126,7 +134,25 @@ async fn run(args: Args) -> Result<bool, String> {
         "load: {count} webhooks at {}/s for {} s (stub latency {} ms)",
         args.rate, args.duration_secs, args.stub_latency_ms
     );
+    let flooding = (args.flood_validate > 0).then(|| {
+        // Its own client, so the flood does not share the webhooks' connection pool.
+        let flood_client = reqwest::Client::builder()
+            .pool_max_idle_per_host(1024)
+            .build()
+            .unwrap_or_default();
+        tokio::spawn(flood::flood(
+            flood_client,
+            format!("{base_url}/onboarding/validate"),
+            installed_store.clone(),
+            args.flood_validate,
+            Duration::from_secs(args.duration_secs),
+        ))
+    });
     let driven = drive::drive(client.clone(), intake, webhooks.clone(), args.rate).await;
+    let flooded = match flooding {
+        Some(task) => Some(task.await.map_err(|e| format!("validate flood: {e}"))?),
+        None => None,
+    };
 
     let aws_calls = match &moto_setup {
         Some(m) => Some(moto::stop_and_count(&client, &m.url).await),
@@ -155,6 +181,9 @@ async fn run(args: Args) -> Result<bool, String> {
         connect_time,
         aws_calls,
         server_log: server_log.as_deref(),
+        flood: flooded
+            .as_ref()
+            .map(|f| flood::summary(f, args.flood_validate)),
     };
     let (summary, ok) = run.summary();
     eprint!("{}", report::table(&summary));
@@ -185,6 +214,24 @@ async fn first_answer(
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     Err("the dev server did not answer a webhook within 15 s".into())
+}
+
+/// Installs `store` the way Salla does: a signed `app.store.authorize` with its tokens.
+async fn install_store(
+    client: &reqwest::Client,
+    intake: &str,
+    store: &str,
+    secret: &str,
+) -> Result<(), String> {
+    let body = bodies::authorize_body(store);
+    let signature = adapters::salla::signature::sign(secret.as_bytes(), &body);
+    let (status, text) = drive::post_signed(client, intake, &body, &signature).await?;
+    if status != 200 || !text.contains("salla_tokens_stored") {
+        return Err(format!(
+            "installing store {store} failed: HTTP {status} {text}"
+        ));
+    }
+    Ok(())
 }
 
 /// Connects every store the way Salla does: a signed `app.settings.updated` with the key.

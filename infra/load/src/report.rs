@@ -26,6 +26,8 @@ pub struct Run<'a> {
     pub connect_time: Duration,
     pub aws_calls: Option<Result<(u64, u64, u64), String>>,
     pub server_log: Option<&'a str>,
+    /// The Validation URL flood's summary, when one ran.
+    pub flood: Option<Value>,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -181,6 +183,7 @@ impl Run<'_> {
             "start_to_first_webhook_ms": start_ms.map(round3),
             "connect_stores_ms": round3(ms(self.connect_time)),
             "aws_calls_during_load": aws,
+            "validate_flood": self.flood,
             "server_log": {"lines": log_lines, "warn_or_error": log_warnings},
             "checks": checks,
             "targets": targets,
@@ -258,6 +261,25 @@ pub fn table(s: &Value) -> String {
         num(&s["start_to_first_webhook_ms"]),
     );
     out += &row("AWS calls during load", num(&s["aws_calls_during_load"]));
+    let f = &s["validate_flood"];
+    if !f.is_null() {
+        out += &row(
+            "validate sent / answered",
+            format!("{} / {}", num(&f["sent"]), num(&f["answered"])),
+        );
+        out += &row("validate by status", num(&f["by_status"]));
+        out += &row("validate by kind", num(&f["by_kind"]));
+        let l = &f["latency_ms"];
+        out += &row(
+            "validate latency ms",
+            format!(
+                "p50 {}  p99 {}  max {}",
+                num(&l["p50"]),
+                num(&l["p99"]),
+                num(&l["max"])
+            ),
+        );
+    }
     out += &row("checks", num(&s["checks"]));
     out += &row("targets", num(&s["targets"]));
     out
