@@ -28,6 +28,13 @@ impl Write for Capture {
 /// One log line as the functions write it (`adapters::logging::init`'s JSON format) for a
 /// failure logged with `error = %e`, as the handlers do.
 fn log_line(error: &dyn std::fmt::Display) -> Json {
+    logged(|| {
+        tracing::warn!(event = "order.created", store_id = "1", outcome = "unavailable", status = 503, error = %error, "webhook");
+    })
+}
+
+/// The one JSON line `emit` writes through the functions' log format.
+fn logged(emit: impl FnOnce()) -> Json {
     let capture = Capture::default();
     let writer = capture.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -37,9 +44,7 @@ fn log_line(error: &dyn std::fmt::Display) -> Json {
         .with_target(false)
         .with_writer(move || writer.clone())
         .finish();
-    tracing::subscriber::with_default(subscriber, || {
-        tracing::warn!(event = "order.created", store_id = "1", outcome = "unavailable", status = 503, error = %error, "webhook");
-    });
+    tracing::subscriber::with_default(subscriber, emit);
     let bytes = capture.0.lock().expect("capture").clone();
     serde_json::from_slice(&bytes).expect("one JSON log line")
 }
@@ -235,16 +240,7 @@ fn account_change_filter_counts_the_intake_s_account_change_line() {
     let path: Vec<&str> = path.trim().trim_start_matches("$.").split('.').collect();
     let value = value.trim().trim_matches('"');
     // The event name as functions/webhook-intake/src/lifecycle.rs logs it.
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_current_span(false)
-        .with_span_list(false)
-        .with_target(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
+    let line = logged(|| {
         tracing::warn!(
             event = "klaviyo_account_changed",
             store_id = "1",
@@ -253,9 +249,8 @@ fn account_change_filter_counts_the_intake_s_account_change_line() {
             "store switched to another Klaviyo account"
         );
     });
-    let line: Json = serde_json::from_slice(&capture.0.lock().expect("capture")).expect("JSON");
-    let logged = path.iter().try_fold(&line, |v, key| v.get(*key));
-    assert_eq!(logged.and_then(Json::as_str), Some(value), "{line}");
+    let field = path.iter().try_fold(&line, |v, key| v.get(*key));
+    assert_eq!(field.and_then(Json::as_str), Some(value), "{line}");
     let source = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../functions/webhook-intake/src/lifecycle.rs"
