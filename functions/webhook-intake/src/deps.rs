@@ -3,13 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use adapters::AdapterError;
 use adapters::config::Config;
 use adapters::keystore::KeyStore;
 use adapters::klaviyo::{KlaviyoApi, KlaviyoClient};
 use adapters::salla::api::SallaApi;
-use adapters::salla::signature::Strategy;
+use adapters::salla::signature::{Strategy, WebhookSecrets};
 use adapters::startup::Function;
-use adapters::{AdapterError, Secret};
 use lambda_http::{Body, Request, Response};
 
 use crate::enrich::{ProductCache, RefreshLocks, TokenRefresher};
@@ -19,7 +19,7 @@ use crate::enrich::{ProductCache, RefreshLocks, TokenRefresher};
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub struct Deps {
-    pub webhook_secret: Secret,
+    pub webhook_secrets: WebhookSecrets,
     pub strategy: Strategy,
     pub store: Arc<dyn KeyStore>,
     pub klaviyo: Arc<dyn KlaviyoApi>,
@@ -42,7 +42,7 @@ impl Deps {
         let klaviyo = KlaviyoClient::new(config.klaviyo_api_url.clone());
         let budget = klaviyo.policy().budget;
         Deps {
-            webhook_secret: config.webhook_secret.clone(),
+            webhook_secrets: config.webhook_secrets(),
             strategy: config.webhook_strategy,
             store,
             klaviyo: Arc::new(klaviyo),

@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use adapters::salla::signature::Verified;
 use lambda_http::{Body, Request, Response};
 use mapping::Action;
 use serde_json::json;
@@ -82,14 +83,23 @@ async fn process(deps: &Deps, req: &Request, trace: &mut Trace) -> Result<Outcom
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     // lambda_http has already base64-decoded a function-URL body flagged isBase64Encoded, so
     // these are the bytes Salla signed.
-    if !adapters::salla::signature::verify(
+    let verified = deps.webhook_secrets.verify(
         deps.strategy,
-        deps.webhook_secret.expose().as_bytes(),
         body,
         header("x-salla-signature"),
         header("authorization"),
-    ) {
-        return Err(IntakeError::Unauthenticated);
+        adapters::clock::now_unix(),
+    );
+    match verified {
+        None => return Err(IntakeError::Unauthenticated),
+        // Counted by the template's metric filter: the overlap may end once this stops.
+        Some(Verified::Previous) => {
+            tracing::info!(
+                event = "webhook_previous_secret",
+                "delivery verified with the previous webhook secret"
+            )
+        }
+        Some(Verified::Current) => {}
     }
 
     let envelope = mapping::parse_envelope(body)?;
@@ -216,6 +226,46 @@ mod tests {
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["outcome"], "store_deleted");
         assert!(store.get("42").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn the_previous_secret_verifies_until_the_rotation_ends() {
+        let rotating = |ends: &str| {
+            let ends = ends.to_string();
+            let (config, _) = Config::from_lookup(
+                move |k| match k {
+                    "SALLA_WEBHOOK_SECRET" => Some("the-new-secret".to_string()),
+                    "SALLA_WEBHOOK_SECRET_PREVIOUS" => Some(SECRET.to_string()),
+                    "SALLA_WEBHOOK_ROTATION_ENDS_AT" => Some(ends.clone()),
+                    _ => None,
+                },
+                Profile::Dev { port: 0 },
+            )
+            .unwrap();
+            Deps::new(&config, Arc::new(MemoryKeyStore::new()))
+        };
+        let body = event("app.subscription.renewed");
+        let open = rotating("2100-01-01T00:00:00Z");
+        let (status, _) = answer(&open, delivery(&body, true)).await;
+        assert_eq!(
+            status, 200,
+            "signed with the previous secret, inside the window"
+        );
+        let mut new = delivery(&body, false);
+        new.headers_mut().insert(
+            "x-salla-signature",
+            adapters::salla::signature::sign(b"the-new-secret", body.as_bytes())
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(answer(&open, new).await.0, 200, "the new secret verifies");
+
+        let closed = rotating("2020-01-01T00:00:00Z");
+        let (status, body) = answer(&closed, delivery(&body, true)).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("unauthenticated"))
+        );
     }
 
     const MAX_BODY: usize = crate::deps::MAX_BODY_BYTES;

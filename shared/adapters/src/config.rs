@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::salla::signature::Strategy;
+use crate::salla::signature::{PreviousSecret, Strategy, WebhookSecrets};
 use crate::{AdapterError, Secret};
 
 /// Where connection secrets live.
@@ -22,6 +22,8 @@ pub enum KeyStoreKind {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub webhook_secret: Secret,
+    /// The secret being rotated out, verifying until the end of its overlap window.
+    pub webhook_previous_secret: Option<PreviousSecret>,
     pub webhook_strategy: Strategy,
     pub salla_client_id: String,
     pub salla_client_secret: Secret,
@@ -52,6 +54,14 @@ const DEV_WEBHOOK_SECRET: &str = "dev-webhook-secret";
 const DEV_SESSION_SECRET: &str = "dev-session-secret-change-me-0123456789";
 
 impl Config {
+    /// The secrets a webhook delivery may be authenticated with.
+    pub fn webhook_secrets(&self) -> WebhookSecrets {
+        WebhookSecrets {
+            current: self.webhook_secret.clone(),
+            previous: self.webhook_previous_secret.clone(),
+        }
+    }
+
     /// Reads the process environment. Returns the config and the names of the settings that
     /// fell back to a development default.
     pub fn from_env(profile: Profile) -> Result<(Config, Vec<&'static str>), AdapterError> {
@@ -143,6 +153,35 @@ impl Config {
                 ));
             }
         };
+        let webhook_previous_secret = match get("SALLA_WEBHOOK_SECRET_PREVIOUS") {
+            None => None,
+            Some(secret) => {
+                // An overlap without an end would keep a retired secret valid forever.
+                let ends = get("SALLA_WEBHOOK_ROTATION_ENDS_AT").ok_or_else(|| {
+                    AdapterError::Config(
+                        "SALLA_WEBHOOK_SECRET_PREVIOUS needs SALLA_WEBHOOK_ROTATION_ENDS_AT \
+                         (the end of the overlap window, e.g. 2026-12-03T12:00:00Z)"
+                            .into(),
+                    )
+                })?;
+                let until = time::OffsetDateTime::parse(
+                    &ends,
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .map_err(|_| {
+                    AdapterError::Config(
+                        "SALLA_WEBHOOK_ROTATION_ENDS_AT must be an RFC 3339 time, e.g. \
+                         2026-12-03T12:00:00Z"
+                            .into(),
+                    )
+                })?
+                .unix_timestamp();
+                Some(PreviousSecret {
+                    secret: Secret::new(secret),
+                    until,
+                })
+            }
+        };
         let key_cache_ttl = match get("KEY_CACHE_TTL_SECS") {
             None => Duration::from_secs(60),
             Some(v) => Duration::from_secs(v.parse().map_err(|_| {
@@ -152,6 +191,7 @@ impl Config {
 
         let config = Config {
             webhook_secret,
+            webhook_previous_secret,
             webhook_strategy,
             salla_client_id,
             salla_client_secret,
@@ -183,6 +223,51 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn a_previous_webhook_secret_needs_the_end_of_its_overlap() {
+        let dev = Profile::Dev { port: 3000 };
+        let (c, _) = Config::from_lookup(lookup(&[]), dev).unwrap();
+        assert!(c.webhook_secrets().previous.is_none());
+
+        let err = Config::from_lookup(lookup(&[("SALLA_WEBHOOK_SECRET_PREVIOUS", "old")]), dev)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("SALLA_WEBHOOK_ROTATION_ENDS_AT"),
+            "{err}"
+        );
+        let err = Config::from_lookup(
+            lookup(&[
+                ("SALLA_WEBHOOK_SECRET_PREVIOUS", "old"),
+                ("SALLA_WEBHOOK_ROTATION_ENDS_AT", "tomorrow"),
+            ]),
+            dev,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("RFC 3339"), "{err}");
+
+        let (c, _) = Config::from_lookup(
+            lookup(&[
+                ("SALLA_WEBHOOK_SECRET_PREVIOUS", "old"),
+                ("SALLA_WEBHOOK_ROTATION_ENDS_AT", "2026-12-03T12:00:00Z"),
+            ]),
+            dev,
+        )
+        .unwrap();
+        let previous = c.webhook_secrets().previous.unwrap();
+        assert_eq!(previous.secret.expose(), "old");
+        assert_eq!(previous.until, 1_796_299_200);
+        // An empty end with no previous secret (the template's default) is no rotation.
+        let (c, _) = Config::from_lookup(
+            lookup(&[
+                ("SALLA_WEBHOOK_SECRET_PREVIOUS", ""),
+                ("SALLA_WEBHOOK_ROTATION_ENDS_AT", ""),
+            ]),
+            dev,
+        )
+        .unwrap();
+        assert!(c.webhook_previous_secret.is_none());
     }
 
     #[test]

@@ -38,6 +38,13 @@ pub async fn build<F: Function>() -> Result<F, AdapterError> {
              travels in every request header; prefer the signature strategy"
         );
     }
+    if let Some(previous) = &config.webhook_previous_secret {
+        tracing::warn!(
+            function = F::NAME,
+            rotation_ends_at = previous.until,
+            "webhook secret rotation: the previous secret verifies until rotation_ends_at"
+        );
+    }
     let keys = crate::keystore::build(&config).await?;
     F::from_config(&config, keys)
 }

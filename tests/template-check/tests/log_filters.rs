@@ -222,15 +222,14 @@ fn a_line_without_an_error_field_is_not_counted() {
     assert!(log_line(&e)["fields"]["error"].is_string());
 }
 
-#[test]
-fn account_change_filter_counts_the_intake_s_account_change_line() {
+/// An exact-event filter (`{ $.fields.event = "name" }`) of the intake's log group matches
+/// the line `emit` logs, and the intake's `source` file logs that event name.
+fn assert_event_filter(resource: &str, source: &str, emit: impl FnOnce()) {
     let t = load_default();
-    let pattern =
-        t["Resources"]["WebhookIntakeKlaviyoAccountChangesFilter"]["Properties"]["FilterPattern"]
-            .as_str()
-            .expect("the account-change filter")
-            .to_string();
-    // `{ $.fields.event = "klaviyo_account_changed" }`: an exact string comparison.
+    let pattern = t["Resources"][resource]["Properties"]["FilterPattern"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{resource} has a filter pattern"))
+        .to_string();
     let (path, value) = pattern
         .trim()
         .trim_start_matches('{')
@@ -239,25 +238,43 @@ fn account_change_filter_counts_the_intake_s_account_change_line() {
         .expect("a comparison");
     let path: Vec<&str> = path.trim().trim_start_matches("$.").split('.').collect();
     let value = value.trim().trim_matches('"');
-    // The event name as functions/webhook-intake/src/lifecycle.rs logs it.
-    let line = logged(|| {
-        tracing::warn!(
-            event = "klaviyo_account_changed",
-            store_id = "1",
-            previous_account = "A",
-            account = "B",
-            "store switched to another Klaviyo account"
-        );
-    });
+    let line = logged(emit);
     let field = path.iter().try_fold(&line, |v, key| v.get(*key));
     assert_eq!(field.and_then(Json::as_str), Some(value), "{line}");
-    let source = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../functions/webhook-intake/src/lifecycle.rs"
+    let source = std::fs::read_to_string(format!(
+        "{}/../../functions/webhook-intake/src/{source}",
+        env!("CARGO_MANIFEST_DIR")
     ))
-    .expect("lifecycle source");
+    .expect("intake source");
     assert!(
         source.contains(&format!("event = \"{value}\"")),
         "the intake logs {value}"
     );
+}
+
+#[test]
+fn account_change_filter_counts_the_intake_s_account_change_line() {
+    assert_event_filter(
+        "WebhookIntakeKlaviyoAccountChangesFilter",
+        "lifecycle.rs",
+        || {
+            tracing::warn!(
+                event = "klaviyo_account_changed",
+                store_id = "1",
+                previous_account = "A",
+                account = "B",
+                "store switched to another Klaviyo account"
+            );
+        },
+    );
+}
+
+#[test]
+fn previous_secret_filter_counts_the_intake_s_rotation_line() {
+    assert_event_filter("WebhookIntakePreviousSecretFilter", "handler.rs", || {
+        tracing::info!(
+            event = "webhook_previous_secret",
+            "delivery verified with the previous webhook secret"
+        );
+    });
 }

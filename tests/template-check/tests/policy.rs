@@ -479,6 +479,17 @@ fn secret_env_from_a_literal_or_plain_parameter_is_caught() {
 }
 
 #[test]
+fn a_conditional_secret_env_must_come_from_a_secret_store_in_every_branch() {
+    fn previous(t: &mut Json) -> &mut Json {
+        &mut props(t, "WebhookIntakeFunction")["Environment"]["Variables"]["SALLA_WEBHOOK_SECRET_PREVIOUS"]
+    }
+    let v = after(|t| {
+        *previous(t) = json!({"Fn::If": ["RotatingWebhookSecret", "", {"Ref": "SallaClientId"}]})
+    });
+    assert_fires(secrets::ENV, &v);
+}
+
+#[test]
 fn secret_given_to_a_function_that_does_not_need_it_is_caught() {
     let v = after(
         |t| props(t, "KeyOnboardingFunction")["Environment"]["Variables"]["SALLA_WEBHOOK_SECRET"] = json!({"Fn::Sub": "{{resolve:secretsmanager:${SecretsName}:SecretString:salla_webhook_secret}}"}),

@@ -7,6 +7,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use crate::Secret;
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// Which credential Salla attaches, as configured per app in the Partner Portal.
@@ -76,9 +78,104 @@ pub fn verify(
     }
 }
 
+/// The secrets a delivery may be authenticated with. Rotating the app's webhook secret in the
+/// Partner Portal is not atomic with a deploy, and Salla retries a failed delivery for ~15
+/// minutes with the body it first signed, so for an overlap window the operator sets the
+/// previous secret still verifies. After `until` it is refused, whatever the configuration says.
+#[derive(Debug, Clone)]
+pub struct WebhookSecrets {
+    pub current: Secret,
+    pub previous: Option<PreviousSecret>,
+}
+
+/// The secret being rotated out, and the end of its overlap window (unix seconds).
+#[derive(Debug, Clone)]
+pub struct PreviousSecret {
+    pub secret: Secret,
+    pub until: i64,
+}
+
+/// Which secret authenticated a delivery; the intake logs deliveries that still use the
+/// previous one so the operator can see when the overlap may end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    Current,
+    Previous,
+}
+
+impl WebhookSecrets {
+    pub fn new(current: Secret) -> Self {
+        Self {
+            current,
+            previous: None,
+        }
+    }
+
+    /// Checks a delivery against the current secret, then (inside its window) the previous one.
+    pub fn verify(
+        &self,
+        strategy: Strategy,
+        body: &[u8],
+        signature_header: Option<&str>,
+        authorization_header: Option<&str>,
+        now: i64,
+    ) -> Option<Verified> {
+        let check = |secret: &Secret| {
+            verify(
+                strategy,
+                secret.expose().as_bytes(),
+                body,
+                signature_header,
+                authorization_header,
+            )
+        };
+        if check(&self.current) {
+            return Some(Verified::Current);
+        }
+        match &self.previous {
+            Some(p) if now < p.until && check(&p.secret) => Some(Verified::Previous),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_previous_secret_verifies_only_inside_its_window() {
+        let body = br#"{"event":"order.created"}"#;
+        let secrets = WebhookSecrets {
+            current: Secret::new("new-secret"),
+            previous: Some(PreviousSecret {
+                secret: Secret::new("old-secret"),
+                until: 1_000,
+            }),
+        };
+        let signed_new = sign(b"new-secret", body);
+        let signed_old = sign(b"old-secret", body);
+        let signed_other = sign(b"other-secret", body);
+        let at = |sig: &str, now| secrets.verify(Strategy::Signature, body, Some(sig), None, now);
+        assert_eq!(at(&signed_new, 999), Some(Verified::Current));
+        assert_eq!(at(&signed_old, 999), Some(Verified::Previous));
+        assert_eq!(at(&signed_old, 1_000), None, "window over");
+        assert_eq!(at(&signed_new, 5_000), Some(Verified::Current));
+        assert_eq!(at(&signed_other, 999), None);
+        let token = |t: &str| secrets.verify(Strategy::Token, body, None, Some(t), 10);
+        assert_eq!(token("old-secret"), Some(Verified::Previous));
+        assert_eq!(token("new-secret"), Some(Verified::Current));
+        assert_eq!(
+            WebhookSecrets::new(Secret::new("new-secret")).verify(
+                Strategy::Signature,
+                body,
+                Some(&signed_old),
+                None,
+                0
+            ),
+            None
+        );
+    }
 
     const SECRET: &[u8] = b"webhook-secret";
 

@@ -95,6 +95,13 @@ pub fn check(doc: &Json, out: &mut Vec<Violation>) {
 }
 
 fn from_secret_store(doc: &Json, value: &Json) -> bool {
+    // `!If [cond, a, b]`: each branch a secret store reference or the empty "not set".
+    if let Some(branches) = value.get("Fn::If").and_then(Json::as_array) {
+        return branches.len() == 3
+            && branches[1..]
+                .iter()
+                .all(|b| b.as_str() == Some("") || from_secret_store(doc, b));
+    }
     if let Some(param) = value.get("Ref").and_then(Json::as_str) {
         let p = doc.get("Parameters").and_then(|ps| ps.get(param));
         return p.is_some_and(|p| is_true(p.get("NoEcho")) && p.get("Default").is_none());
