@@ -141,7 +141,7 @@ impl Report<'_> {
                     .filter(|v| v["fields"]["event"] != "app.settings.updated")
                     .filter(|v| match &v["fields"]["store_id"] {
                         Value::String(id) => id == self.store,
-                        other => other.to_string() == self.store,
+                        other => other.as_u64().is_some_and(|n| n.to_string() == self.store),
                     })
                     .filter_map(|v| v["fields"]["latency_ms"].as_f64())
                     .collect()
