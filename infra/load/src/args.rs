@@ -16,7 +16,13 @@ pub const USAGE: &str = "usage: load [options]
   --seed N             variation seed (default 1)
   --flood-validate N   also send N unsigned requests/s to the dev server's /onboarding/validate
                        for the whole run (unknown stores, an installed store, malformed
-                       bodies; default 0 = off; not with --url)";
+                       bodies; default 0 = off; not with --url)
+flash sale (one store; the stub enforces Klaviyo's rate limits; Salla's redeliveries simulated):
+  --flash-sale         run the flash-sale scenario instead of the fixed-rate load
+  --orders-per-minute N  orders per minute (default 1000)
+  --sale-secs S        length of the sale (default 300)
+  --redelivery-secs S  Salla's time between tries (default 300)
+  --salla-timeout-secs S  how long Salla waits for an answer (default 30)";
 
 #[derive(Debug, Clone)]
 pub struct Args {
@@ -31,6 +37,11 @@ pub struct Args {
     pub json: Option<PathBuf>,
     pub seed: u64,
     pub flood_validate: u32,
+    pub flash_sale: bool,
+    pub orders_per_minute: u32,
+    pub sale_secs: u64,
+    pub redelivery_secs: u64,
+    pub salla_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +77,11 @@ pub fn parse() -> Result<Args, String> {
         json: None,
         seed: 1,
         flood_validate: 0,
+        flash_sale: false,
+        orders_per_minute: 1000,
+        sale_secs: 300,
+        redelivery_secs: 300,
+        salla_timeout_secs: 30,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -88,8 +104,33 @@ pub fn parse() -> Result<Args, String> {
             "--json" => args.json = Some(PathBuf::from(value()?)),
             "--seed" => args.seed = number(&value()?, "--seed")?,
             "--flood-validate" => args.flood_validate = number(&value()?, "--flood-validate")?,
+            "--flash-sale" => args.flash_sale = true,
+            "--orders-per-minute" => {
+                args.orders_per_minute = number(&value()?, "--orders-per-minute")?
+            }
+            "--sale-secs" => args.sale_secs = number(&value()?, "--sale-secs")?,
+            "--redelivery-secs" => args.redelivery_secs = number(&value()?, "--redelivery-secs")?,
+            "--salla-timeout-secs" => {
+                args.salla_timeout_secs = number(&value()?, "--salla-timeout-secs")?
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    if args.flash_sale {
+        if args.url.is_some() || args.flood_validate > 0 {
+            return Err(
+                "--flash-sale spawns its own stub and dev server (no --url, no flood)".into(),
+            );
+        }
+        if args.orders_per_minute == 0 || args.sale_secs == 0 || args.salla_timeout_secs == 0 {
+            return Err(
+                "--orders-per-minute, --sale-secs and --salla-timeout-secs must be above zero"
+                    .into(),
+            );
+        }
+        if u64::from(args.orders_per_minute) * args.sale_secs > 60 * 200_000 {
+            return Err("a flash sale is capped at 200,000 orders".into());
         }
     }
     if args.stores == 0 || args.rate == 0 || args.duration_secs == 0 {

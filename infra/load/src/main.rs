@@ -6,16 +6,21 @@
 //!     target/release/load --rate 500 --duration 10 --stub-latency-ms 0
 //!     MOTO_URL=http://127.0.0.1:5000 target/release/load --key-store dynamodb --duration 20
 //!     target/release/load --stores 20 --rate 100 --duration 30 --flood-validate 300
+//!     infra/scripts/flash-sale.sh                             # 1,000 orders/min × 5 min
 //!
 //! Everything listens on 127.0.0.1; the tool stops the processes it started, by PID.
 
 mod args;
 mod bodies;
 mod drive;
+mod flash;
 mod flood;
 mod moto;
 mod procs;
 mod report;
+mod sale;
+mod sale_report;
+mod salla;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -37,7 +42,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(args).await {
+    let outcome = if args.flash_sale {
+        flash::run(args).await
+    } else {
+        run(args).await
+    };
+    match outcome {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {

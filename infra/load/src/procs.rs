@@ -19,6 +19,11 @@ pub struct Stub {
 impl Stub {
     /// `klaviyo-stub --port 0 --latency-ms L --accept-any-key`; stops at stdin EOF.
     pub fn spawn(bin_dir: &Path, latency_ms: u64) -> Result<Stub, String> {
+        Stub::spawn_with(bin_dir, latency_ms, &[])
+    }
+
+    /// [`Stub::spawn`] with more of the stub's flags (`--rate-limits klaviyo`, …).
+    pub fn spawn_with(bin_dir: &Path, latency_ms: u64, extra: &[&str]) -> Result<Stub, String> {
         let bin = bin_dir.join("klaviyo-stub");
         let mut child = Command::new(&bin)
             .args([
@@ -28,6 +33,7 @@ impl Stub {
                 &latency_ms.to_string(),
                 "--accept-any-key",
             ])
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -67,7 +73,7 @@ impl Stub {
     /// Closes the stub's stdin and reads the JSON summary it prints on the way out.
     pub fn finish(mut self) -> Result<Value, String> {
         drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         let mut summary = None;
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.lines.recv_timeout(left) {

@@ -19,6 +19,7 @@
 
 mod jsonapi;
 mod model;
+mod ratelimit;
 mod routes;
 mod server;
 mod state;
@@ -31,7 +32,8 @@ use spec_check::Spec;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-pub use model::{Fault, Recorded, StubAccount, StubStats};
+pub use model::{Fault, Landing, Recorded, StubAccount, StubStats};
+pub use ratelimit::RateLimitMode;
 pub use routes::REVISION;
 use server::Shared;
 use state::{QueuedFault, State};
@@ -158,8 +160,57 @@ impl KlaviyoStub {
         self.shared.state.lock().latency = d;
     }
 
-    /// Forgets requests, violations, events, profiles, catalog items, faults, latency and
-    /// duplicate phones. Keeps accounts and the any-key / recording settings.
+    /// [`RateLimitMode::Klaviyo`]: every endpoint with a tier in the spec answers 429 with
+    /// `Retry-After` once an account has used its burst (per second) or steady (per minute)
+    /// window, as Klaviyo does.
+    pub fn set_rate_limits(&self, mode: RateLimitMode) {
+        self.shared.state.lock().rate_limits = mode;
+    }
+
+    /// Moves the stub's rate-limit clock forward without waiting (tests).
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.state.lock().clock_offset += by;
+    }
+
+    /// Tests: stops the rate-limit clock at zero; from then on only
+    /// [`KlaviyoStub::advance_clock`] moves it, so a window never rolls over mid-test.
+    pub fn use_manual_clock(&self) {
+        let mut world = self.shared.state.lock();
+        world.manual_clock = true;
+        world.clock_offset = Duration::ZERO;
+    }
+
+    /// Keeps, for every distinct event, when it was first accepted and how many duplicates
+    /// followed ([`KlaviyoStub::landings`]). Off by default.
+    pub fn set_track_landings(&self, on: bool) {
+        let mut world = self.shared.state.lock();
+        match (on, world.landings.is_some()) {
+            (true, false) => world.landings = Some(std::collections::HashMap::new()),
+            (false, true) => world.landings = None,
+            _ => {}
+        }
+    }
+
+    /// `(metric, unique_id, landing)` for every distinct event, when tracking is on; the
+    /// profile part of Klaviyo's dedup key is left out (it is the stub's own id).
+    pub fn landings(&self) -> Vec<(String, String, Landing)> {
+        let world = self.shared.state.lock();
+        let mut out: Vec<_> = world
+            .landings
+            .iter()
+            .flatten()
+            .map(|((_, metric, unique), l)| {
+                let unique = unique.strip_prefix("id:").unwrap_or(unique);
+                (metric.clone(), unique.to_owned(), *l)
+            })
+            .collect();
+        out.sort_by_key(|(_, _, l)| l.first_unix_ms);
+        out
+    }
+
+    /// Forgets requests, violations, events, profiles, catalog items, faults, latency,
+    /// duplicate phones, rate-limit counters and landings. Keeps accounts and the any-key,
+    /// recording, rate-limit and landing-tracking settings.
     pub fn reset(&self) {
         self.shared.state.lock().reset();
     }

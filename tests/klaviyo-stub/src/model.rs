@@ -88,5 +88,21 @@ pub struct StubStats {
     pub distinct_events: usize,
     /// Create-event requests answered 202, duplicates included.
     pub events_accepted: usize,
+    /// Accepted create-events whose (profile, metric, unique_id) was already recorded: Klaviyo
+    /// drops them, but each one used a request of the account's quota.
+    pub duplicate_events: usize,
     pub by_status: BTreeMap<u16, usize>,
+    /// Requests answered 429 by the rate-limit mode (not injected faults).
+    pub throttled: usize,
+    /// The same, per endpoint (`POST /api/events`) and window (`burst`, `steady`).
+    pub throttled_by: BTreeMap<String, usize>,
+    /// Wall-clock time (Unix ms) the newest distinct event was first accepted.
+    pub last_new_event_unix_ms: Option<u64>,
+}
+
+/// When a distinct event first reached the stub, and how many copies were dropped after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Landing {
+    pub first_unix_ms: u64,
+    pub duplicates: u32,
 }

@@ -8,6 +8,7 @@ use spec_check::{OperationMatch, Spec};
 
 use crate::jsonapi::{self, Source};
 use crate::model::StubAccount;
+use crate::ratelimit::{RateLimitMode, Tier, Window};
 use crate::state::{State, World};
 
 /// The only revision the stub accepts: the one the saved spec describes and the app pins.
@@ -29,6 +30,8 @@ pub(crate) struct Incoming {
 pub(crate) struct Answer {
     pub status: u16,
     pub body: Option<Value>,
+    /// `Retry-After` seconds (429 from the rate-limit mode).
+    pub retry_after: Option<u64>,
     pub violations: Vec<String>,
     pub operation_id: Option<String>,
     pub parsed_body: Option<Value>,
@@ -39,6 +42,7 @@ impl Answer {
         Answer {
             status,
             body,
+            retry_after: None,
             violations: Vec::new(),
             operation_id: None,
             parsed_body: None,
@@ -148,7 +152,14 @@ fn answer_inner(
         ));
     };
 
-    // 4. Media types.
+    // 4. The account's quota for this endpoint, before any work (as Klaviyo: a throttled
+    //    request is neither validated nor processed).
+    if let Some(mut a) = throttle(spec, state, &account, &op) {
+        a.operation_id = op.operation_id.clone();
+        return a;
+    }
+
+    // 5. Media types.
     if let Some(accept) = &req.accept
         && !accepts_json_api(accept)
     {
@@ -205,7 +216,7 @@ fn answer_inner(
         }
     };
 
-    // 5. Strict spec validation of the body.
+    // 6. Strict spec validation of the body.
     let mut answer = match spec.check_request(&req.method, &req.target, body.as_ref()) {
         Err(violations) => {
             // Klaviyo lists one error per problem; cap it so a wildly wrong body stays readable.
@@ -231,6 +242,47 @@ fn answer_inner(
     answer.operation_id = op.operation_id.clone();
     answer.parsed_body = body;
     answer
+}
+
+/// A 429 when the rate-limit mode is on and this account has used up a window of this
+/// endpoint's tier (`x-klaviyo-ratelimit`); endpoints without a tier in the spec are not limited.
+fn throttle(
+    spec: &Spec,
+    state: &State,
+    account: &StubAccount,
+    op: &OperationMatch,
+) -> Option<Answer> {
+    let tier = spec
+        .document()
+        .get("paths")?
+        .get(&op.template)?
+        .get(&op.method)?
+        .get("x-klaviyo-ratelimit")
+        .and_then(Tier::from_spec)?;
+    let mut world = state.lock();
+    if world.rate_limits != RateLimitMode::Klaviyo {
+        return None;
+    }
+    let endpoint = format!("{} {}", op.method.to_ascii_uppercase(), op.template);
+    let now = state.now(&world);
+    let refused = world
+        .limiter
+        .admit(&account.id, &endpoint, tier, now)
+        .err()?;
+    let window = match refused.window {
+        Window::Burst => "burst",
+        Window::Steady => "steady",
+    };
+    world.stats.throttled += 1;
+    *world
+        .stats
+        .throttled_by
+        .entry(format!("{endpoint} {window}"))
+        .or_default() += 1;
+    let seconds = refused.retry_after_secs;
+    let mut a = Answer::new(429, Some(jsonapi::fault_body(429, Some(seconds))));
+    a.retry_after = Some(seconds);
+    Some(a)
 }
 
 /// The Klaviyo behaviour of the operations the relay uses.
@@ -268,12 +320,8 @@ fn create_event(world: &mut World, body: &Value) -> Answer {
     }
     let (profile_id, _) = world.upsert_profile(&identifiers(profile));
     let key = event_key(&profile_id, attrs);
-    world.stats.events_accepted += 1;
-    if world.event_keys.insert(key) {
-        world.stats.distinct_events = world.event_keys.len();
-        if world.record {
-            world.events.push(body.clone());
-        }
+    if world.accept_event(key) && world.record {
+        world.events.push(body.clone());
     }
     Answer::new(202, None)
 }
@@ -316,12 +364,10 @@ fn bulk_create_events(world: &mut World, body: &Value) -> Answer {
         }
     }
     for (key, event) in accepted {
-        world.stats.events_accepted += 1;
-        if world.event_keys.insert(key) && world.record {
+        if world.accept_event(key) && world.record {
             world.events.push(event);
         }
     }
-    world.stats.distinct_events = world.event_keys.len();
     Answer::new(202, None)
 }
 

@@ -109,6 +109,7 @@ async fn serve(
                     "The payload exceeds 5 MB.",
                     Source::None,
                 )),
+                retry_after: None,
                 violations: vec!["body larger than 5 MB".to_owned()],
                 operation_id: None,
                 parsed_body: None,
@@ -138,6 +139,7 @@ async fn serve(
             Answer {
                 status,
                 body: Some(jsonapi::fault_body(status, after)),
+                retry_after: None,
                 violations: Vec::new(),
                 operation_id: shared
                     .spec
@@ -188,6 +190,7 @@ async fn finish(
     answer: Answer,
     retry_after: Option<u64>,
 ) -> Response<Full<Bytes>> {
+    let retry_after = retry_after.or(answer.retry_after);
     recorded.status = answer.status;
     recorded.violations = answer.violations;
     if answer.operation_id.is_some() {

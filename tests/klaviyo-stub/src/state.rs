@@ -3,12 +3,13 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
 use crate::jsonapi;
-use crate::model::{Fault, Recorded, StubAccount, StubStats};
+use crate::model::{Fault, Landing, Recorded, StubAccount, StubStats};
+use crate::ratelimit::{Limiter, RateLimitMode};
 
 /// A fault waiting in the queue, optionally limited to one route.
 #[derive(Debug)]
@@ -39,10 +40,20 @@ pub(crate) struct World {
     pub latency: Duration,
     pub duplicate_phones: HashSet<String>,
     pub stats: StubStats,
+    pub rate_limits: RateLimitMode,
+    pub limiter: Limiter,
+    /// Added to the real time since start (tests move the rate-limit windows without waiting).
+    pub clock_offset: Duration,
+    /// Tests: the rate-limit clock is `clock_offset` alone, so windows never roll by themselves.
+    pub manual_clock: bool,
+    /// When each distinct event was first accepted, and how many duplicates followed it; kept
+    /// only when asked for (load runs that attribute events to deliveries).
+    pub landings: Option<HashMap<(String, String, String), Landing>>,
 }
 
 pub(crate) struct State {
     world: Mutex<World>,
+    started: Instant,
 }
 
 impl State {
@@ -52,6 +63,16 @@ impl State {
                 record: true,
                 ..World::default()
             }),
+            started: Instant::now(),
+        }
+    }
+
+    /// The stub's clock for rate-limit windows: time since start plus any test offset.
+    pub(crate) fn now(&self, world: &World) -> Duration {
+        if world.manual_clock {
+            world.clock_offset
+        } else {
+            self.started.elapsed() + world.clock_offset
         }
     }
 
@@ -112,6 +133,29 @@ impl World {
         (id, created)
     }
 
+    /// Counts one accepted create-event with Klaviyo's dedup key; true if it is the first.
+    pub(crate) fn accept_event(&mut self, key: (String, String, String)) -> bool {
+        self.stats.events_accepted += 1;
+        let now_ms = unix_ms();
+        if let Some(landings) = &mut self.landings {
+            landings
+                .entry(key.clone())
+                .and_modify(|l| l.duplicates += 1)
+                .or_insert(Landing {
+                    first_unix_ms: now_ms,
+                    duplicates: 0,
+                });
+        }
+        let first = self.event_keys.insert(key);
+        if first {
+            self.stats.distinct_events = self.event_keys.len();
+            self.stats.last_new_event_unix_ms = Some(now_ms);
+        } else {
+            self.stats.duplicate_events += 1;
+        }
+        first
+    }
+
     pub(crate) fn record(&mut self, recorded: Recorded) {
         self.stats.requests += 1;
         *self.stats.by_status.entry(recorded.status).or_default() += 1;
@@ -134,10 +178,19 @@ impl World {
             accounts: std::mem::take(&mut self.accounts),
             accept_any_key: self.accept_any_key,
             record: self.record,
+            rate_limits: self.rate_limits,
+            manual_clock: self.manual_clock,
+            landings: self.landings.as_ref().map(|_| HashMap::new()),
             ..World::default()
         };
         *self = keep;
     }
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Six base-62 characters from an FNV-1a hash of the key, like Klaviyo's public keys.

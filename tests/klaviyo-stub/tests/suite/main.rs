@@ -5,5 +5,6 @@ mod common;
 mod auth;
 mod bin;
 mod faults;
+mod ratelimits;
 mod routes;
 mod throughput;
