@@ -367,7 +367,10 @@ mod tests {
         let name = long.name.clone().unwrap();
         assert!(name.len() <= MAX_STORE_NAME_BYTES && name.chars().all(|c| c == 'م'));
         assert_eq!(long.domain, None);
-        assert_eq!(StoreLabel::new(Some(" \t "), Some("")), StoreLabel::default());
+        assert_eq!(
+            StoreLabel::new(Some(" \t "), Some("")),
+            StoreLabel::default()
+        );
         // Even the largest label (every byte escaped in JSON) fits a cookie.
         let worst = StoreLabel::new(
             Some(&"\"".repeat(MAX_STORE_NAME_BYTES)),
@@ -375,7 +378,10 @@ mod tests {
         );
         let t = issue_for(SECRET, &"9".repeat(64), &worst, Purpose::Session, NOW, 60);
         assert!(t.len() <= MAX_TOKEN_LEN && t.len() < 4000, "{}", t.len());
-        assert_eq!(open(SECRET, &t, Purpose::Session, NOW).unwrap().store, worst);
+        assert_eq!(
+            open(SECRET, &t, Purpose::Session, NOW).unwrap().store,
+            worst
+        );
     }
 
     #[test]

@@ -96,7 +96,10 @@ mod tests {
         let now = crate::clock::now_unix();
         assert_eq!(a.claim("tok1", now + 30).await.unwrap(), Claim::First);
         assert_eq!(b.claim("tok1", now + 30).await.unwrap(), Claim::Spent);
-        assert_eq!(a.claim("old", now - CLOCK_MARGIN_SECS - 5).await.unwrap(), Claim::First);
+        assert_eq!(
+            a.claim("old", now - CLOCK_MARGIN_SECS - 5).await.unwrap(),
+            Claim::First
+        );
         b.claim("tok2", now + 30).await.unwrap();
         let mut left: Vec<String> = fs::read_dir(dir.path().join("handoffs"))
             .unwrap()

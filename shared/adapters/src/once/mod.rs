@@ -56,9 +56,9 @@ pub trait SpentMarks: Send + Sync {
 /// client is made on first use (see [`crate::keystore::dynamo::once`]).
 pub fn build(config: &Config) -> Result<Arc<dyn SpentMarks>, AdapterError> {
     Ok(match &config.key_store {
-        KeyStoreKind::Embedded { data_dir } => {
-            Arc::new(embedded::EmbeddedSpentMarks::open(data_dir.join("handoffs"))?)
-        }
+        KeyStoreKind::Embedded { data_dir } => Arc::new(embedded::EmbeddedSpentMarks::open(
+            data_dir.join("handoffs"),
+        )?),
         KeyStoreKind::DynamoDb { table, .. } => Arc::new(
             crate::keystore::dynamo::once::DynamoSpentMarks::from_env(table.clone()),
         ),

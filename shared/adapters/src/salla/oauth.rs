@@ -334,10 +334,9 @@ mod tests {
             info.domain.as_deref(),
             Some("https://salla.sa/YOUR-DOMAIN-NAME")
         );
-        let wrapped = parse_user_info(
-            br#"{"data":{"merchant":{"id":7,"name":" \u0645 ","domain":5}}}"#,
-        )
-        .unwrap();
+        let wrapped =
+            parse_user_info(br#"{"data":{"merchant":{"id":7,"name":" \u0645 ","domain":5}}}"#)
+                .unwrap();
         assert_eq!(
             wrapped,
             MerchantInfo {

@@ -39,7 +39,11 @@ async fn a_handoff_id_is_spent_once_with_a_ttl_and_no_store_data() {
         .expect("the mark is an item");
     let mut names: Vec<&str> = item.keys().map(String::as_str).collect();
     names.sort();
-    assert_eq!(names, ["store_id", TTL_ATTRIBUTE], "only the key and its expiry");
+    assert_eq!(
+        names,
+        ["store_id", TTL_ATTRIBUTE],
+        "only the key and its expiry"
+    );
     assert_eq!(
         item[TTL_ATTRIBUTE],
         AttributeValue::N((now + 30 + CLOCK_MARGIN_SECS).to_string())

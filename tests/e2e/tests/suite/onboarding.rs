@@ -163,7 +163,10 @@ fn assert_page_headers(headers: &HeaderMap) {
     assert!(csp.contains("default-src 'none'"), "{csp}");
     assert!(csp.contains("form-action 'self'"), "{csp}");
     // Salla's dashboard only: no wildcard, no storefront host.
-    assert!(csp.ends_with("; frame-ancestors https://s.salla.sa"), "{csp}");
+    assert!(
+        csp.ends_with("; frame-ancestors https://s.salla.sa"),
+        "{csp}"
+    );
     assert_eq!(headers["cache-control"], "no-store");
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["referrer-policy"], "no-referrer");
