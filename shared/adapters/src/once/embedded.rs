@@ -18,9 +18,13 @@ pub struct EmbeddedSpentMarks {
 }
 
 impl EmbeddedSpentMarks {
-    /// Opens (creating if needed, owner-only) the directory of marks.
+    /// Marks under `dir`, which is created (owner-only) at the first claim: a process that
+    /// never signs anyone in leaves nothing on disk.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, AdapterError> {
-        let dir = dir.into();
+        Ok(Self { dir: dir.into() })
+    }
+
+    fn create_dir(&self) -> Result<(), AdapterError> {
         let mut builder = fs::DirBuilder::new();
         builder.recursive(true);
         #[cfg(unix)]
@@ -29,9 +33,8 @@ impl EmbeddedSpentMarks {
             builder.mode(0o700);
         }
         builder
-            .create(&dir)
-            .map_err(|e| disk_error("create handoff directory", &e))?;
-        Ok(Self { dir })
+            .create(&self.dir)
+            .map_err(|e| disk_error("create handoff directory", &e))
     }
 
     /// Removes the marks whose keep-until has passed. Best effort: a mark that cannot be read
@@ -56,6 +59,7 @@ impl EmbeddedSpentMarks {
 impl SpentMarks for EmbeddedSpentMarks {
     async fn claim(&self, id: &str, expires_at: i64) -> Result<Claim, AdapterError> {
         check_id(id, Service::EmbeddedKeyStore)?;
+        self.create_dir()?;
         self.sweep(crate::clock::now_unix());
         let mut options = fs::OpenOptions::new();
         options.write(true).create_new(true);
