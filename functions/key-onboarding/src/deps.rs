@@ -5,6 +5,7 @@ use std::sync::Arc;
 use adapters::config::Config;
 use adapters::keystore::KeyStore;
 use adapters::klaviyo::{KlaviyoApi, KlaviyoClient};
+use adapters::once::SpentMarks;
 use adapters::startup::Function;
 use adapters::{AdapterError, Secret, session};
 use lambda_http::{Body, Request, Response};
@@ -13,6 +14,8 @@ pub struct Deps {
     pub keys: Arc<dyn KeyStore>,
     pub klaviyo: Arc<dyn KlaviyoApi>,
     pub session_secret: Secret,
+    /// Spent handoff ids: a handoff token signs in once.
+    pub handoffs: Arc<dyn SpentMarks>,
 }
 
 impl Deps {
@@ -23,6 +26,7 @@ impl Deps {
             keys,
             klaviyo: Arc::new(KlaviyoClient::new(config.klaviyo_api_url.clone())),
             session_secret: config.session_secret.clone(),
+            handoffs: adapters::once::build(config)?,
         })
     }
 

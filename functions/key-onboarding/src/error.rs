@@ -15,6 +15,9 @@ pub enum OnboardingError {
     /// The handoff token from the OAuth callback is invalid or expired.
     #[error("handoff refused: {0}")]
     BadHandoff(SessionError),
+    /// A valid handoff token presented a second time (a copied URL, a replay).
+    #[error("handoff already used")]
+    HandoffUsed,
     /// A form rendered for another store than the session's (two tabs, one cookie).
     #[error("form posted for another store")]
     OtherStore,
@@ -22,6 +25,9 @@ pub enum OnboardingError {
     CsrfFailed,
     #[error("unknown form action")]
     UnknownAction,
+    /// A key posted without the merchant ticking "this is my store".
+    #[error("store not confirmed")]
+    Unconfirmed,
     #[error("body larger than {limit} bytes")]
     TooLarge { limit: usize },
     /// The pasted key failed its shape check or Klaviyo's (the problem says which).
@@ -34,9 +40,11 @@ pub enum OnboardingError {
 impl OnboardingError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::NoSession | Self::BadHandoff(_) | Self::OtherStore => StatusCode::UNAUTHORIZED,
+            Self::NoSession | Self::BadHandoff(_) | Self::HandoffUsed | Self::OtherStore => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::CsrfFailed => StatusCode::FORBIDDEN,
-            Self::UnknownAction => StatusCode::BAD_REQUEST,
+            Self::UnknownAction | Self::Unconfirmed => StatusCode::BAD_REQUEST,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Key(Problem::KlaviyoDown) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Key(_) => StatusCode::BAD_REQUEST,
@@ -49,9 +57,11 @@ impl OnboardingError {
         match self {
             Self::NoSession => "no_session",
             Self::BadHandoff(_) => "bad_handoff",
+            Self::HandoffUsed => "handoff_used",
             Self::OtherStore => "other_store",
             Self::CsrfFailed => "csrf_failed",
             Self::UnknownAction => "bad_request",
+            Self::Unconfirmed => "store_not_confirmed",
             Self::TooLarge { .. } => "too_large",
             Self::Key(problem) => problem.code(),
             Self::StorageDown(_) => "storage_down",
@@ -62,9 +72,12 @@ impl OnboardingError {
     /// learns nothing about other stores; the reason goes to the log only.
     pub fn problem(&self) -> Problem {
         match self {
-            Self::NoSession | Self::BadHandoff(_) | Self::OtherStore => Problem::SessionExpired,
+            Self::NoSession | Self::BadHandoff(_) | Self::HandoffUsed | Self::OtherStore => {
+                Problem::SessionExpired
+            }
             Self::CsrfFailed => Problem::FormExpired,
             Self::UnknownAction | Self::TooLarge { .. } => Problem::BadRequest,
+            Self::Unconfirmed => Problem::ConfirmStore,
             Self::Key(problem) => *problem,
             Self::StorageDown(_) => Problem::StorageDown,
         }
@@ -82,6 +95,12 @@ mod tests {
                 OnboardingError::NoSession,
                 401,
                 "no_session",
+                Problem::SessionExpired,
+            ),
+            (
+                OnboardingError::HandoffUsed,
+                401,
+                "handoff_used",
                 Problem::SessionExpired,
             ),
             (

@@ -48,6 +48,11 @@ pub async fn post(deps: &Deps, req: &Request) -> Response<Body> {
 
     let (action, result) = match field("action") {
         _ if !csrf_ok => (Action::Post, Err(OnboardingError::CsrfFailed)),
+        // The merchant confirms the store (name and domain shown beside the box) before a
+        // key is attached: a sign-in someone else started must not collect their key.
+        Some("save") if field("confirm_store") != Some("yes") => {
+            (Action::Save, Err(OnboardingError::Unconfirmed))
+        }
         Some("save") => (
             Action::Save,
             save(deps, &session.store_id, field("private_key"), now).await,

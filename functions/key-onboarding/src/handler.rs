@@ -99,7 +99,10 @@ mod tests {
         assert_eq!(resp.status(), StatusCode::SEE_OTHER);
         assert_eq!(location(&resp), "/onboarding?lang=en");
         let cookie = resp.headers()[header::SET_COOKIE].to_str().unwrap();
-        assert!(cookie.starts_with("kfs_session="), "{cookie}");
+        assert!(
+            cookie.starts_with(&format!("{}=", crate::SESSION_COOKIE)),
+            "{cookie}"
+        );
         assert!(cookie.contains("SameSite=None; Partitioned"));
 
         let session = session_token(STORE, 0);
@@ -108,6 +111,85 @@ mod tests {
             handle(&deps, forged).await.status(),
             StatusCode::UNAUTHORIZED
         );
+    }
+
+    /// `__Host-`: the browser only keeps it when Secure, Path=/ and without Domain, so no
+    /// sibling host can plant or overwrite the session cookie.
+    #[tokio::test]
+    async fn the_session_cookie_is_host_only() {
+        let (deps, _) = deps();
+        let uri = format!("/?handoff={}", handoff_token(STORE));
+        let resp = handle(&deps, request(Method::GET, &uri, None, "")).await;
+        let cookie = resp.headers()[header::SET_COOKIE].to_str().unwrap();
+        assert!(cookie.starts_with("__Host-"), "{cookie}");
+        assert!(cookie.contains("; Secure") && cookie.contains("; Path=/;"));
+        assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
+    }
+
+    /// A function URL hands the raw path over as sent: `//evil.example/onboarding` must not
+    /// become `Location: //evil.example/onboarding` (a protocol-relative URL to another host).
+    #[tokio::test]
+    async fn redirects_go_to_a_fixed_path_whatever_the_request_path() {
+        let (deps, _) = deps();
+        for (path, fixed) in [
+            ("//evil.example/onboarding", "/onboarding"),
+            ("//evil.example/", "/"),
+            ("/\\evil.example/onboarding", "/onboarding"),
+            ("/a/b/onboarding", "/onboarding"),
+        ] {
+            let uri = format!("{path}?lang=en&handoff={}", handoff_token(STORE));
+            let resp = handle(&deps, request(Method::GET, &uri, None, "")).await;
+            if resp.status() == StatusCode::SEE_OTHER {
+                assert_eq!(location(&resp), format!("{fixed}?lang=en"), "{path}");
+            }
+            let token = session_token(STORE, 0);
+            let mut post = form(&token, &[("action", "disconnect")]);
+            *post.uri_mut() = path.parse().unwrap();
+            let resp = handle(&deps, post).await;
+            if resp.status() == StatusCode::SEE_OTHER {
+                assert_eq!(
+                    location(&resp),
+                    format!("{fixed}?lang=en&notice=disconnected"),
+                    "{path}"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_handoff_works_once() {
+        let (deps, _) = deps();
+        let uri = format!("/?handoff={}", handoff_token(STORE));
+        let first = handle(&deps, request(Method::GET, &uri, None, "")).await;
+        assert_eq!(first.status(), StatusCode::SEE_OTHER);
+        let again = handle(&deps, request(Method::GET, &uri, None, "")).await;
+        assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+        assert!(again.headers().get(header::SET_COOKIE).is_none());
+        assert!(
+            text(&again).contains("Your session has expired")
+                || text(&again).contains("انتهت الجلسة")
+        );
+    }
+
+    /// The callback's own lifetime: a handoff issued 31 s ago is refused.
+    #[tokio::test]
+    async fn a_handoff_older_than_thirty_seconds_is_refused() {
+        let (deps, _) = deps();
+        let now = adapters::clock::now_unix();
+        let old = adapters::session::issue(
+            SECRET.as_bytes(),
+            STORE,
+            adapters::session::Purpose::Handoff,
+            now - 31,
+            adapters::session::HANDOFF_TTL_SECS,
+        );
+        let resp = handle(
+            &deps,
+            request(Method::GET, &format!("/?handoff={old}"), None, ""),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert!(resp.headers().get(header::SET_COOKIE).is_none());
     }
 
     #[tokio::test]
@@ -138,6 +220,60 @@ mod tests {
         let saved = keys.get(STORE).await.unwrap().unwrap().klaviyo.unwrap();
         assert_eq!(saved.private_key.expose(), GOOD_KEY);
         assert_eq!(saved.account_name.as_deref(), Some("<b>Shop</b>"));
+    }
+
+    /// The page names the store; a key is attached only once the merchant confirmed it.
+    #[tokio::test]
+    async fn a_key_is_attached_only_after_the_store_is_confirmed() {
+        let (deps, keys) = deps();
+        for confirm in ["", "no"] {
+            let token = session_token(STORE, 0);
+            let fields = [
+                ("action", "save"),
+                ("private_key", GOOD_KEY),
+                ("confirm_store", confirm),
+            ];
+            let resp = handle(&deps, form(&token, &fields)).await;
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{confirm:?}");
+            assert!(text(&resp).contains("tick the confirmation box"));
+            assert!(text(&resp).contains("id=\"save-form\""));
+        }
+        assert!(keys.is_empty());
+    }
+
+    /// The handoff's store label reaches the page through the cookie session.
+    #[tokio::test]
+    async fn the_page_shows_the_store_named_at_sign_in() {
+        let (deps, _) = deps();
+        let label = adapters::session::StoreLabel::new(
+            Some("<b>متجر العطور</b>"),
+            Some("https://perfume.example"),
+        );
+        let handoff = adapters::session::issue_for(
+            SECRET.as_bytes(),
+            STORE,
+            &label,
+            adapters::session::Purpose::Handoff,
+            adapters::clock::now_unix(),
+            adapters::session::HANDOFF_TTL_SECS,
+        );
+        let uri = format!("/?lang=en&handoff={handoff}");
+        let resp = handle(&deps, request(Method::GET, &uri, None, "")).await;
+        let set_cookie = resp.headers()[header::SET_COOKIE].to_str().unwrap();
+        let token = set_cookie
+            .split(';')
+            .next()
+            .and_then(|c| c.split_once('='))
+            .unwrap()
+            .1
+            .to_string();
+        let resp = handle(&deps, request(Method::GET, "/?lang=en", Some(&token), "")).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let html = text(&resp);
+        assert!(html.contains("&lt;b&gt;متجر العطور&lt;/b&gt;"), "{html}");
+        assert!(!html.contains("<b>متجر"));
+        assert!(html.contains("https://perfume.example"));
+        assert!(html.contains("id=\"confirm_store\""));
     }
 
     #[tokio::test]

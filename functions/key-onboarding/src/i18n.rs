@@ -77,6 +77,8 @@ pub enum Problem {
     SessionExpired,
     FormExpired,
     BadRequest,
+    /// A key posted without confirming the store.
+    ConfirmStore,
 }
 
 impl Problem {
@@ -93,6 +95,7 @@ impl Problem {
             Problem::SessionExpired => "session_expired",
             Problem::FormExpired => "csrf_failed",
             Problem::BadRequest => "bad_request",
+            Problem::ConfirmStore => "store_not_confirmed",
         }
     }
 }
@@ -125,6 +128,9 @@ pub struct Texts {
     pub title: &'static str,
     pub other_lang_label: &'static str,
     pub store: &'static str,
+    pub store_name: &'static str,
+    pub store_domain: &'static str,
+    pub confirm_store: &'static str,
     pub status_heading: &'static str,
     pub connected: &'static str,
     pub not_connected: &'static str,
@@ -159,6 +165,7 @@ pub struct Texts {
     session_expired: &'static str,
     form_expired: &'static str,
     bad_request: &'static str,
+    confirm_store_first: &'static str,
 }
 
 impl Texts {
@@ -178,6 +185,7 @@ impl Texts {
             Problem::SessionExpired => self.session_expired.into(),
             Problem::FormExpired => self.form_expired.into(),
             Problem::BadRequest => self.bad_request.into(),
+            Problem::ConfirmStore => self.confirm_store_first.into(),
         }
     }
 
@@ -193,6 +201,9 @@ pub static AR: Texts = Texts {
     title: "ربط Klaviyo بمتجرك في سلة",
     other_lang_label: "English",
     store: "المتجر",
+    store_name: "اسم المتجر",
+    store_domain: "النطاق",
+    confirm_store: "أؤكد أن هذا متجري وأريد ربطه بحساب Klaviyo هذا.",
     status_heading: "حالة الربط",
     connected: "متصل",
     not_connected: "لم يتم ربط حساب Klaviyo بعد.",
@@ -231,12 +242,16 @@ pub static AR: Texts = Texts {
     session_expired: "انتهت الجلسة. افتح التطبيق من لوحة تحكم متجرك في سلة مرة أخرى.",
     form_expired: "انتهت صلاحية النموذج. أعد المحاولة من هذه الصفحة.",
     bad_request: "طلب غير صالح.",
+    confirm_store_first: "تأكد أولًا أن المتجر المعروض هو متجرك، ثم ضع علامة في مربع التأكيد.",
 };
 
 pub static EN: Texts = Texts {
     title: "Connect Klaviyo to your Salla store",
     other_lang_label: "العربية",
     store: "Store",
+    store_name: "Store name",
+    store_domain: "Domain",
+    confirm_store: "I confirm this is my store and I want to connect it to this Klaviyo account.",
     status_heading: "Connection status",
     connected: "Connected",
     not_connected: "No Klaviyo account is connected yet.",
@@ -275,6 +290,7 @@ pub static EN: Texts = Texts {
     session_expired: "Your session has expired. Open the app again from your Salla store dashboard.",
     form_expired: "This form has expired. Please try again from this page.",
     bad_request: "Invalid request.",
+    confirm_store_first: "First check that the store shown is yours, then tick the confirmation box.",
 };
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 use adapters::keystore::KlaviyoConnection;
 use adapters::klaviyo::REQUIRED_SCOPES;
+use adapters::session::StoreLabel;
 use maud::{Markup, PreEscaped, html};
 
 use crate::i18n::{Lang, Notice, Problem};
@@ -12,6 +13,8 @@ use crate::i18n::{Lang, Notice, Problem};
 /// What a signed-in page shows.
 pub struct Signed<'a> {
     pub store_id: &'a str,
+    /// Name and domain from Salla at sign-in, for the merchant to confirm.
+    pub store: &'a StoreLabel,
     pub klaviyo: Option<&'a KlaviyoConnection>,
     /// CSRF token for this session's forms.
     pub csrf: &'a str,
@@ -41,6 +44,7 @@ section{background:#fff;border:1px solid #e3e6eb;border-radius:12px;padding:16px
 dl{margin:8px 0 0;display:grid;grid-template-columns:max-content 1fr;gap:4px 12px}\
 dt{color:#5b6472}dd{margin:0;overflow-wrap:anywhere}\
 label{display:block;font-weight:600;margin-bottom:6px}\
+label.confirm{font-weight:500;margin:0 0 12px}\
 input[type=password]{width:100%;font-size:1rem;padding:10px 12px;border:1px solid #c5cbd3;border-radius:8px;direction:ltr;text-align:left}\
 .hint{color:#5b6472;font-size:.9rem;margin:6px 0 12px}\
 button{font-size:1rem;padding:10px 18px;border-radius:8px;border:0;cursor:pointer;min-height:44px}\
@@ -121,16 +125,12 @@ fn status(lang: Lang, signed: &Signed<'_>) -> Markup {
                         dd { code id="last4" { "••••" (k.private_key.last4()) } }
                         dt { (t.last_checked) }
                         dd { bdi dir="ltr" { (format_time(k.validated_at)) } }
-                        dt { (t.store) }
-                        dd { code { (signed.store_id) } }
+                        (store_rows(lang, signed))
                     }
                 }
                 None => {
                     p id="not-connected" { (t.not_connected) }
-                    dl {
-                        dt { (t.store) }
-                        dd { code { (signed.store_id) } }
-                    }
+                    dl { (store_rows(lang, signed)) }
                 }
             }
         }
@@ -155,9 +155,40 @@ fn key_form(lang: Lang, signed: &Signed<'_>) -> Markup {
                 input type="password" id="private_key" name="private_key" autocomplete="off"
                     spellcheck="false" autocapitalize="off" placeholder="pk_…" maxlength="200" required;
                 p class="hint" { (t.key_hint) }
+                label class="confirm" for="confirm_store" {
+                    input type="checkbox" id="confirm_store" name="confirm_store" value="yes" required;
+                    " " (t.confirm_store) " "
+                    bdi id="confirm-store-name" { (store_title(signed)) }
+                }
                 button type="submit" class="primary" id="save" { (t.save) }
             }
         }
+    }
+}
+
+/// The store as the merchant knows it: name and domain when Salla gave them, the id always.
+fn store_rows(lang: Lang, signed: &Signed<'_>) -> Markup {
+    let t = lang.texts();
+    html! {
+        @if let Some(name) = &signed.store.name {
+            dt { (t.store_name) }
+            dd id="store-name" { bdi { (name) } }
+        }
+        @if let Some(domain) = &signed.store.domain {
+            dt { (t.store_domain) }
+            dd id="store-domain" { bdi dir="ltr" { (domain) } }
+        }
+        dt { (t.store) }
+        dd { code { (signed.store_id) } }
+    }
+}
+
+/// `name (domain)`, or the store id when Salla named neither.
+fn store_title(signed: &Signed<'_>) -> String {
+    match (&signed.store.name, &signed.store.domain) {
+        (Some(name), Some(domain)) => format!("{name} ({domain})"),
+        (Some(only), None) | (None, Some(only)) => only.clone(),
+        (None, None) => signed.store_id.to_string(),
     }
 }
 
@@ -241,6 +272,7 @@ mod tests {
             lang: Lang::Ar,
             signed: Some(Signed {
                 store_id: "42",
+                store: &StoreLabel::new(Some("متجر <i>"), Some("https://salla.sa/x")),
                 klaviyo: Some(&k),
                 csrf: "c\"srf",
             }),
@@ -255,6 +287,11 @@ mod tests {
         assert!(html.contains("value=\"c&quot;srf\""));
         assert!(html.contains("id=\"reconnect\""));
         assert!(html.contains("2026-11-18 "));
+        // The store to confirm: name and domain, escaped, beside a required box.
+        assert!(html.contains("<dd id=\"store-name\"><bdi>متجر &lt;i&gt;</bdi></dd>"));
+        assert!(html.contains("https://salla.sa/x"));
+        assert!(html.contains("name=\"confirm_store\" value=\"yes\" required"));
+        assert!(html.contains("متجر &lt;i&gt; (https://salla.sa/x)"));
         assert!(html.contains(&crate::i18n::AR.problem(Problem::InvalidKey)));
     }
 
@@ -272,6 +309,7 @@ mod tests {
             lang: Lang::En,
             signed: Some(Signed {
                 store_id: "1\"><img src=x onerror=alert(2)>",
+                store: &StoreLabel::new(Some("<img src=y>"), Some("\"><script>alert(3)</script>")),
                 klaviyo: Some(&k),
                 csrf: "<csrf>",
             }),

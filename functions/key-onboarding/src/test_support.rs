@@ -89,6 +89,7 @@ pub fn deps_counting() -> (
         keys: keys.clone(),
         klaviyo: Arc::new(klaviyo),
         session_secret: Secret::new(SECRET),
+        handoffs: Arc::new(adapters::once::memory::MemorySpentMarks::new()),
     };
     (deps, keys, calls)
 }
@@ -107,7 +108,13 @@ pub fn session_token(store: &str, age: i64) -> String {
 
 pub fn handoff_token(store: &str) -> String {
     let now = adapters::clock::now_unix();
-    session::issue(SECRET.as_bytes(), store, Purpose::Handoff, now, 120)
+    session::issue(
+        SECRET.as_bytes(),
+        store,
+        Purpose::Handoff,
+        now,
+        session::HANDOFF_TTL_SECS,
+    )
 }
 
 pub fn csrf(token: &str) -> String {
@@ -129,10 +136,16 @@ pub fn request(method: Method, uri: &str, cookie: Option<&str>, body: &str) -> R
     builder.body(body).unwrap()
 }
 
-/// A form post of `fields` with the session's CSRF token and store id unless given.
+/// A form post of `fields` with the session's CSRF token, store id and store confirmation
+/// unless given.
 pub fn form(token: &str, fields: &[(&str, &str)]) -> Request {
     let csrf = csrf(token);
-    let mut all: Vec<(&str, &str)> = vec![("csrf", &csrf), ("store_id", STORE), ("lang", "en")];
+    let mut all: Vec<(&str, &str)> = vec![
+        ("csrf", &csrf),
+        ("store_id", STORE),
+        ("lang", "en"),
+        ("confirm_store", "yes"),
+    ];
     for (k, v) in fields {
         all.retain(|(name, _)| name != k);
         all.push((k, v));

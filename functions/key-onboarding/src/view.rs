@@ -28,7 +28,7 @@ pub async fn get(deps: &Deps, req: &Request) -> Response<Body> {
     // Arriving from the OAuth callback: trade the handoff token for our own cookie, then
     // reload without the token so it leaves the address bar and history.
     if let Some(handoff) = web::param(&query, "handoff") {
-        let (resp, store_id, name) = match session::from_handoff(deps, handoff, now) {
+        let (resp, store_id, name) = match session::from_handoff(deps, handoff, now).await {
             Ok((store_id, cookie)) => {
                 let location = location(req, explicit_lang.and_then(Lang::parse), None);
                 let resp = web::redirect(StatusCode::SEE_OTHER, &location, Some(&cookie));
@@ -116,6 +116,7 @@ pub fn signed_in(
     let csrf = session::csrf(deps, session);
     let signed = page::Signed {
         store_id: &session.store_id,
+        store: &session.store,
         klaviyo,
         csrf: &csrf,
     };
@@ -130,7 +131,10 @@ pub fn signed_in(
     )
 }
 
-/// Same path, only our own parameters: relative, so it works behind any host.
+/// The page's own fixed path with only our own parameters: relative to this host, so it works
+/// behind any function URL. Never the request's path: a function URL passes the raw path as
+/// sent, and `//evil.example/onboarding` copied into `Location` is a protocol-relative URL
+/// to another host.
 pub fn location(req: &Request, lang: Option<Lang>, notice: Option<Notice>) -> String {
     let mut params = Vec::new();
     if let Some(lang) = lang {
@@ -139,11 +143,20 @@ pub fn location(req: &Request, lang: Option<Lang>, notice: Option<Notice>) -> St
     if let Some(notice) = notice {
         params.push(format!("notice={}", notice.param()));
     }
-    let path = req.uri().path();
-    let path = if path.is_empty() { "/" } else { path };
+    let path = page_path(req);
     if params.is_empty() {
         path.to_string()
     } else {
         format!("{path}?{}", params.join("&"))
+    }
+}
+
+/// `/onboarding` under the dev server's prefix, `/` on the function URL: one of two constants,
+/// chosen by the route (the last path segment), never copied from the request.
+fn page_path(req: &Request) -> &'static str {
+    if web::last_segment(req.uri().path()) == "onboarding" {
+        "/onboarding"
+    } else {
+        "/"
     }
 }

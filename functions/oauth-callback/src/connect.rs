@@ -2,7 +2,7 @@
 //! merchant over to the onboarding page.
 
 use adapters::keystore;
-use adapters::session::{self, HANDOFF_TTL_SECS, Purpose};
+use adapters::session::{self, HANDOFF_TTL_SECS, Purpose, StoreLabel};
 use adapters::web;
 use lambda_http::Request;
 
@@ -40,11 +40,12 @@ pub async fn connect<A: Authorizer>(
         .exchange_code(code, &redirect_uri)
         .await
         .map_err(CallbackError::from_salla)?;
-    let store_id = deps
+    let merchant = deps
         .oauth
         .user_info(&tokens.access_token)
         .await
         .map_err(CallbackError::from_salla)?;
+    let store_id = merchant.id;
     keystore::update(deps.keys.as_ref(), &store_id, |record| {
         record.salla = Some(tokens.clone())
     })
@@ -54,9 +55,13 @@ pub async fn connect<A: Authorizer>(
         CallbackError::StorageDown(e)
     })?;
 
-    let handoff = session::issue(
+    // The store's name and domain ride in the signed handoff (never in the table) so the page
+    // can show the merchant which store they are about to connect.
+    let label = StoreLabel::new(merchant.name.as_deref(), merchant.domain.as_deref());
+    let handoff = session::issue_for(
         deps.session_secret.expose().as_bytes(),
         &store_id,
+        &label,
         Purpose::Handoff,
         adapters::clock::now_unix(),
         HANDOFF_TTL_SECS,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use adapters::config::Config;
 use adapters::keystore::{KeyStore, SallaTokens};
-use adapters::salla::oauth::SallaOAuth;
+use adapters::salla::oauth::{MerchantInfo, SallaOAuth};
 use adapters::session;
 use adapters::startup::Function;
 use adapters::{AdapterError, Secret};
@@ -20,8 +20,8 @@ pub trait Authorizer: Send + Sync {
         code: &str,
         redirect_uri: &str,
     ) -> Result<SallaTokens, AdapterError>;
-    /// The store (merchant) id the access token belongs to.
-    async fn user_info(&self, access_token: &Secret) -> Result<String, AdapterError>;
+    /// The store (merchant) the access token belongs to: id, name and domain.
+    async fn user_info(&self, access_token: &Secret) -> Result<MerchantInfo, AdapterError>;
 }
 
 #[async_trait]
@@ -34,7 +34,7 @@ impl Authorizer for SallaOAuth {
         SallaOAuth::exchange_code(self, code, redirect_uri).await
     }
 
-    async fn user_info(&self, access_token: &Secret) -> Result<String, AdapterError> {
+    async fn user_info(&self, access_token: &Secret) -> Result<MerchantInfo, AdapterError> {
         SallaOAuth::user_info(self, access_token).await
     }
 }

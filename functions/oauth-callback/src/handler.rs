@@ -53,6 +53,7 @@ mod tests {
 
     use adapters::keystore::memory::MemoryKeyStore;
     use adapters::keystore::{KeyStore, SallaTokens};
+    use adapters::salla::oauth::MerchantInfo;
     use adapters::session::{self, Purpose};
     use adapters::{AdapterError, Secret};
     use async_trait::async_trait;
@@ -89,9 +90,13 @@ mod tests {
             })
         }
 
-        async fn user_info(&self, access_token: &Secret) -> Result<String, AdapterError> {
+        async fn user_info(&self, access_token: &Secret) -> Result<MerchantInfo, AdapterError> {
             assert_eq!(access_token.expose(), "access");
-            Ok("42".into())
+            Ok(MerchantInfo {
+                id: "42".into(),
+                name: Some("متجر <b>العطور</b>".into()),
+                domain: Some("https://salla.sa/perfume".into()),
+            })
         }
     }
 
@@ -139,13 +144,16 @@ mod tests {
         let handoff = location
             .strip_prefix("https://onboarding.example/?x=1&handoff=")
             .unwrap();
-        let store = session::verify(
-            SECRET.as_bytes(),
-            handoff,
-            Purpose::Handoff,
-            adapters::clock::now_unix(),
+        let now = adapters::clock::now_unix();
+        let claims = session::open(SECRET.as_bytes(), handoff, Purpose::Handoff, now).unwrap();
+        assert_eq!(claims.store_id, "42");
+        // Short-lived, and naming the store for the merchant to confirm on the page.
+        assert!(claims.expires_at <= now + 30, "{}", claims.expires_at - now);
+        assert_eq!(claims.store.name.as_deref(), Some("متجر <b>العطور</b>"));
+        assert_eq!(
+            claims.store.domain.as_deref(),
+            Some("https://salla.sa/perfume")
         );
-        assert_eq!(store.as_deref(), Ok("42"));
         let record = keys.get("42").await.unwrap().unwrap();
         assert_eq!(record.salla.unwrap().refresh_token.expose(), "refresh");
         // No configured redirect URI: the function's own URL as it was reached.

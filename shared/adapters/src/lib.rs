@@ -8,6 +8,7 @@ pub mod http;
 pub mod keystore;
 pub mod klaviyo;
 pub mod logging;
+pub mod once;
 pub mod salla;
 pub mod secret;
 pub mod session;

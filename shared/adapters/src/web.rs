@@ -5,9 +5,11 @@
 use lambda_http::http::{HeaderMap, HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 
-/// The pages may only be framed by Salla's dashboard; they load nothing from anywhere.
+/// The pages may only be framed by Salla's merchant dashboard (`s.salla.sa`), not by any other
+/// Salla host: storefronts live under `salla.sa` and its subdomains, and a page there could
+/// frame ours to trick a merchant into clicks. They load nothing from anywhere.
 pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
-                       form-action 'self'; frame-ancestors https://s.salla.sa https://*.salla.sa https://salla.sa";
+                       form-action 'self'; frame-ancestors https://s.salla.sa";
 
 /// Most query or form pairs read from one request; our forms have five fields.
 const MAX_PAIRS: usize = 32;
@@ -215,6 +217,18 @@ mod tests {
                 .get(header::CONTENT_SECURITY_POLICY)
                 .is_none()
         );
+    }
+
+    /// Only Salla's dashboard may frame the pages: any other Salla subdomain (a merchant's
+    /// storefront theme, a partner page) could overlay them for clickjacking.
+    #[test]
+    fn only_the_salla_dashboard_may_frame_the_pages() {
+        let ancestors = CSP
+            .split(';')
+            .map(str::trim)
+            .find_map(|d| d.strip_prefix("frame-ancestors "))
+            .unwrap();
+        assert_eq!(ancestors, "https://s.salla.sa");
     }
 
     #[test]

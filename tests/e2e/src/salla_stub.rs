@@ -217,7 +217,8 @@ fn user_info(st: &State, auth: Option<&str>) -> Response<Full<Bytes>> {
     };
     let user = |merchant_id: Value| {
         json!({"id": 1771165749, "name": "Test User", "role": "user",
-               "merchant": {"id": merchant_id, "username": "dev-store", "name": "dev-store"}})
+               "merchant": {"id": merchant_id, "username": "dev-store", "name": "dev-store",
+                            "domain": "https://salla.sa/dev-store"}})
     };
     match st.shape {
         UserInfoShape::Wrapped => {

@@ -62,8 +62,8 @@ impl SallaOAuth {
         .await
     }
 
-    /// The merchant (store) id the access token belongs to.
-    pub async fn user_info(&self, access_token: &Secret) -> Result<String, AdapterError> {
+    /// The merchant (store) the access token belongs to: its id, name and domain.
+    pub async fn user_info(&self, access_token: &Secret) -> Result<MerchantInfo, AdapterError> {
         let resp = self
             .http
             .get(format!("{}/oauth2/user/info", self.accounts_url))
@@ -76,7 +76,7 @@ impl SallaOAuth {
         let status = resp.status().as_u16();
         let body = resp.bytes().await.map_err(network_error)?;
         match status {
-            200..=299 => parse_merchant_id(&body),
+            200..=299 => parse_user_info(&body),
             401 | 403 => Err(AdapterError::Unauthorized {
                 service: Service::Salla,
                 status,
@@ -135,6 +135,38 @@ pub fn parse_token_response(body: &[u8], now: i64) -> Result<SallaTokens, Adapte
         expires_at: SallaTokens::expiry_from(expires, now),
         scope: text("scope"),
         refresh_lease_until: None,
+    })
+}
+
+/// The store a user-info body names. The name and domain are for the merchant to recognise
+/// their store on the onboarding page; they are optional (the id is what matters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MerchantInfo {
+    pub id: String,
+    pub name: Option<String>,
+    /// As Salla gives it, e.g. `https://salla.sa/my-store` or the store's own domain.
+    pub domain: Option<String>,
+}
+
+/// The merchant's id ([`parse_merchant_id`]), name and domain from a user-info body.
+pub fn parse_user_info(body: &[u8]) -> Result<MerchantInfo, AdapterError> {
+    let id = parse_merchant_id(body)?;
+    let v: Value = serde_json::from_slice(body).unwrap_or_default();
+    let merchant = v
+        .pointer("/data/merchant")
+        .or_else(|| v.pointer("/merchant"));
+    let text = |name: &str| {
+        merchant
+            .and_then(|m| m.get(name))
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    Ok(MerchantInfo {
+        id,
+        name: text("name"),
+        domain: text("domain"),
     })
 }
 
@@ -291,6 +323,28 @@ mod tests {
         assert!(parse_merchant_id(br#"{"data":{"id":1}}"#).is_err());
         assert!(parse_merchant_id(br#"{"merchant":{"id":"../x"}}"#).is_err());
         assert!(parse_merchant_id(br#"{"merchant":{"id":null}}"#).is_err());
+    }
+
+    #[test]
+    fn user_info_names_the_store() {
+        let info = parse_user_info(&sample("oauth2.user.info.data-member.json")).unwrap();
+        assert_eq!(info.id, "1803665367");
+        assert_eq!(info.name.as_deref(), Some("dev-j8gtzhp59w3irgsw"));
+        assert_eq!(
+            info.domain.as_deref(),
+            Some("https://salla.sa/YOUR-DOMAIN-NAME")
+        );
+        let wrapped =
+            parse_user_info(br#"{"data":{"merchant":{"id":7,"name":" \u0645 ","domain":5}}}"#)
+                .unwrap();
+        assert_eq!(
+            wrapped,
+            MerchantInfo {
+                id: "7".into(),
+                name: Some("\u{645}".into()),
+                domain: None
+            }
+        );
     }
 
     #[test]

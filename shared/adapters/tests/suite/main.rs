@@ -5,3 +5,4 @@ mod keystore_support;
 mod keystore_cache;
 mod keystore_embedded;
 mod keystore_moto;
+mod once_moto;

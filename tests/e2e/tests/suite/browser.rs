@@ -207,9 +207,10 @@ async fn onboarding_in_headless_chromium() {
 
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
     let port = listener.local_addr().expect("app address").port();
-    // `localhost`, not 127.0.0.1: browsers treat it as a secure context, so the page's
-    // Secure, SameSite=None session cookie is kept over plain HTTP as it is over HTTPS on AWS.
-    let base = format!("http://localhost:{port}");
+    // 127.0.0.1 over plain HTTP, as the dev server runs: Chromium treats loopback as a secure
+    // context, so it keeps the page's `__Host-` (Secure, SameSite=None) session cookie here
+    // as it does over HTTPS on AWS. If it did not, step 1 would land signed out.
+    let base = format!("http://127.0.0.1:{port}");
     let app = Arc::new(App {
         callback: oauth_callback::Deps {
             oauth: SallaOAuth::new(
@@ -226,6 +227,7 @@ async fn onboarding_in_headless_chromium() {
             keys: keys.clone(),
             klaviyo: Arc::new(KlaviyoClient::new(&klaviyo.base_url)),
             session_secret: Secret::new(SESSION_SECRET),
+            handoffs: Arc::new(adapters::once::memory::MemorySpentMarks::new()),
         },
     });
     tokio::spawn(start_app(app, listener));
@@ -263,6 +265,16 @@ async fn flow(client: Client, base: String, keys: Arc<MemoryKeyStore>) -> Result
     let html = client.source().await.map_err(|e| e.to_string())?;
     assert!(html.contains("lang=\"ar\"") && html.contains("dir=\"rtl\""));
     assert!(keys.get(STORE).await.unwrap().unwrap().salla.is_some());
+    let cookies = client.get_all_cookies().await.map_err(|e| e.to_string())?;
+    let names: Vec<&str> = cookies.iter().map(|c| c.name()).collect();
+    assert_eq!(names, [key_onboarding::SESSION_COOKIE], "{names:?}");
+    assert!(key_onboarding::SESSION_COOKIE.starts_with("__Host-"));
+    // The store as Salla named it, to confirm before a key is attached.
+    assert_eq!(text_of(client, "#store-name").await, "dev-store");
+    assert_eq!(
+        text_of(client, "#store-domain").await,
+        "https://salla.sa/dev-store"
+    );
     screenshot(client, "onboarding-1-signed-in.png").await;
 
     // 2. A key Klaviyo rejects: the error, in Arabic, and nothing stored.
@@ -333,6 +345,13 @@ async fn submit_key(client: &Client, key: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     input.clear().await.map_err(|e| e.to_string())?;
     input.send_keys(key).await.map_err(|e| e.to_string())?;
+    let confirm = client
+        .find(Locator::Css("#confirm_store"))
+        .await
+        .map_err(|e| e.to_string())?;
+    if !confirm.is_selected().await.map_err(|e| e.to_string())? {
+        confirm.click().await.map_err(|e| e.to_string())?;
+    }
     client
         .find(Locator::Css("#save"))
         .await

@@ -10,6 +10,7 @@ use adapters::Secret;
 use adapters::keystore::memory::MemoryKeyStore;
 use adapters::keystore::{KeyStore, KlaviyoConnection, SallaTokens, StoreRecord};
 use adapters::klaviyo::{KlaviyoClient, RetryPolicy};
+use adapters::once::memory::MemorySpentMarks;
 use adapters::salla::oauth::SallaOAuth;
 use adapters::session::{self, Purpose};
 use e2e::salla_stub::{EXPIRES, SallaStub, UserInfoShape};
@@ -71,6 +72,7 @@ async fn world() -> World {
             keys: keys.clone(),
             klaviyo: Arc::new(KlaviyoClient::with_policy(&klaviyo.base_url, policy)),
             session_secret: Secret::new(SESSION_SECRET),
+            handoffs: Arc::new(MemorySpentMarks::new()),
         },
         salla,
         klaviyo,
@@ -162,8 +164,9 @@ fn assert_page_headers(headers: &HeaderMap) {
         .expect("CSP header");
     assert!(csp.contains("default-src 'none'"), "{csp}");
     assert!(csp.contains("form-action 'self'"), "{csp}");
+    // Salla's dashboard only: no wildcard, no storefront host.
     assert!(
-        csp.contains("frame-ancestors https://s.salla.sa https://*.salla.sa https://salla.sa"),
+        csp.ends_with("; frame-ancestors https://s.salla.sa"),
         "{csp}"
     );
     assert_eq!(headers["cache-control"], "no-store");
@@ -618,7 +621,15 @@ async fn handoff_sets_a_secure_cookie_and_cleans_the_url() {
         STORE
     );
 
-    // On the function URL the page is `/`, and an explicit language survives the redirect.
+    // On the function URL the page is `/`, and an explicit language survives the redirect
+    // (a fresh handoff: each one signs in once).
+    let handoff = session::issue(
+        SESSION_SECRET.as_bytes(),
+        STORE,
+        Purpose::Handoff,
+        now(),
+        session::HANDOFF_TTL_SECS,
+    );
     let resp =
         key_onboarding::handle(&w.onboarding, get(&format!("/?lang=en&handoff={handoff}"))).await;
     assert_eq!(header(&resp, "location"), "/?lang=en");
@@ -758,6 +769,7 @@ fn save_fields<'a>(csrf: &'a str, key: &'a str) -> Vec<(&'a str, &'a str)> {
         ("store_id", STORE),
         ("lang", "ar"),
         ("private_key", key),
+        ("confirm_store", "yes"),
     ]
 }
 
@@ -1130,6 +1142,11 @@ async fn callback_to_saved_key_end_to_end() {
     let resp = key_onboarding::handle(&w.onboarding, get(&format!("/onboarding?{query}"))).await;
     let set_cookie = header(&resp, "set-cookie").to_string();
     let cookie = set_cookie.split(';').next().unwrap().to_string();
+    assert!(cookie.starts_with("__Host-"), "{cookie}");
+    // The same handoff URL a second time (history, a copied link): refused, no cookie.
+    let again = key_onboarding::handle(&w.onboarding, get(&format!("/onboarding?{query}"))).await;
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+    assert!(again.headers().get("set-cookie").is_none());
     let page = key_onboarding::handle(
         &w.onboarding,
         request(
@@ -1142,7 +1159,30 @@ async fn callback_to_saved_key_end_to_end() {
     .await;
     assert_eq!(page.status(), StatusCode::OK);
     let csrf = csrf_in_page(&text(&page));
+    // The page names the store from Salla's user info, for the merchant to confirm.
+    let html = text(&page);
+    assert!(
+        html.contains("<dd id=\"store-name\"><bdi>dev-store</bdi></dd>"),
+        "{html}"
+    );
+    assert!(html.contains("https://salla.sa/dev-store"));
     let body = format!("action=save&csrf={csrf}&store_id={STORE}&private_key={GOOD_KEY}");
+    let unconfirmed = key_onboarding::handle(
+        &w.onboarding,
+        request(
+            Method::POST,
+            "/onboarding",
+            &[
+                ("cookie", cookie.as_str()),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            &body,
+        ),
+    )
+    .await;
+    assert_eq!(unconfirmed.status(), StatusCode::BAD_REQUEST);
+    assert!(w.keys.get(STORE).await.unwrap().unwrap().klaviyo.is_none());
+    let body = format!("{body}&confirm_store=yes");
     let resp = key_onboarding::handle(
         &w.onboarding,
         request(
@@ -1186,4 +1226,41 @@ async fn callback_without_configured_redirect_uri_uses_its_own_url() {
         calls[0].redirect_uri.as_deref(),
         Some("https://abc123.lambda-url.me-south-1.on.aws/callback")
     );
+}
+
+/// What a Lambda function URL delivers for `https://<url>//evil.example/onboarding?handoff=…`:
+/// `rawPath` as sent, and lambda_http keeps it as the request path. The redirect after the
+/// handoff still goes to the page's fixed path on this host.
+#[tokio::test]
+async fn a_function_url_raw_path_never_reaches_the_location_header() {
+    let w = world().await;
+    w.salla.add_code("code-raw", STORE);
+    let resp = oauth_callback::handle(&w.callback, get("/callback?code=code-raw")).await;
+    let location = header(&resp, "location").to_string();
+    let query = location.split_once('?').unwrap().1.to_string();
+    let host = "abcdefg.lambda-url.me-south-1.on.aws";
+    let event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "//evil.example/onboarding",
+        "rawQueryString": query,
+        "headers": {"host": host},
+        "requestContext": {
+            "accountId": "anonymous", "apiId": "abcdefg", "domainName": host,
+            "domainPrefix": "abcdefg", "requestId": "r1", "routeKey": "$default",
+            "stage": "$default", "time": "02/Dec/2026:08:00:00 +0000", "timeEpoch": 1796198400000u64,
+            "http": {"method": "GET", "path": "//evil.example/onboarding", "protocol": "HTTP/1.1",
+                     "sourceIp": "203.0.113.9", "userAgent": "x"}
+        },
+        "isBase64Encoded": false
+    });
+    let req = lambda_http::request::from_str(&event.to_string()).expect("a function URL event");
+    assert_eq!(
+        req.uri().path(),
+        "//evil.example/onboarding",
+        "passed through as sent"
+    );
+    let resp = key_onboarding::handle(&w.onboarding, req).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(header(&resp, "location"), "/onboarding");
 }

@@ -89,6 +89,8 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
     },
     FunctionSpec {
         binary: "key-onboarding",
+        // PutItem also spends handoff tokens: a conditional put of `{store_id: handoff#<id>,
+        // ttl}` in the same table (adapters::keystore::dynamo::once). No new action needed.
         dynamodb: &[
             "dynamodb:GetItem",
             "dynamodb:PutItem",
