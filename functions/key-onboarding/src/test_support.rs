@@ -1,7 +1,7 @@
 //! Handler tests' world: the memory key store, a fake Klaviyo, signed sessions and requests.
 
 use std::sync::Arc;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use adapters::keystore::memory::MemoryKeyStore;
 use adapters::klaviyo::{AccountInfo, Delivery, KlaviyoApi};

@@ -87,6 +87,7 @@ mod tests {
                 expires_at: 2_000_000_000,
                 scope: None,
                 refresh_lease_until: None,
+                refresh_blocked_at: None,
             })
         }
 

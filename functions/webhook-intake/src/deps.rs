@@ -12,24 +12,36 @@ use adapters::salla::signature::{Strategy, WebhookSecrets};
 use adapters::startup::Function;
 use lambda_http::{Body, Request, Response};
 
-use crate::enrich::{ProductCache, RefreshLocks, TokenRefresher};
+use adapters::salla::oauth::SallaOAuth;
+use adapters::salla::refresh::{RefreshLocks, TokenRefresher};
+
+use crate::enrich::{ProductCache, ProductLookup};
 
 /// Salla's bodies are a few KB; an order with hundreds of lines stays far below this. Anything
 /// larger is not a Salla webhook and is refused before we spend a MAC on it.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The longest one webhook may take, whatever Lambda allows: Salla waits ~30 s, and the
+/// function's timeout (25 s in template.yaml) must never be what ends an invocation.
+pub const BUDGET: Duration = Duration::from_secs(20);
+
+/// Kept back from the Lambda context's deadline so the answer is written before Lambda
+/// stops the process.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(1);
 
 pub struct Deps {
     pub webhook_secrets: WebhookSecrets,
     pub strategy: Strategy,
     pub store: Arc<dyn KeyStore>,
     pub klaviyo: Arc<dyn KlaviyoApi>,
-    pub salla_api: SallaApi,
+    pub salla_api: Arc<dyn ProductLookup>,
     pub refresher: Arc<dyn TokenRefresher>,
     pub products: ProductCache,
     pub refresh_locks: RefreshLocks,
     pub max_body_bytes: usize,
-    /// Time one webhook may spend on Klaviyo, retries included; well inside Salla's 30 s.
-    pub klaviyo_budget: Duration,
+    /// Time one webhook may take ([`BUDGET`]); the invocation's deadline is the earlier of
+    /// this and the Lambda context's deadline less [`DEADLINE_MARGIN`].
+    pub budget: Duration,
 }
 
 impl Deps {
@@ -40,18 +52,21 @@ impl Deps {
         std::thread::spawn(mapping::warm_up);
         adapters::http::warm_up();
         let klaviyo = KlaviyoClient::new(config.klaviyo_api_url.clone());
-        let budget = klaviyo.policy().budget;
         Deps {
             webhook_secrets: config.webhook_secrets(),
             strategy: config.webhook_strategy,
             store,
             klaviyo: Arc::new(klaviyo),
-            salla_api: SallaApi::new(config.salla_api_url.clone()),
-            refresher: Arc::new(crate::enrich::OAuthRefresher::new(config)),
+            salla_api: Arc::new(SallaApi::new(config.salla_api_url.clone())),
+            refresher: Arc::new(SallaOAuth::new(
+                config.salla_accounts_url.clone(),
+                config.salla_client_id.clone(),
+                config.salla_client_secret.clone(),
+            )),
             products: ProductCache::default(),
             refresh_locks: RefreshLocks::default(),
             max_body_bytes: MAX_BODY_BYTES,
-            klaviyo_budget: budget,
+            budget: BUDGET,
         }
     }
 }

@@ -2,8 +2,10 @@
 
 use std::time::Instant;
 
+use adapters::Service;
+use adapters::deadline::Deadline;
 use adapters::salla::signature::Verified;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use mapping::Action;
 use serde_json::json;
 
@@ -21,8 +23,9 @@ struct Trace {
 
 pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
     let started = Instant::now();
+    let deadline = invocation_deadline(deps, &req);
     let mut trace = Trace::default();
-    let result = process(deps, &req, &mut trace).await;
+    let result = process(deps, &req, deadline, &mut trace).await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let event = trace.event.as_deref().unwrap_or("-");
     let store_id = trace.store_id.as_deref().unwrap_or("-");
@@ -73,7 +76,21 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
     }
 }
 
-async fn process(deps: &Deps, req: &Request, trace: &mut Trace) -> Result<Outcome, IntakeError> {
+/// The one deadline of this invocation: Lambda's, less a margin, and never past the budget
+/// (outside Lambda, the budget from now).
+fn invocation_deadline(deps: &Deps, req: &Request) -> Deadline {
+    match req.lambda_context_ref() {
+        Some(ctx) => Deadline::from_lambda(ctx.deadline, crate::deps::DEADLINE_MARGIN, deps.budget),
+        None => Deadline::after(deps.budget),
+    }
+}
+
+async fn process(
+    deps: &Deps,
+    req: &Request,
+    deadline: Deadline,
+    trace: &mut Trace,
+) -> Result<Outcome, IntakeError> {
     let body: &[u8] = req.body().as_ref();
     if body.len() > deps.max_body_bytes {
         return Err(IntakeError::TooLarge {
@@ -112,31 +129,66 @@ async fn process(deps: &Deps, req: &Request, trace: &mut Trace) -> Result<Outcom
     let mut record = None;
     let mut enrichment = mapping::Enrichment::default();
     if !wanted.is_empty() {
-        record = deps.store.get(&envelope.store_id).await?;
+        record = deadline
+            .run(Service::DynamoDb, deps.store.get(&envelope.store_id))
+            .await?;
         let Some(connected) = record.as_ref().filter(|r| r.klaviyo.is_some()) else {
             return Ok(Outcome::NoKlaviyoKey);
         };
-        enrichment = enrich::enrichment(deps, connected, &wanted).await;
+        enrichment = enrich::enrichment(deps, connected, &wanted, deadline).await;
     }
 
     match mapping::plan(&envelope, &enrichment)? {
-        Action::Authorize(auth) => lifecycle::authorize(deps, &envelope.store_id, auth).await,
+        Action::Authorize(auth) => {
+            within(
+                deadline,
+                lifecycle::authorize(deps, &envelope.store_id, auth),
+            )
+            .await
+        }
         Action::SettingsUpdated {
             klaviyo_private_key,
-        } => lifecycle::settings_updated(deps, &envelope.store_id, klaviyo_private_key).await,
-        Action::Uninstalled => lifecycle::uninstalled(deps, &envelope.store_id).await,
+        } => {
+            let change = lifecycle::settings_updated(deps, &envelope.store_id, klaviyo_private_key);
+            within(deadline, change).await
+        }
+        Action::Uninstalled => {
+            within(deadline, lifecycle::uninstalled(deps, &envelope.store_id)).await
+        }
         Action::Ignore { reason } => Ok(Outcome::Ignored { reason }),
         Action::Send(requests) => {
             let record = match record {
                 Some(record) => Some(record),
-                None => deps.store.get(&envelope.store_id).await?,
+                None => {
+                    deadline
+                        .run(Service::DynamoDb, deps.store.get(&envelope.store_id))
+                        .await?
+                }
             };
             let Some(klaviyo) = record.and_then(|r| r.klaviyo) else {
                 return Ok(Outcome::NoKlaviyoKey);
             };
-            relay::send_all(deps, &envelope.store_id, &klaviyo, &requests).await
+            relay::send_all(deps, &envelope.store_id, &klaviyo, &requests, deadline).await
         }
     }
+}
+
+/// A lifecycle change cut off at the deadline answers 503: every change is a version-checked
+/// merge, so Salla's redelivery applies it whole.
+async fn within<F>(deadline: Deadline, change: F) -> Result<Outcome, IntakeError>
+where
+    F: Future<Output = Result<Outcome, IntakeError>>,
+{
+    tokio::time::timeout_at(deadline.instant(), change)
+        .await
+        .unwrap_or_else(|_| {
+            Err(IntakeError::Unavailable(
+                adapters::AdapterError::Unavailable {
+                    service: Service::DynamoDb,
+                    detail: "invocation deadline reached".into(),
+                },
+            ))
+        })
 }
 
 fn json_response(status: u16, body: serde_json::Value) -> Response<Body> {

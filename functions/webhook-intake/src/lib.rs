@@ -13,6 +13,9 @@ pub mod lifecycle;
 pub mod outcome;
 pub mod relay;
 
+#[cfg(test)]
+mod budget_tests;
+
 pub use deps::Deps;
 pub use handler::handle;
 pub use outcome::Outcome;

@@ -27,6 +27,7 @@ pub async fn authorize(
         expires_at: SallaTokens::expiry_from(Some(auth.expires), now_unix()),
         scope: auth.scope,
         refresh_lease_until: None,
+        refresh_blocked_at: None,
     };
     keystore::update(deps.store.as_ref(), store_id, |record| {
         record.salla = Some(tokens.clone());

@@ -1,9 +1,10 @@
 //! Sends one webhook's Klaviyo requests concurrently and folds their results into one answer
 //! for Salla.
 
-use std::time::Instant;
+use tokio::time::Instant;
 
 use adapters::AdapterError;
+use adapters::deadline::Deadline;
 use adapters::keystore::{self, KlaviyoConnection};
 use adapters::klaviyo::Delivery;
 use futures::future::join_all;
@@ -18,13 +19,13 @@ pub async fn send_all(
     store_id: &str,
     connection: &KlaviyoConnection,
     requests: &[KlaviyoRequest],
+    deadline: Deadline,
 ) -> Result<Outcome, IntakeError> {
     let started = Instant::now();
-    let deadline = started + deps.klaviyo_budget;
     let results = join_all(
         requests
             .iter()
-            .map(|r| deliver(deps, connection, r, deadline)),
+            .map(|r| deliver(deps, connection, r, deadline.instant())),
     )
     .await;
     let klaviyo_ms = started.elapsed().as_secs_f64() * 1000.0;

@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod deadline;
 pub mod error;
 pub mod http;
 pub mod keystore;

@@ -118,7 +118,7 @@ impl Harness {
         .expect("test config");
         let mut app = App::new(&config, store.clone()).expect("app wiring");
         app.intake.klaviyo = Arc::new(KlaviyoClient::with_policy(klaviyo_url, policy.clone()));
-        app.intake.klaviyo_budget = policy.budget;
+        app.intake.budget = policy.budget;
         Self::serve(app, klaviyo, store).await
     }
 

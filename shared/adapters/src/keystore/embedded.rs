@@ -184,6 +184,8 @@ struct SallaFile {
     expires_at: i64,
     scope: Option<String>,
     refresh_lease_until: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_blocked_at: Option<i64>,
 }
 
 /// One encrypted secret: base64 nonce and ciphertext (with tag).
@@ -250,6 +252,7 @@ impl Inner {
                 expires_at: s.expires_at,
                 scope: s.scope,
                 refresh_lease_until: s.refresh_lease_until,
+                refresh_blocked_at: s.refresh_blocked_at,
             }),
         };
         Ok(Some(StoreRecord {
@@ -284,6 +287,7 @@ impl Inner {
                     expires_at: s.expires_at,
                     scope: s.scope.clone(),
                     refresh_lease_until: s.refresh_lease_until,
+                    refresh_blocked_at: s.refresh_blocked_at,
                 }),
             },
         };

@@ -76,6 +76,11 @@ pub struct SallaTokens {
     /// Written with a version-checked put before refreshing, so two Lambda instances never
     /// use the same single-use refresh token. Non-secret metadata; store it as plain.
     pub refresh_lease_until: Option<i64>,
+    /// Unix seconds at which refreshing stopped for this store: a refresh may have spent the
+    /// single-use refresh token without our learning the new one (timeout, 5xx), or Salla
+    /// refused it (`invalid_grant`). No refresh is tried while set; new tokens from
+    /// `app.store.authorize` or the OAuth callback clear it. Non-secret metadata.
+    pub refresh_blocked_at: Option<i64>,
 }
 
 /// Everything we hold for one store.

@@ -50,6 +50,7 @@ mod tests {
             expires_at,
             scope: None,
             refresh_lease_until: None,
+            refresh_blocked_at: None,
         }
     }
 

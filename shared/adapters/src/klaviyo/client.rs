@@ -1,8 +1,9 @@
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::Value;
+use tokio::time::Instant;
 
 use super::errors::{self, KlaviyoError};
 use super::retry::{RetryPolicy, parse_retry_after};
@@ -62,8 +63,9 @@ pub trait KlaviyoApi: Send + Sync {
     async fn get_account(&self, key: &Secret) -> Result<AccountInfo, AdapterError>;
 
     /// Sends one request, retrying 429 (honouring Retry-After), 5xx and network errors until
-    /// `deadline`. `Ok` carries any final 2xx/4xx answer; `Err(Unavailable)` means Klaviyo
-    /// could not be reached in time and the webhook should be answered with 503.
+    /// `deadline` (the invocation's: no attempt or backoff reaches past it). `Ok` carries any
+    /// final 2xx/4xx answer; `Err(Unavailable)` means Klaviyo could not be reached in time and
+    /// the webhook should be answered with 503.
     async fn call(
         &self,
         key: &Secret,

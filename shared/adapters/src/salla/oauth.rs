@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::refresh::RefreshError;
 use crate::keystore::SallaTokens;
 use crate::{AdapterError, Secret, Service};
 
@@ -60,6 +61,52 @@ impl SallaOAuth {
             ("refresh_token", refresh_token.expose()),
         ])
         .await
+    }
+
+    /// [`Self::refresh`] cut off after `timeout`, its failure told apart by whether Salla may
+    /// have used the token (see [`RefreshError`]); callers go through
+    /// [`super::refresh::TokenRefresh`].
+    pub async fn refresh_within(
+        &self,
+        refresh_token: &Secret,
+        timeout: Duration,
+    ) -> Result<SallaTokens, RefreshError> {
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose()),
+            ("client_id", self.client_id.as_str()),
+            ("client_secret", self.client_secret.expose()),
+        ];
+        let sent = self
+            .http
+            .post(format!("{}/oauth2/token", self.accounts_url))
+            .timeout(timeout)
+            .header("Accept", "application/json")
+            .form(&form)
+            .send()
+            .await;
+        let resp = match sent {
+            Ok(resp) => resp,
+            // Never connected: Salla cannot have seen the token.
+            Err(e) if e.is_connect() => return Err(RefreshError::NotSpent(network_error(e))),
+            Err(e) => return Err(RefreshError::Unclear(network_error(e))),
+        };
+        let status = resp.status().as_u16();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| RefreshError::Unclear(network_error(e)))?;
+        if (200..300).contains(&status) {
+            return parse_token_response(&body, crate::clock::now_unix())
+                .map_err(RefreshError::Unclear);
+        }
+        let e = status_error(status, &body, "token request refused");
+        Err(match (status, &e) {
+            // Rate limited, or our client credentials refused: the token was not looked at.
+            (429, _) | (_, AdapterError::Unauthorized { .. }) => RefreshError::NotSpent(e),
+            (500..=599, _) => RefreshError::Unclear(e),
+            _ => RefreshError::Rejected(e),
+        })
     }
 
     /// The merchant (store) the access token belongs to: its id, name and domain.
@@ -135,6 +182,7 @@ pub fn parse_token_response(body: &[u8], now: i64) -> Result<SallaTokens, Adapte
         expires_at: SallaTokens::expiry_from(expires, now),
         scope: text("scope"),
         refresh_lease_until: None,
+        refresh_blocked_at: None,
     })
 }
 

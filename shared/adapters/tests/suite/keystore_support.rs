@@ -131,6 +131,7 @@ pub fn full_record(store_id: &str) -> StoreRecord {
             expires_at: 1_760_086_400,
             scope: Some("offline_access orders.read".into()),
             refresh_lease_until: Some(1_760_000_030),
+            refresh_blocked_at: None,
         }),
         version: 0,
     }

@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use adapters::Secret;
 use adapters::keystore::memory::MemoryKeyStore;
 use adapters::keystore::{KeyStore, SallaTokens, StoreRecord};
 use adapters::klaviyo::RetryPolicy;
-use adapters::{AdapterError, Secret};
 use e2e::harness::{GOOD_KEY, Harness, fast_policy, merchant_of, sample, sample_names, sign};
 use klaviyo_stub::{Fault, StubAccount};
 use serde_json::{Value, json};
@@ -474,6 +474,7 @@ async fn concurrent_refreshes_spend_the_refresh_token_once() {
         expires_at: adapters::clock::now_unix() + 60,
         scope: None,
         refresh_lease_until: None,
+        refresh_blocked_at: None,
     });
     store.put(&record).await.unwrap();
     let (config, _) =
@@ -487,12 +488,18 @@ async fn concurrent_refreshes_spend_the_refresh_token_once() {
     for _ in 0..8 {
         let deps = deps.clone();
         tasks.push(tokio::spawn(async move {
-            webhook_intake::enrich::refresh_under_lease(&deps, "77").await
+            let refresh = adapters::salla::refresh::TokenRefresh {
+                store: deps.store.as_ref(),
+                refresher: deps.refresher.as_ref(),
+                locks: &deps.refresh_locks,
+            };
+            let deadline = adapters::deadline::Deadline::after(Duration::from_secs(20));
+            refresh.run("77", deadline).await
         }));
     }
     let mut fresh = 0;
     for t in tasks {
-        if let Ok(Some(token)) = t.await.unwrap() {
+        if let Ok(adapters::salla::refresh::Refresh::Refreshed(token)) = t.await.unwrap() {
             assert_eq!(token.expose(), "new-access");
             fresh += 1;
         }
@@ -525,8 +532,12 @@ mod refresher {
     }
 
     #[async_trait::async_trait]
-    impl webhook_intake::enrich::TokenRefresher for CountingRefresher {
-        async fn refresh(&self, _refresh_token: &Secret) -> Result<SallaTokens, AdapterError> {
+    impl adapters::salla::refresh::TokenRefresher for CountingRefresher {
+        async fn refresh(
+            &self,
+            _refresh_token: &Secret,
+            _timeout: Duration,
+        ) -> Result<SallaTokens, adapters::salla::refresh::RefreshError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(50)).await;
             Ok(SallaTokens {
@@ -535,6 +546,7 @@ mod refresher {
                 expires_at: adapters::clock::now_unix() + 1_209_599,
                 scope: None,
                 refresh_lease_until: None,
+                refresh_blocked_at: None,
             })
         }
     }
@@ -638,6 +650,7 @@ async fn abandoned_cart_is_enriched_from_the_salla_api_and_cached() {
         expires_at: adapters::clock::now_unix() + 10 * 24 * 3600,
         scope: None,
         refresh_lease_until: None,
+        refresh_blocked_at: None,
     });
     h.store.put(&record).await.unwrap();
     h.connect(&store, GOOD_KEY).await;

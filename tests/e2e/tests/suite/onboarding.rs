@@ -181,6 +181,7 @@ fn salla_tokens(access: &str) -> SallaTokens {
         expires_at: now() + 3600,
         scope: None,
         refresh_lease_until: None,
+        refresh_blocked_at: None,
     }
 }
 

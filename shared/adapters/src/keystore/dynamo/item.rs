@@ -65,6 +65,9 @@ pub(crate) struct Item {
     /// `N`, unix seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub salla_refresh_lease_until: Option<i64>,
+    /// `N`, unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salla_refresh_blocked_at: Option<i64>,
 }
 
 /// A secret attribute as read: ciphertext, or something else that cannot be trusted.
@@ -143,6 +146,7 @@ impl Item {
             salla_expires_at: salla.map(|s| s.expires_at),
             salla_scope: salla.and_then(|s| s.scope.clone()),
             salla_refresh_lease_until: salla.and_then(|s| s.refresh_lease_until),
+            salla_refresh_blocked_at: salla.and_then(|s| s.refresh_blocked_at),
         }
     }
 
@@ -183,6 +187,7 @@ impl Item {
                 expires_at: self.salla_expires_at.unwrap_or(0),
                 scope: self.salla_scope,
                 refresh_lease_until: self.salla_refresh_lease_until,
+                refresh_blocked_at: self.salla_refresh_blocked_at,
             }),
             (None, None) => None,
             _ => {
@@ -325,6 +330,7 @@ mod tests {
                 expires_at: 1_760_086_400,
                 scope: Some("offline_access orders.read".into()),
                 refresh_lease_until: Some(1_760_000_030),
+                refresh_blocked_at: None,
             }),
             version: 3,
         }

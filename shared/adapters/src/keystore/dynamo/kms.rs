@@ -34,6 +34,11 @@ impl Kms {
         Self { client, key_id }
     }
 
+    #[cfg(test)]
+    pub fn client(&self) -> &aws_sdk_kms::Client {
+        &self.client
+    }
+
     pub async fn encrypt(&self, ctx: Context<'_>, value: &Secret) -> Result<Vec<u8>, AdapterError> {
         let mut request = self
             .client

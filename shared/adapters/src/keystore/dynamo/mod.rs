@@ -48,7 +48,10 @@ impl DynamoKeyStore {
     /// A store over clients built from the standard AWS chain (region, credentials and
     /// `AWS_ENDPOINT_URL`, which points at moto locally).
     pub async fn from_env(table: impl Into<String>, kms_key_id: impl Into<String>) -> Self {
-        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(sdk_timeouts())
+            .load()
+            .await;
         Self::new(
             aws_sdk_dynamodb::Client::new(&aws),
             aws_sdk_kms::Client::new(&aws),
@@ -167,6 +170,19 @@ impl KeyStore for DynamoKeyStore {
     }
 }
 
+/// Bounds on one DynamoDB or KMS call, retries included. The SDK sets none by default, so a
+/// hung connection would hold an invocation until Lambda's timeout. Both answer in
+/// milliseconds when healthy: an attempt that takes a second is lost, and three attempts
+/// (the SDK's standard retry) fit in the operation bound, which stays well inside the
+/// intake's 20 s budget (the invocation's deadline cuts a read off sooner if it must).
+pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_millis(500))
+        .operation_attempt_timeout(std::time::Duration::from_millis(1500))
+        .operation_timeout(std::time::Duration::from_secs(4))
+        .build()
+}
+
 /// DynamoDB refuses empty keys and keys over 2048 bytes; say so plainly instead of passing
 /// its validation error along.
 fn check_store_id(store_id: &str) -> Result<(), AdapterError> {
@@ -184,6 +200,27 @@ fn check_store_id(store_id: &str) -> Result<(), AdapterError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn sdk_calls_are_bounded() {
+        let store = DynamoKeyStore::from_env("t", "k").await;
+        for timeouts in [
+            store.dynamo.config().timeout_config(),
+            store.kms.client().config().timeout_config(),
+        ] {
+            let timeouts = timeouts.expect("timeout config");
+            let operation = timeouts.operation_timeout().expect("operation timeout");
+            let attempt = timeouts
+                .operation_attempt_timeout()
+                .expect("attempt timeout");
+            assert!(
+                operation <= std::time::Duration::from_secs(5),
+                "{operation:?}"
+            );
+            assert!(attempt < operation);
+            assert!(timeouts.connect_timeout().is_some());
+        }
+    }
 
     #[test]
     fn store_id_bounds() {
