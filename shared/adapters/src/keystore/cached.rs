@@ -48,8 +48,10 @@ pub struct CachedKeyStore {
     ttl: Duration,
     negative_ttl: Duration,
     entries: RwLock<HashMap<String, Entry>>,
-    /// Bumped by every write through the cache. A `get` that read the inner store while a
-    /// write happened must not cache what it read: the write may be newer than that read.
+    /// Bumped twice by every write through the cache: when it starts, and (under the entries
+    /// lock, together with caching its result) when it ends. A `get` caches what it read only
+    /// if the counter has not moved since before its read, checked under the same lock, so a
+    /// read that overlapped any part of a write never replaces what the write cached.
     writes: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -111,11 +113,35 @@ impl CachedKeyStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn store(&self, store_id: &str, record: Option<StoreRecord>) {
+    /// Caches a record read from the inner store, unless a write began since `writes_before`.
+    fn store_read(&self, store_id: &str, record: Option<StoreRecord>, writes_before: u64) {
+        let mut entries = self.write_entries();
+        if self.writes.load(Ordering::Acquire) == writes_before {
+            self.insert(&mut entries, store_id, record);
+        }
+    }
+
+    /// Caches (`Some`) or evicts (`None`) the result of a finished write.
+    fn store_written(&self, store_id: &str, result: Option<Option<StoreRecord>>) {
+        let mut entries = self.write_entries();
+        self.writes.fetch_add(1, Ordering::AcqRel);
+        match result {
+            Some(record) => self.insert(&mut entries, store_id, record),
+            None => {
+                entries.remove(store_id);
+            }
+        }
+    }
+
+    fn insert(
+        &self,
+        entries: &mut HashMap<String, Entry>,
+        store_id: &str,
+        record: Option<StoreRecord>,
+    ) {
         if self.ttl.is_zero() {
             return;
         }
-        let mut entries = self.write_entries();
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(store_id) {
             let ttl = self.ttl;
             entries.retain(|_, e| e.stored_at.elapsed() < ttl);
@@ -131,10 +157,6 @@ impl CachedKeyStore {
             },
         );
     }
-
-    fn evict(&self, store_id: &str) {
-        self.write_entries().remove(store_id);
-    }
 }
 
 #[async_trait]
@@ -147,9 +169,7 @@ impl KeyStore for CachedKeyStore {
         self.misses.fetch_add(1, Ordering::Relaxed);
         let writes_before = self.writes.load(Ordering::Acquire);
         let record = self.inner.get(store_id).await?;
-        if self.writes.load(Ordering::Acquire) == writes_before {
-            self.store(store_id, record.clone());
-        }
+        self.store_read(store_id, record.clone(), writes_before);
         Ok(record)
     }
 
@@ -159,13 +179,13 @@ impl KeyStore for CachedKeyStore {
             Ok(version) => {
                 let mut stored = record.clone();
                 stored.version = version;
-                self.store(&record.store_id, Some(stored));
+                self.store_written(&record.store_id, Some(Some(stored)));
                 Ok(version)
             }
             Err(e) => {
                 // A conflict means our cached copy is stale; any other failure leaves us
                 // unsure what is stored. Either way the next read goes to the inner store.
-                self.evict(&record.store_id);
+                self.store_written(&record.store_id, None);
                 Err(e)
             }
         }
@@ -175,11 +195,11 @@ impl KeyStore for CachedKeyStore {
         self.writes.fetch_add(1, Ordering::AcqRel);
         match self.inner.delete(store_id).await {
             Ok(()) => {
-                self.store(store_id, None);
+                self.store_written(store_id, Some(None));
                 Ok(())
             }
             Err(e) => {
-                self.evict(store_id);
+                self.store_written(store_id, None);
                 Err(e)
             }
         }

@@ -216,3 +216,164 @@ async fn many_tasks_share_one_cache() {
         }
     );
 }
+
+/// A store whose reads and writes can be held at a gate, so a test orders a read against a
+/// write step by step (no sleeps). A held read has already taken its snapshot; a held write
+/// has not yet reached the backing store.
+struct Gated {
+    inner: Arc<MemoryKeyStore>,
+    hold_gets: std::sync::atomic::AtomicBool,
+    hold_writes: std::sync::atomic::AtomicBool,
+    get_entered: tokio::sync::Semaphore,
+    get_release: tokio::sync::Semaphore,
+    write_entered: tokio::sync::Semaphore,
+    write_release: tokio::sync::Semaphore,
+}
+
+impl Gated {
+    fn new(inner: Arc<MemoryKeyStore>) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            hold_gets: false.into(),
+            hold_writes: false.into(),
+            get_entered: tokio::sync::Semaphore::new(0),
+            get_release: tokio::sync::Semaphore::new(0),
+            write_entered: tokio::sync::Semaphore::new(0),
+            write_release: tokio::sync::Semaphore::new(0),
+        })
+    }
+
+    fn hold(&self, gets: bool, writes: bool) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.hold_gets.store(gets, SeqCst);
+        self.hold_writes.store(writes, SeqCst);
+    }
+
+    async fn gate(
+        &self,
+        held: &std::sync::atomic::AtomicBool,
+        entered: &tokio::sync::Semaphore,
+        release: &tokio::sync::Semaphore,
+    ) {
+        if held.load(std::sync::atomic::Ordering::SeqCst) {
+            entered.add_permits(1);
+            release.acquire().await.unwrap().forget();
+        }
+    }
+
+    async fn wait_get_entered(&self) {
+        self.get_entered.acquire().await.unwrap().forget();
+    }
+
+    async fn wait_write_entered(&self) {
+        self.write_entered.acquire().await.unwrap().forget();
+    }
+}
+
+#[async_trait]
+impl KeyStore for Gated {
+    async fn get(&self, store_id: &str) -> Result<Option<StoreRecord>, AdapterError> {
+        let snapshot = self.inner.get(store_id).await;
+        self.gate(&self.hold_gets, &self.get_entered, &self.get_release)
+            .await;
+        snapshot
+    }
+    async fn put(&self, record: &StoreRecord) -> Result<u64, AdapterError> {
+        self.gate(&self.hold_writes, &self.write_entered, &self.write_release)
+            .await;
+        self.inner.put(record).await
+    }
+    async fn delete(&self, store_id: &str) -> Result<(), AdapterError> {
+        self.gate(&self.hold_writes, &self.write_entered, &self.write_release)
+            .await;
+        self.inner.delete(store_id).await
+    }
+}
+
+/// A read that starts while a write is in flight (after the write began, before it reached
+/// the store) and returns after the write finished holds the older record: it must not
+/// replace what the write cached.
+#[tokio::test]
+async fn a_read_started_during_a_put_does_not_cache_the_older_record() {
+    let memory = Arc::new(MemoryKeyStore::with_records([full_record("1")]));
+    let gated = Gated::new(memory.clone());
+    let cache = Arc::new(CachedKeyStore::new(gated.clone(), Duration::from_secs(60)));
+    let mut newer = memory.get("1").await.unwrap().unwrap();
+    newer.klaviyo.as_mut().unwrap().needs_reconnect = true;
+
+    gated.hold(true, true);
+    let writer = {
+        let cache = cache.clone();
+        tokio::spawn(async move { cache.put(&newer).await })
+    };
+    gated.wait_write_entered().await;
+    let reader = {
+        let cache = cache.clone();
+        tokio::spawn(async move { cache.get("1").await })
+    };
+    gated.wait_get_entered().await;
+    gated.write_release.add_permits(1);
+    assert_eq!(writer.await.unwrap().unwrap(), 2);
+    gated.get_release.add_permits(1);
+    assert_eq!(reader.await.unwrap().unwrap().unwrap().version, 1);
+
+    gated.hold(false, false);
+    let cached = cache.get("1").await.unwrap().unwrap();
+    assert_eq!(cached.version, 2, "the older read replaced the write");
+    assert!(cached.klaviyo.unwrap().needs_reconnect);
+}
+
+/// The same race against a delete: the in-flight read saw the record, the delete removed it;
+/// the cache must answer "nothing held", not resurrect the deleted secrets.
+#[tokio::test]
+async fn a_read_started_during_a_delete_does_not_resurrect_the_record() {
+    let memory = Arc::new(MemoryKeyStore::with_records([full_record("1")]));
+    let gated = Gated::new(memory.clone());
+    let cache = Arc::new(CachedKeyStore::new(gated.clone(), Duration::from_secs(60)));
+
+    gated.hold(true, true);
+    let deleter = {
+        let cache = cache.clone();
+        tokio::spawn(async move { cache.delete("1").await })
+    };
+    gated.wait_write_entered().await;
+    let reader = {
+        let cache = cache.clone();
+        tokio::spawn(async move { cache.get("1").await })
+    };
+    gated.wait_get_entered().await;
+    gated.write_release.add_permits(1);
+    deleter.await.unwrap().unwrap();
+    gated.get_release.add_permits(1);
+    assert!(reader.await.unwrap().unwrap().is_some());
+
+    gated.hold(false, false);
+    assert_eq!(
+        cache.get("1").await.unwrap(),
+        None,
+        "the deleted record came back from the cache"
+    );
+}
+
+/// A read that started before a write and returns after it must not be cached either.
+#[tokio::test]
+async fn a_read_started_before_a_put_does_not_cache_the_older_record() {
+    let memory = Arc::new(MemoryKeyStore::with_records([full_record("1")]));
+    let gated = Gated::new(memory.clone());
+    let cache = Arc::new(CachedKeyStore::new(gated.clone(), Duration::from_secs(60)));
+    let mut newer = memory.get("1").await.unwrap().unwrap();
+    newer.klaviyo.as_mut().unwrap().needs_reconnect = true;
+
+    gated.hold(true, false);
+    let reader = {
+        let cache = cache.clone();
+        tokio::spawn(async move { cache.get("1").await })
+    };
+    gated.wait_get_entered().await;
+    assert_eq!(cache.put(&newer).await.unwrap(), 2);
+    gated.get_release.add_permits(1);
+    assert_eq!(reader.await.unwrap().unwrap().unwrap().version, 1);
+
+    gated.hold(false, false);
+    assert_eq!(cache.get("1").await.unwrap().unwrap().version, 2);
+}
