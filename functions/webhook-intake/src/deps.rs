@@ -30,6 +30,8 @@ pub struct Deps {
     pub max_body_bytes: usize,
     /// Time one webhook may spend on Klaviyo, retries included; well inside Salla's 30 s.
     pub klaviyo_budget: Duration,
+    /// When this process last tried each flagged store's key (see [`crate::relay`]).
+    pub reconnect_probes: crate::relay::ReconnectProbes,
 }
 
 impl Deps {
@@ -52,6 +54,7 @@ impl Deps {
             refresh_locks: RefreshLocks::default(),
             max_body_bytes: MAX_BODY_BYTES,
             klaviyo_budget: budget,
+            reconnect_probes: Default::default(),
         }
     }
 }
