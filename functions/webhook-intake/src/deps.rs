@@ -42,6 +42,8 @@ pub struct Deps {
     /// Time one webhook may take ([`BUDGET`]); the invocation's deadline is the earlier of
     /// this and the Lambda context's deadline less [`DEADLINE_MARGIN`].
     pub budget: Duration,
+    /// When this process last tried each flagged store's key (see [`crate::relay`]).
+    pub reconnect_probes: crate::relay::ReconnectProbes,
 }
 
 impl Deps {
@@ -67,6 +69,7 @@ impl Deps {
             refresh_locks: RefreshLocks::default(),
             max_body_bytes: MAX_BODY_BYTES,
             budget: BUDGET,
+            reconnect_probes: Default::default(),
         }
     }
 }

@@ -1,18 +1,60 @@
 //! Sends one webhook's Klaviyo requests concurrently and folds their results into one answer
 //! for Salla.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use adapters::deadline::Deadline;
 use tokio::time::Instant;
 
-use adapters::AdapterError;
-use adapters::deadline::Deadline;
 use adapters::keystore::{self, KlaviyoConnection};
 use adapters::klaviyo::Delivery;
-use futures::future::join_all;
+use adapters::{AdapterError, Secret};
+use futures::StreamExt;
 use mapping::KlaviyoRequest;
 
 use crate::Deps;
 use crate::error::IntakeError;
 use crate::outcome::Outcome;
+
+/// Most Klaviyo requests one webhook has in flight at once. A typical event plans 1–5
+/// requests, which all go out together; a large order plans one per line, and 8 keeps it
+/// from opening hundreds of connections (and from spending a per-account rate limit in one
+/// burst) while a 100-line order still takes ~13 round trips, well inside the budget.
+pub const MAX_IN_FLIGHT: usize = 8;
+
+/// How often one warm process sends a store's flagged key to Klaviyo again, to notice a key
+/// that works again (scopes restored) without calling Klaviyo on every event.
+pub const RECONNECT_PROBE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// When this process last sent each flagged store's key to Klaviyo.
+#[derive(Default)]
+pub struct ReconnectProbes(Mutex<HashMap<String, Instant>>);
+
+impl ReconnectProbes {
+    /// Whether a flagged store's key may be tried now; if so, counts this as the try.
+    fn take(&self, store_id: &str) -> bool {
+        let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let due = last
+            .get(store_id)
+            .is_none_or(|at| at.elapsed() >= RECONNECT_PROBE_INTERVAL);
+        if due {
+            // Bounded like the key cache: flagged stores are few, and forgetting only
+            // allows one extra probe.
+            if last.len() >= 10_000 {
+                last.clear();
+            }
+            last.insert(store_id.to_string(), Instant::now());
+        }
+        due
+    }
+
+    fn tried(&self, store_id: &str) {
+        let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        last.insert(store_id.to_string(), Instant::now());
+    }
+}
 
 pub async fn send_all(
     deps: &Deps,
@@ -21,13 +63,21 @@ pub async fn send_all(
     requests: &[KlaviyoRequest],
     deadline: Deadline,
 ) -> Result<Outcome, IntakeError> {
+    // A key Klaviyo refused is not sent with every event: the answer is 424 (Salla
+    // redelivers, so the event survives a reconnection within its retries), with one probe
+    // per interval in case the key works again.
+    if connection.needs_reconnect && !deps.reconnect_probes.take(store_id) {
+        return Err(IntakeError::KlaviyoKeyRevoked);
+    }
     let started = Instant::now();
-    let results = join_all(
-        requests
-            .iter()
-            .map(|r| deliver(deps, connection, r, deadline.instant())),
-    )
-    .await;
+    // `buffered` keeps the results in request order, for the zip below. The stream runs over
+    // indices: a closure taking `&KlaviyoRequest` makes the future fail the `Send` check
+    // the Lambda runtime needs (a higher-ranked lifetime the compiler cannot prove).
+    let results: Vec<_> = futures::stream::iter(0..requests.len())
+        .map(|i| deliver(deps, connection, &requests[i], deadline.instant()))
+        .buffered(MAX_IN_FLIGHT)
+        .collect()
+        .await;
     let klaviyo_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     // A transient failure wins: Salla redelivers the whole webhook, and the requests that did
@@ -56,12 +106,20 @@ pub async fn send_all(
         });
     }
     match worst {
-        None => Ok(Outcome::Sent {
-            requests: requests.len(),
-            klaviyo_ms,
-        }),
+        None => {
+            if connection.needs_reconnect {
+                set_needs_reconnect(deps, store_id, &connection.private_key, false).await;
+            }
+            Ok(Outcome::Sent {
+                requests: requests.len(),
+                klaviyo_ms,
+            })
+        }
         Some(IntakeError::KlaviyoKeyRevoked) => {
-            mark_needs_reconnect(deps, store_id).await;
+            deps.reconnect_probes.tried(store_id);
+            if !connection.needs_reconnect {
+                set_needs_reconnect(deps, store_id, &connection.private_key, true).await;
+            }
             Err(IntakeError::KlaviyoKeyRevoked)
         }
         Some(e) => Err(e),
@@ -135,16 +193,21 @@ async fn deliver(
     first.into_result()
 }
 
-/// Records that the key stopped working so the onboarding page can ask the merchant to
-/// reconnect. Best effort: the 424 to Salla already reports the failure.
-async fn mark_needs_reconnect(deps: &Deps, store_id: &str) {
+/// Records that the key stopped (or, after a probe, started again) working, so the
+/// onboarding page asks the merchant to reconnect. Only if `key` is still the store's key:
+/// the merchant may have connected a new one while this webhook was in flight, and that one
+/// must not be flagged for the old key's failure. Best effort: the answer to Salla already
+/// reports the failure.
+async fn set_needs_reconnect(deps: &Deps, store_id: &str, key: &Secret, flag: bool) {
     let result = keystore::update(deps.store.as_ref(), store_id, |record| {
-        if let Some(k) = record.klaviyo.as_mut() {
-            k.needs_reconnect = true;
+        if let Some(k) = record.klaviyo.as_mut()
+            && k.private_key == *key
+        {
+            k.needs_reconnect = flag;
         }
     })
     .await;
     if let Err(e) = result {
-        tracing::warn!(store_id, error = %e, "could not mark store as needing reconnection");
+        tracing::warn!(store_id, error = %e, "could not record the store's reconnection state");
     }
 }

@@ -40,6 +40,11 @@ pub struct Config {
     pub key_cache_ttl: Duration,
 }
 
+/// Longest `KEY_CACHE_TTL_SECS` accepted. The cache confirms an entry's version every few
+/// seconds, so the TTL bounds what a failed confirmation can serve: a decrypted key stays in
+/// a warm process at most this long without a full read.
+pub const MAX_KEY_CACHE_TTL_SECS: u64 = 300;
+
 /// Which process is reading the configuration.
 #[derive(Debug, Clone, Copy)]
 pub enum Profile {
@@ -184,9 +189,20 @@ impl Config {
         };
         let key_cache_ttl = match get("KEY_CACHE_TTL_SECS") {
             None => Duration::from_secs(60),
-            Some(v) => Duration::from_secs(v.parse().map_err(|_| {
-                AdapterError::Config("KEY_CACHE_TTL_SECS must be a whole number of seconds".into())
-            })?),
+            Some(v) => {
+                let secs: u64 = v.parse().map_err(|_| {
+                    AdapterError::Config(
+                        "KEY_CACHE_TTL_SECS must be a whole number of seconds".into(),
+                    )
+                })?;
+                if secs > MAX_KEY_CACHE_TTL_SECS {
+                    return Err(AdapterError::Config(format!(
+                        "KEY_CACHE_TTL_SECS must be at most {MAX_KEY_CACHE_TTL_SECS}: a \
+                         decrypted key is held no longer than that"
+                    )));
+                }
+                Duration::from_secs(secs)
+            }
         };
 
         let config = Config {
@@ -268,6 +284,24 @@ mod tests {
         )
         .unwrap();
         assert!(c.webhook_previous_secret.is_none());
+    }
+
+    #[test]
+    fn key_cache_ttl_is_capped() {
+        let ttl = |v: &str| {
+            Config::from_lookup(
+                lookup(&[("KEY_CACHE_TTL_SECS", v)]),
+                Profile::Dev { port: 3000 },
+            )
+            .map(|(c, _)| c.key_cache_ttl)
+        };
+        assert_eq!(ttl("300").unwrap(), Duration::from_secs(300));
+        let err = ttl("301").unwrap_err().to_string();
+        assert!(
+            err.contains("KEY_CACHE_TTL_SECS must be at most 300"),
+            "{err}"
+        );
+        assert!(ttl("86400").is_err());
     }
 
     #[test]

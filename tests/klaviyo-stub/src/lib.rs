@@ -78,6 +78,8 @@ impl KlaviyoStub {
             spec: Spec::shared(),
             state: State::new(),
             base_url: base_url.clone(),
+            in_flight: Default::default(),
+            max_in_flight: Default::default(),
         });
         let task = tokio::spawn(server::accept_loop(listener, Arc::clone(&shared)));
         Ok(KlaviyoStub {
@@ -213,6 +215,20 @@ impl KlaviyoStub {
     /// recording, rate-limit and landing-tracking settings.
     pub fn reset(&self) {
         self.shared.state.lock().reset();
+    }
+
+    /// The most requests the stub was serving at the same time (latency included) since it
+    /// started or since [`KlaviyoStub::reset_max_in_flight`].
+    pub fn max_in_flight(&self) -> usize {
+        self.shared
+            .max_in_flight
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn reset_max_in_flight(&self) {
+        self.shared
+            .max_in_flight
+            .store(0, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// From now on a profile carrying this phone answers 409 `duplicate_profile` on

@@ -2,6 +2,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -25,6 +26,26 @@ pub(crate) struct Shared {
     pub spec: &'static Spec,
     pub state: State,
     pub base_url: String,
+    /// Requests being served right now, and the most seen at once (client fan-out tests).
+    pub in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
+}
+
+/// Counts one request as in flight for as long as it lives.
+struct InFlight<'a>(&'a Shared);
+
+impl<'a> InFlight<'a> {
+    fn enter(shared: &'a Shared) -> Self {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(shared)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Returned to hyper to make it close the connection without writing a response.
@@ -73,6 +94,7 @@ async fn serve(
     req: Request<HyperBody>,
     shared: &Shared,
 ) -> Result<Response<Full<Bytes>>, DroppedOnPurpose> {
+    let _in_flight = InFlight::enter(shared);
     let (parts, body) = req.into_parts();
     let method = parts.method.as_str().to_ascii_uppercase();
     let target = parts

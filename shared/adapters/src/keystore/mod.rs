@@ -108,6 +108,13 @@ pub trait KeyStore: Send + Sync {
     /// The record for a store, or `None` if we hold nothing for it.
     async fn get(&self, store_id: &str) -> Result<Option<StoreRecord>, AdapterError>;
 
+    /// The stored record's version, or `None` if we hold nothing for the store: what the
+    /// warm-process cache compares to confirm an entry. An implementation overrides it when
+    /// it can answer without decrypting anything (DynamoDB: one projected read, no KMS).
+    async fn version(&self, store_id: &str) -> Result<Option<u64>, AdapterError> {
+        Ok(self.get(store_id).await?.map(|r| r.version))
+    }
+
     /// Writes the whole record if the stored version equals `record.version` (0: must not
     /// exist yet). Returns the new version; [`AdapterError::Conflict`] if another writer won.
     async fn put(&self, record: &StoreRecord) -> Result<u64, AdapterError>;

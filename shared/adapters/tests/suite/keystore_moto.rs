@@ -584,3 +584,41 @@ async fn item_in_the_stored_layout_reads_and_rewrites_alike() {
     }
     assert_eq!(rewritten["version"], n(5));
 }
+
+/// The cache's confirmation read: one DynamoDB request, no KMS call, the stored version (or
+/// `None` once deleted); and a cache that confirms every use pays exactly that per warm read.
+#[tokio::test]
+async fn version_read_is_one_request_without_kms() {
+    let Some(url) = moto_url() else { return };
+    let moto = Moto::connect(&url).await;
+    let dynamo = Arc::new(moto.store("version").await);
+    let id = unique("store");
+    dynamo.put(&full_record(&id)).await.unwrap();
+    let mut record = dynamo.get(&id).await.unwrap().unwrap();
+    record.klaviyo.as_mut().unwrap().needs_reconnect = true;
+    dynamo.put(&record).await.unwrap();
+
+    let before = moto.requests.get();
+    assert_eq!(dynamo.version(&id).await.unwrap(), Some(2));
+    assert_eq!(
+        moto.requests.get() - before,
+        1,
+        "a version read decrypted something"
+    );
+    assert_eq!(dynamo.version(&unique("missing")).await.unwrap(), None);
+
+    let cache =
+        CachedKeyStore::new(dynamo.clone(), Duration::from_secs(60)).with_recheck(Duration::ZERO);
+    cache.get(&id).await.unwrap().unwrap();
+    let before = moto.requests.get();
+    assert_eq!(cache.get(&id).await.unwrap().unwrap().version, 2);
+    assert_eq!(moto.requests.get() - before, 1, "a confirmed warm read");
+
+    dynamo.delete(&id).await.unwrap();
+    assert_eq!(dynamo.version(&id).await.unwrap(), None);
+    assert_eq!(
+        cache.get(&id).await.unwrap(),
+        None,
+        "a deleted store was served"
+    );
+}

@@ -14,8 +14,17 @@ use std::cmp::Ordering;
 
 type Key = Cow<'static, str>;
 
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Its `Debug` lists the keys only: values can be a shopper's name or address.
+#[derive(Clone, Default, PartialEq)]
 pub struct Properties(Vec<(Key, Value)>);
+
+impl std::fmt::Debug for Properties {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Properties")
+            .field(&self.0.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .finish()
+    }
+}
 
 impl Properties {
     pub fn new() -> Self {

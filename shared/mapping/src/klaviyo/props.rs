@@ -40,8 +40,17 @@ impl PropsExt for Properties {
 
 /// Collects an event's properties and sorts them once when built (see [`Properties`]); a key
 /// given twice keeps its last value, as with `insert`.
-#[derive(Debug, Default)]
+/// Its `Debug` lists the keys only, as [`Properties`]' does.
+#[derive(Default)]
 pub struct PropsBuilder(Vec<(Cow<'static, str>, Value)>);
+
+impl std::fmt::Debug for PropsBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PropsBuilder")
+            .field(&self.0.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .finish()
+    }
+}
 
 impl PropsBuilder {
     pub fn with_capacity(n: usize) -> Self {

@@ -4,10 +4,12 @@
 use super::limits;
 use super::properties::Properties;
 use serde::Serialize;
+use std::fmt;
 use std::sync::Arc;
 
-/// A Klaviyo profile as sent inside an event or a profile import.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+/// A Klaviyo profile as sent inside an event or a profile import. Its `Debug` names which
+/// fields are present, never their values.
+#[derive(Clone, PartialEq, Default, Serialize)]
 pub struct Profile {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
@@ -37,8 +39,9 @@ impl Profile {
     }
 }
 
-/// `profile.attributes.location`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+/// `profile.attributes.location`. Its `Debug` names which fields are present, never their
+/// values.
+#[derive(Clone, PartialEq, Default, Serialize)]
 pub struct Location {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
@@ -99,8 +102,8 @@ pub struct ProfileImport {
 }
 
 /// `POST /api/profile-subscription-bulk-create-jobs`: marketing consent, sent only when the
-/// Salla payload carries an explicit opt-in.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Salla payload carries an explicit opt-in. Its `Debug` hides the email and the phone.
+#[derive(Clone, PartialEq, Serialize)]
 pub struct SubscribeRequest {
     pub email: Option<String>,
     pub phone_number: Option<String>,
@@ -137,6 +140,57 @@ impl CatalogUpsert {
     /// Whether a create is possible (Klaviyo requires title, description and url).
     pub fn can_create(&self) -> bool {
         self.title.is_some() && self.url.is_some()
+    }
+}
+
+/// Shows whether an optional personal field is present, never its value.
+struct Present<'a, T>(&'a Option<T>);
+
+impl<T> fmt::Debug for Present<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Some(<redacted>)"
+        } else {
+            "None"
+        })
+    }
+}
+
+impl fmt::Debug for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Profile")
+            .field("email", &Present(&self.email))
+            .field("phone_number", &Present(&self.phone_number))
+            .field("external_id", &Present(&self.external_id))
+            .field("first_name", &Present(&self.first_name))
+            .field("last_name", &Present(&self.last_name))
+            .field("locale", &self.locale)
+            .field("location", &self.location)
+            .field("properties", &self.properties)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Location")
+            .field("city", &Present(&self.city))
+            .field("region", &Present(&self.region))
+            .field("country", &self.country)
+            .field("zip", &Present(&self.zip))
+            .finish()
+    }
+}
+
+impl fmt::Debug for SubscribeRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubscribeRequest")
+            .field("email", &Present(&self.email))
+            .field("phone_number", &Present(&self.phone_number))
+            .field("email_marketing", &self.email_marketing)
+            .field("sms_marketing", &self.sms_marketing)
+            .field("custom_source", &self.custom_source)
+            .finish()
     }
 }
 

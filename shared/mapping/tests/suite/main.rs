@@ -3,6 +3,7 @@
 mod common;
 
 mod behaviour;
+mod debug_redacted;
 mod golden;
 mod never_panics;
 mod spec_strict;

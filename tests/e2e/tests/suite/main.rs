@@ -7,3 +7,4 @@ mod faults_aws;
 mod intake;
 mod onboarding;
 mod privacy;
+mod relay_limits;

@@ -168,6 +168,34 @@ impl KeyStore for DynamoKeyStore {
             .map_err(|e| sdk_error(Service::DynamoDb, &e))?;
         Ok(())
     }
+
+    /// One strongly consistent GetItem projecting `version` alone: no secret leaves the
+    /// table and no KMS call is made, so the cache can confirm an entry cheaply.
+    async fn version(&self, store_id: &str) -> Result<Option<u64>, AdapterError> {
+        check_store_id(store_id)?;
+        let out = self
+            .dynamo
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, AttributeValue::S(store_id.to_string()))
+            .consistent_read(true)
+            .projection_expression("#v")
+            .expression_attribute_names("#v", VERSION)
+            .send()
+            .await
+            .map_err(|e| sdk_error(Service::DynamoDb, &e))?;
+        let Some(attributes) = out.item else {
+            return Ok(None);
+        };
+        match attributes.get(VERSION) {
+            Some(AttributeValue::N(n)) => n.parse().map(Some).ok(),
+            _ => None,
+        }
+        .ok_or_else(|| AdapterError::BadResponse {
+            service: Service::DynamoDb,
+            detail: format!("stored item has a missing or malformed `{VERSION}`"),
+        })
+    }
 }
 
 /// Bounds on one DynamoDB or KMS call, retries included. The SDK sets none by default, so a
