@@ -52,18 +52,8 @@ impl SallaOAuth {
         .await
     }
 
-    /// Trades a refresh token for a new access AND refresh token. The old refresh token is
-    /// dead afterwards; reusing it revokes the store's tokens, so persist the result before
-    /// anything else.
-    pub async fn refresh(&self, refresh_token: &Secret) -> Result<SallaTokens, AdapterError> {
-        self.token_request(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token.expose()),
-        ])
-        .await
-    }
-
-    /// [`Self::refresh`] cut off after `timeout`, its failure told apart by whether Salla may
+    /// Trades a refresh token for a new access AND refresh token (the old one is dead
+    /// afterwards), cut off after `timeout`, its failure told apart by whether Salla may
     /// have used the token (see [`RefreshError`]); callers go through
     /// [`super::refresh::TokenRefresh`].
     pub async fn refresh_within(
