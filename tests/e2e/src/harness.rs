@@ -61,6 +61,7 @@ pub fn fast_policy() -> RetryPolicy {
         base_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(100),
         max_attempts: 3,
+        max_rate_limit_wait: Duration::from_secs(2),
     }
 }
 

@@ -195,8 +195,12 @@ impl KlaviyoClient {
                     if status == 429 {
                         failures += 1;
                         // Klaviyo tells us when the window resets; guessing shorter only
-                        // burns another request of the merchant's shared quota.
-                        retry_after.unwrap_or_else(|| self.retry.backoff(failures))
+                        // burns another request of the merchant's shared quota, and waiting
+                        // out a long one only holds this function (see RetryPolicy).
+                        match self.retry.rate_limit_wait(retry_after, failures) {
+                            Some(wait) => wait,
+                            None => return Err(unavailable("rate limited past the wait cap")),
+                        }
                     } else if is_retryable_status(status) {
                         failures += 1;
                         retry_after.unwrap_or_else(|| self.retry.backoff(failures))
@@ -297,6 +301,13 @@ mod tests {
     /// A loopback server that answers every request with `status` (and `Retry-After: 0`),
     /// counting the requests it gets.
     async fn answering(status: u16) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        answering_after(status, 0).await
+    }
+
+    async fn answering_after(
+        status: u16,
+        retry_after: u32,
+    ) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
         use std::sync::atomic::Ordering;
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -309,7 +320,7 @@ mod tests {
                 let mut buf = [0u8; 4096];
                 let _ = sock.read(&mut buf).await;
                 let answer = format!(
-                    "HTTP/1.1 {status} X\r\nRetry-After: 0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    "HTTP/1.1 {status} X\r\nRetry-After: {retry_after}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                 );
                 let _ = sock.write_all(answer.as_bytes()).await;
             }
@@ -335,6 +346,46 @@ mod tests {
                 "status {status}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_steady_window_429_is_handed_back_at_once() {
+        // Klaviyo's minute window answers Retry-After up to 60 s: sleeping that out inside the
+        // invocation holds a Lambda for most of Salla's 30 s, so it is a 503 now.
+        let (url, hits) = answering_after(429, 10).await;
+        let client = KlaviyoClient::new(url);
+        let started = Instant::now();
+        let err = client
+            .call(
+                &Secret::new("pk_test"),
+                "POST",
+                "/api/events",
+                None,
+                Instant::now() + Duration::from_secs(20),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AdapterError::Unavailable { .. }), "{err}");
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn a_burst_window_429_is_waited_out() {
+        let (url, hits) = answering_after(429, 1).await;
+        let client = KlaviyoClient::new(url);
+        let err = client
+            .call(
+                &Secret::new("pk_test"),
+                "POST",
+                "/api/events",
+                None,
+                Instant::now() + Duration::from_secs(4),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AdapterError::Unavailable { .. }), "{err}");
+        assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 2);
     }
 
     #[test]

@@ -16,6 +16,12 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// Attempts per request, the first included.
     pub max_attempts: u32,
+    /// Longest `Retry-After` a 429 is waited out for. A burst-window refusal (Klaviyo says
+    /// 1 s) is cheaper to wait out than to redeliver; a steady-window refusal (up to a minute)
+    /// is not: sleeping holds a Lambda and its concurrency for the whole wait, and every
+    /// sleeper retries at the same second. Past this cap the webhook is answered 503 at once
+    /// and Salla's redelivery brings it back when the quota is free.
+    pub max_rate_limit_wait: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -26,6 +32,7 @@ impl Default for RetryPolicy {
             base_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(3),
             max_attempts: 5,
+            max_rate_limit_wait: Duration::from_secs(2),
         }
     }
 }
@@ -40,6 +47,23 @@ impl RetryPolicy {
             .saturating_mul(1u32 << failures.saturating_sub(1).min(16));
         let cap = exp.min(self.max_backoff);
         cap.mul_f64(rand::random::<f64>())
+    }
+}
+
+impl RetryPolicy {
+    /// How long to wait before retrying a 429, or `None` when the wait is past
+    /// [`RetryPolicy::max_rate_limit_wait`] and the request should be handed back. Klaviyo's
+    /// `Retry-After` is whole seconds to the window's reset, so every request refused in one
+    /// second is told the same instant: up to half a second more (random) spreads them over the
+    /// next window instead of overflowing it again.
+    pub fn rate_limit_wait(&self, retry_after: Option<Duration>, failures: u32) -> Option<Duration> {
+        let Some(after) = retry_after else {
+            return Some(self.backoff(failures));
+        };
+        if after > self.max_rate_limit_wait {
+            return None;
+        }
+        Some(after + Duration::from_millis(500).mul_f64(rand::random::<f64>()))
     }
 }
 
@@ -61,6 +85,17 @@ mod tests {
             assert!(p.backoff(n) <= p.max_backoff);
         }
         assert!(p.backoff(1) <= p.base_backoff);
+    }
+
+    #[test]
+    fn a_429_is_waited_out_only_up_to_the_cap() {
+        let p = RetryPolicy::default();
+        let w = p.rate_limit_wait(Some(Duration::from_secs(1)), 1).unwrap();
+        assert!(w >= Duration::from_secs(1) && w <= Duration::from_millis(1500), "{w:?}");
+        assert_eq!(p.rate_limit_wait(Some(p.max_rate_limit_wait), 1).is_some(), true);
+        assert_eq!(p.rate_limit_wait(Some(Duration::from_secs(3)), 1), None);
+        assert_eq!(p.rate_limit_wait(Some(Duration::from_secs(59)), 1), None);
+        assert!(p.rate_limit_wait(None, 1).unwrap() <= p.base_backoff);
     }
 
     #[test]

@@ -306,6 +306,34 @@ async fn rate_limit_honours_retry_after_then_succeeds() {
 }
 
 #[tokio::test]
+async fn a_minute_window_429_is_handed_to_salla_even_with_budget_left() {
+    // Klaviyo's steady window answers Retry-After up to 60 s. With 20 s of budget left the
+    // intake could sleep 10 s, but that holds a Lambda (and a slot of the reserved
+    // concurrency) for nothing Salla's redelivery would not do: answered 503 at once.
+    let policy = RetryPolicy {
+        budget: Duration::from_secs(20),
+        ..fast_policy()
+    };
+    let h = Harness::start_with(Arc::new(MemoryKeyStore::new()), policy, &[]).await;
+    let body = sample("customer.login.json");
+    h.connect(&merchant_of(&body).unwrap(), GOOD_KEY).await;
+    h.klaviyo.push_fault(Fault::Status {
+        status: 429,
+        retry_after: Some(10),
+        times: 1,
+    });
+    let a = h.post_signed(&body).await;
+    assert_eq!(a.status, 503, "{}", a.body);
+    assert!(a.elapsed < Duration::from_secs(2), "{:?}", a.elapsed);
+    let statuses: Vec<u16> = h.klaviyo.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![429]);
+
+    // Salla's redelivery, once the window has reset, lands it.
+    let a = h.post_signed(&body).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+#[tokio::test]
 async fn dropped_connections_and_slow_answers_are_retried() {
     let h = Harness::start().await;
     let body = sample("customer.login.json");
