@@ -56,7 +56,11 @@ impl RetryPolicy {
     /// `Retry-After` is whole seconds to the window's reset, so every request refused in one
     /// second is told the same instant: up to half a second more (random) spreads them over the
     /// next window instead of overflowing it again.
-    pub fn rate_limit_wait(&self, retry_after: Option<Duration>, failures: u32) -> Option<Duration> {
+    pub fn rate_limit_wait(
+        &self,
+        retry_after: Option<Duration>,
+        failures: u32,
+    ) -> Option<Duration> {
         let Some(after) = retry_after else {
             return Some(self.backoff(failures));
         };
@@ -91,8 +95,11 @@ mod tests {
     fn a_429_is_waited_out_only_up_to_the_cap() {
         let p = RetryPolicy::default();
         let w = p.rate_limit_wait(Some(Duration::from_secs(1)), 1).unwrap();
-        assert!(w >= Duration::from_secs(1) && w <= Duration::from_millis(1500), "{w:?}");
-        assert_eq!(p.rate_limit_wait(Some(p.max_rate_limit_wait), 1).is_some(), true);
+        assert!(
+            w >= Duration::from_secs(1) && w <= Duration::from_millis(1500),
+            "{w:?}"
+        );
+        assert!(p.rate_limit_wait(Some(p.max_rate_limit_wait), 1).is_some());
         assert_eq!(p.rate_limit_wait(Some(Duration::from_secs(3)), 1), None);
         assert_eq!(p.rate_limit_wait(Some(Duration::from_secs(59)), 1), None);
         assert!(p.rate_limit_wait(None, 1).unwrap() <= p.base_backoff);
