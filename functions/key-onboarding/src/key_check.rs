@@ -6,21 +6,13 @@ use adapters::{AdapterError, Secret};
 
 use crate::i18n::Problem;
 
-/// Longest key we send to Klaviyo; real private keys are ~40 characters.
-const MAX_KEY_LEN: usize = 200;
-
 /// The trimmed key, or the problem a merchant can fix without asking Klaviyo.
 pub fn shape(raw: Option<&str>) -> Result<Secret, Problem> {
     let key = raw.map(str::trim).unwrap_or("");
     if key.is_empty() {
         return Err(Problem::EmptyKey);
     }
-    // Klaviyo private keys start with `pk_`; the 6-character public key (site id) is the
-    // usual mistake, and anything with spaces or control characters is a bad paste.
-    if !key.starts_with("pk_")
-        || key.len() > MAX_KEY_LEN
-        || !key.chars().all(|c| c.is_ascii_graphic())
-    {
+    if !adapters::klaviyo::is_private_key_shape(key) {
         return Err(Problem::NotPrivateKey);
     }
     Ok(Secret::new(key))

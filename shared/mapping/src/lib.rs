@@ -32,7 +32,7 @@ pub use klaviyo::{
     CatalogUpsert, EventRequest, KlaviyoRequest, Location, Profile, ProfileImport, Properties,
     SubscribeRequest, catalog_item_id,
 };
-pub use plan::{Action, SallaAuthorization};
+pub use plan::{Action, KeySetting, SallaAuthorization};
 pub use rules::{
     EMAIL_OPT_IN_FLAGS, KLAVIYO_KEY_SETTING, SMS_OPT_IN_FLAGS, STATUS_METRICS, StatusKey,
     known_events, plan,

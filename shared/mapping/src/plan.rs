@@ -15,8 +15,8 @@ use crate::salla::envelope::Envelope;
 pub enum Action {
     /// `app.store.authorize`: store the Salla tokens.
     Authorize(SallaAuthorization),
-    /// `app.settings.updated`: `data.settings.klaviyo_private_key`, trimmed; empty → `None`.
-    SettingsUpdated { klaviyo_private_key: Option<String> },
+    /// `app.settings.updated`: what `data.settings.klaviyo_private_key` says about the key.
+    SettingsUpdated { klaviyo_private_key: KeySetting },
     /// `app.uninstalled`: delete everything stored for the store.
     Uninstalled,
     /// Store events: send these requests to Klaviyo, in order.
@@ -34,10 +34,7 @@ impl std::fmt::Debug for Action {
                 klaviyo_private_key,
             } => f
                 .debug_struct("SettingsUpdated")
-                .field(
-                    "klaviyo_private_key",
-                    &klaviyo_private_key.as_ref().map(|_| "<redacted>"),
-                )
+                .field("klaviyo_private_key", klaviyo_private_key)
                 .finish(),
             Action::Uninstalled => f.write_str("Uninstalled"),
             Action::Send(requests) => {
@@ -45,6 +42,30 @@ impl std::fmt::Debug for Action {
                 f.debug_tuple("Send").field(&labels).finish()
             }
             Action::Ignore { reason } => f.debug_struct("Ignore").field("reason", reason).finish(),
+        }
+    }
+}
+
+/// The Klaviyo key field of a settings event. Only an explicit empty value disconnects a store:
+/// a delivery that lacks the field (or sends `null`) says nothing about the key, and treating
+/// it as "removed" would silently stop a store's relay.
+#[derive(Clone, PartialEq, Eq)]
+pub enum KeySetting {
+    /// Field missing or `null`: keep whatever is held.
+    Absent,
+    /// Empty or whitespace-only: the merchant removed the key.
+    Cleared,
+    /// The trimmed key as entered (its shape is not checked here).
+    Key(String),
+}
+
+/// Never prints the key.
+impl std::fmt::Debug for KeySetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeySetting::Absent => f.write_str("Absent"),
+            KeySetting::Cleared => f.write_str("Cleared"),
+            KeySetting::Key(_) => f.write_str("Key(<redacted>)"),
         }
     }
 }

@@ -30,3 +30,39 @@ pub const REQUIRED_SCOPES: &[&str] = &[
     "lists:write",
     "subscriptions:write",
 ];
+
+/// Longest key we send to Klaviyo; real private keys are ~40 characters.
+pub const MAX_PRIVATE_KEY_LEN: usize = 200;
+
+/// Whether a trimmed string can be a Klaviyo private key: it starts with `pk_`, is not absurdly
+/// long, and holds only visible ASCII. The 6-character public key (site id) is the usual
+/// mistake, and spaces or control characters mean a bad paste. The onboarding page, Salla's
+/// Validation URL and the settings webhook all use this one check, so a key one of them refuses
+/// cannot reach the store through another.
+pub fn is_private_key_shape(key: &str) -> bool {
+    key.starts_with("pk_")
+        && key.len() > "pk_".len()
+        && key.len() <= MAX_PRIVATE_KEY_LEN
+        && key.chars().all(|c| c.is_ascii_graphic())
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use super::is_private_key_shape;
+
+    #[test]
+    fn only_private_key_shapes_pass() {
+        assert!(is_private_key_shape("pk_abc123"));
+        for bad in [
+            "",
+            "pk_",
+            "AbC123",
+            "pk_a b",
+            "pk_a\u{7f}",
+            "pk_\u{645}",
+            &format!("pk_{}", "a".repeat(300)),
+        ] {
+            assert!(!is_private_key_shape(bad), "{bad:?}");
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! The three app events the product acts on: tokens, settings (the Klaviyo key), uninstall.
 
 use crate::MappingError;
-use crate::plan::{Action, Ctx, SallaAuthorization};
+use crate::plan::{Action, Ctx, KeySetting, SallaAuthorization};
 use crate::salla::json::JsonValueTrait;
 use crate::salla::lenient::{self, get};
 
@@ -57,8 +57,9 @@ pub(crate) fn settings_updated(ctx: &Ctx) -> Result<Action, MappingError> {
     };
     let key = get(settings, &[KLAVIYO_KEY_SETTING]).filter(|v| !v.is_null());
     let klaviyo_private_key = match key.map(|v| v.as_str()) {
-        None => None,
-        Some(Some(s)) => Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_owned),
+        None => KeySetting::Absent,
+        Some(Some(s)) if s.trim().is_empty() => KeySetting::Cleared,
+        Some(Some(s)) => KeySetting::Key(s.trim().to_owned()),
         Some(None) => {
             return Err(MappingError::WrongType {
                 field: "data.settings.klaviyo_private_key",

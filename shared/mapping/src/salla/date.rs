@@ -79,6 +79,13 @@ pub fn timestamp_str(s: &str) -> Option<String> {
     format(civil.at(offset)?)
 }
 
+/// Unix seconds of a bare date string in any shape [`timestamp_str`] reads, or `None`. For
+/// comparing lifecycle event times with each other and with the clock.
+pub fn unix_str(s: &str) -> Option<i64> {
+    let (civil, offset) = string_date(s)?;
+    Some(civil.at(offset)?.unix_timestamp())
+}
+
 /// `YYYY-MM-DDTHH:MM:SS±HH:MM`: RFC 3339 with whole seconds and a numeric offset, UTC
 /// included (`+00:00`, not `Z`). `time`'s built-in RFC 3339 writer is used rather than a
 /// format description because it is several times cheaper, and this runs for nearly every

@@ -19,6 +19,12 @@ pub struct Envelope {
 
 impl Envelope {
     /// The event payload, always a JSON object.
+    /// The body's `created_at` as unix seconds (a naive time is Riyadh time), or `None` when
+    /// it is missing or does not parse.
+    pub fn created_at_unix(&self) -> Option<i64> {
+        self.created_at.as_deref().and_then(super::date::unix_str)
+    }
+
     pub fn data(&self) -> &Json {
         // Checked to be an object by `parse_envelope`; the body is kept whole (rather than
         // `data` taken out) because a mutable sonic-rs tree is a full copy of the parsed one.
@@ -121,6 +127,24 @@ mod tests {
         assert_eq!(a.store_id, "1305146709");
         assert_eq!(a.store_id, b.store_id);
         assert_eq!(a.created_at, None);
+    }
+
+    #[test]
+    fn created_at_reads_as_unix_seconds() {
+        let at = |created: &str| {
+            parse(&format!(
+                r#"{{"event":"x","merchant":1,"created_at":{created},"data":{{}}}}"#
+            ))
+            .unwrap()
+            .created_at_unix()
+        };
+        // Naive times are Riyadh time (UTC+3).
+        assert_eq!(at(r#""2022-12-31 12:31:25""#), Some(1_672_479_085));
+        assert_eq!(at(r#""2022-12-31T09:31:25Z""#), Some(1_672_479_085));
+        assert_eq!(at(r#""not a date""#), None);
+        assert_eq!(at(r#""2022-02-30 10:00:00""#), None);
+        let missing = parse(r#"{"event":"x","merchant":1,"data":{}}"#).unwrap();
+        assert_eq!(missing.created_at_unix(), None);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 use crate::common;
 
 use common::{as_event, cart_enrichment, plan_value, requests, sample_value, synthetic};
-use mapping::{Action, Enrichment, KlaviyoRequest, MappingError, ProductDetails, metrics};
+use mapping::{
+    Action, Enrichment, KeySetting, KlaviyoRequest, MappingError, ProductDetails, metrics,
+};
 use serde_json::{Value, json};
 
 fn events(reqs: &[KlaviyoRequest]) -> Vec<&mapping::EventRequest> {
@@ -585,7 +587,7 @@ fn settings_key_is_trimmed_and_redacted() {
     assert_eq!(
         action,
         Action::SettingsUpdated {
-            klaviyo_private_key: Some("pk_live_abc123".into())
+            klaviyo_private_key: KeySetting::Key("pk_live_abc123".into())
         }
     );
     assert!(
@@ -596,7 +598,14 @@ fn settings_key_is_trimmed_and_redacted() {
     assert_eq!(
         plan(&v),
         Ok(Action::SettingsUpdated {
-            klaviyo_private_key: None
+            klaviyo_private_key: KeySetting::Cleared
+        })
+    );
+    v["data"]["settings"]["klaviyo_private_key"] = json!("");
+    assert_eq!(
+        plan(&v),
+        Ok(Action::SettingsUpdated {
+            klaviyo_private_key: KeySetting::Cleared
         })
     );
 
@@ -610,6 +619,27 @@ fn settings_key_is_trimmed_and_redacted() {
         panic!("authorize expected")
     };
     assert_eq!(a.expires, 1634819484);
+}
+
+/// A settings delivery without the key field (or with `null`) must not read as "key removed":
+/// only an explicit empty value disconnects a store.
+#[test]
+fn settings_without_key_field_is_absent_not_cleared() {
+    let mut v = sample_value("app.settings.updated.json");
+    v["data"]["settings"] = json!({"other_setting": "x"});
+    assert_eq!(
+        plan(&v),
+        Ok(Action::SettingsUpdated {
+            klaviyo_private_key: KeySetting::Absent
+        })
+    );
+    v["data"]["settings"]["klaviyo_private_key"] = Value::Null;
+    assert_eq!(
+        plan(&v),
+        Ok(Action::SettingsUpdated {
+            klaviyo_private_key: KeySetting::Absent
+        })
+    );
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! from them, and a JSON rendering of `plan` results for goldens.
 #![allow(dead_code)]
 
-use mapping::{Action, Enrichment, KlaviyoRequest, MappingError, ProductDetails};
+use mapping::{Action, Enrichment, KeySetting, KlaviyoRequest, MappingError, ProductDetails};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
@@ -210,7 +210,12 @@ pub fn render(result: &Result<Action, MappingError>) -> Value {
         Ok(Action::SettingsUpdated {
             klaviyo_private_key,
         }) => {
-            json!({"action": "settings_updated", "klaviyo_private_key": klaviyo_private_key})
+            let key = match klaviyo_private_key {
+                KeySetting::Absent => json!({"absent": true}),
+                KeySetting::Cleared => json!({"cleared": true}),
+                KeySetting::Key(k) => json!({"key": k}),
+            };
+            json!({"action": "settings_updated", "klaviyo_private_key": key})
         }
         Ok(Action::Uninstalled) => json!({"action": "uninstalled"}),
         Ok(Action::Ignore { reason }) => json!({"action": "ignore", "reason": reason}),

@@ -5,6 +5,7 @@ mod bad_input;
 mod browser;
 mod faults_aws;
 mod intake;
+mod lifecycle;
 mod onboarding;
 mod privacy;
 mod relay_limits;
