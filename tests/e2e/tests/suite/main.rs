@@ -8,3 +8,4 @@ mod intake;
 mod onboarding;
 mod privacy;
 mod relay_limits;
+mod token_refresh;
