@@ -1,5 +1,5 @@
-//! The token-state scan on moto: every store with tokens is listed across pages, with its
-//! expiry and blocked flag, and nothing is decrypted (no KMS request).
+//! The token-state scan on moto (every store with tokens listed across pages, with its expiry
+//! and blocked flag, and no KMS request) and on the embedded store's files.
 
 use crate::keystore_support::*;
 
@@ -51,4 +51,27 @@ async fn scan_pages_through_token_states_without_kms() {
     assert_eq!(seen[0].expires_at, Some(1_800_000_000));
     assert_eq!(seen[0].refresh_blocked_at, None);
     assert_eq!(seen[1].refresh_blocked_at, Some(1_700_000_000));
+}
+
+#[tokio::test]
+async fn embedded_scan_reads_the_files_metadata() {
+    use adapters::keystore::embedded::EmbeddedKeyStore;
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedKeyStore::open(dir.path()).unwrap();
+    let mut blocked = full_record("2002");
+    blocked.salla.as_mut().unwrap().refresh_blocked_at = Some(1_700_000_000);
+    let mut keyless = full_record("2003");
+    keyless.salla = None;
+    for record in [&full_record("2001"), &blocked, &keyless] {
+        store.put(record).await.unwrap();
+    }
+    let first = store.scan_tokens(None, 2).await.unwrap();
+    assert_eq!(first.next.as_deref(), Some("2002"));
+    let rest = store.scan_tokens(first.next.as_deref(), 2).await.unwrap();
+    assert_eq!(rest.next, None);
+    let all: Vec<_> = first.stores.into_iter().chain(rest.stores).collect();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0].expires_at, Some(1_760_086_400));
+    assert_eq!(all[1].refresh_blocked_at, Some(1_700_000_000));
+    assert_eq!(all[2].expires_at, None, "no tokens held");
 }
