@@ -103,9 +103,15 @@ fn pattern_for(metric: &str) -> String {
                 .map(str::to_string)
         })
         .collect();
+    let groups = t["Resources"]
+        .as_object()
+        .expect("resources")
+        .values()
+        .filter(|r| r["Type"] == "AWS::Logs::LogGroup")
+        .count();
     assert_eq!(
         patterns.len(),
-        3,
+        groups,
         "{metric}: one filter per function log group"
     );
     patterns.dedup();
@@ -277,4 +283,29 @@ fn previous_secret_filter_counts_the_intake_s_rotation_line() {
             "delivery verified with the previous webhook secret"
         );
     });
+}
+
+#[test]
+fn token_refresh_failure_filter_counts_failed_and_flagged_stores_only() {
+    let t = load_default();
+    let pattern = t["Resources"]["TokenRefreshFailuresFilter"]["Properties"]["FilterPattern"]
+        .as_str()
+        .expect("a filter pattern")
+        .to_string();
+    let line = |outcome: &'static str| {
+        logged(|| tracing::info!(event = "token_refresh", store_id = "1", outcome))
+    };
+    for outcome in ["failed", "blocked_unclear", "blocked_rejected"] {
+        assert!(matches(&pattern, &line(outcome)), "{outcome}");
+    }
+    for outcome in ["refreshed", "not_due", "lease_held", "blocked", "no_time"] {
+        assert!(!matches(&pattern, &line(outcome)), "{outcome}");
+    }
+    let source = std::fs::read_to_string(format!(
+        "{}/../../functions/token-refresh/src/lib.rs",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("token refresh source");
+    assert!(source.contains("event = \"token_refresh\""));
+    assert!(source.contains("outcome = \"failed\""));
 }

@@ -68,7 +68,7 @@ fn real_template_passes_every_rule() {
 }
 
 #[test]
-fn real_template_has_the_three_functions_with_urls_on_arm64() {
+fn real_template_has_the_functions_with_urls_on_arm64() {
     let t = template();
     let mut binaries: Vec<&str> = t["Resources"]
         .as_object()
@@ -84,7 +84,12 @@ fn real_template_has_the_three_functions_with_urls_on_arm64() {
     binaries.sort();
     assert_eq!(
         binaries,
-        ["key-onboarding", "oauth-callback", "webhook-intake"]
+        [
+            "key-onboarding",
+            "oauth-callback",
+            "token-refresh",
+            "webhook-intake"
+        ]
     );
     assert_eq!(t["Globals"]["Function"]["Architectures"], json!(["arm64"]));
     for id in [
@@ -585,10 +590,11 @@ fn public_function_without_a_concurrency_cap_is_caught() {
 
 // ------------------------------------------------------------------ alarms
 
-const FUNCTION_IDS: [&str; 3] = [
+const FUNCTION_IDS: [&str; 4] = [
     "WebhookIntakeFunction",
     "KeyOnboardingFunction",
     "OAuthCallbackFunction",
+    "TokenRefreshFunction",
 ];
 
 /// Logical ids of the simple-form alarms on `metric` whose dimensions refer to `target`.

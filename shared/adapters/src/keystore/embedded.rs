@@ -79,6 +79,11 @@ impl EmbeddedKeyStore {
         })
     }
 
+    /// Where the store files are, for the scan.
+    pub(crate) fn stores_dir(&self) -> &Path {
+        &self.inner.stores_dir
+    }
+
     /// Runs blocking file work off the async runtime's worker threads.
     async fn blocking<T, F>(&self, work: F) -> Result<T, AdapterError>
     where

@@ -46,6 +46,11 @@ impl MemoryKeyStore {
         self.lock().is_empty()
     }
 
+    /// Every record held, for the scan.
+    pub(crate) fn records(&self) -> Vec<StoreRecord> {
+        self.lock().values().cloned().collect()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, StoreRecord>> {
         // A panic while holding the lock cannot leave the map half-written (every change is
         // a single insert/remove), so a poisoned lock is still safe to use.

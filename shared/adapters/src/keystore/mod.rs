@@ -28,6 +28,7 @@ pub mod cached;
 pub mod dynamo;
 pub mod embedded;
 pub mod memory;
+pub mod scan;
 mod tokens;
 
 /// The configured key store, wrapped in the warm-process cache. Called once per cold start.

@@ -6,3 +6,4 @@ mod keystore_cache;
 mod keystore_embedded;
 mod keystore_moto;
 mod once_moto;
+mod scan_moto;

@@ -9,3 +9,4 @@ mod lifecycle;
 mod onboarding;
 mod privacy;
 mod relay_limits;
+mod token_refresh;

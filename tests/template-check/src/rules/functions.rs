@@ -1,8 +1,8 @@
-//! Shape of the three functions: how they are built, run and reached, and their settings.
+//! Shape of the functions: how they are built, run and reached, and their settings.
 
 use serde_json::Value as Json;
 
-use super::{COMMON_ENV, FUNCTIONS, Violation, spec_for};
+use super::{COMMON_ENV, FUNCTIONS, Violation, is_scheduled, spec_for};
 use crate::model::{as_list, function_binary, function_env, function_property, functions, props};
 
 pub const SHAPE: &str = "function-shape";
@@ -23,6 +23,9 @@ pub const PUBLIC_MAX_CONCURRENCY: i64 = 20;
 /// Salla waits about 30 s for the webhook answer (and for the validation URL); a function
 /// allowed to run longer would be cut off by Salla first.
 pub const MAX_TIMEOUT_SECS: i64 = 29;
+
+/// A scheduled function answers nobody waiting; Lambda's own limit bounds it.
+pub const SCHEDULED_MAX_TIMEOUT_SECS: i64 = 900;
 
 /// Function settings that would park an event (and so its payload) somewhere.
 const PAYLOAD_SINKS: &[&str] = &[
@@ -118,6 +121,15 @@ fn shape(doc: &Json, id: &str, res: &Json, out: &mut Vec<Violation>) {
         "MemorySize must be set",
         out,
     );
+    if binary.is_some_and(is_scheduled) {
+        expect(
+            prop("FunctionUrlConfig").is_none(),
+            id,
+            "a scheduled function must have no FunctionUrlConfig (only its schedule invokes it)",
+            out,
+        );
+        return;
+    }
     let auth = prop("FunctionUrlConfig")
         .and_then(|u| u.get("AuthType"))
         .and_then(Json::as_str);
@@ -130,7 +142,18 @@ fn shape(doc: &Json, id: &str, res: &Json, out: &mut Vec<Violation>) {
 }
 
 fn timeout(doc: &Json, id: &str, res: &Json, out: &mut Vec<Violation>) {
-    match function_property(doc, res, "Timeout").and_then(Json::as_i64) {
+    let timeout = function_property(doc, res, "Timeout").and_then(Json::as_i64);
+    if function_binary(res).is_some_and(is_scheduled) {
+        if !timeout.is_some_and(|t| (1..=SCHEDULED_MAX_TIMEOUT_SECS).contains(&t)) {
+            out.push(Violation::new(
+                TIMEOUT,
+                id,
+                format!("Timeout must be 1..={SCHEDULED_MAX_TIMEOUT_SECS} s, got {timeout:?}"),
+            ));
+        }
+        return;
+    }
+    match timeout {
         Some(t) if (1..=MAX_TIMEOUT_SECS).contains(&t) => {}
         other => out.push(Violation::new(
             TIMEOUT,
@@ -190,6 +213,17 @@ fn concurrency(doc: &Json, id: &str, res: &Json, out: &mut Vec<Violation>) {
                 "the intake needs an unconditional ReservedConcurrentExecutions of at least 1 \
                  (a literal or a Number parameter with MinValue >= 1), so public functions \
                  cannot starve it",
+            ));
+        }
+        return;
+    }
+    if function_binary(res).is_some_and(is_scheduled) {
+        if range != Some((Some(1), Some(1))) {
+            out.push(Violation::new(
+                CONCURRENCY,
+                id,
+                "a scheduled function needs ReservedConcurrentExecutions of exactly 1: one run \
+                 at a time, so a slow run and the next never refresh side by side",
             ));
         }
         return;

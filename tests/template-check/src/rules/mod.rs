@@ -11,6 +11,7 @@ pub mod iam;
 pub mod kms;
 pub mod logging;
 pub mod outputs;
+pub mod schedules;
 pub mod secrets;
 pub mod storage;
 
@@ -112,7 +113,28 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         ],
         secrets: &["SALLA_CLIENT_SECRET", "SESSION_SECRET"],
     },
+    FunctionSpec {
+        binary: "token-refresh",
+        // Scan lists token expiry only (non-secret attributes projected); PutItem takes the
+        // refresh lease and saves the new tokens.
+        dynamodb: &["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:PutItem"],
+        kms: &["kms:Encrypt", "kms:Decrypt"],
+        env: &[
+            "SALLA_CLIENT_ID",
+            "SALLA_CLIENT_SECRET",
+            "SALLA_ACCOUNTS_URL",
+        ],
+        secrets: &["SALLA_CLIENT_SECRET"],
+    },
 ];
+
+/// Binaries run by an EventBridge Scheduler schedule instead of a URL: no function URL, a
+/// longer timeout, one at a time.
+pub const SCHEDULED: &[&str] = &["token-refresh"];
+
+pub fn is_scheduled(binary: &str) -> bool {
+    SCHEDULED.contains(&binary)
+}
 
 pub fn spec_for(binary: &str) -> Option<&'static FunctionSpec> {
     FUNCTIONS.iter().find(|s| s.binary == binary)
@@ -128,6 +150,7 @@ pub fn check_all(doc: &Json) -> Vec<Violation> {
     secrets::check(doc, &mut out);
     logging::check(doc, &mut out);
     outputs::check(doc, &mut out);
+    schedules::check(doc, &mut out);
     alarms::check(doc, &mut out);
     out
 }

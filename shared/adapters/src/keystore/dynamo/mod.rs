@@ -16,6 +16,7 @@ mod errors;
 mod item;
 mod kms;
 pub mod once;
+mod scan;
 
 use errors::{is_condition_failed, sdk_error};
 use item::{Item, K_PRIVATE_KEY, KEY, S_ACCESS_TOKEN, S_REFRESH_TOKEN, Secrets, VERSION};
