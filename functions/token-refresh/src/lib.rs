@@ -12,11 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adapters::clock::now_unix;
-use adapters::config::{Config, KeyStoreKind, Profile};
+use adapters::config::{Config, Profile};
 use adapters::deadline::Deadline;
 use adapters::keystore::KeyStore;
-use adapters::keystore::dynamo::DynamoKeyStore;
-use adapters::keystore::embedded::EmbeddedKeyStore;
 use adapters::keystore::scan::{TokenScan, TokenState, select_due};
 use adapters::salla::oauth::SallaOAuth;
 use adapters::salla::refresh::{
@@ -59,17 +57,7 @@ impl Deps {
     }
 
     pub async fn from_config(config: &Config) -> Result<Self, AdapterError> {
-        let (store, scan): (Arc<dyn KeyStore>, Arc<dyn TokenScan>) = match &config.key_store {
-            KeyStoreKind::Embedded { data_dir } => {
-                let store = Arc::new(EmbeddedKeyStore::open(data_dir.clone())?);
-                (store.clone(), store)
-            }
-            KeyStoreKind::DynamoDb { table, kms_key_id } => {
-                let store =
-                    Arc::new(DynamoKeyStore::from_env(table.clone(), kms_key_id.clone()).await);
-                (store.clone(), store)
-            }
-        };
+        let (store, scan) = adapters::keystore::open(config).await?;
         let refresher = Arc::new(SallaOAuth::new(
             config.salla_accounts_url.clone(),
             config.salla_client_id.clone(),

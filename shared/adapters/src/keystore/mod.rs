@@ -31,16 +31,27 @@ pub mod memory;
 pub mod scan;
 mod tokens;
 
-/// The configured key store, wrapped in the warm-process cache. Called once per cold start.
-pub async fn build(config: &Config) -> Result<Arc<dyn KeyStore>, AdapterError> {
-    let inner: Arc<dyn KeyStore> = match &config.key_store {
+/// The configured key store without the cache, and its token scan (the same store). For a
+/// job that must read the latest record, such as the scheduled token refresh.
+pub async fn open(
+    config: &Config,
+) -> Result<(Arc<dyn KeyStore>, Arc<dyn scan::TokenScan>), AdapterError> {
+    Ok(match &config.key_store {
         KeyStoreKind::Embedded { data_dir } => {
-            Arc::new(embedded::EmbeddedKeyStore::open(data_dir.clone())?)
+            let store = Arc::new(embedded::EmbeddedKeyStore::open(data_dir.clone())?);
+            (store.clone(), store)
         }
         KeyStoreKind::DynamoDb { table, kms_key_id } => {
-            Arc::new(dynamo::DynamoKeyStore::from_env(table.clone(), kms_key_id.clone()).await)
+            let store =
+                Arc::new(dynamo::DynamoKeyStore::from_env(table.clone(), kms_key_id.clone()).await);
+            (store.clone(), store)
         }
-    };
+    })
+}
+
+/// The configured key store, wrapped in the warm-process cache. Called once per cold start.
+pub async fn build(config: &Config) -> Result<Arc<dyn KeyStore>, AdapterError> {
+    let (inner, _) = open(config).await?;
     Ok(Arc::new(cached::CachedKeyStore::new(
         inner,
         config.key_cache_ttl,

@@ -348,23 +348,27 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_steady_window_429_is_handed_back_at_once() {
-        // Klaviyo's minute window answers Retry-After up to 60 s: sleeping that out inside the
-        // invocation holds a Lambda for most of Salla's 30 s, so it is a 503 now.
-        let (url, hits) = answering_after(429, 10).await;
-        let client = KlaviyoClient::new(url);
-        let started = Instant::now();
-        let err = client
+    /// One event request to `url` with `within` of deadline; Klaviyo never accepts it here.
+    async fn send_event(url: String, within: Duration) -> AdapterError {
+        KlaviyoClient::new(url)
             .call(
                 &Secret::new("pk_test"),
                 "POST",
                 "/api/events",
                 None,
-                Instant::now() + Duration::from_secs(20),
+                Instant::now() + within,
             )
             .await
-            .unwrap_err();
+            .unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn a_steady_window_429_is_handed_back_at_once() {
+        // Klaviyo's minute window answers Retry-After up to 60 s: sleeping that out inside the
+        // invocation holds a Lambda for most of Salla's 30 s, so it is a 503 now.
+        let (url, hits) = answering_after(429, 10).await;
+        let started = Instant::now();
+        let err = send_event(url, Duration::from_secs(20)).await;
         assert!(matches!(err, AdapterError::Unavailable { .. }), "{err}");
         assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert!(started.elapsed() < Duration::from_secs(2));
@@ -373,17 +377,7 @@ mod tests {
     #[tokio::test]
     async fn a_burst_window_429_is_waited_out() {
         let (url, hits) = answering_after(429, 1).await;
-        let client = KlaviyoClient::new(url);
-        let err = client
-            .call(
-                &Secret::new("pk_test"),
-                "POST",
-                "/api/events",
-                None,
-                Instant::now() + Duration::from_secs(4),
-            )
-            .await
-            .unwrap_err();
+        let err = send_event(url, Duration::from_secs(4)).await;
         assert!(matches!(err, AdapterError::Unavailable { .. }), "{err}");
         assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 2);
     }
