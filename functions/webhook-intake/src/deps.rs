@@ -15,6 +15,7 @@ use lambda_http::{Body, Request, Response};
 use adapters::salla::oauth::SallaOAuth;
 use adapters::salla::refresh::{RefreshLocks, TokenRefresher};
 
+use crate::confirm::AppSettings;
 use crate::enrich::{ProductCache, ProductLookup};
 
 /// Salla's bodies are a few KB; an order with hundreds of lines stays far below this. Anything
@@ -35,6 +36,10 @@ pub struct Deps {
     pub store: Arc<dyn KeyStore>,
     pub klaviyo: Arc<dyn KlaviyoApi>,
     pub salla_api: Arc<dyn ProductLookup>,
+    pub app_settings: Arc<dyn AppSettings>,
+    /// The app's Partner Portal id; `None` (development only) stores settings keys without
+    /// confirming them with Salla.
+    pub salla_app_id: Option<String>,
     pub refresher: Arc<dyn TokenRefresher>,
     pub products: ProductCache,
     pub refresh_locks: RefreshLocks,
@@ -54,12 +59,21 @@ impl Deps {
         std::thread::spawn(mapping::warm_up);
         adapters::http::warm_up();
         let klaviyo = KlaviyoClient::new(config.klaviyo_api_url.clone());
+        let salla = Arc::new(SallaApi::new(config.salla_api_url.clone()));
+        if config.salla_app_id.is_none() {
+            tracing::warn!(
+                "SALLA_APP_ID is not set: Klaviyo keys from the settings form are stored \
+                 without confirming them with Salla (development only)"
+            );
+        }
         Deps {
             webhook_secrets: config.webhook_secrets(),
             strategy: config.webhook_strategy,
             store,
             klaviyo: Arc::new(klaviyo),
-            salla_api: Arc::new(SallaApi::new(config.salla_api_url.clone())),
+            salla_api: salla.clone(),
+            app_settings: salla,
+            salla_app_id: config.salla_app_id.clone(),
             refresher: Arc::new(SallaOAuth::new(
                 config.salla_accounts_url.clone(),
                 config.salla_client_id.clone(),
@@ -80,6 +94,7 @@ impl Function for Deps {
         "SALLA_WEBHOOK_SECRET",
         "SALLA_CLIENT_ID",
         "SALLA_CLIENT_SECRET",
+        "SALLA_APP_ID",
     ];
 
     fn from_config(config: &Config, keys: Arc<dyn KeyStore>) -> Result<Self, AdapterError> {

@@ -170,7 +170,11 @@ pub fn enrichment_deadline(deadline: Deadline) -> Deadline {
 }
 
 /// A usable access token, refreshing it first when it is close to expiry and time allows.
-async fn access_token(deps: &Deps, record: &StoreRecord, deadline: Deadline) -> Option<Secret> {
+pub(crate) async fn access_token(
+    deps: &Deps,
+    record: &StoreRecord,
+    deadline: Deadline,
+) -> Option<Secret> {
     let tokens = record.salla.as_ref()?;
     let now = now_unix();
     if !tokens.needs_refresh(now) {

@@ -149,7 +149,12 @@ async fn process(
         Action::SettingsUpdated {
             klaviyo_private_key,
         } => {
-            let change = lifecycle::settings_updated(deps, &envelope.store_id, klaviyo_private_key);
+            let change = lifecycle::settings_updated(
+                deps,
+                &envelope.store_id,
+                klaviyo_private_key,
+                deadline,
+            );
             within(deadline, change).await
         }
         Action::Uninstalled => {

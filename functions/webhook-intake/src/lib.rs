@@ -5,6 +5,7 @@
 //! the store; store events are mapped (pure, `mapping` crate) and relayed to Klaviyo.
 //! Nothing of the payload outlives the request: no queue, no file, no log line.
 
+pub mod confirm;
 pub mod deps;
 pub mod enrich;
 pub mod error;

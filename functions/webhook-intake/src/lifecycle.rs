@@ -3,12 +3,14 @@
 //! handler is an idempotent merge into the stored record.
 
 use adapters::clock::now_unix;
+use adapters::deadline::Deadline;
 use adapters::keystore::{self, KlaviyoConnection, SallaTokens};
 use adapters::klaviyo::is_private_key_shape;
 use adapters::{AdapterError, Secret};
 use mapping::{KeySetting, SallaAuthorization};
 
 use crate::Deps;
+use crate::confirm::{Confirmation, confirm_key, needs_confirmation};
 use crate::error::IntakeError;
 use crate::outcome::Outcome;
 
@@ -43,6 +45,7 @@ pub async fn settings_updated(
     deps: &Deps,
     store_id: &str,
     key: KeySetting,
+    deadline: Deadline,
 ) -> Result<Outcome, IntakeError> {
     let key = match key {
         // A delivery without the key field says nothing about the key: keep what is held.
@@ -101,6 +104,26 @@ pub async fn settings_updated(
         // delivery in the webhook log if Klaviyo stays down.
         Err(e) => return Err(e.into()),
     };
+    // A first key, or a key of another Klaviyo account, is stored only once Salla confirms the
+    // merchant saved it (see crate::confirm): the webhook secret alone must not be enough to
+    // send a store's shopper data somewhere new.
+    let held = deps.store.get(store_id).await?;
+    if needs_confirmation(held.as_ref(), &account.id) {
+        if let Confirmation::Unconfirmed(reason) =
+            confirm_key(deps, held.as_ref(), &key, deadline).await?
+        {
+            tracing::warn!(
+                event = "klaviyo_key_unconfirmed",
+                store_id,
+                reason,
+                account = %account.id,
+                "klaviyo key from settings not confirmed by Salla; not stored"
+            );
+            return Ok(Outcome::Lifecycle {
+                change: "klaviyo_key_unconfirmed",
+            });
+        }
+    }
     let connection = KlaviyoConnection {
         private_key: key,
         account_name: account.name,
@@ -168,6 +191,9 @@ mod tests {
     use adapters::config::{Config, Profile};
     use adapters::keystore::memory::MemoryKeyStore;
     use adapters::klaviyo::{AccountInfo, Delivery, KlaviyoApi};
+    use adapters::salla::api::AppSettingCheck;
+
+    use crate::confirm::AppSettings;
     use async_trait::async_trait;
     use serde_json::Value;
     use tokio::time::Instant;
@@ -241,21 +267,163 @@ mod tests {
         outcome.name()
     }
 
+    fn soon() -> Deadline {
+        Deadline::after(std::time::Duration::from_secs(5))
+    }
+
+    /// Salla's app settings as the fake holds them, counting the reads.
+    struct FakeSettings {
+        answer: fn() -> Result<AppSettingCheck, AdapterError>,
+        calls: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl AppSettings for FakeSettings {
+        async fn check_app_setting(
+            &self,
+            token: &Secret,
+            app_id: &str,
+            field: &str,
+            _: &Secret,
+        ) -> Result<AppSettingCheck, AdapterError> {
+            assert_eq!(token.expose(), "at_live");
+            assert_eq!(app_id, "513499943");
+            assert_eq!(field, "klaviyo_private_key");
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            (self.answer)()
+        }
+    }
+
+    /// Deps that confirm keys with a fake Salla, for store 7 holding live Salla tokens and,
+    /// when `held_account` is set, a key of that Klaviyo account.
+    async fn confirming(
+        answer: fn() -> Result<AppSettingCheck, AdapterError>,
+        held_account: Option<&str>,
+        with_tokens: bool,
+    ) -> (Deps, Arc<FakeSettings>) {
+        let (mut deps, _) = deps(account);
+        let settings = Arc::new(FakeSettings {
+            answer,
+            calls: AtomicUsize::new(0),
+        });
+        deps.app_settings = settings.clone();
+        deps.salla_app_id = Some("513499943".into());
+        let mut record = adapters::keystore::StoreRecord::new("7");
+        if with_tokens {
+            record.salla = Some(SallaTokens {
+                access_token: Secret::new("at_live"),
+                refresh_token: Secret::new("rt_live"),
+                expires_at: now_unix() + 86_400,
+                scope: None,
+                refresh_lease_until: None,
+                refresh_blocked_at: None,
+            });
+        }
+        record.klaviyo = held_account.map(|account| KlaviyoConnection {
+            private_key: Secret::new("pk_held"),
+            account_name: None,
+            account_id: Some(account.into()),
+            validated_at: 1,
+            needs_reconnect: false,
+        });
+        deps.store.put(&record).await.unwrap();
+        (deps, settings)
+    }
+
+    fn matches() -> Result<AppSettingCheck, AdapterError> {
+        Ok(AppSettingCheck::Matches)
+    }
+    fn differs() -> Result<AppSettingCheck, AdapterError> {
+        Ok(AppSettingCheck::Differs)
+    }
+
+    #[tokio::test]
+    async fn a_first_key_is_stored_once_salla_holds_it() {
+        let (deps, salla) = confirming(matches, None, true).await;
+        let outcome = settings_updated(&deps, "7", KeySetting::Key("pk_abc".into()), soon())
+            .await
+            .unwrap();
+        assert_eq!(change(outcome), "klaviyo_key_stored");
+        assert_eq!(held_key(&deps).await.as_deref(), Some("pk_abc"));
+        assert_eq!(salla.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_key_salla_does_not_hold_is_not_stored() {
+        // A first key, and a key moving the store to another account: both need Salla's word.
+        for held in [None, Some("Acct0")] {
+            for answer in [differs as fn() -> _, || Ok(AppSettingCheck::AppNotActive)] {
+                let (deps, _) = confirming(answer, held, true).await;
+                let outcome =
+                    settings_updated(&deps, "7", KeySetting::Key("pk_forged".into()), soon())
+                        .await
+                        .unwrap();
+                assert_eq!(change(outcome), "klaviyo_key_unconfirmed", "{held:?}");
+                let kept = held.map(|_| "pk_held");
+                assert_eq!(held_key(&deps).await.as_deref(), kept);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_new_key_for_the_same_account_needs_no_confirmation() {
+        let (deps, salla) = confirming(differs, Some("Acct1"), true).await;
+        let outcome = settings_updated(&deps, "7", KeySetting::Key("pk_rotated".into()), soon())
+            .await
+            .unwrap();
+        assert_eq!(change(outcome), "klaviyo_key_stored");
+        assert_eq!(held_key(&deps).await.as_deref(), Some("pk_rotated"));
+        assert_eq!(salla.calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn without_salla_tokens_or_with_salla_down_the_delivery_is_retried() {
+        let (deps, salla) = confirming(matches, None, false).await;
+        let err = settings_updated(&deps, "7", KeySetting::Key("pk_abc".into()), soon())
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), 503);
+        assert_eq!(salla.calls.load(Ordering::SeqCst), 0);
+
+        for answer in [
+            (|| {
+                Err(AdapterError::Unavailable {
+                    service: Service::Salla,
+                    detail: "HTTP 503".into(),
+                })
+            }) as fn() -> _,
+            || {
+                Err(AdapterError::Unauthorized {
+                    service: Service::Salla,
+                    status: 401,
+                    code: None,
+                })
+            },
+        ] {
+            let (deps, _) = confirming(answer, Some("Acct0"), true).await;
+            let err = settings_updated(&deps, "7", KeySetting::Key("pk_abc".into()), soon())
+                .await
+                .unwrap_err();
+            assert_eq!(err.status(), 503);
+            assert_eq!(held_key(&deps).await.as_deref(), Some("pk_held"));
+        }
+    }
+
     #[tokio::test]
     async fn only_an_explicit_empty_key_disconnects() {
         let (deps, _) = deps(account);
-        let stored = settings_updated(&deps, "7", KeySetting::Key("pk_abc".into()))
+        let stored = settings_updated(&deps, "7", KeySetting::Key("pk_abc".into()), soon())
             .await
             .unwrap();
         assert_eq!(change(stored), "klaviyo_key_stored");
 
-        let absent = settings_updated(&deps, "7", KeySetting::Absent)
+        let absent = settings_updated(&deps, "7", KeySetting::Absent, soon())
             .await
             .unwrap();
         assert_eq!(change(absent), "settings_without_key");
         assert_eq!(held_key(&deps).await.as_deref(), Some("pk_abc"));
 
-        let cleared = settings_updated(&deps, "7", KeySetting::Cleared)
+        let cleared = settings_updated(&deps, "7", KeySetting::Cleared, soon())
             .await
             .unwrap();
         assert_eq!(change(cleared), "klaviyo_key_removed");
@@ -266,7 +434,7 @@ mod tests {
     async fn a_malformed_key_is_neither_checked_nor_stored() {
         let (deps, klaviyo) = deps(account);
         for bad in ["AbC123", "pk_a b", "pk_"] {
-            let outcome = settings_updated(&deps, "7", KeySetting::Key(bad.into()))
+            let outcome = settings_updated(&deps, "7", KeySetting::Key(bad.into()), soon())
                 .await
                 .unwrap();
             assert_eq!(change(outcome), "klaviyo_key_malformed", "{bad}");
@@ -278,7 +446,7 @@ mod tests {
     #[tokio::test]
     async fn a_klaviyo_outage_asks_salla_to_redeliver() {
         let (deps, _) = deps(outage);
-        let err = settings_updated(&deps, "7", KeySetting::Key("pk_abc".into()))
+        let err = settings_updated(&deps, "7", KeySetting::Key("pk_abc".into()), soon())
             .await
             .unwrap_err();
         assert_eq!(err.status(), 503);
@@ -296,7 +464,7 @@ mod tests {
             })
         }
         let (deps, _) = deps(unknown);
-        let outcome = settings_updated(&deps, "7", KeySetting::Key("pk_abc".into()))
+        let outcome = settings_updated(&deps, "7", KeySetting::Key("pk_abc".into()), soon())
             .await
             .unwrap();
         assert_eq!(change(outcome), "klaviyo_key_rejected");

@@ -29,6 +29,9 @@ pub struct Config {
     pub salla_client_secret: Secret,
     pub salla_accounts_url: String,
     pub salla_api_url: String,
+    /// The app's id in the Salla Partner Portal: a Klaviyo key from a settings webhook is
+    /// confirmed against the store's app settings under it. Unset only in development.
+    pub salla_app_id: Option<String>,
     pub klaviyo_api_url: String,
     pub session_secret: Secret,
     pub public_base_url: String,
@@ -136,6 +139,28 @@ impl Config {
             ));
         }
 
+        let salla_app_id = match get("SALLA_APP_ID") {
+            Some(id)
+                if !id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                Some(id)
+            }
+            Some(_) => {
+                return Err(AdapterError::Config(
+                    "SALLA_APP_ID must be the app's numeric id from the Salla Partner Portal"
+                        .into(),
+                ));
+            }
+            None => match profile {
+                Profile::Lambda { required } if required.contains(&"SALLA_APP_ID") => {
+                    return Err(AdapterError::Config(
+                        "missing required setting SALLA_APP_ID".into(),
+                    ));
+                }
+                _ => None,
+            },
+        };
+
         let default_store = match profile {
             Profile::Dev { .. } => "embedded",
             Profile::Lambda { .. } => "dynamodb",
@@ -215,6 +240,7 @@ impl Config {
                 .unwrap_or_else(|| "https://accounts.salla.sa".into()),
             salla_api_url: get("SALLA_API_URL")
                 .unwrap_or_else(|| "https://api.salla.dev/admin/v2".into()),
+            salla_app_id,
             klaviyo_api_url: get("KLAVIYO_API_URL")
                 .unwrap_or_else(|| "https://a.klaviyo.com".into()),
             session_secret,
@@ -284,6 +310,36 @@ mod tests {
         )
         .unwrap();
         assert!(c.webhook_previous_secret.is_none());
+    }
+
+    #[test]
+    fn the_salla_app_id_is_numeric_and_required_where_named() {
+        let dev = Profile::Dev { port: 3000 };
+        let (c, _) = Config::from_lookup(lookup(&[]), dev).unwrap();
+        assert_eq!(c.salla_app_id, None);
+        let (c, _) = Config::from_lookup(lookup(&[("SALLA_APP_ID", " 513499943 ")]), dev).unwrap();
+        assert_eq!(c.salla_app_id.as_deref(), Some("513499943"));
+        for bad in ["app-1", "51349/../9943", "123456789012345678901"] {
+            let err = Config::from_lookup(lookup(&[("SALLA_APP_ID", bad)]), dev).unwrap_err();
+            assert!(err.to_string().contains("numeric"), "{bad}: {err}");
+        }
+        let lambda = |pairs: &[(&str, &str)]| {
+            let mut all = vec![
+                ("SALLA_WEBHOOK_SECRET", "s"),
+                ("TABLE_NAME", "t"),
+                ("KMS_KEY_ID", "k"),
+            ];
+            all.extend_from_slice(pairs);
+            Config::from_lookup(
+                lookup(&all),
+                Profile::Lambda {
+                    required: &["SALLA_WEBHOOK_SECRET", "SALLA_APP_ID"],
+                },
+            )
+        };
+        let err = lambda(&[]).unwrap_err();
+        assert!(err.to_string().contains("SALLA_APP_ID"), "{err}");
+        assert!(lambda(&[("SALLA_APP_ID", "1")]).is_ok());
     }
 
     #[test]

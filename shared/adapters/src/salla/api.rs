@@ -1,5 +1,6 @@
 //! The Salla Merchant API, as far as the relay needs it: product details to enrich abandoned
-//! carts (Salla's cart webhook carries only product ids).
+//! carts (Salla's cart webhook carries only product ids), and the app settings as Salla holds
+//! them, to confirm a Klaviyo key that arrives in a settings webhook.
 
 use std::time::Duration;
 
@@ -16,6 +17,18 @@ pub struct Product {
     pub currency: Option<String>,
     pub url: Option<String>,
     pub image_url: Option<String>,
+}
+
+/// What Salla holds in a store's app settings compared with a key a webhook carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppSettingCheck {
+    /// The store's settings hold exactly this value.
+    Matches,
+    /// They hold another value, or none.
+    Differs,
+    /// Salla answers 403/404: the app is not installed or not active on the store, or the
+    /// token lacks the scope.
+    AppNotActive,
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +105,88 @@ impl SallaApi {
         })?;
         Ok(Some(parse_product(body.get("data").unwrap_or(&body))))
     }
+
+    /// `GET /apps/{app_id}/settings` with the store's own token, comparing `field` with
+    /// `expected` in constant time. Response `{"data":{"app_id","app_slug","settings":{…}}}`
+    /// (Salla's "App Setting Details"; as documented in SallaApp/salla-partners-agent-kit,
+    /// not yet seen from a live store, so a missing `settings` object reads as "differs").
+    pub async fn check_app_setting(
+        &self,
+        access_token: &Secret,
+        app_id: &str,
+        field: &str,
+        expected: &Secret,
+    ) -> Result<AppSettingCheck, AdapterError> {
+        if app_id.is_empty() || !app_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(AdapterError::Config(
+                "the Salla app id must be numeric".into(),
+            ));
+        }
+        let resp = self
+            .http
+            .get(format!("{}/apps/{}/settings", self.api_url, app_id))
+            .bearer_auth(access_token.expose())
+            .timeout(Duration::from_secs(4))
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| AdapterError::Unavailable {
+                service: Service::Salla,
+                detail: if e.is_timeout() {
+                    "timeout"
+                } else {
+                    "request failed"
+                }
+                .into(),
+            })?;
+        let status = resp.status().as_u16();
+        match status {
+            200 => {}
+            403 | 404 => return Ok(AppSettingCheck::AppNotActive),
+            401 => {
+                return Err(AdapterError::Unauthorized {
+                    service: Service::Salla,
+                    status,
+                    code: None,
+                });
+            }
+            429 | 500..=599 => {
+                return Err(AdapterError::Unavailable {
+                    service: Service::Salla,
+                    detail: format!("HTTP {status}"),
+                });
+            }
+            _ => {
+                return Err(AdapterError::Rejected {
+                    service: Service::Salla,
+                    status,
+                    code: "http".into(),
+                    detail: "app settings lookup refused".into(),
+                });
+            }
+        }
+        let body: Value = resp.json().await.map_err(|_| AdapterError::BadResponse {
+            service: Service::Salla,
+            detail: "app settings body is not JSON".into(),
+        })?;
+        Ok(compare_setting(&body, field, expected))
+    }
+}
+
+/// The settings value Salla holds for `field`, trimmed as the webhook's is, against `expected`.
+pub fn compare_setting(body: &Value, field: &str, expected: &Secret) -> AppSettingCheck {
+    use subtle::ConstantTimeEq;
+    let held = body
+        .pointer("/data/settings")
+        .and_then(|s| s.get(field))
+        .and_then(Value::as_str)
+        .map(str::trim);
+    match held {
+        Some(held) if bool::from(held.as_bytes().ct_eq(expected.expose().as_bytes())) => {
+            AppSettingCheck::Matches
+        }
+        _ => AppSettingCheck::Differs,
+    }
 }
 
 /// Lenient: Salla sends prices as `{amount, currency}` objects or bare numbers.
@@ -146,5 +241,30 @@ mod tests {
         let sale = serde_json::json!({"price":"120.5","sale_price":{"amount":99}});
         assert_eq!(parse_product(&sale).price, Some(99.0));
         assert_eq!(parse_product(&serde_json::json!([])), Product::default());
+    }
+
+    #[test]
+    fn a_setting_matches_only_the_exact_value_salla_holds() {
+        let key = Secret::new("pk_abc");
+        let body = |settings: Value| {
+            serde_json::json!({"status":200,"success":true,
+            "data":{"app_id":"513499943","app_slug":"klaviyo","settings":settings}})
+        };
+        let check = |b: &Value| compare_setting(b, "klaviyo_private_key", &key);
+        assert_eq!(
+            check(&body(serde_json::json!({"klaviyo_private_key":" pk_abc "}))),
+            AppSettingCheck::Matches
+        );
+        for other in [
+            body(serde_json::json!({"klaviyo_private_key":"pk_abd"})),
+            body(serde_json::json!({"klaviyo_private_key":"pk_ab"})),
+            body(serde_json::json!({"klaviyo_private_key":null})),
+            body(serde_json::json!({"other":"pk_abc"})),
+            body(serde_json::json!("pk_abc")),
+            serde_json::json!({"data":{}}),
+            serde_json::json!([]),
+        ] {
+            assert_eq!(check(&other), AppSettingCheck::Differs, "{other}");
+        }
     }
 }
