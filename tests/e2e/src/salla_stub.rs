@@ -1,7 +1,8 @@
 //! A local stand-in for Salla's accounts host: `POST /oauth2/token` (authorization-code and
 //! refresh grants, form-encoded, single-use codes and refresh tokens) and
-//! `GET /oauth2/user/info` (both documented envelope shapes). Failures are switchable so
-//! tests can see what the callback does when Salla is down.
+//! `GET /oauth2/user/info` (both documented envelope shapes); and for the Merchant API's
+//! `GET /apps/{app_id}/settings` (the store's app settings, read with a token it issued).
+//! Failures are switchable so tests can see what the callback does when Salla is down.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -51,7 +52,16 @@ struct State {
     fail_status: Option<u16>,
     calls: Vec<TokenCall>,
     issued: u64,
+    /// The app id the settings route answers for.
+    app_id: String,
+    /// Merchant id → that store's app settings values.
+    app_settings: HashMap<String, Value>,
+    /// Settings reads so far: (app id in the path, merchant of the token, if any).
+    settings_reads: Vec<(String, Option<String>)>,
 }
+
+/// The app id the stub's settings route knows (what `SALLA_APP_ID` is set to in tests).
+pub const APP_ID: &str = "513499943";
 
 /// The running stub. Dropping it stops the server.
 pub struct SallaStub {
@@ -83,6 +93,9 @@ impl SallaStub {
             fail_status: None,
             calls: Vec::new(),
             issued: 0,
+            app_id: APP_ID.into(),
+            app_settings: HashMap::new(),
+            settings_reads: Vec::new(),
         }));
         let shared = state.clone();
         let task = tokio::spawn(async move {
@@ -130,6 +143,27 @@ impl SallaStub {
         self.lock().access.get(access_token).map(String::as_str) == Some(merchant_id)
     }
 
+    /// A live access token for `merchant_id`, as the `app.store.authorize` webhook brings.
+    pub fn issue_access_token(&self, merchant_id: &str) -> String {
+        let mut st = self.lock();
+        st.issued += 1;
+        let token = format!("at_stub_{}_{}", merchant_id, st.issued);
+        st.access.insert(token.clone(), merchant_id.into());
+        token
+    }
+
+    /// What the merchant saved in the app's settings form, as Salla then holds it.
+    pub fn set_app_settings(&self, merchant_id: &str, settings: Value) {
+        self.lock()
+            .app_settings
+            .insert(merchant_id.into(), settings);
+    }
+
+    /// Settings reads so far: (app id in the path, merchant whose token was used).
+    pub fn settings_reads(&self) -> Vec<(String, Option<String>)> {
+        self.lock().settings_reads.clone()
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -159,6 +193,10 @@ async fn answer(
     Ok(match (method, path.as_str()) {
         (Method::POST, "/oauth2/token") => token(&mut st, &body),
         (Method::GET, "/oauth2/user/info") => user_info(&st, auth.as_deref()),
+        (Method::GET, p) if p.starts_with("/apps/") && p.ends_with("/settings") => {
+            let app_id = p["/apps/".len()..p.len() - "/settings".len()].to_string();
+            app_settings(&mut st, &app_id, auth.as_deref())
+        }
         _ => reply(404, json!({"error": "not_found"})),
     })
 }
@@ -232,6 +270,32 @@ fn user_info(st: &State, auth: Option<&str>) -> Response<Full<Bytes>> {
             )
         }
         UserInfoShape::Bare => reply(200, user(Value::from(merchant.as_str()))),
+    }
+}
+
+/// Salla's "App Setting Details": 401 without a live token, 404 (Salla's `NotFoundResponse`)
+/// for another app or a store that has not saved the settings form.
+fn app_settings(st: &mut State, app_id: &str, auth: Option<&str>) -> Response<Full<Bytes>> {
+    let merchant = auth
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .and_then(|t| st.access.get(t))
+        .cloned();
+    st.settings_reads.push((app_id.to_string(), merchant.clone()));
+    let Some(merchant) = merchant else {
+        return reply(401, json!({"error": "invalid_token"}));
+    };
+    let not_found = json!({"success": false, "status": 404, "error": {"code": 404,
+        "message": "The content you are trying to access is no longer available"}});
+    if app_id != st.app_id {
+        return reply(404, not_found);
+    }
+    match st.app_settings.get(&merchant) {
+        Some(settings) => reply(
+            200,
+            json!({"status": 200, "success": true,
+                   "data": {"app_id": st.app_id, "app_slug": "klaviyo", "settings": settings}}),
+        ),
+        None => reply(404, not_found),
     }
 }
 

@@ -276,6 +276,23 @@ fn account_change_filter_counts_the_intake_s_account_change_line() {
 }
 
 #[test]
+fn unconfirmed_key_filter_counts_the_intake_s_unconfirmed_line_and_is_alarmed() {
+    assert_event_filter("WebhookIntakeUnconfirmedKeysFilter", "lifecycle.rs", || {
+        tracing::warn!(
+            event = "klaviyo_key_unconfirmed",
+            store_id = "1",
+            reason = "differs",
+            account = "B",
+            "klaviyo key from settings not confirmed by Salla; not stored"
+        );
+    });
+    let t = load_default();
+    let alarm = &t["Resources"]["KlaviyoKeysUnconfirmedAlarm"]["Properties"];
+    assert_eq!(alarm["MetricName"], "KlaviyoKeysUnconfirmed");
+    assert_eq!(alarm["Threshold"], 1);
+}
+
+#[test]
 fn previous_secret_filter_counts_the_intake_s_rotation_line() {
     assert_event_filter("WebhookIntakePreviousSecretFilter", "handler.rs", || {
         tracing::info!(

@@ -9,4 +9,5 @@ mod lifecycle;
 mod onboarding;
 mod privacy;
 mod relay_limits;
+mod settings_confirm;
 mod token_refresh;

@@ -80,6 +80,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
             "SALLA_CLIENT_SECRET",
             "SALLA_ACCOUNTS_URL",
             "SALLA_API_URL",
+            "SALLA_APP_ID",
             "KLAVIYO_API_URL",
         ],
         secrets: &[
