@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use adapters::Secret;
 use adapters::keystore::memory::MemoryKeyStore;
-use adapters::keystore::{KeyStore, SallaTokens, StoreRecord};
+use adapters::keystore::{SallaTokens, StoreRecord};
 use e2e::harness::{GOOD_KEY, Harness, fast_policy, merchant_of, sample};
 use e2e::salla_stub::{APP_ID, SallaStub};
 use klaviyo_stub::StubAccount;
