@@ -6,6 +6,7 @@ use adapters::config::Config;
 use adapters::keystore::KeyStore;
 use adapters::klaviyo::{KlaviyoApi, KlaviyoClient};
 use adapters::once::SpentMarks;
+use adapters::salla::embedded::{EmbeddedTokens, SallaEmbedded};
 use adapters::startup::Function;
 use adapters::{AdapterError, Secret, session};
 use lambda_http::{Body, Request, Response};
@@ -16,6 +17,9 @@ pub struct Deps {
     pub session_secret: Secret,
     /// Spent handoff ids: a handoff token signs in once.
     pub handoffs: Arc<dyn SpentMarks>,
+    /// Salla's check of the token its dashboard gives the embedded page; `None` when no app
+    /// id is configured (development), where only the OAuth handoff signs in.
+    pub embedded: Option<Arc<dyn EmbeddedTokens>>,
 }
 
 impl Deps {
@@ -27,6 +31,12 @@ impl Deps {
             klaviyo: Arc::new(KlaviyoClient::new(config.klaviyo_api_url.clone())),
             session_secret: config.session_secret.clone(),
             handoffs: adapters::once::build(config)?,
+            embedded: config.salla_app_id.as_ref().map(|app_id| {
+                Arc::new(SallaEmbedded::new(
+                    &config.salla_exchange_url,
+                    app_id.clone(),
+                )) as Arc<dyn EmbeddedTokens>
+            }),
         })
     }
 
@@ -37,7 +47,7 @@ impl Deps {
 
 impl Function for Deps {
     const NAME: &'static str = "key-onboarding";
-    const REQUIRED: &'static [&'static str] = &["SESSION_SECRET"];
+    const REQUIRED: &'static [&'static str] = &["SESSION_SECRET", "SALLA_APP_ID"];
 
     fn from_config(config: &Config, keys: Arc<dyn KeyStore>) -> Result<Self, AdapterError> {
         Deps::from_config(config, keys)

@@ -2,6 +2,7 @@
 //! log line carries, and the message the merchant reads.
 
 use adapters::AdapterError;
+use adapters::salla::embedded::EmbeddedTokenError;
 use adapters::session::SessionError;
 use lambda_http::http::StatusCode;
 
@@ -35,20 +36,28 @@ pub enum OnboardingError {
     Key(Problem),
     #[error("key store unavailable: {0}")]
     StorageDown(AdapterError),
+    /// The token Salla's dashboard appended to the page's URL did not verify.
+    #[error("embedded token refused: {0}")]
+    BadEmbeddedToken(EmbeddedTokenError),
+    /// Salla could not say whose the token is (down, slow, unexpected answer).
+    #[error("Salla unavailable: {0}")]
+    SallaDown(AdapterError),
 }
 
 impl OnboardingError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::NoSession | Self::BadHandoff(_) | Self::HandoffUsed | Self::OtherStore => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::NoSession
+            | Self::BadHandoff(_)
+            | Self::HandoffUsed
+            | Self::OtherStore
+            | Self::BadEmbeddedToken(_) => StatusCode::UNAUTHORIZED,
             Self::CsrfFailed => StatusCode::FORBIDDEN,
             Self::UnknownAction | Self::Unconfirmed => StatusCode::BAD_REQUEST,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Key(Problem::KlaviyoDown) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Key(_) => StatusCode::BAD_REQUEST,
-            Self::StorageDown(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::StorageDown(_) | Self::SallaDown(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -65,6 +74,9 @@ impl OnboardingError {
             Self::TooLarge { .. } => "too_large",
             Self::Key(problem) => problem.code(),
             Self::StorageDown(_) => "storage_down",
+            Self::BadEmbeddedToken(EmbeddedTokenError::Expired) => "embedded_token_expired",
+            Self::BadEmbeddedToken(_) => "embedded_token_refused",
+            Self::SallaDown(_) => "salla_down",
         }
     }
 
@@ -72,14 +84,17 @@ impl OnboardingError {
     /// learns nothing about other stores; the reason goes to the log only.
     pub fn problem(&self) -> Problem {
         match self {
-            Self::NoSession | Self::BadHandoff(_) | Self::HandoffUsed | Self::OtherStore => {
-                Problem::SessionExpired
-            }
+            Self::NoSession
+            | Self::BadHandoff(_)
+            | Self::HandoffUsed
+            | Self::OtherStore
+            | Self::BadEmbeddedToken(_) => Problem::SessionExpired,
             Self::CsrfFailed => Problem::FormExpired,
             Self::UnknownAction | Self::TooLarge { .. } => Problem::BadRequest,
             Self::Unconfirmed => Problem::ConfirmStore,
             Self::Key(problem) => *problem,
             Self::StorageDown(_) => Problem::StorageDown,
+            Self::SallaDown(_) => Problem::SallaDown,
         }
     }
 }

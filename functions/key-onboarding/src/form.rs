@@ -10,7 +10,7 @@ use lambda_http::{Body, Request, Response};
 use crate::error::OnboardingError;
 use crate::i18n::{Lang, Notice};
 use crate::outcome::{self, Action, Outcome};
-use crate::session::{self, Session};
+use crate::session::{self, Carrier, Session};
 use crate::{Deps, key_check, view};
 
 /// A form post is a key and four short fields.
@@ -32,7 +32,7 @@ pub async fn post(deps: &Deps, req: &Request) -> Response<Body> {
 
     // 1. A valid session, 2. for the store this form was rendered for, 3. with the form's
     // CSRF token. Nothing is read or changed before all three pass.
-    let session = match session::current(deps, req, now) {
+    let session = match session::current_or_form(deps, req, field("session"), now) {
         Ok(session) if field("store_id") == Some(session.store_id.as_str()) => session,
         Ok(session) => {
             return refuse(
@@ -64,17 +64,26 @@ pub async fn post(deps: &Deps, req: &Request) -> Response<Body> {
         _ => (Action::Post, Err(OnboardingError::UnknownAction)),
     };
     let (resp, name) = match result {
-        // Post/redirect/get: a reload must not resubmit the key.
         Ok(done) => {
             let notice = match done {
                 Outcome::Disconnected => Notice::Disconnected,
                 _ => Notice::Saved,
             };
-            let location = view::location(req, Some(lang), Some(notice));
-            (
-                web::redirect(StatusCode::SEE_OTHER, &location, None),
-                done.name(),
-            )
+            if session.carrier == Carrier::Page {
+                // Inside the dashboard frame the redirected GET might come without a cookie:
+                // the page is answered directly (saving the same key twice is harmless).
+                match view::page_for(deps, lang, &session, Some(notice)).await {
+                    Ok(resp) => (resp, done.name()),
+                    Err(e) => (view::signed_out(lang, &e), e.code()),
+                }
+            } else {
+                // Post/redirect/get: a reload must not resubmit the key.
+                let location = view::location(req, Some(lang), Some(notice));
+                (
+                    web::redirect(StatusCode::SEE_OTHER, &location, None),
+                    done.name(),
+                )
+            }
         }
         Err(e) => (again(deps, lang, &session, &e).await, e.code()),
     };

@@ -72,6 +72,8 @@ pub enum Problem {
     MissingScopes,
     KlaviyoDown,
     StorageDown,
+    /// Salla could not confirm the dashboard sign-in just now.
+    SallaDown,
     /// The settings form came for a store that has not (yet) installed the app.
     NotInstalled,
     SessionExpired,
@@ -91,6 +93,7 @@ impl Problem {
             Problem::MissingScopes => "missing_scopes",
             Problem::KlaviyoDown => "klaviyo_down",
             Problem::StorageDown => "storage_down",
+            Problem::SallaDown => "salla_down",
             Problem::NotInstalled => "not_installed",
             Problem::SessionExpired => "session_expired",
             Problem::FormExpired => "csrf_failed",
@@ -161,6 +164,7 @@ pub struct Texts {
     missing_scopes: &'static str,
     klaviyo_down: &'static str,
     storage_down: &'static str,
+    salla_down: &'static str,
     not_installed: &'static str,
     session_expired: &'static str,
     form_expired: &'static str,
@@ -181,6 +185,7 @@ impl Texts {
             }
             Problem::KlaviyoDown => self.klaviyo_down.into(),
             Problem::StorageDown => self.storage_down.into(),
+            Problem::SallaDown => self.salla_down.into(),
             Problem::NotInstalled => self.not_installed.into(),
             Problem::SessionExpired => self.session_expired.into(),
             Problem::FormExpired => self.form_expired.into(),
@@ -238,6 +243,7 @@ pub static AR: Texts = Texts {
     missing_scopes: "المفتاح صحيح لكن تنقصه صلاحيات. عدّل المفتاح في Klaviyo وفعّل:",
     klaviyo_down: "تعذر الوصول إلى Klaviyo الآن. حاول مرة أخرى بعد دقيقة.",
     storage_down: "تعذر حفظ التغيير الآن. حاول مرة أخرى بعد دقيقة.",
+    salla_down: "تعذر التحقق من دخولك مع سلة الآن. أعد تحميل الصفحة بعد قليل.",
     not_installed: "لم يكتمل تثبيت التطبيق على هذا المتجر بعد. انتظر دقيقة ثم احفظ مرة أخرى، أو أعد تثبيت التطبيق.",
     session_expired: "انتهت الجلسة. افتح التطبيق من لوحة تحكم متجرك في سلة مرة أخرى.",
     form_expired: "انتهت صلاحية النموذج. أعد المحاولة من هذه الصفحة.",
@@ -286,6 +292,7 @@ pub static EN: Texts = Texts {
     missing_scopes: "The key is valid but is missing permissions. Edit it in Klaviyo and tick:",
     klaviyo_down: "We couldn't reach Klaviyo right now. Please try again in a minute.",
     storage_down: "We couldn't save the change right now. Please try again in a minute.",
+    salla_down: "We couldn't check your sign-in with Salla just now. Please reload the page in a moment.",
     not_installed: "The app's installation on this store is not complete yet. Wait a minute and save again, or install the app again.",
     session_expired: "Your session has expired. Open the app again from your Salla store dashboard.",
     form_expired: "This form has expired. Please try again from this page.",

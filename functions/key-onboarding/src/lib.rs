@@ -1,5 +1,6 @@
 //! Key onboarding: the merchant's own page to connect, replace or disconnect their Klaviyo
-//! private key (reached through the OAuth callback's handoff), and Salla's settings
+//! private key (reached inside Salla's dashboard as an embedded page, or through the OAuth
+//! callback's handoff), and Salla's settings
 //! Validation URL. Routes on the last path segment, so the same handler serves the Lambda
 //! function URL (`/`, `/validate`) and the dev server (`/onboarding`, `/onboarding/validate`).
 
@@ -15,6 +16,8 @@ mod session;
 mod validate;
 mod view;
 
+#[cfg(test)]
+mod embedded_tests;
 #[cfg(test)]
 mod test_support;
 

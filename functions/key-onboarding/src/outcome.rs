@@ -8,6 +8,8 @@ use lambda_http::http::StatusCode;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Handoff,
+    /// Sign-in from Salla's dashboard (the embedded page's token).
+    Embedded,
     View,
     Post,
     Save,
@@ -18,6 +20,7 @@ impl Action {
     pub fn name(self) -> &'static str {
         match self {
             Action::Handoff => "handoff",
+            Action::Embedded => "embedded",
             Action::View => "view",
             Action::Post => "post",
             Action::Save => "save",

@@ -18,6 +18,9 @@ pub struct Signed<'a> {
     pub klaviyo: Option<&'a KlaviyoConnection>,
     /// CSRF token for this session's forms.
     pub csrf: &'a str,
+    /// The session token itself, for a page opened inside Salla's dashboard: its forms carry
+    /// the session, since a browser may refuse our cookie in a third-party frame.
+    pub session: Option<&'a str>,
 }
 
 pub struct View<'a> {
@@ -214,6 +217,9 @@ fn hidden_fields(lang: Lang, signed: &Signed<'_>) -> Markup {
         input type="hidden" name="csrf" value=(signed.csrf);
         input type="hidden" name="store_id" value=(signed.store_id);
         input type="hidden" name="lang" value=(lang.code());
+        @if let Some(session) = signed.session {
+            input type="hidden" name="session" value=(session);
+        }
     }
 }
 
@@ -275,6 +281,7 @@ mod tests {
                 store: &StoreLabel::new(Some("متجر <i>"), Some("https://salla.sa/x")),
                 klaviyo: Some(&k),
                 csrf: "c\"srf",
+                session: None,
             }),
             notice: None,
             problem: Some(Problem::InvalidKey),
@@ -312,6 +319,7 @@ mod tests {
                 store: &StoreLabel::new(Some("<img src=y>"), Some("\"><script>alert(3)</script>")),
                 klaviyo: Some(&k),
                 csrf: "<csrf>",
+                session: Some("<session>"),
             }),
             notice: Some(Notice::Saved),
             problem: None,
@@ -322,6 +330,7 @@ mod tests {
         assert!(html.contains("&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(html.contains("value=\"1&quot;&gt;&lt;img src=x onerror=alert(2)&gt;\""));
         assert!(html.contains("value=\"&lt;csrf&gt;\""));
+        assert!(html.contains("name=\"session\" value=\"&lt;session&gt;\""));
         assert!(html.contains("id=\"connected\""));
     }
 

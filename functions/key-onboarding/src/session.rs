@@ -1,7 +1,11 @@
-//! The page's session: the handoff token from the OAuth callback is traded (once) for a
-//! cookie session, and every request after that carries the cookie.
+//! The page's session. Two ways in: the handoff token from the OAuth callback (Custom Mode),
+//! traded once for a cookie session; or the token Salla's dashboard appends to the embedded
+//! page's URL (Easy Mode), verified with Salla. A page opened in the dashboard's frame also
+//! carries the session in its forms, because a browser may refuse a third-party cookie
+//! (partitioned or not); the cookie is still set for those that keep it.
 
 use adapters::once::Claim;
+use adapters::salla::embedded::{EmbeddedTokenError, is_token_shape};
 use adapters::session::{self, Purpose, SESSION_TTL_SECS, StoreLabel};
 use adapters::web;
 use lambda_http::Request;
@@ -13,22 +17,55 @@ use crate::error::OnboardingError;
 /// Domain, so no other host (not even a sibling subdomain) can set or shadow it.
 pub const SESSION_COOKIE: &str = "__Host-kfs_session";
 
-/// A valid cookie session.
+/// How the request carried its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carrier {
+    Cookie,
+    /// The page's own forms (inside Salla's dashboard frame).
+    Page,
+}
+
+/// A valid session.
 pub struct Session {
     pub token: String,
     pub store_id: String,
     /// The store's name and domain for the merchant to confirm (may be empty).
     pub store: StoreLabel,
+    pub carrier: Carrier,
 }
 
 /// The cookie's session, if valid now.
 pub fn current(deps: &Deps, req: &Request, now: i64) -> Result<Session, OnboardingError> {
     let token = web::cookie(req.headers(), SESSION_COOKIE).ok_or(OnboardingError::NoSession)?;
+    open(deps, token, Carrier::Cookie, now)
+}
+
+/// The cookie's session, else the one a posted form carries (`session` field).
+pub fn current_or_form(
+    deps: &Deps,
+    req: &Request,
+    form_session: Option<&str>,
+    now: i64,
+) -> Result<Session, OnboardingError> {
+    match (web::cookie(req.headers(), SESSION_COOKIE), form_session) {
+        (Some(token), _) => open(deps, token, Carrier::Cookie, now),
+        (None, Some(token)) => open(deps, token.to_string(), Carrier::Page, now),
+        (None, None) => Err(OnboardingError::NoSession),
+    }
+}
+
+fn open(
+    deps: &Deps,
+    token: String,
+    carrier: Carrier,
+    now: i64,
+) -> Result<Session, OnboardingError> {
     match session::open(deps.secret(), &token, Purpose::Session, now) {
         Ok(claims) => Ok(Session {
             token,
             store_id: claims.store_id,
             store: claims.store,
+            carrier,
         }),
         Err(e) => {
             tracing::info!(event = "onboarding_session", reason = %e);
@@ -67,6 +104,61 @@ pub async fn from_handoff(
     );
     let cookie = web::session_cookie(SESSION_COOKIE, &token, SESSION_TTL_SECS);
     Ok((claims.store_id, cookie))
+}
+
+/// Verifies the token Salla's dashboard gave the embedded page and opens a session for its
+/// store. Returns the session (carried by the page) and the `Set-Cookie` value.
+pub async fn from_embedded(
+    deps: &Deps,
+    token: &str,
+    now: i64,
+) -> Result<(Session, String), OnboardingError> {
+    let Some(embedded) = deps.embedded.as_ref() else {
+        tracing::info!(
+            event = "onboarding_embedded",
+            reason = "no app id configured"
+        );
+        return Err(OnboardingError::NoSession);
+    };
+    if !is_token_shape(token) {
+        tracing::info!(event = "onboarding_embedded", reason = %EmbeddedTokenError::Malformed);
+        return Err(OnboardingError::BadEmbeddedToken(
+            EmbeddedTokenError::Malformed,
+        ));
+    }
+    let identity = match embedded.introspect(token, now).await {
+        Ok(Ok(identity)) => identity,
+        Ok(Err(e)) => {
+            tracing::info!(event = "onboarding_embedded", reason = %e);
+            return Err(OnboardingError::BadEmbeddedToken(e));
+        }
+        Err(e) => {
+            tracing::warn!(event = "onboarding_embedded", error = %e);
+            return Err(OnboardingError::SallaDown(e));
+        }
+    };
+    // Our own session from here, as long as one from the OAuth handoff: Salla's token is
+    // short-lived (its lifetime is not documented) and only proves the sign-in.
+    let ttl = SESSION_TTL_SECS;
+    let store = StoreLabel::default();
+    let token = session::issue_for(
+        deps.secret(),
+        &identity.store_id,
+        &store,
+        Purpose::Session,
+        now,
+        ttl,
+    );
+    let cookie = web::session_cookie(SESSION_COOKIE, &token, ttl);
+    Ok((
+        Session {
+            token,
+            store_id: identity.store_id,
+            store,
+            carrier: Carrier::Page,
+        },
+        cookie,
+    ))
 }
 
 /// The CSRF token for this session's forms.

@@ -5,6 +5,7 @@ use tokio::time::Instant;
 
 use adapters::keystore::memory::MemoryKeyStore;
 use adapters::klaviyo::{AccountInfo, Delivery, KlaviyoApi};
+use adapters::salla::embedded::{EmbeddedIdentity, EmbeddedTokenError, EmbeddedTokens};
 use adapters::session::{self, Purpose, SESSION_TTL_SECS};
 use adapters::{AdapterError, Secret};
 use async_trait::async_trait;
@@ -71,6 +72,40 @@ impl KlaviyoApi for FakeKlaviyo {
     }
 }
 
+/// Salla's token check for the embedded page: `em_good` is store [`STORE`]'s, `em_other`
+/// another store's, `em_expired` has expired, `em_down` finds Salla down; anything else is
+/// refused.
+#[derive(Default)]
+pub struct FakeEmbedded {
+    pub calls: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[async_trait]
+impl EmbeddedTokens for FakeEmbedded {
+    async fn introspect(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<Result<EmbeddedIdentity, EmbeddedTokenError>, AdapterError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let identity = |store: &str| EmbeddedIdentity {
+            store_id: store.into(),
+            user_id: Some("9".into()),
+            expires_at: now + 300,
+        };
+        match token {
+            "em_good" => Ok(Ok(identity(STORE))),
+            "em_other" => Ok(Ok(identity("43"))),
+            "em_expired" => Ok(Err(EmbeddedTokenError::Expired)),
+            "em_down" => Err(AdapterError::Unavailable {
+                service: adapters::error::Service::Salla,
+                detail: "timeout".into(),
+            }),
+            _ => Ok(Err(EmbeddedTokenError::Refused)),
+        }
+    }
+}
+
 pub fn deps() -> (Deps, Arc<MemoryKeyStore>) {
     let (deps, keys, _) = deps_counting();
     (deps, keys)
@@ -90,6 +125,7 @@ pub fn deps_counting() -> (
         klaviyo: Arc::new(klaviyo),
         session_secret: Secret::new(SECRET),
         handoffs: Arc::new(adapters::once::memory::MemorySpentMarks::new()),
+        embedded: Some(Arc::new(FakeEmbedded::default())),
     };
     (deps, keys, calls)
 }

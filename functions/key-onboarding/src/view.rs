@@ -13,7 +13,7 @@ use crate::error::OnboardingError;
 use crate::i18n::{Lang, Notice, Problem};
 use crate::outcome::{self, Action, Outcome};
 use crate::page;
-use crate::session::{self, Session};
+use crate::session::{self, Carrier, Session};
 
 pub async fn get(deps: &Deps, req: &Request) -> Response<Body> {
     let started = Instant::now();
@@ -46,6 +46,29 @@ pub async fn get(deps: &Deps, req: &Request) -> Response<Body> {
         return resp;
     }
 
+    // Opened inside Salla's dashboard: the frame's URL carries Salla's token. The page is
+    // answered at once (no redirect): in a third-party frame the cookie may not come back.
+    if let Some(token) = web::param(&query, "token") {
+        let (resp, store_id, name) = match session::from_embedded(deps, token, now).await {
+            Ok((session, cookie)) => match page_for(deps, lang, &session, None).await {
+                Ok(mut resp) => {
+                    web::set_cookie(&mut resp, &cookie);
+                    (resp, Some(session.store_id), Outcome::SignedIn.name())
+                }
+                Err(e) => (signed_out(lang, &e), Some(session.store_id), e.code()),
+            },
+            Err(e) => (signed_out(lang, &e), None, e.code()),
+        };
+        outcome::log(
+            Action::Embedded,
+            store_id.as_deref(),
+            name,
+            resp.status(),
+            started,
+        );
+        return resp;
+    }
+
     let notice = web::param(&query, "notice").and_then(Notice::parse);
     let (resp, store_id, name) = match show(deps, req, lang, notice, now).await {
         Ok((resp, store_id)) => (resp, Some(store_id), Outcome::Shown.name()),
@@ -69,24 +92,33 @@ async fn show(
     now: i64,
 ) -> Result<(Response<Body>, String), (OnboardingError, Option<String>)> {
     let session = session::current(deps, req, now).map_err(|e| (e, None))?;
+    let resp = page_for(deps, lang, &session, notice)
+        .await
+        .map_err(|e| (e, Some(session.store_id.clone())))?;
+    Ok((resp, session.store_id))
+}
+
+/// The signed-in page for a session, with the store's current state.
+pub async fn page_for(
+    deps: &Deps,
+    lang: Lang,
+    session: &Session,
+    notice: Option<Notice>,
+) -> Result<Response<Body>, OnboardingError> {
     let record = deps.keys.get(&session.store_id).await.map_err(|e| {
         tracing::error!(event = "onboarding_read", store_id = %session.store_id, error = %e);
-        (
-            OnboardingError::StorageDown(e),
-            Some(session.store_id.clone()),
-        )
+        OnboardingError::StorageDown(e)
     })?;
     let klaviyo = record.and_then(|r| r.klaviyo);
-    let resp = signed_in(
+    Ok(signed_in(
         deps,
         lang,
         StatusCode::OK,
-        &session,
+        session,
         klaviyo.as_ref(),
         notice,
         None,
-    );
-    Ok((resp, session.store_id))
+    ))
 }
 
 /// The page without status or forms, for a request that has no usable session (or whose
@@ -119,6 +151,7 @@ pub fn signed_in(
         store: &session.store,
         klaviyo,
         csrf: &csrf,
+        session: (session.carrier == Carrier::Page).then_some(session.token.as_str()),
     };
     web::html(
         status,

@@ -32,6 +32,8 @@ pub struct Config {
     /// The app's id in the Salla Partner Portal: a Klaviyo key from a settings webhook is
     /// confirmed against the store's app settings under it. Unset only in development.
     pub salla_app_id: Option<String>,
+    /// Salla's exchange authority, which verifies the token of a page shown in its dashboard.
+    pub salla_exchange_url: String,
     pub klaviyo_api_url: String,
     pub session_secret: Secret,
     pub public_base_url: String,
@@ -241,6 +243,8 @@ impl Config {
             salla_api_url: get("SALLA_API_URL")
                 .unwrap_or_else(|| "https://api.salla.dev/admin/v2".into()),
             salla_app_id,
+            salla_exchange_url: get("SALLA_EXCHANGE_URL")
+                .unwrap_or_else(|| "https://api.salla.dev/exchange-authority/v1".into()),
             klaviyo_api_url: get("KLAVIYO_API_URL")
                 .unwrap_or_else(|| "https://a.klaviyo.com".into()),
             session_secret,

@@ -124,6 +124,13 @@ pub fn redirect(status: StatusCode, location: &str, set_cookie: Option<&str>) ->
     resp
 }
 
+/// Adds a `Set-Cookie` to an answer (a value that is not a valid header is left out).
+pub fn set_cookie(resp: &mut Response<Body>, cookie: &str) {
+    if let Ok(v) = HeaderValue::from_str(cookie) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+}
+
 /// A bodiless answer with only a status (unknown path, wrong method).
 pub fn plain(status: StatusCode) -> Response<Body> {
     let mut resp = Response::new(Body::Empty);

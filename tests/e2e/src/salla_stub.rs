@@ -1,7 +1,9 @@
 //! A local stand-in for Salla's accounts host: `POST /oauth2/token` (authorization-code and
 //! refresh grants, form-encoded, single-use codes and refresh tokens) and
 //! `GET /oauth2/user/info` (both documented envelope shapes); and for the Merchant API's
-//! `GET /apps/{app_id}/settings` (the store's app settings, read with a token it issued).
+//! `GET /apps/{app_id}/settings` (the store's app settings, read with a token it issued); and
+//! for the exchange authority's `POST /exchange-authority/v1/introspect` (the embedded page's
+//! token check, with the request shape Salla's embedded SDK sends).
 //! Failures are switchable so tests can see what the callback does when Salla is down.
 
 use std::collections::HashMap;
@@ -58,6 +60,9 @@ struct State {
     app_settings: HashMap<String, Value>,
     /// Settings reads so far: (app id in the path, merchant of the token, if any).
     settings_reads: Vec<(String, Option<String>)>,
+    /// Embedded-page tokens → (merchant id, expiry unix seconds).
+    embedded_tokens: HashMap<String, (String, i64)>,
+    introspections: u64,
 }
 
 /// The app id the stub's settings route knows (what `SALLA_APP_ID` is set to in tests).
@@ -96,6 +101,8 @@ impl SallaStub {
             app_id: APP_ID.into(),
             app_settings: HashMap::new(),
             settings_reads: Vec::new(),
+            embedded_tokens: HashMap::new(),
+            introspections: 0,
         }));
         let shared = state.clone();
         let task = tokio::spawn(async move {
@@ -164,6 +171,19 @@ impl SallaStub {
         self.lock().settings_reads.clone()
     }
 
+    /// A token Salla's dashboard would append to the embedded page's URL for `merchant_id`,
+    /// valid until `expires_at` (unix seconds).
+    pub fn add_embedded_token(&self, token: &str, merchant_id: &str, expires_at: i64) {
+        self.lock()
+            .embedded_tokens
+            .insert(token.into(), (merchant_id.into(), expires_at));
+    }
+
+    /// Introspection requests so far (well-formed or not).
+    pub fn introspections(&self) -> u64 {
+        self.lock().introspections
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -175,11 +195,14 @@ async fn answer(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let auth = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let auth = header("authorization");
+    let s_source = header("s-source");
     let body = req
         .into_body()
         .collect()
@@ -196,6 +219,9 @@ async fn answer(
         (Method::GET, p) if p.starts_with("/apps/") && p.ends_with("/settings") => {
             let app_id = p["/apps/".len()..p.len() - "/settings".len()].to_string();
             app_settings(&mut st, &app_id, auth.as_deref())
+        }
+        (Method::POST, "/exchange-authority/v1/introspect") => {
+            introspect(&mut st, s_source.as_deref(), &body)
         }
         _ => reply(404, json!({"error": "not_found"})),
     })
@@ -280,7 +306,8 @@ fn app_settings(st: &mut State, app_id: &str, auth: Option<&str>) -> Response<Fu
         .and_then(|a| a.strip_prefix("Bearer "))
         .and_then(|t| st.access.get(t))
         .cloned();
-    st.settings_reads.push((app_id.to_string(), merchant.clone()));
+    st.settings_reads
+        .push((app_id.to_string(), merchant.clone()));
     let Some(merchant) = merchant else {
         return reply(401, json!({"error": "invalid_token"}));
     };
@@ -296,6 +323,56 @@ fn app_settings(st: &mut State, app_id: &str, auth: Option<&str>) -> Response<Fu
                    "data": {"app_id": st.app_id, "app_slug": "klaviyo", "settings": settings}}),
         ),
         None => reply(404, not_found),
+    }
+}
+
+/// The exchange authority: `S-Source` must be the app's id (the token's audience), the body
+/// the SDK's `{token, iss, subject, env}`. Unknown, foreign-app and expired tokens get Salla's
+/// 401 `{"success":false,"error":{"message":"Decryption failed"}}`.
+fn introspect(st: &mut State, s_source: Option<&str>, body: &[u8]) -> Response<Full<Bytes>> {
+    st.introspections += 1;
+    let refused = json!({"status": 401, "success": false,
+        "error": {"message": "Decryption failed", "code": 0}});
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        return reply(422, json!({"status": 422, "success": false}));
+    };
+    let shaped = req["iss"] == "merchant-dashboard"
+        && req["subject"] == "embedded-page"
+        && req["env"] == "prod"
+        && req["token"].is_string();
+    if !shaped {
+        return reply(422, json!({"status": 422, "success": false}));
+    }
+    if s_source != Some(st.app_id.as_str()) {
+        return reply(401, refused);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    match req["token"]
+        .as_str()
+        .and_then(|t| st.embedded_tokens.get(t))
+    {
+        Some((merchant, exp)) if *exp > now => {
+            let merchant: Value = merchant
+                .parse::<u64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| Value::from(merchant.as_str()));
+            let exp = time::OffsetDateTime::from_unix_timestamp(*exp)
+                .ok()
+                .and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_default();
+            reply(
+                200,
+                json!({"status": 200, "success": true,
+                       "data": {"merchant_id": merchant, "user_id": 987654, "exp": exp}}),
+            )
+        }
+        _ => reply(401, refused),
     }
 }
 

@@ -1,7 +1,8 @@
 //! Salla: webhook authenticity, OAuth (code exchange, refresh, user info), the single-use
-//! refresh token's safe spending, and the Merchant API.
+//! refresh token's safe spending, the Merchant API, and sign-in from Salla's dashboard.
 
 pub mod api;
+pub mod embedded;
 pub mod oauth;
 pub mod refresh;
 pub mod signature;

@@ -228,6 +228,7 @@ async fn onboarding_in_headless_chromium() {
             klaviyo: Arc::new(KlaviyoClient::new(&klaviyo.base_url)),
             session_secret: Secret::new(SESSION_SECRET),
             handoffs: Arc::new(adapters::once::memory::MemorySpentMarks::new()),
+            embedded: None,
         },
     });
     tokio::spawn(start_app(app, listener));

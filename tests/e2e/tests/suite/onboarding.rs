@@ -11,9 +11,10 @@ use adapters::keystore::memory::MemoryKeyStore;
 use adapters::keystore::{KeyStore, KlaviyoConnection, SallaTokens, StoreRecord};
 use adapters::klaviyo::{KlaviyoClient, RetryPolicy};
 use adapters::once::memory::MemorySpentMarks;
+use adapters::salla::embedded::SallaEmbedded;
 use adapters::salla::oauth::SallaOAuth;
 use adapters::session::{self, Purpose};
-use e2e::salla_stub::{EXPIRES, SallaStub, UserInfoShape};
+use e2e::salla_stub::{APP_ID, EXPIRES, SallaStub, UserInfoShape};
 use klaviyo_stub::{Fault, KlaviyoStub, StubAccount};
 use lambda_http::http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -73,6 +74,10 @@ async fn world() -> World {
             klaviyo: Arc::new(KlaviyoClient::with_policy(&klaviyo.base_url, policy)),
             session_secret: Secret::new(SESSION_SECRET),
             handoffs: Arc::new(MemorySpentMarks::new()),
+            embedded: Some(Arc::new(SallaEmbedded::new(
+                &format!("{}/exchange-authority/v1", salla.base_url),
+                APP_ID,
+            ))),
         },
         salla,
         klaviyo,
@@ -1264,4 +1269,102 @@ async fn a_function_url_raw_path_never_reaches_the_location_header() {
     let resp = key_onboarding::handle(&w.onboarding, req).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(header(&resp, "location"), "/onboarding");
+}
+
+/// The hidden session field the page rendered inside Salla's dashboard frame.
+fn session_in_page(html: &str) -> String {
+    let marker = "name=\"session\" value=\"";
+    let start = html.find(marker).expect("page has a session field") + marker.len();
+    let len = html[start..].find('"').expect("session value ends");
+    html[start..start + len].to_string()
+}
+
+/// Easy Mode: Salla never calls the OAuth callback; the merchant opens the app inside the
+/// dashboard, whose frame URL carries a token the page verifies with Salla.
+#[tokio::test]
+async fn the_embedded_page_signs_in_with_the_dashboard_s_token_and_works_without_cookies() {
+    let w = world().await;
+    w.salla
+        .add_embedded_token("em_tok_live", STORE, now() + 300);
+    let resp = key_onboarding::handle(
+        &w.onboarding,
+        get("/?token=em_tok_live&theme=dark&lang=en&app_id=1"),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK, "{}", text(&resp));
+    assert_page_headers(resp.headers());
+    assert!(header(&resp, "set-cookie").starts_with("__Host-kfs_session="));
+    let html = text(&resp);
+    assert!(
+        html.contains(&format!("name=\"store_id\" value=\"{STORE}\"")),
+        "{html}"
+    );
+    assert_eq!(w.salla.introspections(), 1);
+
+    // The page's form, posted from the frame without the cookie (a browser refusing
+    // third-party cookies): the session travels in the form.
+    let session = session_in_page(&html);
+    let csrf = csrf_in_page(&html);
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("session", session.as_str()),
+            ("csrf", csrf.as_str()),
+            ("store_id", STORE),
+            ("lang", "en"),
+            ("confirm_store", "yes"),
+            ("action", "save"),
+            ("private_key", GOOD_KEY),
+        ])
+        .finish();
+    let post = request(
+        Method::POST,
+        "/",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        &body,
+    );
+    let resp = key_onboarding::handle(&w.onboarding, post).await;
+    assert_eq!(resp.status(), StatusCode::OK, "{}", text(&resp));
+    let held = w.keys.get(STORE).await.unwrap().unwrap().klaviyo.unwrap();
+    assert_eq!(held.private_key.expose(), GOOD_KEY);
+}
+
+#[tokio::test]
+async fn forged_expired_and_foreign_tokens_never_sign_in() {
+    let w = world().await;
+    w.salla.add_embedded_token("em_tok_old", STORE, now() - 1);
+    for token in ["em_tok_forged", "em_tok_old"] {
+        let resp =
+            key_onboarding::handle(&w.onboarding, get(&format!("/?lang=en&token={token}"))).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{token}");
+        assert_eq!(header(&resp, "set-cookie"), "");
+        assert!(!text(&resp).contains("<form"));
+    }
+    // A token for another app: the page asks under its own app id, so Salla refuses it.
+    let other_app = key_onboarding::Deps {
+        embedded: Some(Arc::new(SallaEmbedded::new(
+            &format!("{}/exchange-authority/v1", w.salla.base_url),
+            "999",
+        ))),
+        ..world_onboarding(&w)
+    };
+    w.salla
+        .add_embedded_token("em_tok_live", STORE, now() + 300);
+    let resp = key_onboarding::handle(&other_app, get("/?token=em_tok_live")).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+
+    w.salla.fail_with(Some(503));
+    let resp = key_onboarding::handle(&w.onboarding, get("/?lang=en&token=em_tok_live")).await;
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(text(&resp).contains("check your sign-in with Salla"));
+}
+
+/// The world's onboarding wiring, to vary one dependency.
+fn world_onboarding(w: &World) -> key_onboarding::Deps {
+    key_onboarding::Deps {
+        keys: w.keys.clone(),
+        klaviyo: w.onboarding.klaviyo.clone(),
+        session_secret: Secret::new(SESSION_SECRET),
+        handoffs: Arc::new(MemorySpentMarks::new()),
+        embedded: None,
+    }
 }
