@@ -73,6 +73,9 @@ pub struct EventRequest {
     pub value_currency: Option<String>,
     /// Deterministic; Klaviyo keeps the first event per (profile, metric, unique_id).
     pub unique_id: Option<String>,
+    /// Klaviyo's `backfill`: the event is recorded but triggers no flow (historical events).
+    /// Sent only when true, so live bodies stay as they are.
+    pub backfill: bool,
 }
 
 impl EventRequest {
@@ -91,6 +94,7 @@ impl EventRequest {
             value: None,
             value_currency: None,
             unique_id: None,
+            backfill: false,
         }
     }
 }

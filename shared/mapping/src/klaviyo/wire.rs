@@ -103,8 +103,14 @@ struct EventAttributes<'a> {
     value_currency: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     unique_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "is_false")]
+    backfill: bool,
     metric: Doc<Resource<'a, MetricAttributes<'a>>>,
     profile: Doc<Resource<'a, &'a Profile>>,
+}
+
+fn is_false(flag: &bool) -> bool {
+    !*flag
 }
 
 #[derive(Serialize)]
@@ -189,6 +195,7 @@ fn event_body(event: &EventRequest) -> Value {
         value: event.value,
         value_currency: event.value_currency.as_deref(),
         unique_id: event.unique_id.as_deref(),
+        backfill: event.backfill,
         metric: Doc {
             data: Resource {
                 kind: "metric",

@@ -93,3 +93,33 @@ fn strict_mode_catches_a_misspelled_key() {
             .is_err()
     );
 }
+
+/// Placed Order of the order.created sample, as the live path builds it.
+fn placed_order() -> mapping::EventRequest {
+    let (_, body) = samples()
+        .into_iter()
+        .find(|(n, _)| n == "order.created.json")
+        .expect("sample");
+    let Ok(Action::Send(requests)) = plan_bytes(&body, &Enrichment::default()) else {
+        panic!("order.created must map to requests");
+    };
+    match requests.into_iter().next() {
+        Some(KlaviyoRequest::CreateEvent(event)) => event,
+        other => panic!("expected Placed Order, got {other:?}"),
+    }
+}
+
+/// `backfill` exists on `create_event` attributes in this revision; it is sent only when set,
+/// so live events keep their exact bodies.
+#[test]
+fn backfill_on_a_single_event_is_spec_valid_and_only_sent_when_set() {
+    let spec = spec_check::Spec::shared();
+    let mut event = placed_order();
+    let live = KlaviyoRequest::CreateEvent(event.clone()).body().expect("body");
+    assert!(live["data"]["attributes"].get("backfill").is_none());
+    event.backfill = true;
+    let historic = KlaviyoRequest::CreateEvent(event).body().expect("body");
+    assert_eq!(historic["data"]["attributes"]["backfill"], true);
+    spec.validate_request("POST", "/api/events", Some(&historic))
+        .unwrap_or_else(|e| panic!("{}", e.join("; ")));
+}
