@@ -18,6 +18,7 @@
 //! ```
 
 mod error;
+mod history;
 mod klaviyo;
 mod plan;
 mod rules;
@@ -27,6 +28,7 @@ mod salla;
 mod layers;
 
 pub use error::MappingError;
+pub use history::{Backfill, history_customer, history_order, history_product};
 pub use klaviyo::metrics;
 pub use klaviyo::{
     CatalogUpsert, EventRequest, KlaviyoRequest, Location, Profile, ProfileImport, Properties,

@@ -5,5 +5,6 @@ mod common;
 mod behaviour;
 mod debug_redacted;
 mod golden;
+mod history;
 mod never_panics;
 mod spec_strict;
