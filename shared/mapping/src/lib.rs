@@ -31,8 +31,9 @@ pub use error::MappingError;
 pub use history::{Backfill, history_customer, history_order, history_product};
 pub use klaviyo::metrics;
 pub use klaviyo::{
-    CatalogUpsert, EventRequest, KlaviyoRequest, Location, Profile, ProfileImport, Properties,
-    SubscribeRequest, catalog_item_id,
+    BulkLimits, CatalogUpsert, EventBulkJob, EventRequest, KlaviyoRequest, Location, Profile,
+    ProfileBulkJob, ProfileImport, Properties, SubscribeRequest, catalog_item_id, pack_events,
+    pack_events_within, pack_profiles, pack_profiles_within,
 };
 pub use plan::{Action, KeySetting, SallaAuthorization};
 pub use rules::{

@@ -48,7 +48,11 @@ fn imported_order_repeats_the_live_order_created_events() {
     let live = live_events(&webhook);
     let imported = history(&webhook["data"], &store_of(&webhook), Backfill::No);
     assert!(live.len() >= 2, "Placed Order and Ordered Product");
-    assert_eq!(imported[..live.len()], live[..], "ids, properties, times, profiles");
+    assert_eq!(
+        imported[..live.len()],
+        live[..],
+        "ids, properties, times, profiles"
+    );
     assert_eq!(imported[0].metric, metrics::PLACED_ORDER);
 }
 
@@ -67,11 +71,17 @@ fn imported_order_repeats_the_live_status_events() {
         theirs_props.remove("StatusNote");
         assert_eq!(ours.properties, theirs_props, "{}", ours.metric);
         assert_eq!(ours.profile, theirs.profile);
-        assert_eq!((ours.value, &ours.value_currency), (theirs.value, &theirs.value_currency));
+        assert_eq!(
+            (ours.value, &ours.value_currency),
+            (theirs.value, &theirs.value_currency)
+        );
     }
     // Completed: Fulfilled Order and Order Status Updated, after the order.created events.
     assert_eq!(
-        status_part.iter().map(|e| e.metric.as_str()).collect::<Vec<_>>(),
+        status_part
+            .iter()
+            .map(|e| e.metric.as_str())
+            .collect::<Vec<_>>(),
         [metrics::FULFILLED_ORDER, metrics::ORDER_STATUS_UPDATED]
     );
     assert_eq!(imported[0].metric, metrics::PLACED_ORDER);
@@ -93,7 +103,10 @@ fn every_current_status_brings_its_live_metrics() {
         let status_part = &imported[imported.len() - live.len()..];
         assert_eq!(ids(status_part), ids(&live), "{slug}");
         for (metric, _) in *expected {
-            assert!(imported.iter().any(|e| e.metric == *metric), "{slug}: {metric}");
+            assert!(
+                imported.iter().any(|e| e.metric == *metric),
+                "{slug}: {metric}"
+            );
         }
     }
 }
@@ -115,14 +128,20 @@ fn status_events_are_timed_at_the_last_update() {
     let placed = history(&detail, STORE, Backfill::Yes);
     let status = placed.last().expect("status event");
     assert_eq!(status.metric, metrics::ORDER_STATUS_UPDATED);
-    assert_eq!(status.time, placed[0].time, "without updated_at: the order date");
+    assert_eq!(
+        status.time, placed[0].time,
+        "without updated_at: the order date"
+    );
     detail["updated_at"] = json!("2022-07-01 10:00:00");
     let updated = history(&detail, STORE, Backfill::Yes);
     assert_eq!(
         updated.last().and_then(|e| e.time.as_deref()),
         Some("2022-07-01T10:00:00+03:00")
     );
-    assert_eq!(updated[0].time, placed[0].time, "Placed Order keeps the order date");
+    assert_eq!(
+        updated[0].time, placed[0].time,
+        "Placed Order keeps the order date"
+    );
 }
 
 #[test]
@@ -153,7 +172,10 @@ fn bad_input_is_an_error_naming_the_field() {
     };
     assert_eq!(order(b"not json", STORE), Err(MappingError::NotJson));
     assert_eq!(order(b"[1]", STORE), Err(MappingError::NotObject));
-    assert_eq!(order(b"{}", STORE), Err(MappingError::MissingField("data.id")));
+    assert_eq!(
+        order(b"{}", STORE),
+        Err(MappingError::MissingField("data.id"))
+    );
     assert_eq!(
         order(br#"{"id":1,"status":{"slug":"completed"}}"#, STORE),
         Err(MappingError::MissingField("data.customer"))

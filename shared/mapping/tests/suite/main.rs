@@ -3,6 +3,7 @@
 mod common;
 
 mod behaviour;
+mod bulk;
 mod debug_redacted;
 mod golden;
 mod history;

@@ -146,13 +146,16 @@ fn drive_history(item: &[u8], store: &str) {
                 assert!(e.profile.has_identifier(), "an event without identifier");
                 assert_eq!(e.backfill, backfill == mapping::Backfill::Yes);
             }
-            for e in events {
-                let _ = KlaviyoRequest::CreateEvent(e).body();
+            for job in mapping::pack_events(events) {
+                let _ = (job.method(), job.path(), job.body(), job.label());
             }
         }
     }
     if let Ok(profile) = mapping::history_customer(item, store) {
         assert!(profile.has_identifier(), "a profile without identifier");
+        for job in mapping::pack_profiles([profile]) {
+            let _ = job.body();
+        }
     }
     if let Ok(item) = mapping::history_product(item, store) {
         let _ = KlaviyoRequest::UpsertCatalogItem(item).body();
