@@ -32,8 +32,10 @@ pub enum Backfill {
 /// The events the live relay sends for one order: `order.created`'s, then the current
 /// status's (`order.status.updated` with that status). A draft order yields none, as live.
 ///
-/// `detail` is the `data` object of `GET /orders/{id}`. The status events are timed at the
-/// order's `updated_at` (the detail has no status-change time), else at the order date.
+/// `detail` is the `data` object of `GET /orders/{id}`. The detail has no time of its status
+/// change, so the status events are timed at the latest time known not to precede it: the
+/// order's `updated_at`, else `first_complete_at` (when it first reached completed), else the
+/// order date.
 pub fn history_order(
     detail: &[u8],
     store_id: &str,
@@ -50,7 +52,7 @@ pub fn history_order(
         // The shape of an `order.status.updated` entry: the order nested, the change's time
         // beside it; the status itself is read from the order.
         let mut entry = Object::new();
-        let at = ["updated_at", "date"]
+        let at = ["updated_at", "first_complete_at", "date"]
             .iter()
             .find_map(|key| detail.get(*key).filter(|v| !v.is_null()));
         if let Some(at) = at {

@@ -121,9 +121,22 @@ fn backfill_is_set_as_the_caller_asks() {
     assert_eq!(ids(&yes), ids(&no));
 }
 
-/// Status events are timed at the order's `updated_at` when the detail has one.
+/// Status events are timed at the order's `updated_at`, else `first_complete_at`, else the
+/// order date.
 #[test]
 fn status_events_are_timed_at_the_last_update() {
+    let completed = sample_value("order.status.updated.json")["data"]["order"].clone();
+    let imported = history(&completed, STORE, Backfill::Yes);
+    assert_eq!(
+        imported[0].time.as_deref(),
+        Some("2022-08-17T20:59:36+03:00")
+    );
+    assert_eq!(
+        imported.last().and_then(|e| e.time.as_deref()),
+        Some("2022-08-17T23:59:36+03:00"),
+        "first_complete_at"
+    );
+
     let mut detail = sample_value("order.created.json")["data"].clone();
     let placed = history(&detail, STORE, Backfill::Yes);
     let status = placed.last().expect("status event");
