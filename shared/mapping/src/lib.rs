@@ -10,6 +10,10 @@
 //! event family, deciding an [`Action`] (`plan.rs`) from what the input side read. Neither
 //! side imports the rules or the plan.
 //!
+//! History import (`history.rs`): objects read from Salla's Merchant API (order details,
+//! customers, products) are wrapped into the deliveries Salla would have sent and run through
+//! the same rules, and `klaviyo/bulk.rs` packs the results into Klaviyo's bulk jobs.
+//!
 //! ```
 //! let body = br#"{"event":"app.uninstalled","merchant":1234509876,"data":{}}"#;
 //! let env = mapping::parse_envelope(body).unwrap();
