@@ -3,10 +3,13 @@
 
 use crate::common;
 
+use crate::never_panics::{arb_json, mutate};
 use common::{as_event, plan_value, requests, sample_value};
 use mapping::{
-    Backfill, Enrichment, EventRequest, KlaviyoRequest, MappingError, STATUS_METRICS, metrics,
+    Action, Backfill, Enrichment, EventRequest, KlaviyoRequest, MappingError, STATUS_METRICS,
+    metrics,
 };
+use proptest::prelude::*;
 use serde_json::{Value, json};
 
 const STORE: &str = "1305146709";
@@ -41,19 +44,76 @@ fn store_of(sample: &Value) -> String {
     }
 }
 
-/// The order.created sample's `data`, imported, starts with exactly the live requests.
+/// Each order.created sample's `data`, imported, starts with exactly the live requests.
 #[test]
 fn imported_order_repeats_the_live_order_created_events() {
-    let webhook = sample_value("order.created.json");
-    let live = live_events(&webhook);
-    let imported = history(&webhook["data"], &store_of(&webhook), Backfill::No);
-    assert!(live.len() >= 2, "Placed Order and Ordered Product");
-    assert_eq!(
-        imported[..live.len()],
-        live[..],
-        "ids, properties, times, profiles"
-    );
-    assert_eq!(imported[0].metric, metrics::PLACED_ORDER);
+    for sample in [
+        "order.created.json",
+        "order.created.webhook-actions-js.json",
+    ] {
+        let webhook = sample_value(sample);
+        let live = live_events(&webhook);
+        let imported = history(&webhook["data"], &store_of(&webhook), Backfill::No);
+        assert!(
+            live.len() >= 2,
+            "{sample}: Placed Order and Ordered Product"
+        );
+        assert_eq!(
+            imported[..live.len()],
+            live[..],
+            "{sample}: ids, properties, times"
+        );
+        assert_eq!(imported[0].metric, metrics::PLACED_ORDER);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    /// Whatever the order looks like, the import maps it exactly as the live path does: same
+    /// metrics, ids, properties and profiles (the time only differs where the order has no
+    /// date and the live path falls back to the delivery's own), or the same error.
+    #[test]
+    fn any_order_imports_as_it_maps_live(
+        mutations in prop::collection::vec((any::<usize>(), any::<u8>(), arb_json()), 1..5),
+    ) {
+        let mut webhook = sample_value("order.created.json");
+        let store = store_of(&webhook);
+        for (pick, op, replacement) in mutations {
+            webhook = mutate(webhook, pick, op, replacement);
+        }
+        let intact = webhook["event"] == json!("order.created")
+            && webhook["merchant"] == sample_value("order.created.json")["merchant"]
+            && webhook["data"].is_object();
+        if !intact {
+            return Ok(());
+        }
+        let bytes = serde_json::to_vec(&webhook["data"]).expect("serializable");
+        let imported =
+            mapping::history_order(&bytes, &store, &Enrichment::default(), Backfill::No);
+        match plan_value(&webhook, &Enrichment::default()) {
+            Ok(Action::Send(live)) => {
+                let imported = imported.expect("the live path mapped it");
+                prop_assert!(imported.len() >= live.len());
+                for (ours, theirs) in imported.iter().zip(&live) {
+                    let KlaviyoRequest::CreateEvent(theirs) = theirs else {
+                        panic!("order.created sends events");
+                    };
+                    prop_assert_eq!(&ours.metric, &theirs.metric);
+                    prop_assert_eq!(&ours.unique_id, &theirs.unique_id);
+                    prop_assert_eq!(&ours.properties, &theirs.properties);
+                    prop_assert_eq!(&ours.profile, &theirs.profile);
+                    prop_assert_eq!(
+                        (ours.value, &ours.value_currency),
+                        (theirs.value, &theirs.value_currency)
+                    );
+                }
+            }
+            Ok(Action::Ignore { .. }) => prop_assert_eq!(imported, Ok(Vec::new())),
+            Ok(_) => {}
+            Err(live_error) => prop_assert_eq!(imported, Err(live_error)),
+        }
+    }
 }
 
 /// The status part equals what the live `order.status.updated` sends for the same order and

@@ -7,7 +7,7 @@ use mapping::{Action, Enrichment, KlaviyoRequest, ProductDetails};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
-fn arb_json() -> impl Strategy<Value = Value> {
+pub(crate) fn arb_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
@@ -194,7 +194,7 @@ fn pointers(v: &Value, at: String, out: &mut Vec<String>) {
     }
 }
 
-fn mutate(mut v: Value, pick: usize, op: u8, replacement: Value) -> Value {
+pub(crate) fn mutate(mut v: Value, pick: usize, op: u8, replacement: Value) -> Value {
     let mut ptrs = Vec::new();
     pointers(&v, String::new(), &mut ptrs);
     if ptrs.is_empty() {
