@@ -35,9 +35,9 @@ pub use error::MappingError;
 pub use history::{Backfill, history_customer, history_order, history_product};
 pub use klaviyo::metrics;
 pub use klaviyo::{
-    BulkLimits, CatalogUpsert, EventBulkJob, EventRequest, KlaviyoRequest, Location, Profile,
-    ProfileBulkJob, ProfileImport, Properties, SubscribeRequest, catalog_item_id, pack_events,
-    pack_events_within, pack_profiles, pack_profiles_within,
+    BulkLimits, CatalogUpsert, EventBulkJob, EventPacker, EventRequest, KlaviyoRequest, Location,
+    Profile, ProfileBulkJob, ProfileImport, ProfilePacker, Properties, SubscribeRequest,
+    catalog_item_id, pack_events, pack_events_within, pack_profiles, pack_profiles_within,
 };
 pub use plan::{Action, KeySetting, SallaAuthorization};
 pub use rules::{

@@ -72,46 +72,100 @@ struct EventJob {
     bytes: usize,
 }
 
+impl EventJob {
+    fn into_request(self) -> KlaviyoRequest {
+        KlaviyoRequest::BulkCreateEvents(EventBulkJob {
+            entries: self.entries,
+            bytes: self.bytes,
+        })
+    }
+}
+
 /// [`pack_events`] with other limits (tests use small ones to reach every boundary).
 pub fn pack_events_within(
     events: impl IntoIterator<Item = EventRequest>,
     limits: BulkLimits,
 ) -> Vec<KlaviyoRequest> {
-    let shell = sizes::event_job_shell();
-    let mut jobs: Vec<EventJob> = Vec::new();
-    let mut singles = Vec::new();
-    // Where each dedup key already sits, as (job, entry, index).
-    let mut placed: HashMap<String, Vec<(usize, usize, usize)>> = HashMap::new();
-    let mut entry_shells: HashMap<String, usize> = HashMap::new();
-    let mut first_open = 0;
-    for event in events {
+    let mut packer = EventPacker::new(limits);
+    events.into_iter().for_each(|e| packer.push(e));
+    packer.finish()
+}
+
+/// Packs events as they arrive, so a long import never holds all of them: [`push`] each
+/// event, send what [`take_ready`] hands back whenever convenient, and [`finish`] at the end.
+/// Every job keeps the limits and never holds a repeated key. An identical repeat is dropped
+/// while the job holding the first is still in the packer; after that job was taken it goes
+/// into a new job, which Klaviyo then keeps once by `unique_id`.
+///
+/// [`push`]: EventPacker::push
+/// [`take_ready`]: EventPacker::take_ready
+/// [`finish`]: EventPacker::finish
+pub struct EventPacker {
+    limits: BulkLimits,
+    shell: usize,
+    /// Jobs by number; `None` once taken.
+    jobs: Vec<Option<EventJob>>,
+    /// Where each dedup key sits in the jobs still held, as (job, entry, index).
+    placed: HashMap<String, Vec<(usize, usize, usize)>>,
+    entry_shells: HashMap<String, usize>,
+    singles: Vec<KlaviyoRequest>,
+    /// Jobs before this one are full or taken.
+    first_open: usize,
+    /// The smallest event seen, in bytes: a job with less room than that is done.
+    smallest: usize,
+}
+
+impl EventPacker {
+    pub fn new(limits: BulkLimits) -> Self {
+        EventPacker {
+            limits,
+            shell: sizes::event_job_shell(),
+            jobs: Vec::new(),
+            placed: HashMap::new(),
+            entry_shells: HashMap::new(),
+            singles: Vec::new(),
+            first_open: 0,
+            smallest: usize::MAX,
+        }
+    }
+
+    pub fn push(&mut self, event: EventRequest) {
+        let limits = self.limits;
         let key = dedup_key(&event);
-        let repeat = placed
-            .get(&key)
-            .is_some_and(|at| at.iter().any(|&(j, e, i)| jobs[j].entries[e][i] == event));
+        let jobs = &self.jobs;
+        let repeat = self.placed.get(&key).is_some_and(|at| {
+            at.iter().any(|&(j, e, i)| {
+                jobs[j]
+                    .as_ref()
+                    .is_some_and(|job| job.entries[e][i] == event)
+            })
+        });
         if repeat {
-            continue;
+            return;
         }
         let profile_key = serde_json::to_string(&*event.profile).unwrap_or_default();
-        let entry_shell = *entry_shells
+        let entry_shell = *self
+            .entry_shells
             .entry(profile_key.clone())
             .or_insert_with(|| sizes::entry_shell(&event.profile));
         let event_len = sizes::event(&event);
         if event_len > limits.max_item_bytes
-            || shell + entry_shell + event_len > limits.max_bytes
+            || self.shell + entry_shell + event_len > limits.max_bytes
             || limits.max_items == 0
         {
             let request = KlaviyoRequest::CreateEvent(event);
-            if !singles.contains(&request) {
-                singles.push(request);
+            if !self.singles.contains(&request) {
+                self.singles.push(request);
             }
-            continue;
+            return;
         }
-        while jobs
-            .get(first_open)
-            .is_some_and(|job| job.count >= limits.max_items)
+        self.smallest = self.smallest.min(event_len + 1);
+        while self
+            .jobs
+            .get(self.first_open)
+            .is_some_and(|job| job.as_ref().is_none_or(|j| j.count >= limits.max_items))
         {
-            first_open += 1;
+            self.first_open += 1;
         }
         let fits = |job: &EventJob| {
             if job.count >= limits.max_items || job.keys.contains(&key) {
@@ -124,18 +178,26 @@ pub fn pack_events_within(
             };
             (job.bytes + added <= limits.max_bytes).then_some(added)
         };
-        let found = (first_open..jobs.len()).find_map(|j| fits(&jobs[j]).map(|added| (j, added)));
-        let (j, added) = found.unwrap_or_else(|| {
-            jobs.push(EventJob {
-                entries: Vec::new(),
-                by_profile: HashMap::new(),
-                keys: HashSet::new(),
-                count: 0,
-                bytes: shell,
-            });
-            (jobs.len() - 1, entry_shell + event_len)
+        let found = (self.first_open..self.jobs.len()).find_map(|j| {
+            let added = fits(self.jobs[j].as_ref()?)?;
+            Some((j, added))
         });
-        let job = &mut jobs[j];
+        let (j, added) = match found {
+            Some(found) => found,
+            None => {
+                self.jobs.push(Some(EventJob {
+                    entries: Vec::new(),
+                    by_profile: HashMap::new(),
+                    keys: HashSet::new(),
+                    count: 0,
+                    bytes: self.shell,
+                }));
+                (self.jobs.len() - 1, entry_shell + event_len)
+            }
+        };
+        let Some(job) = self.jobs[j].as_mut() else {
+            return;
+        };
         let e = match job.by_profile.get(&profile_key) {
             Some(&e) => e,
             None => {
@@ -144,7 +206,7 @@ pub fn pack_events_within(
                 job.entries.len() - 1
             }
         };
-        placed
+        self.placed
             .entry(key.clone())
             .or_default()
             .push((j, e, job.entries[e].len()));
@@ -153,15 +215,47 @@ pub fn pack_events_within(
         job.count += 1;
         job.bytes += added;
     }
-    jobs.into_iter()
-        .map(|job| {
-            KlaviyoRequest::BulkCreateEvents(EventBulkJob {
-                entries: job.entries,
-                bytes: job.bytes,
-            })
-        })
-        .chain(singles)
-        .collect()
+
+    /// The jobs that are done (at the event limit, or with less room than the smallest event
+    /// seen) and the single creates so far, removed from the packer.
+    pub fn take_ready(&mut self) -> Vec<KlaviyoRequest> {
+        let limits = self.limits;
+        let smallest = self.smallest;
+        let mut out = Vec::new();
+        for j in 0..self.jobs.len() {
+            let done = self.jobs[j].as_ref().is_some_and(|job| {
+                job.count >= limits.max_items
+                    || limits.max_bytes.saturating_sub(job.bytes) < smallest
+            });
+            if done && let Some(job) = self.jobs[j].take() {
+                self.forget(j, &job);
+                out.push(job.into_request());
+            }
+        }
+        out.append(&mut self.singles);
+        out
+    }
+
+    /// Every job left, then the single creates.
+    pub fn finish(self) -> Vec<KlaviyoRequest> {
+        self.jobs
+            .into_iter()
+            .flatten()
+            .map(EventJob::into_request)
+            .chain(self.singles)
+            .collect()
+    }
+
+    fn forget(&mut self, j: usize, job: &EventJob) {
+        for key in &job.keys {
+            if let Some(at) = self.placed.get_mut(key) {
+                at.retain(|&(job, _, _)| job != j);
+                if at.is_empty() {
+                    self.placed.remove(key);
+                }
+            }
+        }
+    }
 }
 
 /// Metric and `unique_id`; without one Klaviyo keys on the time to the second (and on the
@@ -185,44 +279,86 @@ struct ProfileJob {
     bytes: usize,
 }
 
+impl ProfileJob {
+    fn into_request(self) -> KlaviyoRequest {
+        KlaviyoRequest::BulkImportProfiles(ProfileBulkJob {
+            profiles: self.profiles,
+            bytes: self.bytes,
+        })
+    }
+}
+
 /// [`pack_profiles`] with other limits.
 pub fn pack_profiles_within(
     profiles: impl IntoIterator<Item = Profile>,
     limits: BulkLimits,
 ) -> Vec<KlaviyoRequest> {
-    let shell = sizes::profile_job_shell();
-    let mut jobs: Vec<ProfileJob> = Vec::new();
-    let mut singles = Vec::new();
-    // Where each identifier already sits, as (job, index).
-    let mut placed: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
-    let mut first_open = 0;
-    for profile in profiles {
+    let mut packer = ProfilePacker::new(limits);
+    profiles.into_iter().for_each(|p| packer.push(p));
+    packer.finish()
+}
+
+/// Packs profiles as they arrive, like [`EventPacker`]: no job holds two profiles sharing an
+/// identifier, and an identical repeat is dropped while the job holding the first is held.
+pub struct ProfilePacker {
+    limits: BulkLimits,
+    shell: usize,
+    /// Jobs by number; `None` once taken.
+    jobs: Vec<Option<ProfileJob>>,
+    /// Where each identifier sits in the jobs still held, as (job, index).
+    placed: HashMap<String, Vec<(usize, usize)>>,
+    singles: Vec<KlaviyoRequest>,
+    first_open: usize,
+    smallest: usize,
+}
+
+impl ProfilePacker {
+    pub fn new(limits: BulkLimits) -> Self {
+        ProfilePacker {
+            limits,
+            shell: sizes::profile_job_shell(),
+            jobs: Vec::new(),
+            placed: HashMap::new(),
+            singles: Vec::new(),
+            first_open: 0,
+            smallest: usize::MAX,
+        }
+    }
+
+    pub fn push(&mut self, profile: Profile) {
+        let limits = self.limits;
         let ids = identifiers(&profile);
+        let jobs = &self.jobs;
         let repeat = ids.iter().any(|id| {
-            placed
-                .get(id)
-                .is_some_and(|at| at.iter().any(|&(j, i)| jobs[j].profiles[i] == profile))
+            self.placed.get(id).is_some_and(|at| {
+                at.iter().any(|&(j, i)| {
+                    jobs[j]
+                        .as_ref()
+                        .is_some_and(|job| job.profiles[i] == profile)
+                })
+            })
         });
         if repeat {
-            continue;
+            return;
         }
         let len = sizes::profile(&profile);
         if ids.is_empty()
             || len > limits.max_item_bytes
-            || shell + len > limits.max_bytes
+            || self.shell + len > limits.max_bytes
             || limits.max_items == 0
         {
             let request = KlaviyoRequest::ImportProfile(ProfileImport { profile });
-            if !singles.contains(&request) {
-                singles.push(request);
+            if !self.singles.contains(&request) {
+                self.singles.push(request);
             }
-            continue;
+            return;
         }
-        while jobs
-            .get(first_open)
-            .is_some_and(|job| job.profiles.len() >= limits.max_items)
-        {
-            first_open += 1;
+        self.smallest = self.smallest.min(len + 1);
+        while self.jobs.get(self.first_open).is_some_and(|job| {
+            job.as_ref()
+                .is_none_or(|j| j.profiles.len() >= limits.max_items)
+        }) {
+            self.first_open += 1;
         }
         let fits = |job: &ProfileJob| {
             let added = len + usize::from(!job.profiles.is_empty());
@@ -231,18 +367,26 @@ pub fn pack_profiles_within(
                 && job.bytes + added <= limits.max_bytes)
                 .then_some(added)
         };
-        let found = (first_open..jobs.len()).find_map(|j| fits(&jobs[j]).map(|added| (j, added)));
-        let (j, added) = found.unwrap_or_else(|| {
-            jobs.push(ProfileJob {
-                profiles: Vec::new(),
-                ids: HashSet::new(),
-                bytes: shell,
-            });
-            (jobs.len() - 1, len)
+        let found = (self.first_open..self.jobs.len()).find_map(|j| {
+            let added = fits(self.jobs[j].as_ref()?)?;
+            Some((j, added))
         });
-        let job = &mut jobs[j];
+        let (j, added) = match found {
+            Some(found) => found,
+            None => {
+                self.jobs.push(Some(ProfileJob {
+                    profiles: Vec::new(),
+                    ids: HashSet::new(),
+                    bytes: self.shell,
+                }));
+                (self.jobs.len() - 1, len)
+            }
+        };
+        let Some(job) = self.jobs[j].as_mut() else {
+            return;
+        };
         for id in ids {
-            placed
+            self.placed
                 .entry(id.clone())
                 .or_default()
                 .push((j, job.profiles.len()));
@@ -251,15 +395,43 @@ pub fn pack_profiles_within(
         job.profiles.push(profile);
         job.bytes += added;
     }
-    jobs.into_iter()
-        .map(|job| {
-            KlaviyoRequest::BulkImportProfiles(ProfileBulkJob {
-                profiles: job.profiles,
-                bytes: job.bytes,
-            })
-        })
-        .chain(singles)
-        .collect()
+
+    /// The jobs that are done (at the profile limit, or with less room than the smallest
+    /// profile seen) and the single imports so far, removed from the packer.
+    pub fn take_ready(&mut self) -> Vec<KlaviyoRequest> {
+        let limits = self.limits;
+        let smallest = self.smallest;
+        let mut out = Vec::new();
+        for j in 0..self.jobs.len() {
+            let done = self.jobs[j].as_ref().is_some_and(|job| {
+                job.profiles.len() >= limits.max_items
+                    || limits.max_bytes.saturating_sub(job.bytes) < smallest
+            });
+            if done && let Some(job) = self.jobs[j].take() {
+                for id in &job.ids {
+                    if let Some(at) = self.placed.get_mut(id) {
+                        at.retain(|&(held, _)| held != j);
+                        if at.is_empty() {
+                            self.placed.remove(id);
+                        }
+                    }
+                }
+                out.push(job.into_request());
+            }
+        }
+        out.append(&mut self.singles);
+        out
+    }
+
+    /// Every job left, then the single imports.
+    pub fn finish(self) -> Vec<KlaviyoRequest> {
+        self.jobs
+            .into_iter()
+            .flatten()
+            .map(ProfileJob::into_request)
+            .chain(self.singles)
+            .collect()
+    }
 }
 
 /// The identifiers Klaviyo matches a profile on; emails compared without case.

@@ -23,7 +23,10 @@ pub(crate) mod route;
 pub(crate) mod unique_id;
 pub(crate) mod wire;
 
-pub use bulk::{BulkLimits, pack_events, pack_events_within, pack_profiles, pack_profiles_within};
+pub use bulk::{
+    BulkLimits, EventPacker, ProfilePacker, pack_events, pack_events_within, pack_profiles,
+    pack_profiles_within,
+};
 pub use properties::Properties;
 pub use request::{
     CatalogUpsert, EventBulkJob, EventRequest, KlaviyoRequest, Location, Profile, ProfileBulkJob,

@@ -6,8 +6,9 @@ use crate::common;
 
 use common::sample_value;
 use mapping::{
-    Backfill, BulkLimits, Enrichment, EventRequest, KlaviyoRequest, Profile, Properties,
-    pack_events, pack_events_within, pack_profiles, pack_profiles_within,
+    Backfill, BulkLimits, Enrichment, EventPacker, EventRequest, KlaviyoRequest, Profile,
+    ProfilePacker, Properties, pack_events, pack_events_within, pack_profiles,
+    pack_profiles_within,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -221,6 +222,49 @@ proptest! {
         check_events(&events, &out, limits);
     }
 
+    /// Streaming: jobs taken while events still arrive keep every limit, and every event
+    /// comes out (exactly once unless its identical repeat arrived after its job was taken).
+    #[test]
+    fn streamed_events_keep_the_limits(
+        events in prop::collection::vec(arb_event(), 0..40),
+        takes in prop::collection::vec(any::<bool>(), 40),
+        max_items in 1usize..12,
+        max_bytes in 1_000usize..12_000,
+    ) {
+        let limits = BulkLimits { max_items, max_bytes, max_item_bytes: 4_000 };
+        let mut packer = EventPacker::new(limits);
+        let mut out = Vec::new();
+        for (event, take) in events.iter().zip(&takes) {
+            packer.push(event.clone());
+            if *take {
+                out.extend(packer.take_ready());
+            }
+        }
+        out.extend(packer.finish());
+        let distinct_in = distinct(&events);
+        let mut seen: Vec<EventRequest> = Vec::new();
+        for request in &out {
+            match request {
+                KlaviyoRequest::BulkCreateEvents(job) => {
+                    // One job on its own meets every per-job rule.
+                    check_events(&job.events().cloned().collect::<Vec<_>>(), std::slice::from_ref(request), limits);
+                    seen.extend(job.events().cloned());
+                }
+                KlaviyoRequest::CreateEvent(e) => seen.push(e.clone()),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        for e in &distinct_in {
+            prop_assert!(seen.contains(e), "an event went missing");
+        }
+        for e in &seen {
+            prop_assert!(distinct_in.contains(e), "an event came from nowhere");
+        }
+        if takes.iter().take(events.len()).all(|t| !t) {
+            prop_assert_eq!(seen.len(), distinct_in.len());
+        }
+    }
+
     #[test]
     fn profiles_are_packed_exactly_once_within_limits(
         profiles in prop::collection::vec(arb_profile(), 0..40),
@@ -314,4 +358,51 @@ fn imported_customers_pack_into_one_job() {
     let out = pack_profiles(profiles.clone());
     check_profiles(&profiles, &out, BulkLimits::PROFILES);
     assert_eq!(out.len(), 1);
+}
+
+/// A long import sends full jobs while it reads: the packer hands back each job once it is
+/// done, not only at the end.
+#[test]
+fn the_packer_hands_back_full_jobs_while_events_arrive() {
+    let events = imported_orders(700);
+    let mut packer = EventPacker::new(BulkLimits::EVENTS);
+    let mut early = Vec::new();
+    for chunk in events.chunks(5) {
+        chunk.iter().cloned().for_each(|e| packer.push(e));
+        early.extend(packer.take_ready());
+    }
+    let rest = packer.finish();
+    assert_eq!(
+        early.len(),
+        events.len() / 1_000,
+        "every full job before the end"
+    );
+    assert!(
+        early
+            .iter()
+            .all(|j| matches!(j, KlaviyoRequest::BulkCreateEvents(job) if job.len() == 1_000))
+    );
+    let mut all = early;
+    all.extend(rest);
+    check_events(&events, &all, BulkLimits::EVENTS);
+}
+
+/// Profiles stream the same way: a full job comes back before the end.
+#[test]
+fn the_profile_packer_hands_back_full_jobs() {
+    let limits = BulkLimits {
+        max_items: 100,
+        ..BulkLimits::PROFILES
+    };
+    let profiles: Vec<Profile> = (0..250).map(profile).collect();
+    let mut packer = ProfilePacker::new(limits);
+    let mut early = Vec::new();
+    for p in &profiles {
+        packer.push(p.clone());
+        early.extend(packer.take_ready());
+    }
+    assert_eq!(early.len(), 2);
+    let mut all = early;
+    all.extend(packer.finish());
+    check_profiles(&profiles, &all, limits);
 }
