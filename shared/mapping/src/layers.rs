@@ -4,11 +4,16 @@
 
 use std::path::Path;
 
-/// Names of the layer above both sides: the `rules` and `plan` modules and what they export
-/// at the crate root.
+/// Names of the layer above both sides: the `rules`, `plan` and `history` modules and what
+/// they export at the crate root.
 const RULES_AND_PLAN: &[&str] = &[
     "rules",
     "plan",
+    "history",
+    "Backfill",
+    "history_order",
+    "history_customer",
+    "history_product",
     "Action",
     "Ctx",
     "SallaAuthorization",

@@ -10,6 +10,10 @@
 //! event family, deciding an [`Action`] (`plan.rs`) from what the input side read. Neither
 //! side imports the rules or the plan.
 //!
+//! History import (`history.rs`): objects read from Salla's Merchant API (order details,
+//! customers, products) are wrapped into the deliveries Salla would have sent and run through
+//! the same rules, and `klaviyo/bulk.rs` packs the results into Klaviyo's bulk jobs.
+//!
 //! ```
 //! let body = br#"{"event":"app.uninstalled","merchant":1234509876,"data":{}}"#;
 //! let env = mapping::parse_envelope(body).unwrap();
@@ -18,6 +22,7 @@
 //! ```
 
 mod error;
+mod history;
 mod klaviyo;
 mod plan;
 mod rules;
@@ -27,10 +32,12 @@ mod salla;
 mod layers;
 
 pub use error::MappingError;
+pub use history::{Backfill, history_customer, history_order, history_product};
 pub use klaviyo::metrics;
 pub use klaviyo::{
-    CatalogUpsert, EventRequest, KlaviyoRequest, Location, Profile, ProfileImport, Properties,
-    SubscribeRequest, catalog_item_id,
+    BulkLimits, CatalogUpsert, EventBulkJob, EventPacker, EventRequest, KlaviyoRequest, Location,
+    Profile, ProfileBulkJob, ProfileImport, ProfilePacker, Properties, SubscribeRequest,
+    catalog_item_id, pack_events, pack_events_within, pack_profiles, pack_profiles_within,
 };
 pub use plan::{Action, KeySetting, SallaAuthorization};
 pub use rules::{

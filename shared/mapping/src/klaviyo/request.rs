@@ -73,6 +73,9 @@ pub struct EventRequest {
     pub value_currency: Option<String>,
     /// Deterministic; Klaviyo keeps the first event per (profile, metric, unique_id).
     pub unique_id: Option<String>,
+    /// Klaviyo's `backfill`: the event is recorded but triggers no flow (historical events).
+    /// Sent only when true, so live bodies stay as they are.
+    pub backfill: bool,
 }
 
 impl EventRequest {
@@ -91,7 +94,77 @@ impl EventRequest {
             value: None,
             value_currency: None,
             unique_id: None,
+            backfill: false,
         }
+    }
+}
+
+/// `POST /api/event-bulk-create-jobs`: events grouped per profile, built by
+/// [`pack_events`](super::bulk::pack_events) within Klaviyo's job limits and never holding two
+/// events Klaviyo would count as duplicates (that fails the whole job).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventBulkJob {
+    /// One entry per profile; every event of an entry has an equal profile.
+    pub(crate) entries: Vec<Vec<EventRequest>>,
+    /// The body's exact size in bytes, serialized compactly.
+    pub(crate) bytes: usize,
+}
+
+impl EventBulkJob {
+    /// How many events the job holds.
+    pub fn len(&self) -> usize {
+        self.entries.iter().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The size of the compact JSON body in bytes.
+    pub fn body_len(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn events(&self) -> impl Iterator<Item = &EventRequest> {
+        self.entries.iter().flatten()
+    }
+
+    /// The events one by one, e.g. to send them singly when Klaviyo refuses the job.
+    pub fn into_events(self) -> Vec<EventRequest> {
+        self.entries.into_iter().flatten().collect()
+    }
+}
+
+/// `POST /api/profile-bulk-import-jobs`: profiles built by
+/// [`pack_profiles`](super::bulk::pack_profiles) within Klaviyo's job limits, no two sharing an
+/// identifier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileBulkJob {
+    pub(crate) profiles: Vec<Profile>,
+    pub(crate) bytes: usize,
+}
+
+impl ProfileBulkJob {
+    pub fn len(&self) -> usize {
+        self.profiles.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.profiles.is_empty()
+    }
+
+    /// The size of the compact JSON body in bytes.
+    pub fn body_len(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn profiles(&self) -> &[Profile] {
+        &self.profiles
+    }
+
+    /// The profiles one by one, e.g. to import them singly when Klaviyo refuses the job.
+    pub fn into_profiles(self) -> Vec<Profile> {
+        self.profiles
     }
 }
 
@@ -212,6 +285,10 @@ pub enum KlaviyoRequest {
     UpsertCatalogItem(CatalogUpsert),
     /// `DELETE /api/catalog-items/{id}`; `item_id` is `$custom:::$default:::{external_id}`.
     DeleteCatalogItem { item_id: String },
+    /// `POST /api/event-bulk-create-jobs`.
+    BulkCreateEvents(EventBulkJob),
+    /// `POST /api/profile-bulk-import-jobs`.
+    BulkImportProfiles(ProfileBulkJob),
 }
 
 impl KlaviyoRequest {
@@ -241,7 +318,11 @@ impl KlaviyoRequest {
                     })
                 })
             }
-            KlaviyoRequest::UpsertCatalogItem(_) | KlaviyoRequest::DeleteCatalogItem { .. } => None,
+            // A job whose profiles need changing is re-packed from its events or profiles.
+            KlaviyoRequest::UpsertCatalogItem(_)
+            | KlaviyoRequest::DeleteCatalogItem { .. }
+            | KlaviyoRequest::BulkCreateEvents(_)
+            | KlaviyoRequest::BulkImportProfiles(_) => None,
         }
     }
 
@@ -253,6 +334,8 @@ impl KlaviyoRequest {
             KlaviyoRequest::Subscribe(_) => "subscribe".to_owned(),
             KlaviyoRequest::UpsertCatalogItem(_) => "catalog-upsert".to_owned(),
             KlaviyoRequest::DeleteCatalogItem { .. } => "catalog-delete".to_owned(),
+            KlaviyoRequest::BulkCreateEvents(_) => "event-bulk-create-job".to_owned(),
+            KlaviyoRequest::BulkImportProfiles(_) => "profile-bulk-import-job".to_owned(),
         }
     }
 

@@ -11,7 +11,9 @@ impl KlaviyoRequest {
         match self {
             KlaviyoRequest::CreateEvent(_)
             | KlaviyoRequest::ImportProfile(_)
-            | KlaviyoRequest::Subscribe(_) => "POST",
+            | KlaviyoRequest::Subscribe(_)
+            | KlaviyoRequest::BulkCreateEvents(_)
+            | KlaviyoRequest::BulkImportProfiles(_) => "POST",
             KlaviyoRequest::UpsertCatalogItem(item) if item.can_create() => "POST",
             KlaviyoRequest::UpsertCatalogItem(_) => "PATCH",
             KlaviyoRequest::DeleteCatalogItem { .. } => "DELETE",
@@ -24,6 +26,8 @@ impl KlaviyoRequest {
             KlaviyoRequest::CreateEvent(_) => "/api/events".to_owned(),
             KlaviyoRequest::ImportProfile(_) => "/api/profile-import".to_owned(),
             KlaviyoRequest::Subscribe(_) => "/api/profile-subscription-bulk-create-jobs".to_owned(),
+            KlaviyoRequest::BulkCreateEvents(_) => "/api/event-bulk-create-jobs".to_owned(),
+            KlaviyoRequest::BulkImportProfiles(_) => "/api/profile-bulk-import-jobs".to_owned(),
             KlaviyoRequest::UpsertCatalogItem(item) if item.can_create() => {
                 "/api/catalog-items".to_owned()
             }

@@ -107,6 +107,29 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, MappingError> {
     })
 }
 
+/// A delivery built around one object read from Salla's Merchant API (an order detail, a
+/// customer, a product), so history runs through the same rules as live webhooks. `data` must
+/// be an object; the store id passes the same check as a webhook's `merchant`.
+pub(crate) fn wrap(event: &str, store_id: &str, data: Json) -> Result<Envelope, MappingError> {
+    if store_id.is_empty() || !is_store_id(store_id) {
+        return Err(MappingError::WrongType {
+            field: "merchant",
+            expected: "integer or numeric string",
+        });
+    }
+    if !data.is_object() {
+        return Err(MappingError::NotObject);
+    }
+    let mut body = json::Object::new();
+    body.insert("data", data);
+    Ok(Envelope {
+        event: event.to_owned(),
+        store_id: store_id.to_owned(),
+        created_at: None,
+        body: body.into(),
+    })
+}
+
 /// The store id keys DynamoDB items and namespaces Klaviyo ids, so only plain ids pass.
 fn is_store_id(id: &str) -> bool {
     id.len() <= MAX_STORE_ID_LEN && id.bytes().all(|b| b.is_ascii_digit())

@@ -8,7 +8,7 @@
 //! with `serde_json`.
 
 use crate::MappingError;
-pub use sonic_rs::{JsonContainerTrait, JsonType, JsonValueTrait, Value as Json};
+pub use sonic_rs::{JsonContainerTrait, JsonType, JsonValueTrait, Object, Value as Json};
 
 /// Deepest nesting accepted. sonic-rs parses recursively: optimised it needs a few hundred
 /// bytes of stack per level, so a body of a million `[` would overflow any thread. Salla's

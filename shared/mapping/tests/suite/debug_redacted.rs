@@ -31,6 +31,12 @@ fn personal_values(request: &KlaviyoRequest) -> Vec<String> {
             out.extend(s.email.iter().cloned());
             out.extend(s.phone_number.iter().cloned());
         }
+        KlaviyoRequest::BulkCreateEvents(job) => {
+            job.events().for_each(|e| of_profile(&e.profile, &mut out))
+        }
+        KlaviyoRequest::BulkImportProfiles(job) => {
+            job.profiles().iter().for_each(|p| of_profile(p, &mut out))
+        }
         _ => {}
     }
     // Short values ("SA", "ar") would match unrelated text; the identifying ones are longer.
@@ -92,4 +98,39 @@ fn debug_of_planned_requests_holds_no_personal_data() {
     }
     assert!(checked >= 20, "only {checked} personal values checked");
     assert_eq!(kinds.len(), 4, "request kinds seen: {kinds:?}");
+}
+
+/// Bulk jobs of imported history print no more than the requests in them.
+#[test]
+fn debug_of_bulk_jobs_holds_no_personal_data() {
+    let customer = opted_in_customer();
+    let item = serde_json::to_vec(&customer["data"]).unwrap();
+    let profile = mapping::history_customer(&item, "1305146709").expect("profile");
+    let order = sample_value("order.created.json");
+    let detail = serde_json::to_vec(&order["data"]).unwrap();
+    let events = mapping::history_order(
+        &detail,
+        "1305146709",
+        &cart_enrichment(),
+        mapping::Backfill::Yes,
+    )
+    .expect("order");
+    let mut jobs = mapping::pack_events(events);
+    jobs.extend(mapping::pack_profiles([profile]));
+    let mut checked = 0;
+    for job in &jobs {
+        let values = personal_values(job);
+        assert!(!values.is_empty(), "{}", job.label());
+        for rendered in [format!("{job:?}"), format!("{job:#?}")] {
+            for value in &values {
+                assert!(
+                    !rendered.contains(value.as_str()),
+                    "{} prints {value:?}",
+                    job.label()
+                );
+            }
+        }
+        checked += values.len();
+    }
+    assert!(checked >= 4, "only {checked} personal values checked");
 }

@@ -3,7 +3,9 @@
 mod common;
 
 mod behaviour;
+mod bulk;
 mod debug_redacted;
 mod golden;
+mod history;
 mod never_panics;
 mod spec_strict;

@@ -7,7 +7,7 @@ use mapping::{Action, Enrichment, KlaviyoRequest, ProductDetails};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
-fn arb_json() -> impl Strategy<Value = Value> {
+pub(crate) fn arb_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
@@ -136,6 +136,32 @@ fn drive(body: &[u8], enrichment: &Enrichment) {
     }
 }
 
+/// Exercises the history import on one object read from Salla's Merchant API.
+fn drive_history(item: &[u8], store: &str) {
+    for backfill in [mapping::Backfill::Yes, mapping::Backfill::No] {
+        if let Ok(events) =
+            mapping::history_order(item, store, &enrichment_for_everything(), backfill)
+        {
+            for e in &events {
+                assert!(e.profile.has_identifier(), "an event without identifier");
+                assert_eq!(e.backfill, backfill == mapping::Backfill::Yes);
+            }
+            for job in mapping::pack_events(events) {
+                let _ = (job.method(), job.path(), job.body(), job.label());
+            }
+        }
+    }
+    if let Ok(profile) = mapping::history_customer(item, store) {
+        assert!(profile.has_identifier(), "a profile without identifier");
+        for job in mapping::pack_profiles([profile]) {
+            let _ = job.body();
+        }
+    }
+    if let Ok(item) = mapping::history_product(item, store) {
+        let _ = KlaviyoRequest::UpsertCatalogItem(item).body();
+    }
+}
+
 fn enrichment_for_everything() -> Enrichment {
     let mut e = Enrichment::default();
     for id in ["1", "0", "401511871", "64738276", "1462551237"] {
@@ -168,7 +194,7 @@ fn pointers(v: &Value, at: String, out: &mut Vec<String>) {
     }
 }
 
-fn mutate(mut v: Value, pick: usize, op: u8, replacement: Value) -> Value {
+pub(crate) fn mutate(mut v: Value, pick: usize, op: u8, replacement: Value) -> Value {
     let mut ptrs = Vec::new();
     pointers(&v, String::new(), &mut ptrs);
     if ptrs.is_empty() {
@@ -242,5 +268,24 @@ proptest! {
         let bytes = serde_json::to_vec(&v).unwrap();
         drive(&bytes, &Enrichment::default());
         drive(&bytes, &enrichment_for_everything());
+        if let Some(data) = v.get("data") {
+            let data = serde_json::to_vec(data).unwrap();
+            drive_history(&data, "7");
+            if let Some(order) = v.pointer("/data/order") {
+                drive_history(&serde_json::to_vec(order).unwrap(), "7");
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_history_objects_never_panic(item in arb_json(), store in ".{0,12}") {
+        let bytes = serde_json::to_vec(&item).unwrap();
+        drive_history(&bytes, &store);
+        drive_history(&bytes, "7");
+    }
+
+    #[test]
+    fn arbitrary_history_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        drive_history(&bytes, "7");
     }
 }
