@@ -99,7 +99,12 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
             "dynamodb:DeleteItem",
         ],
         kms: &["kms:Encrypt", "kms:Decrypt"],
-        env: &["SESSION_SECRET", "KLAVIYO_API_URL"],
+        env: &[
+            "SESSION_SECRET",
+            "KLAVIYO_API_URL",
+            "SALLA_APP_ID",
+            "SALLA_EXCHANGE_URL",
+        ],
         secrets: &["SESSION_SECRET"],
     },
     FunctionSpec {
