@@ -134,13 +134,21 @@ const PAYMENT_METHODS: [&str; 4] = ["cod", "bank", "mada", "credit_card"];
 const FIRST_NAMES: [&str; 8] = [
     "Mohammed", "Sara", "Fahad", "Noura", "Abdullah", "Reem", "Khalid", "Lama",
 ];
-const LAST_NAMES: [&str; 6] = ["Ali", "Alharbi", "Alqahtani", "Alotaibi", "Alshehri", "Salem"];
+const LAST_NAMES: [&str; 6] = [
+    "Ali",
+    "Alharbi",
+    "Alqahtani",
+    "Alotaibi",
+    "Alshehri",
+    "Salem",
+];
 const CITIES: [&str; 4] = ["جدة", "الرياض", "مكة", "الدمام"];
 const PRODUCT_NAMES: [&str; 6] = ["بيتزا", "عطر", "قهوة", "تمر", "Abaya", "Oud"];
 
 /// SplitMix64: a stable, well-mixed hash of `(seed, kind, index)`.
 fn mix(seed: u64, kind: u64, index: u64) -> u64 {
-    let mut z = seed ^ kind.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    let mut z =
+        seed ^ kind.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03);
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -194,7 +202,14 @@ pub fn local_day(epoch: i64) -> i64 {
 pub fn parse_day(text: &str) -> Option<i64> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
     let date = time::Date::parse(text, &format).ok()?;
-    Some(i64::from(date.to_julian_day()) - i64::from(time::Date::from_calendar_date(1970, time::Month::January, 1).ok()?.to_julian_day()))
+    Some(
+        i64::from(date.to_julian_day())
+            - i64::from(
+                time::Date::from_calendar_date(1970, time::Month::January, 1)
+                    .ok()?
+                    .to_julian_day(),
+            ),
+    )
 }
 
 /// One line of an order.
@@ -229,7 +244,11 @@ impl Store {
     pub fn order_epoch(&self, index: usize) -> i64 {
         let d = &self.data;
         if index >= d.orders {
-            return self.added.get(index - d.orders).copied().unwrap_or(d.end_epoch);
+            return self
+                .added
+                .get(index - d.orders)
+                .copied()
+                .unwrap_or(d.end_epoch);
         }
         let span = d.span_days * DAY;
         let start = d.end_epoch - span;
@@ -261,7 +280,9 @@ impl Store {
 
     /// The first index whose local day is > `day`.
     pub fn first_after(&self, day: i64) -> usize {
-        partition(self.order_count(), |i| local_day(self.order_epoch(i)) <= day)
+        partition(self.order_count(), |i| {
+            local_day(self.order_epoch(i)) <= day
+        })
     }
 
     pub fn status(&self, index: usize) -> Status {
@@ -292,7 +313,7 @@ impl Store {
                 Line {
                     product: (hl % self.data.products as u64) as usize,
                     quantity: 1 + (hl >> 8) % 3,
-                    with_options: (hl >> 16) % 3 == 0,
+                    with_options: (hl >> 16).is_multiple_of(3),
                 }
             })
             .collect()
@@ -309,7 +330,11 @@ impl Store {
             .map(|l| self.product_price(l.product) * l.quantity)
             .sum();
         let shipping = if sub_total >= 300 { 0 } else { 15 };
-        let cod = if self.payment_method(index) == "cod" { 10 } else { 0 };
+        let cod = if self.payment_method(index) == "cod" {
+            10
+        } else {
+            0
+        };
         (sub_total, shipping, cod, sub_total + shipping + cod)
     }
 
@@ -395,7 +420,11 @@ impl Store {
             }),
         );
         put(o, "payment_method", json!(method));
-        put(o, "is_pending_payment", json!(status.slug == "payment_pending"));
+        put(
+            o,
+            "is_pending_payment",
+            json!(status.slug == "payment_pending"),
+        );
         put(
             o,
             "can_cancel",
@@ -431,7 +460,10 @@ impl Store {
             receiver.insert("email".into(), customer["email"].clone());
             receiver.insert(
                 "phone".into(),
-                json!(format!("966{}", customer["mobile"].as_u64().unwrap_or_default())),
+                json!(format!(
+                    "966{}",
+                    customer["mobile"].as_u64().unwrap_or_default()
+                )),
             );
         }
         put(o, "customer", customer);
@@ -541,7 +573,7 @@ impl Store {
     pub fn product(&self, index: usize) -> Value {
         let price = self.product_price(index);
         let h = mix(self.data.seed, 13, index as u64);
-        let on_sale = h % 4 == 0;
+        let on_sale = h.is_multiple_of(4);
         json!({
             "id": self.product_id(index),
             "sku": self.product_sku(index),

@@ -216,7 +216,9 @@ impl SallaApiStub {
     pub fn order_detail(&self, store_id: &str, order_id: u64) -> Option<serde_json::Value> {
         let s = self.shared.lock();
         let st = s.stores.get(store_id)?;
-        st.store.order_index(order_id).map(|i| st.store.order_detail(i))
+        st.store
+            .order_index(order_id)
+            .map(|i| st.store.order_detail(i))
     }
 
     /// Every customer record of the store (for privacy scans).

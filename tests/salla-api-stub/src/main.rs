@@ -108,7 +108,10 @@ async fn main() {
     let stub = match SallaApiStub::start_on(args.port).await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("salla-api-stub: cannot listen on 127.0.0.1:{}: {e}", args.port);
+            eprintln!(
+                "salla-api-stub: cannot listen on 127.0.0.1:{}: {e}",
+                args.port
+            );
             std::process::exit(1);
         }
     };

@@ -117,7 +117,7 @@ async fn serve(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>>
         .map(str::to_owned);
     let (answer, latency) = {
         let mut state = shared.lock();
-        let (store_id, answer) = answer(&mut state, shared, &method, &path, &query, token);
+        let (store_id, answer) = answer(&mut state, &method, &path, &query, token);
         let call = Call {
             store_id: store_id.clone(),
             method,
@@ -151,7 +151,6 @@ fn record(state: &mut State, call: Call) {
 
 fn answer(
     state: &mut State,
-    shared: &Shared,
     method: &str,
     path: &str,
     query: &str,
@@ -227,10 +226,13 @@ fn answer(
     if method != "GET" {
         return (
             Some(store_id),
-            with_rate(Answer::error(405, "method_not_allowed", "Method Not Allowed")),
+            with_rate(Answer::error(
+                405,
+                "method_not_allowed",
+                "Method Not Allowed",
+            )),
         );
     }
-    let _ = shared;
     let params = Params::parse(query);
     let answer = match path.trim_end_matches('/') {
         "/orders" => list_orders(&st.store, &params, path),
@@ -280,14 +282,13 @@ impl Params {
 
     /// `page` and `per_page`, validated as Salla does (see the module note on 422).
     fn paging(&self) -> Result<(u64, u64), Answer> {
-        let number = |key: &str, default: u64| match self.get(key) {
-            None | Some("") => Ok(default),
-            Some(v) => v
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n >= 1)
-                .ok_or_else(|| Answer::invalid(key, &format!("{key} must be a positive integer"))),
-        };
+        let number =
+            |key: &str, default: u64| match self.get(key) {
+                None | Some("") => Ok(default),
+                Some(v) => v.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    Answer::invalid(key, &format!("{key} must be a positive integer"))
+                }),
+            };
         let page = number("page", 1)?;
         let per_page = number("per_page", DEFAULT_PER_PAGE)?;
         if per_page > MAX_PER_PAGE {
@@ -312,7 +313,14 @@ impl Params {
     }
 }
 
-fn pagination(params: &Params, path: &str, count: usize, total: u64, page: u64, per_page: u64) -> Value {
+fn pagination(
+    params: &Params,
+    path: &str,
+    count: usize,
+    total: u64,
+    page: u64,
+    per_page: u64,
+) -> Value {
     let total_pages = total.div_ceil(per_page).max(1);
     let mut links = serde_json::Map::new();
     if page < total_pages {
@@ -379,7 +387,9 @@ fn list_orders(store: &Store, params: &Params, path: &str) -> Answer {
         Some(_) => return Answer::invalid("sort_by", "The selected sort by is invalid."),
     };
     let lo = from.map_or(0, |d| store.first_on_or_after(d));
-    let hi = to.map_or(store.order_count(), |d| store.first_after(d)).max(lo);
+    let hi = to
+        .map_or(store.order_count(), |d| store.first_after(d))
+        .max(lo);
     let total = hi - lo;
     let skip = usize::try_from((page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
     let take = (per_page as usize).min(total.saturating_sub(skip));
@@ -406,9 +416,13 @@ fn respond(shared: &Shared, answer: Answer) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(answer.body.to_string())));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     if let Some(rate) = answer.rate {
-        let reset_wall = shared.started_wall + rate.reset_at.saturating_duration_since(shared.started);
+        let reset_wall =
+            shared.started_wall + rate.reset_at.saturating_duration_since(shared.started);
         let reset = reset_wall
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0))
