@@ -2,6 +2,7 @@
 //! refresh token's safe spending, and the Merchant API.
 
 pub mod api;
+pub mod merchant;
 pub mod oauth;
 pub mod refresh;
 pub mod signature;
