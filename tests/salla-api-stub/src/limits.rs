@@ -12,6 +12,9 @@ pub struct RateConfig {
     pub limit: u32,
     pub window: Duration,
     pub leak_every: Option<Duration>,
+    /// `X-RateLimit-Reset` and `Retry-After` with millisecond fractions instead of Salla's
+    /// whole seconds: with time scaled, a one-second window would otherwise round away.
+    pub precise_headers: bool,
 }
 
 impl RateConfig {
@@ -20,12 +23,14 @@ impl RateConfig {
         limit: 120,
         window: Duration::from_secs(60),
         leak_every: Some(Duration::from_secs(1)),
+        precise_headers: false,
     };
     /// Salla's customers cap in real time: 500 per 10 minutes.
     pub const CUSTOMERS: RateConfig = RateConfig {
         limit: 500,
         window: Duration::from_secs(600),
         leak_every: None,
+        precise_headers: false,
     };
     /// The default for tests: Plus's budget with time running 60x faster (120 per second,
     /// leak every 1/60 s), so a test sees the same shape without waiting minutes.
@@ -33,18 +38,21 @@ impl RateConfig {
         limit: 120,
         window: Duration::from_secs(1),
         leak_every: Some(Duration::from_micros(16_667)),
+        precise_headers: true,
     };
     /// The customers cap 60x faster: 500 per 10 s.
     pub const CUSTOMERS_FAST: RateConfig = RateConfig {
         limit: 500,
         window: Duration::from_secs(10),
         leak_every: None,
+        precise_headers: true,
     };
     /// Effectively no limit (load runs that measure something else).
     pub const OFF: RateConfig = RateConfig {
         limit: u32::MAX,
         window: Duration::from_secs(3600),
         leak_every: None,
+        precise_headers: false,
     };
 }
 
@@ -122,6 +130,7 @@ mod tests {
             limit: 3,
             window: Duration::from_secs(60),
             leak_every: Some(Duration::from_secs(1)),
+            precise_headers: false,
         };
         let t0 = Instant::now();
         let mut b = Bucket::new(t0);
@@ -143,6 +152,7 @@ mod tests {
             limit: 1,
             window: Duration::from_secs(10),
             leak_every: None,
+            precise_headers: false,
         };
         let t0 = Instant::now();
         let mut b = Bucket::new(t0);

@@ -62,6 +62,7 @@ struct Answer {
     body: Value,
     rate: Option<Admission>,
     retry_after: Option<Duration>,
+    precise: bool,
 }
 
 impl Answer {
@@ -75,6 +76,7 @@ impl Answer {
             }),
             rate: None,
             retry_after: None,
+            precise: false,
         }
     }
 
@@ -92,6 +94,7 @@ impl Answer {
             }),
             rate: None,
             retry_after: None,
+            precise: false,
         }
     }
 
@@ -101,6 +104,7 @@ impl Answer {
             body,
             rate: None,
             retry_after: None,
+            precise: false,
         }
     }
 }
@@ -183,6 +187,7 @@ fn answer(
     }
     let with_rate = |mut a: Answer| {
         a.rate = Some(admission);
+        a.precise = rate.precise_headers;
         a
     };
     if let Some(after) = refusal {
@@ -420,21 +425,33 @@ fn respond(shared: &Shared, answer: Answer) -> Response<Full<Bytes>> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    // Salla's whole seconds, rounded up (a client waiting that long is admitted), or
+    // milliseconds in the time-scaled mode.
+    let seconds = |d: Duration| -> HeaderValue {
+        if answer.precise {
+            let text = format!("{:.3}", d.as_secs_f64());
+            HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("0"))
+        } else {
+            HeaderValue::from(d.as_secs() + u64::from(d.subsec_nanos() > 0))
+        }
+    };
     if let Some(rate) = answer.rate {
         let reset_wall =
             shared.started_wall + rate.reset_at.saturating_duration_since(shared.started);
         let reset = reset_wall
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0))
             .unwrap_or_default();
         headers.insert("x-ratelimit-limit", HeaderValue::from(rate.limit));
         headers.insert("x-ratelimit-remaining", HeaderValue::from(rate.remaining));
-        headers.insert("x-ratelimit-reset", HeaderValue::from(reset));
+        headers.insert("x-ratelimit-reset", seconds(reset));
     }
     if let Some(after) = answer.retry_after {
-        // Whole seconds, rounded up, at least 1: a client that waits this long is admitted.
-        let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
-        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        let after = if answer.precise {
+            after
+        } else {
+            after.max(Duration::from_secs(1))
+        };
+        headers.insert(header::RETRY_AFTER, seconds(after));
     }
     response
 }

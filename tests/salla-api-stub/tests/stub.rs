@@ -352,6 +352,7 @@ async fn rate_limit_headers_then_429_with_retry_after_then_the_leak() {
             limit: 3,
             window: Duration::from_secs(60),
             leak_every: Some(Duration::from_millis(300)),
+            precise_headers: false,
         },
         RateConfig::OFF,
     );
@@ -400,6 +401,7 @@ async fn customers_have_their_own_cap() {
             limit: 2,
             window: Duration::from_secs(600),
             leak_every: None,
+            precise_headers: false,
         },
     );
     for _ in 0..2 {
@@ -427,6 +429,26 @@ async fn default_limits_are_plus_scaled_for_tests() {
     let r = get(&stub, TOKEN, "/orders").await;
     assert_eq!(r.headers()["x-ratelimit-limit"], "120");
     assert_eq!(r.headers()["x-ratelimit-remaining"], "119");
+    // Time-scaled: the reset has millisecond fractions, about one second ahead.
+    let reset: f64 = r.headers()["x-ratelimit-reset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        reset > now && reset <= now + 1.05,
+        "reset {reset} now {now}"
+    );
+    assert!(
+        r.headers()["x-ratelimit-reset"]
+            .to_str()
+            .unwrap()
+            .contains('.')
+    );
 }
 
 #[tokio::test]
