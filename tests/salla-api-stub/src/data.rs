@@ -42,7 +42,8 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// `orders` orders over the two years up to 2026-11-30, with `customers` and `products`.
+    /// `orders` orders over the two years up to 2026-11-30, with `customers` and `products`
+    /// (at least one of each: every order has a customer and lines).
     pub fn new(seed: u64, orders: usize, customers: usize, products: usize) -> Self {
         Dataset {
             seed,

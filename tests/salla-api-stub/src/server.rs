@@ -182,6 +182,7 @@ fn answer(
     }
     let admission = st.bucket.admit(&rate, now);
     let mut refusal = admission.retry_after;
+    // Assumed: a call the customers cap refuses still counted against the general budget.
     if refusal.is_none() && path.starts_with("/customers") {
         refusal = st.customers_bucket.admit(&customers_rate, now).retry_after;
     }
