@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod embedded;
+pub mod merchant;
 pub mod oauth;
 pub mod refresh;
 pub mod signature;
