@@ -122,6 +122,25 @@ pub struct Lifecycle {
 }
 
 impl StoreRecord {
+    /// How long a deletion marker outlives the uninstall: far longer than Salla's retries and
+    /// the oldest lifecycle body accepted, so any late event still finds it.
+    pub const MARKER_TTL_SECS: i64 = 48 * 3600;
+
+    /// Turns the record into a deletion marker: nothing but the store id, the version (which
+    /// keeps increasing, so a warm cache never mistakes a reinstall for what it holds), the
+    /// lifecycle times and the marker's expiry. `at` is the uninstall's time.
+    pub fn mark_uninstalled(&mut self, at: i64, now: i64) {
+        let mut lifecycle = self.lifecycle;
+        lifecycle.uninstalled_at = lifecycle.uninstalled_at.max(Some(at));
+        *self = StoreRecord {
+            store_id: std::mem::take(&mut self.store_id),
+            version: self.version,
+            lifecycle,
+            ttl: Some(now.saturating_add(Self::MARKER_TTL_SECS)),
+            ..StoreRecord::default()
+        };
+    }
+
     /// Whether the record has expired (a deletion marker past its `ttl`): it reads as absent.
     pub fn expired(&self, now: i64) -> bool {
         self.ttl.is_some_and(|ttl| ttl <= now)
