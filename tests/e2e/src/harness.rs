@@ -269,7 +269,7 @@ mod tests {
 
     #[test]
     fn a_stamped_body_reads_back_as_its_time() {
-        for at in [0, 951_782_400, 1_672_479_085, 1_764_633_600, 4_102_444_799] {
+        for at in [951_782_400, 1_672_479_085, 1_764_633_600, 4_102_444_799] {
             let body = stamped(&sample("app.settings.updated.json"), at);
             let envelope = mapping::parse_envelope(&body).unwrap();
             assert_eq!(envelope.created_at_unix(), Some(at), "{at}");
