@@ -510,7 +510,8 @@ mod tests {
         use Kind::*;
         let none = held(None, None, None);
         let t = NOW - 100;
-        let cases: &[(Kind, Option<i64>, Lifecycle, Result<i64, Refusal>)] = &[
+        type Case = (Kind, Option<i64>, Lifecycle, Result<i64, Refusal>);
+        let cases: &[Case] = &[
             (Authorize, None, none, Err(Refusal::TimeUnknown)),
             (Uninstall, None, none, Err(Refusal::TimeUnknown)),
             (
