@@ -673,3 +673,33 @@ async fn lifecycle_times_and_expired_markers() {
     assert_eq!((fresh.ttl, fresh.lifecycle), (None, Lifecycle::default()));
     assert!(!raw_item(&moto, &store, &id).await.contains_key("ttl"));
 }
+
+/// The deletion marker as DynamoDB holds it: the store id, the version, the lifecycle times,
+/// the expiry and the write time, nothing else (no ciphertext, no account detail).
+#[tokio::test]
+async fn a_deletion_marker_item_holds_no_store_data() {
+    let Some(url) = moto_url() else { return };
+    let moto = Moto::connect(&url).await;
+    let store = moto.store("marker_item").await;
+    let now = adapters::clock::now_unix();
+    let id = unique("store");
+    let mut record = full_record(&id);
+    record.lifecycle.authorized_at = Some(now - 60);
+    record.version = store.put(&record).await.unwrap();
+    record.mark_uninstalled(now, now);
+    store.put(&record).await.unwrap();
+    let item = raw_item(&moto, &store, &id).await;
+    let mut names: Vec<&str> = item.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "authorized_at",
+            "store_id",
+            "ttl",
+            "uninstalled_at",
+            "updated_at",
+            "version"
+        ]
+    );
+}
