@@ -46,8 +46,13 @@ pub async fn connect<A: Authorizer>(
         .await
         .map_err(CallbackError::from_salla)?;
     let store_id = merchant.id;
+    // The merchant installed just now: that is newer than any uninstall we hold, so a
+    // deletion marker stops expiring, and lifecycle events sent before now are stale.
+    let installed_at = adapters::clock::now_unix();
     keystore::update(deps.keys.as_ref(), &store_id, |record| {
-        record.salla = Some(tokens.clone())
+        record.salla = Some(tokens.clone());
+        record.lifecycle.authorized_at = record.lifecycle.authorized_at.max(Some(installed_at));
+        record.ttl = None;
     })
     .await
     .map_err(|e| {

@@ -164,6 +164,24 @@ mod tests {
         );
     }
 
+    /// An install after an uninstall: the deletion marker stops expiring, and the install
+    /// time orders later lifecycle events (a late uninstall sent before it is stale).
+    #[tokio::test]
+    async fn an_install_clears_a_deletion_marker() {
+        let (deps, keys) = deps(accept);
+        let now = adapters::clock::now_unix();
+        let mut marker = adapters::keystore::StoreRecord::new("42");
+        marker.mark_uninstalled(now - 60, now - 60);
+        keys.put(&marker).await.unwrap();
+        let resp = handle(&deps, request(Method::GET, "/callback?code=good&state=s")).await;
+        assert_eq!(resp.status(), StatusCode::FOUND);
+        let record = keys.get("42").await.unwrap().unwrap();
+        assert_eq!(record.ttl, None);
+        assert!(record.lifecycle.authorized_at >= Some(now));
+        assert_eq!(record.lifecycle.uninstalled_at, Some(now - 60));
+        assert!(record.salla.is_some());
+    }
+
     #[tokio::test]
     async fn code_exchange_failures_become_pages_and_store_nothing() {
         let cases: [(Answer, StatusCode); 3] = [

@@ -138,27 +138,44 @@ async fn process(
         enrichment = enrich::enrichment(deps, connected, &wanted, deadline).await;
     }
 
+    let created_at = envelope.created_at_unix();
     match mapping::plan(&envelope, &enrichment)? {
         Action::Authorize(auth) => {
             within(
                 deadline,
-                lifecycle::authorize(deps, &envelope.store_id, auth),
+                lifecycle::authorize(deps, &envelope.store_id, auth, created_at),
             )
             .await
         }
         Action::SettingsUpdated {
             klaviyo_private_key,
         } => {
-            let change = lifecycle::settings_updated(
-                deps,
-                &envelope.store_id,
-                klaviyo_private_key,
-                deadline,
-            );
+            let change = async {
+                let gate = lifecycle::settings_gate(
+                    deps,
+                    &envelope.store_id,
+                    &klaviyo_private_key,
+                    created_at,
+                );
+                if let Some(refused) = gate.await? {
+                    return Ok(refused);
+                }
+                lifecycle::settings_updated(
+                    deps,
+                    &envelope.store_id,
+                    klaviyo_private_key,
+                    deadline,
+                )
+                .await
+            };
             within(deadline, change).await
         }
         Action::Uninstalled => {
-            within(deadline, lifecycle::uninstalled(deps, &envelope.store_id)).await
+            within(
+                deadline,
+                lifecycle::uninstalled(deps, &envelope.store_id, created_at),
+            )
+            .await
         }
         Action::Ignore { reason } => Ok(Outcome::Ignored { reason }),
         Action::Send(requests) => {
@@ -247,10 +264,10 @@ mod tests {
         (resp.status().as_u16(), body)
     }
 
+    /// A delivery sent just now (UTC, so unambiguous whatever Salla's local time).
     fn event(name: &str) -> String {
-        format!(
-            r#"{{"event":"{name}","merchant":42,"created_at":"2026-01-01 10:00:00","data":{{}}}}"#
-        )
+        let now = adapters::clock::now_unix();
+        format!(r#"{{"event":"{name}","merchant":42,"created_at":{now},"data":{{}}}}"#)
     }
 
     #[tokio::test]
@@ -282,7 +299,8 @@ mod tests {
         let (status, body) = answer(&deps, delivery(&event("app.uninstalled"), true)).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["outcome"], "store_deleted");
-        assert!(store.get("42").await.unwrap().is_none());
+        let marker = store.get("42").await.unwrap().expect("deletion marker");
+        assert!(marker.klaviyo.is_none() && marker.salla.is_none() && marker.ttl.is_some());
     }
 
     #[tokio::test]

@@ -1,10 +1,12 @@
 //! App lifecycle events: what we hold for a store is created, replaced and deleted here, and
 //! only here on the webhook path. Events can arrive in any order and more than once, so each
-//! handler is an idempotent merge into the stored record.
+//! handler is an idempotent merge into the stored record, gated by [`decide`]: Salla neither
+//! orders nor deduplicates deliveries and a signed body can be replayed, so an event older
+//! than the newest of its kind applied (or than an uninstall) changes nothing.
 
 use adapters::clock::now_unix;
 use adapters::deadline::Deadline;
-use adapters::keystore::{self, KlaviyoConnection, SallaTokens};
+use adapters::keystore::{self, KlaviyoConnection, Lifecycle, SallaTokens, StoreRecord};
 use adapters::klaviyo::is_private_key_shape;
 use adapters::{AdapterError, Secret};
 use mapping::{KeySetting, SallaAuthorization};
@@ -14,31 +16,207 @@ use crate::confirm::{Confirmation, confirm_key, needs_confirmation};
 use crate::error::IntakeError;
 use crate::outcome::Outcome;
 
+/// Oldest lifecycle body applied, relative to now: Salla's retries span about 15 minutes,
+/// so anything far older is a replay.
+pub const MAX_AGE_SECS: i64 = 6 * 3600;
+/// Furthest ahead of our clock a lifecycle body may claim to be (clock skew, Riyadh time).
+pub const MAX_AHEAD_SECS: i64 = 3600;
+
+/// Which lifecycle event a decision is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Authorize,
+    Settings,
+    Uninstall,
+}
+
+impl Kind {
+    fn event(self) -> &'static str {
+        match self {
+            Kind::Authorize => "app.store.authorize",
+            Kind::Settings => "app.settings.updated",
+            Kind::Uninstall => "app.uninstalled",
+        }
+    }
+}
+
+/// Why a lifecycle event is not applied; its name is the outcome and the log's `event`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No parsable `created_at`: it cannot be ordered.
+    TimeUnknown,
+    /// Sent more than [`MAX_AGE_SECS`] ago: a replay.
+    TooOld,
+    /// Claims a time more than [`MAX_AHEAD_SECS`] ahead.
+    FromFuture,
+    /// Older than what the store's record has applied.
+    Stale,
+    /// Tokens expiring before the ones held, which a refresh has replaced since.
+    StaleTokens,
+}
+
+impl Refusal {
+    pub fn name(self) -> &'static str {
+        match self {
+            Refusal::TimeUnknown => "lifecycle_time_unknown",
+            Refusal::TooOld => "lifecycle_too_old",
+            Refusal::FromFuture => "lifecycle_from_future",
+            Refusal::Stale => "stale_lifecycle",
+            Refusal::StaleTokens => "stale_salla_tokens",
+        }
+    }
+}
+
+/// Whether a `kind` event sent at `created_at` may be applied to a store whose record holds
+/// `held`; its time if so. Equal times: an authorize already applied is not applied again
+/// (the refresh token it carried may have been spent since), a settings event is (the same
+/// delivery again, harmless), and nothing at or before an uninstall re-creates data.
+pub fn decide(
+    kind: Kind,
+    created_at: Option<i64>,
+    now: i64,
+    held: &Lifecycle,
+) -> Result<i64, Refusal> {
+    let t = created_at.ok_or(Refusal::TimeUnknown)?;
+    if t < now.saturating_sub(MAX_AGE_SECS) {
+        return Err(Refusal::TooOld);
+    }
+    if t > now.saturating_add(MAX_AHEAD_SECS) {
+        return Err(Refusal::FromFuture);
+    }
+    let at_or_after = |held: Option<i64>| held.is_some_and(|h| h >= t);
+    let after = |held: Option<i64>| held.is_some_and(|h| h > t);
+    let stale = match kind {
+        Kind::Authorize => at_or_after(held.authorized_at) || at_or_after(held.uninstalled_at),
+        Kind::Settings => at_or_after(held.uninstalled_at) || after(held.settings_at),
+        // A late uninstall must not wipe a reinstall (or settings saved after it).
+        Kind::Uninstall => after(held.authorized_at.max(held.settings_at)),
+    };
+    if stale { Err(Refusal::Stale) } else { Ok(t) }
+}
+
+/// Tokens whose expiry is earlier than the held ones' are older: a refresh moved it later.
+fn fresher_tokens(new: &SallaTokens, held: Option<&SallaTokens>) -> Result<(), Refusal> {
+    match held {
+        Some(held) if new.expires_at < held.expires_at => Err(Refusal::StaleTokens),
+        _ => Ok(()),
+    }
+}
+
+/// The 200 answer for an event not applied, logged under its reason (never the body).
+fn refused(refusal: Refusal, kind: Kind, store_id: &str) -> Outcome {
+    tracing::warn!(
+        event = refusal.name(),
+        store_id,
+        salla_event = kind.event(),
+        "lifecycle event not applied"
+    );
+    Outcome::Lifecycle {
+        change: refusal.name(),
+    }
+}
+
+/// Read-modify-write like [`keystore::update`], except that `change` may refuse (nothing is
+/// written) or find nothing to change (`Ok(false)`: nothing is written either).
+async fn apply<F>(
+    deps: &Deps,
+    store_id: &str,
+    mut change: F,
+) -> Result<Result<(), Refusal>, IntakeError>
+where
+    F: FnMut(&mut StoreRecord) -> Result<bool, Refusal> + Send,
+{
+    const ATTEMPTS: usize = 5;
+    for _ in 0..ATTEMPTS {
+        let mut record = deps
+            .store
+            .get(store_id)
+            .await?
+            .unwrap_or_else(|| StoreRecord::new(store_id));
+        match change(&mut record) {
+            Err(refusal) => return Ok(Err(refusal)),
+            Ok(false) => return Ok(Ok(())),
+            Ok(true) => {}
+        }
+        match deps.store.put(&record).await {
+            Ok(_) => return Ok(Ok(())),
+            Err(AdapterError::Conflict { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AdapterError::Conflict {
+        store_id: store_id.to_string(),
+    }
+    .into())
+}
+
 pub async fn authorize(
     deps: &Deps,
     store_id: &str,
     auth: SallaAuthorization,
+    created_at: Option<i64>,
 ) -> Result<Outcome, IntakeError> {
     if auth.access_token.is_empty() || auth.refresh_token.is_empty() {
         return Err(IntakeError::BadBody(mapping::MappingError::MissingField(
             "data.access_token",
         )));
     }
+    let now = now_unix();
+    // A lifetime counts from when the event was sent, not from now, so a replayed body
+    // yields the same expiry as the original and compares as older than a refresh.
+    let sent = created_at.unwrap_or(now);
     let tokens = SallaTokens {
         access_token: Secret::new(auth.access_token),
         refresh_token: Secret::new(auth.refresh_token),
-        expires_at: SallaTokens::expiry_from(Some(auth.expires), now_unix()),
+        expires_at: SallaTokens::expiry_from(Some(auth.expires), sent),
         scope: auth.scope,
         refresh_lease_until: None,
         refresh_blocked_at: None,
     };
-    keystore::update(deps.store.as_ref(), store_id, |record| {
+    let applied = apply(deps, store_id, |record| {
+        let t = decide(Kind::Authorize, created_at, now, &record.lifecycle)?;
+        fresher_tokens(&tokens, record.salla.as_ref())?;
         record.salla = Some(tokens.clone());
+        record.lifecycle.authorized_at = Some(t);
+        // A reinstall: the store is ours to keep again.
+        record.ttl = None;
+        Ok(true)
     })
     .await?;
+    if let Err(refusal) = applied {
+        return Ok(refused(refusal, Kind::Authorize, store_id));
+    }
     Ok(Outcome::Lifecycle {
         change: "salla_tokens_stored",
     })
+}
+
+/// The ordering gate of `app.settings.updated`, run before [`settings_updated`]: `Some` is
+/// the answer when the event must not be applied. A delivery naming the key records its
+/// time, so an older one arriving later cannot bring back an older key; one without the key
+/// field changes nothing and records nothing. On an uninstalled store a newer settings
+/// event is applied but the marker's expiry stays: only an install keeps the store.
+pub async fn settings_gate(
+    deps: &Deps,
+    store_id: &str,
+    key: &KeySetting,
+    created_at: Option<i64>,
+) -> Result<Option<Outcome>, IntakeError> {
+    let now = now_unix();
+    let records_time = !matches!(key, KeySetting::Absent);
+    let applied = apply(deps, store_id, |record| {
+        let t = decide(Kind::Settings, created_at, now, &record.lifecycle)?;
+        let newer = record.lifecycle.settings_at.is_none_or(|s| s < t);
+        if records_time && newer {
+            record.lifecycle.settings_at = Some(t);
+            return Ok(true);
+        }
+        Ok(false)
+    })
+    .await?;
+    Ok(applied
+        .err()
+        .map(|refusal| refused(refusal, Kind::Settings, store_id)))
 }
 
 pub async fn settings_updated(
@@ -174,8 +352,23 @@ async fn clear_key(deps: &Deps, store_id: &str) -> Result<Outcome, IntakeError> 
     })
 }
 
-pub async fn uninstalled(deps: &Deps, store_id: &str) -> Result<Outcome, IntakeError> {
-    deps.store.delete(store_id).await?;
+/// Replaces what we hold with a deletion marker (see [`StoreRecord::mark_uninstalled`]) that
+/// expires: it keeps late or replayed events from re-creating the store's data meanwhile.
+pub async fn uninstalled(
+    deps: &Deps,
+    store_id: &str,
+    created_at: Option<i64>,
+) -> Result<Outcome, IntakeError> {
+    let now = now_unix();
+    let applied = apply(deps, store_id, |record| {
+        let t = decide(Kind::Uninstall, created_at, now, &record.lifecycle)?;
+        record.mark_uninstalled(t, now);
+        Ok(true)
+    })
+    .await?;
+    if let Err(refusal) = applied {
+        return Ok(refused(refusal, Kind::Uninstall, store_id));
+    }
     deps.products.forget_store(store_id);
     Ok(Outcome::Lifecycle {
         change: "store_deleted",
@@ -468,5 +661,249 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(change(outcome), "klaviyo_key_rejected");
+    }
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn held(auth: Option<i64>, settings: Option<i64>, uninstalled: Option<i64>) -> Lifecycle {
+        Lifecycle {
+            authorized_at: auth,
+            settings_at: settings,
+            uninstalled_at: uninstalled,
+        }
+    }
+
+    #[test]
+    fn decision_table() {
+        use Kind::*;
+        let none = held(None, None, None);
+        let t = NOW - 100;
+        type Case = (Kind, Option<i64>, Lifecycle, Result<i64, Refusal>);
+        let cases: &[Case] = &[
+            (Authorize, None, none, Err(Refusal::TimeUnknown)),
+            (Uninstall, None, none, Err(Refusal::TimeUnknown)),
+            (
+                Settings,
+                Some(NOW - MAX_AGE_SECS - 1),
+                none,
+                Err(Refusal::TooOld),
+            ),
+            (
+                Settings,
+                Some(NOW - MAX_AGE_SECS),
+                none,
+                Ok(NOW - MAX_AGE_SECS),
+            ),
+            (
+                Authorize,
+                Some(NOW + MAX_AHEAD_SECS + 1),
+                none,
+                Err(Refusal::FromFuture),
+            ),
+            (
+                Authorize,
+                Some(NOW + MAX_AHEAD_SECS),
+                none,
+                Ok(NOW + MAX_AHEAD_SECS),
+            ),
+            (Authorize, Some(t), none, Ok(t)),
+            // The applied authorize again: its refresh token may be spent.
+            (
+                Authorize,
+                Some(t),
+                held(Some(t), None, None),
+                Err(Refusal::Stale),
+            ),
+            (Authorize, Some(t), held(Some(t - 1), None, None), Ok(t)),
+            // Nothing at or before an uninstall re-creates data; after it, a reinstall.
+            (
+                Authorize,
+                Some(t),
+                held(None, None, Some(t)),
+                Err(Refusal::Stale),
+            ),
+            (
+                Authorize,
+                Some(t),
+                held(Some(t - 9), None, Some(t - 1)),
+                Ok(t),
+            ),
+            (
+                Settings,
+                Some(t),
+                held(None, None, Some(t)),
+                Err(Refusal::Stale),
+            ),
+            (Settings, Some(t), held(None, None, Some(t - 1)), Ok(t)),
+            // Settings: older is stale, the same delivery again is fine.
+            (
+                Settings,
+                Some(t),
+                held(None, Some(t + 1), None),
+                Err(Refusal::Stale),
+            ),
+            (Settings, Some(t), held(None, Some(t), None), Ok(t)),
+            (Settings, Some(t), held(Some(t + 5), None, None), Ok(t)),
+            // A late uninstall must not wipe a reinstall or newer settings.
+            (
+                Uninstall,
+                Some(t),
+                held(Some(t + 1), None, None),
+                Err(Refusal::Stale),
+            ),
+            (
+                Uninstall,
+                Some(t),
+                held(None, Some(t + 1), None),
+                Err(Refusal::Stale),
+            ),
+            (Uninstall, Some(t), held(Some(t), Some(t - 1), None), Ok(t)),
+            (Uninstall, Some(t), held(None, None, Some(t + 1)), Ok(t)),
+        ];
+        for (kind, at, lifecycle, expected) in cases {
+            assert_eq!(
+                decide(*kind, *at, NOW, lifecycle),
+                *expected,
+                "{kind:?} at {at:?} over {lifecycle:?}"
+            );
+        }
+    }
+
+    fn auth(refresh: &str, expires: i64) -> SallaAuthorization {
+        SallaAuthorization {
+            access_token: format!("at-{refresh}"),
+            refresh_token: refresh.into(),
+            expires,
+            scope: None,
+        }
+    }
+
+    async fn record(deps: &Deps) -> Option<StoreRecord> {
+        deps.store.get("7").await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_replayed_authorize_never_restores_an_older_refresh_token() {
+        let (deps, _) = deps(account);
+        let now = now_unix();
+        let first = authorize(&deps, "7", auth("rt-1", 3600), Some(now - 60))
+            .await
+            .unwrap();
+        assert_eq!(change(first), "salla_tokens_stored");
+        // Redelivered as it was: the applied event again.
+        let again = authorize(&deps, "7", auth("rt-1", 3600), Some(now - 60))
+            .await
+            .unwrap();
+        assert_eq!(change(again), "stale_lifecycle");
+
+        // A refresh since then moved the expiry later; a newer-stamped body with tokens
+        // expiring before it is older than what is held.
+        keystore::update(deps.store.as_ref(), "7", |r| {
+            let s = r.salla.as_mut().unwrap();
+            s.refresh_token = Secret::new("rt-2");
+            s.expires_at = now + 7200;
+        })
+        .await
+        .unwrap();
+        let older_tokens = authorize(&deps, "7", auth("rt-0", now + 3000), Some(now - 30))
+            .await
+            .unwrap();
+        assert_eq!(change(older_tokens), "stale_salla_tokens");
+        let held = record(&deps).await.unwrap().salla.unwrap();
+        assert_eq!(held.refresh_token.expose(), "rt-2");
+    }
+
+    #[tokio::test]
+    async fn after_an_uninstall_older_events_recreate_nothing() {
+        let (deps, klaviyo) = deps(account);
+        let now = now_unix();
+        authorize(&deps, "7", auth("rt-1", 3600), Some(now - 60))
+            .await
+            .unwrap();
+        let gone = uninstalled(&deps, "7", Some(now - 10)).await.unwrap();
+        assert_eq!(change(gone), "store_deleted");
+        let marker = record(&deps).await.unwrap();
+        assert!(marker.salla.is_none() && marker.klaviyo.is_none());
+        assert_eq!(marker.lifecycle.uninstalled_at, Some(now - 10));
+        assert!(marker.ttl.unwrap() >= now + StoreRecord::MARKER_TTL_SECS);
+
+        let late = authorize(&deps, "7", auth("rt-late", 3600), Some(now - 20))
+            .await
+            .unwrap();
+        assert_eq!(change(late), "stale_lifecycle");
+        let key = KeySetting::Key("pk_abc".into());
+        let gate = settings_gate(&deps, "7", &key, Some(now - 10))
+            .await
+            .unwrap();
+        assert_eq!(gate.map(change), Some("stale_lifecycle"));
+        assert_eq!(klaviyo.calls.load(Ordering::SeqCst), 0);
+        assert_eq!(record(&deps).await.unwrap(), marker);
+
+        // A reinstall (newer authorize) clears the marker's expiry.
+        let back = authorize(&deps, "7", auth("rt-new", 3600), Some(now))
+            .await
+            .unwrap();
+        assert_eq!(change(back), "salla_tokens_stored");
+        let reinstalled = record(&deps).await.unwrap();
+        assert_eq!(reinstalled.ttl, None);
+        assert_eq!(reinstalled.version, marker.version + 1);
+    }
+
+    #[tokio::test]
+    async fn a_late_uninstall_keeps_a_reinstall() {
+        let (deps, _) = deps(account);
+        let now = now_unix();
+        authorize(&deps, "7", auth("rt-1", 3600), Some(now - 5))
+            .await
+            .unwrap();
+        let late = uninstalled(&deps, "7", Some(now - 60)).await.unwrap();
+        assert_eq!(change(late), "stale_lifecycle");
+        let kept = record(&deps).await.unwrap();
+        assert!(kept.salla.is_some() && kept.ttl.is_none());
+    }
+
+    #[tokio::test]
+    async fn settings_gate_refuses_older_and_keeps_a_marker_expiry() {
+        let (deps, _) = deps(account);
+        let now = now_unix();
+        let key = KeySetting::Key("pk_abc".into());
+        assert_eq!(
+            settings_gate(&deps, "7", &key, Some(now)).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            record(&deps).await.unwrap().lifecycle.settings_at,
+            Some(now)
+        );
+        // The same delivery again passes; an older one does not.
+        assert_eq!(
+            settings_gate(&deps, "7", &key, Some(now)).await.unwrap(),
+            None
+        );
+        let older = settings_gate(&deps, "7", &key, Some(now - 1))
+            .await
+            .unwrap();
+        assert_eq!(older.map(change), Some("stale_lifecycle"));
+        // No key field: checked, nothing recorded.
+        let absent = settings_gate(&deps, "8", &KeySetting::Absent, Some(now))
+            .await
+            .unwrap();
+        assert_eq!(absent, None);
+        assert!(deps.store.get("8").await.unwrap().is_none());
+        let too_old = settings_gate(&deps, "7", &key, Some(now - MAX_AGE_SECS - 60))
+            .await
+            .unwrap();
+        assert_eq!(too_old.map(change), Some("lifecycle_too_old"));
+
+        uninstalled(&deps, "7", Some(now + 1)).await.unwrap();
+        assert_eq!(
+            settings_gate(&deps, "7", &key, Some(now + 2))
+                .await
+                .unwrap(),
+            None
+        );
+        let marker = record(&deps).await.unwrap();
+        assert!(marker.ttl.is_some(), "only an install keeps the store");
+        assert_eq!(marker.lifecycle.settings_at, Some(now + 2));
     }
 }

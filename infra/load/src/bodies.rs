@@ -49,12 +49,18 @@ pub fn load_templates(dir: &Path) -> Result<Vec<(String, Value)>, String> {
     Ok(out)
 }
 
+/// A lifecycle event's `created_at`: now, since the intake ignores lifecycle events sent
+/// long ago (replays). Unix seconds, which the intake reads like Salla's date strings.
+fn sent_now() -> Value {
+    Value::from(adapters::clock::now_unix())
+}
+
 /// A signed `app.settings.updated` connecting `store` with `key`.
 pub fn settings_body(store: &str, key: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "event": "app.settings.updated",
         "merchant": store.parse::<u64>().map(Value::from).unwrap_or_else(|_| Value::from(store)),
-        "created_at": "2026-01-01 10:00:00",
+        "created_at": sent_now(),
         "data": {"id": 1, "app_name": "Klaviyo", "settings": {"klaviyo_private_key": key}}
     }))
     .unwrap_or_default()
@@ -66,7 +72,7 @@ pub fn authorize_body(store: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "event": "app.store.authorize",
         "merchant": store.parse::<u64>().map(Value::from).unwrap_or_else(|_| Value::from(store)),
-        "created_at": "2026-01-01 10:00:00",
+        "created_at": sent_now(),
         "data": {
             "access_token": "load-access-token",
             "refresh_token": "load-refresh-token",

@@ -49,6 +49,48 @@ pub fn merchant_of(body: &[u8]) -> Option<String> {
     }
 }
 
+/// `body` with its `created_at` set to `at` (unix seconds), written the way Salla writes it
+/// (`YYYY-MM-DD HH:MM:SS`, Riyadh time). The sample bodies carry old times, and the intake
+/// ignores a lifecycle event sent long ago as a replay. A body that is not a JSON object is
+/// returned as it is.
+pub fn stamped(body: &[u8], at: i64) -> Vec<u8> {
+    let Ok(mut v) = serde_json::from_slice::<Value>(body) else {
+        return body.to_vec();
+    };
+    let Some(map) = v.as_object_mut() else {
+        return body.to_vec();
+    };
+    map.insert("created_at".into(), Value::from(riyadh_time(at)));
+    serde_json::to_vec(&v).unwrap_or_else(|_| body.to_vec())
+}
+
+/// [`stamped`] with the current time: a delivery sent just now.
+pub fn fresh(body: &[u8]) -> Vec<u8> {
+    stamped(body, adapters::clock::now_unix())
+}
+
+/// Unix seconds as Salla's naive local time (UTC+3, no daylight saving).
+fn riyadh_time(at: i64) -> String {
+    let local = at + 3 * 3600;
+    let (days, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
 pub fn sign(body: &[u8]) -> String {
     adapters::salla::signature::sign(WEBHOOK_SECRET.as_bytes(), body)
 }
@@ -218,5 +260,20 @@ pub fn moto_url() -> Option<String> {
             eprintln!("skipping: MOTO_URL not set (./tests/run starts moto)");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stamped_body_reads_back_as_its_time() {
+        for at in [951_782_400, 1_672_479_085, 1_764_633_600, 4_102_444_799] {
+            let body = stamped(&sample("app.settings.updated.json"), at);
+            let envelope = mapping::parse_envelope(&body).unwrap();
+            assert_eq!(envelope.created_at_unix(), Some(at), "{at}");
+        }
+        assert_eq!(stamped(b"[1]", 5), b"[1]");
     }
 }

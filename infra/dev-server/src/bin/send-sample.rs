@@ -24,6 +24,20 @@ fn resolve(arg: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// An app lifecycle event gets `created_at` = now: the samples carry old times, and the
+/// intake ignores a lifecycle event sent long ago as a replay.
+fn sent_now_if_lifecycle(body: Vec<u8>) -> Vec<u8> {
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return body;
+    };
+    let lifecycle = v["event"].as_str().is_some_and(|e| e.starts_with("app."));
+    if !lifecycle || !v.is_object() {
+        return body;
+    }
+    v["created_at"] = adapters::clock::now_unix().into();
+    serde_json::to_vec(&v).unwrap_or(body)
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -68,6 +82,7 @@ async fn main() -> ExitCode {
             .unwrap_or_else(|_| m.into());
         body = serde_json::to_vec(&v).unwrap_or_default();
     }
+    body = sent_now_if_lifecycle(body);
     let secret = std::env::var("SALLA_WEBHOOK_SECRET").unwrap_or_else(|_| DEV_SECRET.into());
     let signature = adapters::salla::signature::sign(secret.as_bytes(), &body);
     let resp = reqwest::Client::new()

@@ -25,7 +25,7 @@ use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
 
-use super::{KeyStore, KlaviyoConnection, MAX_STORE_ID_LEN, SallaTokens, StoreRecord};
+use super::{KeyStore, KlaviyoConnection, Lifecycle, MAX_STORE_ID_LEN, SallaTokens, StoreRecord};
 use crate::{AdapterError, Secret, Service};
 
 const MASTER_KEY_FILE: &str = "master.key";
@@ -171,6 +171,21 @@ struct StoreFile {
     version: u64,
     klaviyo: Option<KlaviyoFile>,
     salla: Option<SallaFile>,
+    #[serde(default)]
+    lifecycle: LifecycleFile,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ttl: Option<i64>,
+}
+
+/// [`Lifecycle`]'s times, unix seconds.
+#[derive(Serialize, Deserialize, Default)]
+struct LifecycleFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    authorized_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    settings_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    uninstalled_at: Option<i64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -227,12 +242,21 @@ impl Inner {
         Ok(Some(file))
     }
 
+    /// The stored file, unless it is an expired deletion marker (which reads as absent).
+    fn load_live(&self, store_id: &str) -> Result<Option<StoreFile>, AdapterError> {
+        let now = crate::clock::now_unix();
+        Ok(self
+            .load(store_id)?
+            .filter(|f| f.ttl.is_none_or(|ttl| ttl > now)))
+    }
+
+    /// 0 when absent or an expired marker: a first put may replace the marker.
     fn stored_version(&self, store_id: &str) -> Result<u64, AdapterError> {
-        Ok(self.load(store_id)?.map_or(0, |f| f.version))
+        Ok(self.load_live(store_id)?.map_or(0, |f| f.version))
     }
 
     fn read(&self, store_id: &str) -> Result<Option<StoreRecord>, AdapterError> {
-        let Some(file) = self.load(store_id)? else {
+        let Some(file) = self.load_live(store_id)? else {
             return Ok(None);
         };
         let klaviyo = match file.klaviyo {
@@ -265,6 +289,12 @@ impl Inner {
             klaviyo,
             salla,
             version: file.version,
+            lifecycle: Lifecycle {
+                authorized_at: file.lifecycle.authorized_at,
+                settings_at: file.lifecycle.settings_at,
+                uninstalled_at: file.lifecycle.uninstalled_at,
+            },
+            ttl: file.ttl,
         }))
     }
 
@@ -295,6 +325,12 @@ impl Inner {
                     refresh_blocked_at: s.refresh_blocked_at,
                 }),
             },
+            lifecycle: LifecycleFile {
+                authorized_at: record.lifecycle.authorized_at,
+                settings_at: record.lifecycle.settings_at,
+                uninstalled_at: record.lifecycle.uninstalled_at,
+            },
+            ttl: record.ttl,
         };
         let bytes = serde_json::to_vec_pretty(&file).map_err(|_| AdapterError::Unavailable {
             service: Service::EmbeddedKeyStore,

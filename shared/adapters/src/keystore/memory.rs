@@ -10,6 +10,7 @@ use async_trait::async_trait;
 
 use super::{KeyStore, StoreRecord};
 use crate::AdapterError;
+use crate::clock::now_unix;
 
 /// Holds records in a process-local map. Nothing is encrypted or persisted: never use it
 /// outside tests.
@@ -63,12 +64,22 @@ impl MemoryKeyStore {
 #[async_trait]
 impl KeyStore for MemoryKeyStore {
     async fn get(&self, store_id: &str) -> Result<Option<StoreRecord>, AdapterError> {
-        Ok(self.lock().get(store_id).cloned())
+        let now = now_unix();
+        Ok(self
+            .lock()
+            .get(store_id)
+            .filter(|r| !r.expired(now))
+            .cloned())
     }
 
     async fn put(&self, record: &StoreRecord) -> Result<u64, AdapterError> {
+        let now = now_unix();
         let mut map = self.lock();
-        let current = map.get(&record.store_id).map_or(0, |r| r.version);
+        // An expired deletion marker reads as absent, so a first put may replace it.
+        let current = map
+            .get(&record.store_id)
+            .filter(|r| !r.expired(now))
+            .map_or(0, |r| r.version);
         if current != record.version {
             return Err(AdapterError::Conflict {
                 store_id: record.store_id.clone(),
@@ -136,6 +147,27 @@ mod tests {
         fresh.version = 7;
         assert!(matches!(
             store.put(&fresh).await,
+            Err(AdapterError::Conflict { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_expired_marker_reads_as_absent_and_may_be_replaced() {
+        let now = now_unix();
+        let mut live = StoreRecord::new("m1");
+        live.ttl = Some(now + 3600);
+        let mut expired = StoreRecord::new("m2");
+        expired.ttl = Some(now - 1);
+        let store = MemoryKeyStore::with_records([live, expired]);
+        assert!(store.get("m1").await.unwrap().is_some());
+        assert_eq!(store.version("m1").await.unwrap(), Some(1));
+        assert!(store.get("m2").await.unwrap().is_none());
+        assert_eq!(store.version("m2").await.unwrap(), None);
+        // A first put replaces the expired marker; the live one is still a conflict.
+        assert_eq!(store.put(&StoreRecord::new("m2")).await.unwrap(), 1);
+        assert!(store.get("m2").await.unwrap().unwrap().ttl.is_none());
+        assert!(matches!(
+            store.put(&StoreRecord::new("m1")).await,
             Err(AdapterError::Conflict { .. })
         ));
     }

@@ -104,6 +104,47 @@ pub struct StoreRecord {
     /// Optimistic-concurrency version. 0 means "not stored yet". [`KeyStore::put`] succeeds
     /// only if the stored version still equals this value, and returns the new version.
     pub version: u64,
+    /// When the newest lifecycle event of each kind we applied was sent.
+    pub lifecycle: Lifecycle,
+    /// Unix seconds after which the record reads as absent: set on a deletion marker (an
+    /// uninstalled store), so it vanishes even before DynamoDB's TTL sweep removes it.
+    pub ttl: Option<i64>,
+}
+
+/// Unix seconds of the newest lifecycle event of each kind applied to a store (the event's
+/// own `created_at`, or the install time for the OAuth callback). Salla neither orders nor
+/// deduplicates deliveries, so an event older than these is stale and ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Lifecycle {
+    pub authorized_at: Option<i64>,
+    pub settings_at: Option<i64>,
+    pub uninstalled_at: Option<i64>,
+}
+
+impl StoreRecord {
+    /// How long a deletion marker outlives the uninstall: far longer than Salla's retries and
+    /// the oldest lifecycle body accepted, so any late event still finds it.
+    pub const MARKER_TTL_SECS: i64 = 48 * 3600;
+
+    /// Turns the record into a deletion marker: nothing but the store id, the version (which
+    /// keeps increasing, so a warm cache never mistakes a reinstall for what it holds), the
+    /// lifecycle times and the marker's expiry. `at` is the uninstall's time.
+    pub fn mark_uninstalled(&mut self, at: i64, now: i64) {
+        let mut lifecycle = self.lifecycle;
+        lifecycle.uninstalled_at = lifecycle.uninstalled_at.max(Some(at));
+        *self = StoreRecord {
+            store_id: std::mem::take(&mut self.store_id),
+            version: self.version,
+            lifecycle,
+            ttl: Some(now.saturating_add(Self::MARKER_TTL_SECS)),
+            ..StoreRecord::default()
+        };
+    }
+
+    /// Whether the record has expired (a deletion marker past its `ttl`): it reads as absent.
+    pub fn expired(&self, now: i64) -> bool {
+        self.ttl.is_some_and(|ttl| ttl <= now)
+    }
 }
 
 impl StoreRecord {
@@ -117,7 +158,8 @@ impl StoreRecord {
 
 #[async_trait]
 pub trait KeyStore: Send + Sync {
-    /// The record for a store, or `None` if we hold nothing for it.
+    /// The record for a store, or `None` if we hold nothing for it (an expired deletion
+    /// marker included). A put at version 0 may replace an expired marker.
     async fn get(&self, store_id: &str) -> Result<Option<StoreRecord>, AdapterError>;
 
     /// The stored record's version, or `None` if we hold nothing for the store: what the

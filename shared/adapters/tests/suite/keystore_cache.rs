@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use adapters::keystore::cached::{CacheStats, CachedKeyStore, CallCounts, CountingKeyStore};
 use adapters::keystore::memory::MemoryKeyStore;
-use adapters::keystore::{KeyStore, StoreRecord};
+use adapters::keystore::{KeyStore, StoreRecord, update};
 use adapters::{AdapterError, Secret};
 use async_trait::async_trait;
 use keystore_support::*;
@@ -413,6 +413,62 @@ async fn a_store_removed_elsewhere_stops_being_served_at_the_next_recheck() {
     cache.get("1").await.unwrap().unwrap();
     memory.delete("1").await.unwrap();
     assert_eq!(cache.get("1").await.unwrap(), None);
+}
+
+/// An uninstall leaves a deletion marker whose version keeps counting, so an uninstall and
+/// a reinstall with another key, both in other processes between two checks, can never
+/// bring back the version this cache holds (a delete would restart it at 1, and the cached
+/// old key would be confirmed until the TTL).
+#[tokio::test]
+async fn an_uninstall_and_reinstall_elsewhere_is_seen_at_the_next_recheck() {
+    let (memory, _, cache) = rechecking();
+    let now = adapters::clock::now_unix();
+    assert_eq!(cache.get("1").await.unwrap().unwrap().version, 1);
+    update(memory.as_ref(), "1", |r| r.mark_uninstalled(now, now))
+        .await
+        .unwrap();
+    update(memory.as_ref(), "1", |r| {
+        r.ttl = None;
+        r.klaviyo = full_record("1").klaviyo.map(|mut k| {
+            k.private_key = Secret::new("pk_live_reinstalled_key_3333");
+            k
+        });
+    })
+    .await
+    .unwrap();
+    let got = cache.get("1").await.unwrap().unwrap();
+    assert_eq!(
+        got.klaviyo.unwrap().private_key.expose(),
+        "pk_live_reinstalled_key_3333",
+        "the key from before the uninstall was still served"
+    );
+}
+
+/// The deletion marker holds the store id, the version, the lifecycle times and its expiry:
+/// no key, no token, no account detail.
+#[test]
+fn a_deletion_marker_holds_no_store_data() {
+    let mut record = full_record("1");
+    record.version = 4;
+    record.lifecycle.authorized_at = Some(100);
+    record.mark_uninstalled(200, 1_000);
+    assert_eq!(
+        record,
+        StoreRecord {
+            store_id: "1".into(),
+            version: 4,
+            lifecycle: adapters::keystore::Lifecycle {
+                authorized_at: Some(100),
+                settings_at: None,
+                uninstalled_at: Some(200),
+            },
+            ttl: Some(1_000 + StoreRecord::MARKER_TTL_SECS),
+            ..StoreRecord::default()
+        }
+    );
+    // A late uninstall never moves the time back.
+    record.mark_uninstalled(150, 1_000);
+    assert_eq!(record.lifecycle.uninstalled_at, Some(200));
 }
 
 /// Confirming an unchanged entry costs a version read only: no full read (for DynamoDB, no

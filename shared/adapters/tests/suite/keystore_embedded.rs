@@ -280,3 +280,33 @@ async fn concurrent_updates_all_land() {
     assert_eq!(got.version, 5);
     assert_eq!(got.klaviyo.unwrap().validated_at, 1_760_000_004);
 }
+
+#[tokio::test]
+async fn lifecycle_times_and_expired_markers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedKeyStore::open(dir.path()).unwrap();
+    let now = adapters::clock::now_unix();
+    let mut marker = StoreRecord::new("3003");
+    marker.lifecycle = adapters::keystore::Lifecycle {
+        authorized_at: Some(now - 20),
+        settings_at: None,
+        uninstalled_at: Some(now),
+    };
+    marker.ttl = Some(now + 3600);
+    assert_eq!(store.put(&marker).await.unwrap(), 1);
+    let got = store.get("3003").await.unwrap().expect("live marker");
+    assert_eq!((got.lifecycle, got.ttl), (marker.lifecycle, marker.ttl));
+    assert!(matches!(
+        store.put(&StoreRecord::new("3003")).await,
+        Err(AdapterError::Conflict { .. })
+    ));
+
+    let mut expired = got;
+    expired.ttl = Some(now - 1);
+    assert_eq!(store.put(&expired).await.unwrap(), 2);
+    assert_eq!(store.get("3003").await.unwrap(), None);
+    assert_eq!(store.version("3003").await.unwrap(), None);
+    assert_eq!(store.put(&full_record("3003")).await.unwrap(), 1);
+    let fresh = store.get("3003").await.unwrap().expect("replaced");
+    assert_eq!(fresh.ttl, None);
+}

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use adapters::Secret;
 use adapters::keystore::cached::CachedKeyStore;
 use adapters::keystore::dynamo::DynamoKeyStore;
-use adapters::keystore::{KeyStore, StoreRecord, update};
+use adapters::keystore::{KeyStore, Lifecycle, StoreRecord, update};
 use adapters::{AdapterError, Service};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -620,5 +620,86 @@ async fn version_read_is_one_request_without_kms() {
         cache.get(&id).await.unwrap(),
         None,
         "a deleted store was served"
+    );
+}
+
+/// Lifecycle times and a deletion marker's `ttl` are plain numbers; a marker past its `ttl`
+/// reads as absent (DynamoDB's sweep is lazy) and a first put may replace it, while a live
+/// marker still refuses one.
+#[tokio::test]
+async fn lifecycle_times_and_expired_markers() {
+    let Some(url) = moto_url() else { return };
+    let moto = Moto::connect(&url).await;
+    let store = moto.store("marker").await;
+    let now = adapters::clock::now_unix();
+    let id = unique("store");
+    let mut marker = StoreRecord::new(&id);
+    marker.lifecycle = Lifecycle {
+        authorized_at: Some(now - 20),
+        settings_at: Some(now - 10),
+        uninstalled_at: Some(now),
+    };
+    marker.ttl = Some(now + 3600);
+    assert_eq!(store.put(&marker).await.unwrap(), 1);
+    let got = store.get(&id).await.unwrap().expect("live marker");
+    assert_eq!((got.lifecycle, got.ttl), (marker.lifecycle, marker.ttl));
+    assert_eq!(store.version(&id).await.unwrap(), Some(1));
+    let item = raw_item(&moto, &store, &id).await;
+    assert_eq!(
+        item.get("ttl"),
+        Some(&AttributeValue::N((now + 3600).to_string()))
+    );
+    assert_eq!(
+        item.get("uninstalled_at"),
+        Some(&AttributeValue::N(now.to_string()))
+    );
+    assert!(matches!(
+        store.put(&StoreRecord::new(&id)).await,
+        Err(AdapterError::Conflict { .. })
+    ));
+
+    set_attr(
+        &moto,
+        &store,
+        &id,
+        "ttl",
+        AttributeValue::N((now - 1).to_string()),
+    )
+    .await;
+    assert_eq!(store.get(&id).await.unwrap(), None);
+    assert_eq!(store.version(&id).await.unwrap(), None);
+    assert_eq!(store.put(&full_record(&id)).await.unwrap(), 1);
+    let fresh = store.get(&id).await.unwrap().expect("replaced");
+    assert_eq!((fresh.ttl, fresh.lifecycle), (None, Lifecycle::default()));
+    assert!(!raw_item(&moto, &store, &id).await.contains_key("ttl"));
+}
+
+/// The deletion marker as DynamoDB holds it: the store id, the version, the lifecycle times,
+/// the expiry and the write time, nothing else (no ciphertext, no account detail).
+#[tokio::test]
+async fn a_deletion_marker_item_holds_no_store_data() {
+    let Some(url) = moto_url() else { return };
+    let moto = Moto::connect(&url).await;
+    let store = moto.store("marker_item").await;
+    let now = adapters::clock::now_unix();
+    let id = unique("store");
+    let mut record = full_record(&id);
+    record.lifecycle.authorized_at = Some(now - 60);
+    record.version = store.put(&record).await.unwrap();
+    record.mark_uninstalled(now, now);
+    store.put(&record).await.unwrap();
+    let item = raw_item(&moto, &store, &id).await;
+    let mut names: Vec<&str> = item.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "authorized_at",
+            "store_id",
+            "ttl",
+            "uninstalled_at",
+            "updated_at",
+            "version"
+        ]
     );
 }

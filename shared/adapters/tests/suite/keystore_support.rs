@@ -134,5 +134,6 @@ pub fn full_record(store_id: &str) -> StoreRecord {
             refresh_blocked_at: None,
         }),
         version: 0,
+        ..StoreRecord::default()
     }
 }

@@ -9,7 +9,9 @@ use adapters::Secret;
 use adapters::keystore::memory::MemoryKeyStore;
 use adapters::keystore::{KeyStore, SallaTokens, StoreRecord};
 use adapters::klaviyo::RetryPolicy;
-use e2e::harness::{GOOD_KEY, Harness, fast_policy, merchant_of, sample, sample_names, sign};
+use e2e::harness::{
+    GOOD_KEY, Harness, fast_policy, fresh, merchant_of, sample, sample_names, sign,
+};
 use klaviyo_stub::{Fault, StubAccount};
 use serde_json::{Value, json};
 
@@ -395,7 +397,7 @@ async fn duplicate_profile_phone_is_resent_without_the_phone() {
 #[tokio::test]
 async fn lifecycle_authorize_settings_and_uninstall() {
     let h = Harness::start().await;
-    let authorize = sample("app.store.authorize.json");
+    let authorize = fresh(&sample("app.store.authorize.json"));
     let store = merchant_of(&authorize).unwrap();
 
     let a = h.post_signed(&authorize).await;
@@ -415,7 +417,7 @@ async fn lifecycle_authorize_settings_and_uninstall() {
     // Settings with an invalid key: validated, not stored.
     let mut settings: Value = serde_json::from_slice(&sample("app.settings.updated.json")).unwrap();
     settings["data"]["settings"]["klaviyo_private_key"] = json!("pk_not_a_real_key");
-    let bad = serde_json::to_vec(&settings).unwrap();
+    let bad = fresh(&serde_json::to_vec(&settings).unwrap());
     let a = h.post_signed(&bad).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body["outcome"], "klaviyo_key_rejected");
@@ -431,7 +433,7 @@ async fn lifecycle_authorize_settings_and_uninstall() {
 
     // A valid key: stored with the account name, and the tokens kept.
     settings["data"]["settings"]["klaviyo_private_key"] = json!(GOOD_KEY);
-    let good = serde_json::to_vec(&settings).unwrap();
+    let good = fresh(&serde_json::to_vec(&settings).unwrap());
     let a = h.post_signed(&good).await;
     assert_eq!(a.body["outcome"], "klaviyo_key_stored", "{}", a.body);
     let record = h.store.get(&store).await.unwrap().unwrap();
@@ -445,11 +447,12 @@ async fn lifecycle_authorize_settings_and_uninstall() {
         "klaviyo_key_stored"
     );
 
-    // Uninstall deletes everything for the store at once.
-    let a = h.post_signed(&sample("app.uninstalled.json")).await;
+    // Uninstall deletes everything for the store at once, leaving a deletion marker.
+    let a = h.post_signed(&fresh(&sample("app.uninstalled.json"))).await;
     assert_eq!(a.status, 200);
     assert_eq!(a.body["outcome"], "store_deleted");
-    assert!(h.store.get(&store).await.unwrap().is_none());
+    let marker = h.store.get(&store).await.unwrap().expect("deletion marker");
+    assert!(marker.klaviyo.is_none() && marker.salla.is_none() && marker.ttl.is_some());
     // Events after uninstall reach nobody.
     let login =
         br#"{"event":"customer.login","merchant":1234509876,"data":{"id":1,"email":"x@y.z"}}"#;
@@ -752,7 +755,9 @@ async fn switching_a_store_to_another_klaviyo_account_is_reported_as_such() {
     h.klaviyo
         .add_account("pk_other_account_key", StubAccount::new("Other", "Other9"));
     settings["data"]["settings"]["klaviyo_private_key"] = json!(GOOD_KEY);
-    let first = h.post_signed(&serde_json::to_vec(&settings).unwrap()).await;
+    let first = h
+        .post_signed(&fresh(&serde_json::to_vec(&settings).unwrap()))
+        .await;
     assert_eq!(
         first.body["outcome"], "klaviyo_key_stored",
         "{}",
@@ -761,7 +766,9 @@ async fn switching_a_store_to_another_klaviyo_account_is_reported_as_such() {
     // A new key of the same account is a plain replacement; another account is a switch,
     // which the operator must be able to see and count.
     settings["data"]["settings"]["klaviyo_private_key"] = json!("pk_other_account_key");
-    let switch = h.post_signed(&serde_json::to_vec(&settings).unwrap()).await;
+    let switch = h
+        .post_signed(&fresh(&serde_json::to_vec(&settings).unwrap()))
+        .await;
     assert_eq!(switch.status, 200);
     assert_eq!(
         switch.body["outcome"], "klaviyo_account_changed",

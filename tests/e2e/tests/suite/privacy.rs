@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 
 use adapters::config::{Config, Profile};
-use e2e::harness::{Harness, fast_policy, merchant_of, sample, sample_names, sign};
+use e2e::harness::{Harness, fast_policy, fresh, merchant_of, sample, sample_names, sign};
 use klaviyo_stub::{Fault, StubAccount};
 use serde_json::{Value, json};
 
@@ -249,7 +249,7 @@ fn readdress(body: &[u8], merchant: &str) -> Vec<u8> {
 fn settings(merchant: &str, key: &str) -> Vec<u8> {
     let mut v: Value = serde_json::from_slice(&sample("app.settings.updated.json")).unwrap();
     v["data"]["settings"]["klaviyo_private_key"] = json!(key);
-    readdress(&serde_json::to_vec(&v).unwrap(), merchant)
+    fresh(&readdress(&serde_json::to_vec(&v).unwrap(), merchant))
 }
 
 #[tokio::test]
@@ -294,7 +294,7 @@ async fn child_run_the_corpus() {
     // Salla tokens (expired, so cart enrichment tries a refresh) and a Klaviyo key per store.
     for m in &merchants {
         assert_eq!(
-            h.post_signed(&readdress(&sample("app.store.authorize.json"), m))
+            h.post_signed(&fresh(&readdress(&sample("app.store.authorize.json"), m)))
                 .await
                 .status,
             200
@@ -336,7 +336,7 @@ async fn child_run_the_corpus() {
     .await;
     // The lifecycle samples as Salla sends them, uninstall last (one store stays on disk).
     for name in names.iter().filter(|n| n.starts_with("app.")) {
-        h.post_signed(&sample(name)).await;
+        h.post_signed(&fresh(&sample(name))).await;
     }
     assert!(
         !h.klaviyo.requests().is_empty(),

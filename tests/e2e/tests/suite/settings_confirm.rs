@@ -7,7 +7,7 @@ use std::sync::Arc;
 use adapters::Secret;
 use adapters::keystore::memory::MemoryKeyStore;
 use adapters::keystore::{SallaTokens, StoreRecord};
-use e2e::harness::{GOOD_KEY, Harness, fast_policy, merchant_of, sample};
+use e2e::harness::{GOOD_KEY, Harness, fast_policy, fresh, merchant_of, sample};
 use e2e::salla_stub::{APP_ID, SallaStub};
 use klaviyo_stub::StubAccount;
 use serde_json::{Value, json};
@@ -17,7 +17,7 @@ const FORGED_KEY: &str = "pk_e2e_someone_elses_01";
 fn settings_with(key: &str) -> Vec<u8> {
     let mut settings: Value = serde_json::from_slice(&sample("app.settings.updated.json")).unwrap();
     settings["data"]["settings"]["klaviyo_private_key"] = json!(key);
-    serde_json::to_vec(&settings).unwrap()
+    fresh(&serde_json::to_vec(&settings).unwrap())
 }
 
 async fn held_key(h: &Harness, store: &str) -> Option<String> {

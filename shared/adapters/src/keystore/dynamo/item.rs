@@ -11,13 +11,15 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::keystore::{KlaviyoConnection, SallaTokens, StoreRecord};
+use crate::keystore::{KlaviyoConnection, Lifecycle, SallaTokens, StoreRecord};
 use crate::{AdapterError, Secret, Service};
 
 /// The partition key attribute.
 pub(crate) const KEY: &str = "store_id";
 /// The optimistic-concurrency counter every put is conditional on.
 pub(crate) const VERSION: &str = "version";
+/// Expiry of a deletion marker, unix seconds; the table's TTL attribute.
+pub(crate) const TTL: &str = "ttl";
 /// The secret attributes; each name is also the `secret` of its encryption context.
 pub(crate) const K_PRIVATE_KEY: &str = "klaviyo_private_key";
 pub(crate) const S_ACCESS_TOKEN: &str = "salla_access_token";
@@ -68,6 +70,19 @@ pub(crate) struct Item {
     /// `N`, unix seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub salla_refresh_blocked_at: Option<i64>,
+
+    /// `N`, unix seconds: `created_at` of the newest lifecycle event of each kind applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorized_at: Option<i64>,
+    /// `N`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings_at: Option<i64>,
+    /// `N`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uninstalled_at: Option<i64>,
+    /// `N`, unix seconds: a deletion marker's expiry, the table's TTL attribute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
 }
 
 /// A secret attribute as read: ciphertext, or something else that cannot be trusted.
@@ -147,6 +162,10 @@ impl Item {
             salla_scope: salla.and_then(|s| s.scope.clone()),
             salla_refresh_lease_until: salla.and_then(|s| s.refresh_lease_until),
             salla_refresh_blocked_at: salla.and_then(|s| s.refresh_blocked_at),
+            authorized_at: record.lifecycle.authorized_at,
+            settings_at: record.lifecycle.settings_at,
+            uninstalled_at: record.lifecycle.uninstalled_at,
+            ttl: record.ttl,
         }
     }
 
@@ -202,7 +221,19 @@ impl Item {
             klaviyo,
             salla,
             version: self.version,
+            lifecycle: Lifecycle {
+                authorized_at: self.authorized_at,
+                settings_at: self.settings_at,
+                uninstalled_at: self.uninstalled_at,
+            },
+            ttl: self.ttl,
         })
+    }
+
+    /// Whether this is a deletion marker past its expiry: it reads as absent, since
+    /// DynamoDB's TTL sweep removes it only some time later.
+    pub fn expired(&self, now: i64) -> bool {
+        self.ttl.is_some_and(|ttl| ttl <= now)
     }
 }
 
@@ -333,6 +364,7 @@ mod tests {
                 refresh_blocked_at: None,
             }),
             version: 3,
+            ..StoreRecord::default()
         }
     }
 
@@ -504,5 +536,34 @@ mod tests {
             })
             .unwrap_err();
         assert!(err.to_string().contains(S_REFRESH_TOKEN), "{err}");
+    }
+
+    #[test]
+    fn lifecycle_times_and_ttl_are_plain_numbers() {
+        let record = StoreRecord {
+            lifecycle: Lifecycle {
+                authorized_at: Some(10),
+                settings_at: Some(20),
+                uninstalled_at: Some(30),
+            },
+            ttl: Some(40),
+            ..StoreRecord::new("9")
+        };
+        let attrs = Item::from_record(&record, 2, 5, Secrets::default())
+            .encode()
+            .unwrap();
+        for (name, value) in [
+            ("authorized_at", 10),
+            ("settings_at", 20),
+            ("uninstalled_at", 30),
+            (TTL, 40),
+        ] {
+            assert_eq!(attrs.get(name), Some(&n(value)), "{name}");
+        }
+        let mut item = Item::decode(attrs).unwrap();
+        assert!(item.expired(40) && !item.expired(39));
+        item.take_ciphertexts().unwrap();
+        let read = item.into_record(Secrets::default()).unwrap();
+        assert_eq!((read.lifecycle, read.ttl), (record.lifecycle, record.ttl));
     }
 }

@@ -19,7 +19,7 @@ pub mod once;
 mod scan;
 
 use errors::{is_condition_failed, sdk_error};
-use item::{Item, K_PRIVATE_KEY, KEY, S_ACCESS_TOKEN, S_REFRESH_TOKEN, Secrets, VERSION};
+use item::{Item, K_PRIVATE_KEY, KEY, S_ACCESS_TOKEN, S_REFRESH_TOKEN, Secrets, TTL, VERSION};
 use kms::{Context, Kms};
 
 /// Longest partition key DynamoDB accepts, in bytes.
@@ -84,6 +84,9 @@ impl KeyStore for DynamoKeyStore {
             return Ok(None);
         };
         let mut item = Item::decode(attributes)?;
+        if item.expired(crate::clock::now_unix()) {
+            return Ok(None);
+        }
         // The key the caller asked for, whatever the item's own copy says.
         item.store_id = store_id.to_string();
         let ciphertexts = item.take_ciphertexts()?;
@@ -140,9 +143,15 @@ impl KeyStore for DynamoKeyStore {
             .table_name(&self.table)
             .set_item(Some(item.encode()?));
         let request = if record.version == 0 {
+            // An expired deletion marker reads as absent, so a first put may replace it.
             request
-                .condition_expression("attribute_not_exists(#k)")
+                .condition_expression("attribute_not_exists(#k) OR #ttl <= :now")
                 .expression_attribute_names("#k", KEY)
+                .expression_attribute_names("#ttl", TTL)
+                .expression_attribute_values(
+                    ":now",
+                    AttributeValue::N(crate::clock::now_unix().to_string()),
+                )
         } else {
             request
                 .condition_expression("#v = :v")
@@ -170,8 +179,8 @@ impl KeyStore for DynamoKeyStore {
         Ok(())
     }
 
-    /// One strongly consistent GetItem projecting `version` alone: no secret leaves the
-    /// table and no KMS call is made, so the cache can confirm an entry cheaply.
+    /// One strongly consistent GetItem projecting `version` and `ttl` alone: no secret leaves
+    /// the table and no KMS call is made, so the cache can confirm an entry cheaply.
     async fn version(&self, store_id: &str) -> Result<Option<u64>, AdapterError> {
         check_store_id(store_id)?;
         let out = self
@@ -180,14 +189,22 @@ impl KeyStore for DynamoKeyStore {
             .table_name(&self.table)
             .key(KEY, AttributeValue::S(store_id.to_string()))
             .consistent_read(true)
-            .projection_expression("#v")
+            .projection_expression("#v, #ttl")
             .expression_attribute_names("#v", VERSION)
+            .expression_attribute_names("#ttl", TTL)
             .send()
             .await
             .map_err(|e| sdk_error(Service::DynamoDb, &e))?;
         let Some(attributes) = out.item else {
             return Ok(None);
         };
+        if let Some(AttributeValue::N(ttl)) = attributes.get(TTL)
+            && ttl
+                .parse::<i64>()
+                .is_ok_and(|ttl| ttl <= crate::clock::now_unix())
+        {
+            return Ok(None);
+        }
         match attributes.get(VERSION) {
             Some(AttributeValue::N(n)) => n.parse().map(Some).ok(),
             _ => None,
