@@ -20,6 +20,8 @@ pub struct Deps {
     /// Salla's check of the token its dashboard gives the embedded page; `None` when no app
     /// id is configured (development), where only the OAuth handoff signs in.
     pub embedded: Option<Arc<dyn EmbeddedTokens>>,
+    /// The one origin allowed to frame the page (Salla's dashboard).
+    pub dashboard_origin: String,
 }
 
 impl Deps {
@@ -37,6 +39,7 @@ impl Deps {
                     app_id.clone(),
                 )) as Arc<dyn EmbeddedTokens>
             }),
+            dashboard_origin: config.salla_dashboard_origin.clone(),
         })
     }
 

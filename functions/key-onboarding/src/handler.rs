@@ -8,6 +8,12 @@ use crate::{Deps, form, validate, view};
 
 /// Never returns an error: every outcome is a page, a redirect or a JSON answer.
 pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
+    let mut resp = route(deps, req).await;
+    web::framed_by(&mut resp, &deps.dashboard_origin);
+    resp
+}
+
+async fn route(deps: &Deps, req: Request) -> Response<Body> {
     let segment = web::last_segment(req.uri().path());
     match (req.method(), segment) {
         (&Method::POST, "validate") => validate::handle(deps, &req).await,

@@ -126,6 +126,7 @@ pub fn deps_counting() -> (
         session_secret: Secret::new(SECRET),
         handoffs: Arc::new(adapters::once::memory::MemorySpentMarks::new()),
         embedded: Some(Arc::new(FakeEmbedded::default())),
+        dashboard_origin: adapters::web::SALLA_DASHBOARD_ORIGIN.into(),
     };
     (deps, keys, calls)
 }

@@ -34,6 +34,9 @@ pub struct Config {
     pub salla_app_id: Option<String>,
     /// Salla's exchange authority, which verifies the token of a page shown in its dashboard.
     pub salla_exchange_url: String,
+    /// The only origin that may frame the merchant pages (Salla's dashboard unless a test
+    /// dashboard stands in for it).
+    pub salla_dashboard_origin: String,
     pub klaviyo_api_url: String,
     pub session_secret: Secret,
     pub public_base_url: String,
@@ -163,6 +166,20 @@ impl Config {
             },
         };
 
+        let salla_dashboard_origin = match get("SALLA_DASHBOARD_ORIGIN") {
+            None => crate::web::SALLA_DASHBOARD_ORIGIN.to_string(),
+            Some(origin) if crate::web::is_dashboard_origin(&origin) => {
+                origin.trim_end_matches('/').to_string()
+            }
+            Some(_) => {
+                return Err(AdapterError::Config(
+                    "SALLA_DASHBOARD_ORIGIN must be an https origin (scheme and host only), \
+                     or http on loopback"
+                        .into(),
+                ));
+            }
+        };
+
         let default_store = match profile {
             Profile::Dev { .. } => "embedded",
             Profile::Lambda { .. } => "dynamodb",
@@ -243,6 +260,7 @@ impl Config {
             salla_api_url: get("SALLA_API_URL")
                 .unwrap_or_else(|| "https://api.salla.dev/admin/v2".into()),
             salla_app_id,
+            salla_dashboard_origin,
             salla_exchange_url: get("SALLA_EXCHANGE_URL")
                 .unwrap_or_else(|| "https://api.salla.dev/exchange-authority/v1".into()),
             klaviyo_api_url: get("KLAVIYO_API_URL")
@@ -344,6 +362,26 @@ mod tests {
         let err = lambda(&[]).unwrap_err();
         assert!(err.to_string().contains("SALLA_APP_ID"), "{err}");
         assert!(lambda(&[("SALLA_APP_ID", "1")]).is_ok());
+    }
+
+    #[test]
+    fn the_dashboard_origin_defaults_to_salla_s_and_refuses_wildcards() {
+        let dev = Profile::Dev { port: 3000 };
+        let origin = |v: &[(&str, &str)]| {
+            Config::from_lookup(lookup(v), dev).map(|(c, _)| c.salla_dashboard_origin)
+        };
+        assert_eq!(origin(&[]).unwrap(), "https://s.salla.sa");
+        assert_eq!(
+            origin(&[("SALLA_DASHBOARD_ORIGIN", "http://localhost:4000/")]).unwrap(),
+            "http://localhost:4000"
+        );
+        for bad in [
+            "https://*.salla.sa",
+            "http://dash.example",
+            "https://s.salla.sa/x",
+        ] {
+            assert!(origin(&[("SALLA_DASHBOARD_ORIGIN", bad)]).is_err(), "{bad}");
+        }
     }
 
     #[test]

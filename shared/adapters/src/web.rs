@@ -11,6 +11,46 @@ use lambda_http::{Body, Request, RequestExt, Response};
 pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
                        form-action 'self'; frame-ancestors https://s.salla.sa";
 
+/// The origin [`CSP`] lets frame the pages.
+pub const SALLA_DASHBOARD_ORIGIN: &str = "https://s.salla.sa";
+
+/// Whether `origin` may stand in for Salla's dashboard as the pages' only frame ancestor: an
+/// `https` origin, or `http` on loopback (a local test dashboard); scheme and host only, no
+/// path, query or wildcard.
+pub fn is_dashboard_origin(origin: &str) -> bool {
+    let Ok(url) = url::Url::parse(origin) else {
+        return false;
+    };
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost"));
+    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+    scheme_ok
+        && url.host_str().is_some_and(|h| !h.contains('*'))
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && matches!(url.path(), "" | "/")
+        && url.origin().ascii_serialization() == origin.trim_end_matches('/')
+}
+
+/// Lets `origin` (checked with [`is_dashboard_origin`]) frame this page instead of Salla's
+/// dashboard: the rest of the policy is unchanged.
+pub fn framed_by(resp: &mut Response<Body>, origin: &str) {
+    if origin == SALLA_DASHBOARD_ORIGIN || !is_dashboard_origin(origin) {
+        return;
+    }
+    if resp.headers().contains_key(header::CONTENT_SECURITY_POLICY) {
+        let policy = CSP.replace(
+            &format!("frame-ancestors {SALLA_DASHBOARD_ORIGIN}"),
+            &format!("frame-ancestors {origin}"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&policy) {
+            resp.headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
+}
+
 /// Most query or form pairs read from one request; our forms have five fields.
 const MAX_PAIRS: usize = 32;
 
@@ -236,6 +276,44 @@ mod tests {
             .find_map(|d| d.strip_prefix("frame-ancestors "))
             .unwrap();
         assert_eq!(ancestors, "https://s.salla.sa");
+    }
+
+    #[test]
+    fn another_dashboard_origin_replaces_only_the_frame_ancestor() {
+        for ok in [
+            "https://s.salla.sa",
+            "https://dash.example:8443",
+            "http://localhost:4000",
+            "http://127.0.0.1:9",
+        ] {
+            assert!(is_dashboard_origin(ok), "{ok}");
+        }
+        for bad in [
+            "http://dash.example",
+            "https://*.salla.sa",
+            "https://s.salla.sa/path",
+            "https://s.salla.sa?x",
+            "https://u@s.salla.sa",
+            "s.salla.sa",
+            "",
+            "https://a b",
+            "https://s.salla.sa 'unsafe-inline'",
+        ] {
+            assert!(!is_dashboard_origin(bad), "{bad}");
+        }
+        let mut page = html(StatusCode::OK, String::new());
+        framed_by(&mut page, "http://localhost:4000");
+        let csp = page.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
+        assert!(
+            csp.ends_with("; frame-ancestors http://localhost:4000"),
+            "{csp}"
+        );
+        assert!(csp.starts_with("default-src 'none';"), "{csp}");
+        let mut page = html(StatusCode::OK, String::new());
+        framed_by(&mut page, "https://*.salla.sa");
+        assert_eq!(page.headers()[header::CONTENT_SECURITY_POLICY], CSP);
     }
 
     #[test]

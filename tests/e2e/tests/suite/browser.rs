@@ -229,6 +229,7 @@ async fn onboarding_in_headless_chromium() {
             session_secret: Secret::new(SESSION_SECRET),
             handoffs: Arc::new(adapters::once::memory::MemorySpentMarks::new()),
             embedded: None,
+            dashboard_origin: adapters::web::SALLA_DASHBOARD_ORIGIN.into(),
         },
     });
     tokio::spawn(start_app(app, listener));
@@ -374,4 +375,167 @@ async fn wait_for_query(client: &Client, expected: &str) -> Result<(), String> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Err(format!("the page never reached ?{expected}"))
+}
+
+/// A stand-in for Salla's merchant dashboard: `/` frames the app page with a valid token,
+/// `/forged` with one Salla never issued.
+async fn start_dashboard(app_base: String) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind dashboard");
+    let port = listener.local_addr().expect("dashboard address").port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let app_base = app_base.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req: hyper::Request<Incoming>| {
+                    let token = if req.uri().path() == "/forged" {
+                        "em_tok_forged"
+                    } else {
+                        EMBEDDED_TOKEN
+                    };
+                    let html = format!(
+                        "<!doctype html><html><body><h1>Salla</h1>\
+                         <iframe id=\"app\" width=\"400\" height=\"820\" \
+                         src=\"{app_base}/onboarding?token={token}&theme=light&lang=en&app_id=1\">\
+                         </iframe></body></html>"
+                    );
+                    async move {
+                        Ok::<_, Infallible>(
+                            hyper::Response::builder()
+                                .header("content-type", "text/html; charset=utf-8")
+                                .body(Full::new(Bytes::from(html)))
+                                .expect("dashboard page"),
+                        )
+                    }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    port
+}
+
+const EMBEDDED_TOKEN: &str = "em_tok_browser_live";
+
+/// Easy Mode: the page inside a dashboard frame on another site (`localhost` frames
+/// `127.0.0.1`), signed in by the token in the frame's URL, saving a key from inside the
+/// frame; a dashboard on another origin cannot frame it; a forged token signs nobody in.
+#[tokio::test]
+async fn the_embedded_page_in_a_dashboard_frame() {
+    let Ok(chromedriver) = std::env::var("CHROMEDRIVER") else {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "CHROMEDRIVER is not set: run infra/scripts/chromium.sh and export CHROMEDRIVER=$(command -v chromedriver)"
+            );
+        }
+        println!("skipping: CHROMEDRIVER is not set (see infra/scripts/chromium.sh)");
+        return;
+    };
+    let salla = SallaStub::start("browser-client", "browser-secret").await;
+    salla.add_embedded_token(EMBEDDED_TOKEN, STORE, adapters::clock::now_unix() + 600);
+    let klaviyo = KlaviyoStub::start().await;
+    klaviyo.add_account(GOOD_KEY, StubAccount::new(ACCOUNT_NAME, "AbC123"));
+    let keys = Arc::new(MemoryKeyStore::new());
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let dashboard = start_dashboard(base.clone()).await;
+    let elsewhere = start_dashboard(base.clone()).await;
+    let app = Arc::new(App {
+        callback: oauth_callback::Deps {
+            oauth: SallaOAuth::new(&salla.base_url, "browser-client", Secret::new("x")),
+            keys: keys.clone(),
+            session_secret: Secret::new(SESSION_SECRET),
+            onboarding_url: format!("{base}/onboarding"),
+            redirect_uri: format!("{base}/oauth/callback"),
+        },
+        onboarding: key_onboarding::Deps {
+            keys: keys.clone(),
+            klaviyo: Arc::new(KlaviyoClient::new(&klaviyo.base_url)),
+            session_secret: Secret::new(SESSION_SECRET),
+            handoffs: Arc::new(adapters::once::memory::MemorySpentMarks::new()),
+            embedded: Some(Arc::new(adapters::salla::embedded::SallaEmbedded::new(
+                &format!("{}/exchange-authority/v1", salla.base_url),
+                e2e::salla_stub::APP_ID,
+            ))),
+            dashboard_origin: format!("http://localhost:{dashboard}"),
+        },
+    });
+    tokio::spawn(start_app(app, listener));
+
+    let (_driver, webdriver) = start_driver(&chromedriver).await;
+    let profile = tempfile::tempdir().expect("browser profile dir");
+    let client = browser(&webdriver, profile.path()).await;
+    let flow = embedded_flow(client.clone(), dashboard, elsewhere, keys);
+    let outcome = tokio::spawn(flow).await;
+    let _ = client.close().await;
+    match outcome {
+        Ok(result) => result.expect("embedded flow"),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => panic!("embedded flow task failed: {e}"),
+    }
+}
+
+async fn embedded_flow(
+    client: Client,
+    dashboard: u16,
+    elsewhere: u16,
+    keys: Arc<MemoryKeyStore>,
+) -> Result<(), String> {
+    let client = &client;
+    let e = |e: fantoccini::error::CmdError| e.to_string();
+    // 1. Opened from the dashboard: signed in inside the frame.
+    client
+        .goto(&format!("http://localhost:{dashboard}/"))
+        .await
+        .map_err(e)?;
+    client.enter_frame(0).await.map_err(e)?;
+    let status = text_of(client, "#not-connected").await;
+    assert!(
+        status.contains("No Klaviyo account is connected"),
+        "{status}"
+    );
+    screenshot(client, "embedded-1-signed-in.png").await;
+
+    // 2. A key saved from inside the frame (the session travels in the form).
+    submit_key(client, GOOD_KEY).await?;
+    assert_eq!(text_of(client, "#account").await, ACCOUNT_NAME);
+    assert_eq!(text_of(client, "#last4").await, "••••WXYZ");
+    let stored = keys.get(STORE).await.unwrap().unwrap().klaviyo;
+    assert_eq!(
+        stored.map(|k| k.private_key.expose().to_owned()).as_deref(),
+        Some(GOOD_KEY)
+    );
+    screenshot(client, "embedded-2-connected.png").await;
+
+    // 3. A dashboard on another origin: the browser refuses to show the page in its frame.
+    client.enter_parent_frame().await.map_err(e)?;
+    client
+        .goto(&format!("http://localhost:{elsewhere}/"))
+        .await
+        .map_err(e)?;
+    client.enter_frame(0).await.map_err(e)?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let shown = client.find(Locator::Css("#save-form")).await;
+    assert!(shown.is_err(), "another origin framed the page");
+    screenshot(client, "embedded-3-foreign-frame-refused.png").await;
+
+    // 4. A token Salla never issued: the signed-out page, no forms.
+    client.enter_parent_frame().await.map_err(e)?;
+    client
+        .goto(&format!("http://localhost:{dashboard}/forged"))
+        .await
+        .map_err(e)?;
+    client.enter_frame(0).await.map_err(e)?;
+    let problem = text_of(client, "#error").await;
+    assert!(problem.contains("Open the app again"), "{problem}");
+    assert!(client.find(Locator::Css("form")).await.is_err());
+    screenshot(client, "embedded-4-forged-token.png").await;
+    Ok(())
 }

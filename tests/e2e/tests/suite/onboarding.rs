@@ -78,6 +78,7 @@ async fn world() -> World {
                 &format!("{}/exchange-authority/v1", salla.base_url),
                 APP_ID,
             ))),
+            dashboard_origin: adapters::web::SALLA_DASHBOARD_ORIGIN.into(),
         },
         salla,
         klaviyo,
@@ -1366,5 +1367,6 @@ fn world_onboarding(w: &World) -> key_onboarding::Deps {
         session_secret: Secret::new(SESSION_SECRET),
         handoffs: Arc::new(MemorySpentMarks::new()),
         embedded: None,
+        dashboard_origin: adapters::web::SALLA_DASHBOARD_ORIGIN.into(),
     }
 }
