@@ -160,8 +160,14 @@ async fn process(
                 if let Some(refused) = gate.await? {
                     return Ok(refused);
                 }
-                lifecycle::settings_updated(deps, &envelope.store_id, klaviyo_private_key, deadline)
-                    .await
+                lifecycle::settings_updated(
+                    deps,
+                    &envelope.store_id,
+                    klaviyo_private_key,
+                    created_at,
+                    deadline,
+                )
+                .await
             };
             within(deadline, change).await
         }

@@ -223,6 +223,7 @@ pub async fn settings_updated(
     deps: &Deps,
     store_id: &str,
     key: KeySetting,
+    created_at: Option<i64>,
     deadline: Deadline,
 ) -> Result<Outcome, IntakeError> {
     let key = match key {
@@ -232,7 +233,7 @@ pub async fn settings_updated(
                 change: "settings_without_key",
             });
         }
-        KeySetting::Cleared => return clear_key(deps, store_id).await,
+        KeySetting::Cleared => return clear_key(deps, store_id, created_at).await,
         KeySetting::Key(key) => key,
     };
     if !is_private_key_shape(&key) {
@@ -310,11 +311,19 @@ pub async fn settings_updated(
         needs_reconnect: false,
     };
     let mut previous_account = None;
-    keystore::update(deps.store.as_ref(), store_id, |record| {
+    // Ordered again at the write: an uninstall or a newer settings event may have landed
+    // while Klaviyo (and Salla) were asked.
+    let now = now_unix();
+    let applied = apply(deps, store_id, |record| {
+        decide(Kind::Settings, created_at, now, &record.lifecycle)?;
         previous_account = record.klaviyo.as_ref().and_then(|k| k.account_id.clone());
         record.klaviyo = Some(connection.clone());
+        Ok(true)
     })
     .await?;
+    if let Err(refusal) = applied {
+        return Ok(refused(refusal, Kind::Settings, store_id));
+    }
     // Moving a store's shopper data to another Klaviyo account is the change an attacker
     // with the webhook secret would make: every one is logged under its own name so the
     // operator can count and alarm on it (account ids name no shopper).
@@ -336,13 +345,23 @@ pub async fn settings_updated(
 }
 
 /// The merchant emptied the key field: stop relaying and forget the key.
-async fn clear_key(deps: &Deps, store_id: &str) -> Result<Outcome, IntakeError> {
+async fn clear_key(
+    deps: &Deps,
+    store_id: &str,
+    created_at: Option<i64>,
+) -> Result<Outcome, IntakeError> {
     let existing = deps.store.get(store_id).await?;
     if existing.as_ref().is_some_and(|r| r.klaviyo.is_some()) {
-        keystore::update(deps.store.as_ref(), store_id, |record| {
-            record.klaviyo = None
+        let now = now_unix();
+        let applied = apply(deps, store_id, |record| {
+            decide(Kind::Settings, created_at, now, &record.lifecycle)?;
+            let had_key = record.klaviyo.take().is_some();
+            Ok(had_key)
         })
         .await?;
+        if let Err(refusal) = applied {
+            return Ok(refused(refusal, Kind::Settings, store_id));
+        }
         return Ok(Outcome::Lifecycle {
             change: "klaviyo_key_removed",
         });
@@ -530,12 +549,59 @@ mod tests {
         Ok(AppSettingCheck::Differs)
     }
 
+    /// Klaviyo answering the key check while the store is being uninstalled.
+    struct UninstallDuringCheck {
+        store: Arc<MemoryKeyStore>,
+    }
+
+    #[async_trait]
+    impl KlaviyoApi for UninstallDuringCheck {
+        async fn get_account(&self, _: &Secret) -> Result<AccountInfo, AdapterError> {
+            let now = now_unix();
+            keystore::update(self.store.as_ref(), "7", |r| r.mark_uninstalled(now, now))
+                .await
+                .unwrap();
+            account()
+        }
+        async fn call(
+            &self,
+            _: &Secret,
+            _: &'static str,
+            _: &str,
+            _: Option<&Value>,
+            _: Instant,
+        ) -> Result<Delivery, AdapterError> {
+            Err(AdapterError::Config("not used".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn an_uninstall_landing_during_the_key_check_wins() {
+        let (mut deps, _) = deps(account);
+        let store = Arc::new(MemoryKeyStore::new());
+        deps.store = store.clone();
+        deps.klaviyo = Arc::new(UninstallDuringCheck { store });
+        let sent = now_unix() - 1;
+        let key = KeySetting::Key("pk_abc".into());
+        let outcome = settings_updated(&deps, "7", key, Some(sent), soon())
+            .await
+            .unwrap();
+        assert_eq!(change(outcome), "stale_lifecycle");
+        assert_eq!(held_key(&deps).await, None);
+    }
+
     #[tokio::test]
     async fn a_first_key_is_stored_once_salla_holds_it() {
         let (deps, salla) = confirming(matches, None, true).await;
-        let outcome = settings_updated(&deps, "7", KeySetting::Key("pk_abc".into()), soon())
-            .await
-            .unwrap();
+        let outcome = settings_updated(
+            &deps,
+            "7",
+            KeySetting::Key("pk_abc".into()),
+            Some(now_unix()),
+            soon(),
+        )
+        .await
+        .unwrap();
         assert_eq!(change(outcome), "klaviyo_key_stored");
         assert_eq!(held_key(&deps).await.as_deref(), Some("pk_abc"));
         assert_eq!(salla.calls.load(Ordering::SeqCst), 1);
@@ -547,10 +613,15 @@ mod tests {
         for held in [None, Some("Acct0")] {
             for answer in [differs as fn() -> _, || Ok(AppSettingCheck::AppNotActive)] {
                 let (deps, _) = confirming(answer, held, true).await;
-                let outcome =
-                    settings_updated(&deps, "7", KeySetting::Key("pk_forged".into()), soon())
-                        .await
-                        .unwrap();
+                let outcome = settings_updated(
+                    &deps,
+                    "7",
+                    KeySetting::Key("pk_forged".into()),
+                    Some(now_unix()),
+                    soon(),
+                )
+                .await
+                .unwrap();
                 assert_eq!(change(outcome), "klaviyo_key_unconfirmed", "{held:?}");
                 let kept = held.map(|_| "pk_held");
                 assert_eq!(held_key(&deps).await.as_deref(), kept);
@@ -561,9 +632,15 @@ mod tests {
     #[tokio::test]
     async fn a_new_key_for_the_same_account_needs_no_confirmation() {
         let (deps, salla) = confirming(differs, Some("Acct1"), true).await;
-        let outcome = settings_updated(&deps, "7", KeySetting::Key("pk_rotated".into()), soon())
-            .await
-            .unwrap();
+        let outcome = settings_updated(
+            &deps,
+            "7",
+            KeySetting::Key("pk_rotated".into()),
+            Some(now_unix()),
+            soon(),
+        )
+        .await
+        .unwrap();
         assert_eq!(change(outcome), "klaviyo_key_stored");
         assert_eq!(held_key(&deps).await.as_deref(), Some("pk_rotated"));
         assert_eq!(salla.calls.load(Ordering::SeqCst), 0);
@@ -572,9 +649,15 @@ mod tests {
     #[tokio::test]
     async fn without_salla_tokens_or_with_salla_down_the_delivery_is_retried() {
         let (deps, salla) = confirming(matches, None, false).await;
-        let err = settings_updated(&deps, "7", KeySetting::Key("pk_abc".into()), soon())
-            .await
-            .unwrap_err();
+        let err = settings_updated(
+            &deps,
+            "7",
+            KeySetting::Key("pk_abc".into()),
+            Some(now_unix()),
+            soon(),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.status(), 503);
         assert_eq!(salla.calls.load(Ordering::SeqCst), 0);
 
@@ -594,9 +677,15 @@ mod tests {
             },
         ] {
             let (deps, _) = confirming(answer, Some("Acct0"), true).await;
-            let err = settings_updated(&deps, "7", KeySetting::Key("pk_abc".into()), soon())
-                .await
-                .unwrap_err();
+            let err = settings_updated(
+                &deps,
+                "7",
+                KeySetting::Key("pk_abc".into()),
+                Some(now_unix()),
+                soon(),
+            )
+            .await
+            .unwrap_err();
             assert_eq!(err.status(), 503);
             assert_eq!(held_key(&deps).await.as_deref(), Some("pk_held"));
         }
@@ -605,18 +694,24 @@ mod tests {
     #[tokio::test]
     async fn only_an_explicit_empty_key_disconnects() {
         let (deps, _) = deps(account);
-        let stored = settings_updated(&deps, "7", KeySetting::Key("pk_abc".into()), soon())
-            .await
-            .unwrap();
+        let stored = settings_updated(
+            &deps,
+            "7",
+            KeySetting::Key("pk_abc".into()),
+            Some(now_unix()),
+            soon(),
+        )
+        .await
+        .unwrap();
         assert_eq!(change(stored), "klaviyo_key_stored");
 
-        let absent = settings_updated(&deps, "7", KeySetting::Absent, soon())
+        let absent = settings_updated(&deps, "7", KeySetting::Absent, Some(now_unix()), soon())
             .await
             .unwrap();
         assert_eq!(change(absent), "settings_without_key");
         assert_eq!(held_key(&deps).await.as_deref(), Some("pk_abc"));
 
-        let cleared = settings_updated(&deps, "7", KeySetting::Cleared, soon())
+        let cleared = settings_updated(&deps, "7", KeySetting::Cleared, Some(now_unix()), soon())
             .await
             .unwrap();
         assert_eq!(change(cleared), "klaviyo_key_removed");
@@ -627,9 +722,15 @@ mod tests {
     async fn a_malformed_key_is_neither_checked_nor_stored() {
         let (deps, klaviyo) = deps(account);
         for bad in ["AbC123", "pk_a b", "pk_"] {
-            let outcome = settings_updated(&deps, "7", KeySetting::Key(bad.into()), soon())
-                .await
-                .unwrap();
+            let outcome = settings_updated(
+                &deps,
+                "7",
+                KeySetting::Key(bad.into()),
+                Some(now_unix()),
+                soon(),
+            )
+            .await
+            .unwrap();
             assert_eq!(change(outcome), "klaviyo_key_malformed", "{bad}");
         }
         assert_eq!(klaviyo.calls.load(Ordering::SeqCst), 0);
@@ -639,9 +740,15 @@ mod tests {
     #[tokio::test]
     async fn a_klaviyo_outage_asks_salla_to_redeliver() {
         let (deps, _) = deps(outage);
-        let err = settings_updated(&deps, "7", KeySetting::Key("pk_abc".into()), soon())
-            .await
-            .unwrap_err();
+        let err = settings_updated(
+            &deps,
+            "7",
+            KeySetting::Key("pk_abc".into()),
+            Some(now_unix()),
+            soon(),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.status(), 503);
         assert_eq!(held_key(&deps).await, None);
     }
@@ -657,9 +764,15 @@ mod tests {
             })
         }
         let (deps, _) = deps(unknown);
-        let outcome = settings_updated(&deps, "7", KeySetting::Key("pk_abc".into()), soon())
-            .await
-            .unwrap();
+        let outcome = settings_updated(
+            &deps,
+            "7",
+            KeySetting::Key("pk_abc".into()),
+            Some(now_unix()),
+            soon(),
+        )
+        .await
+        .unwrap();
         assert_eq!(change(outcome), "klaviyo_key_rejected");
     }
 
