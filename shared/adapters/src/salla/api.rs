@@ -55,55 +55,16 @@ impl SallaApi {
         if product_id.is_empty() || !product_id.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Ok(None);
         }
-        let resp = self
-            .http
-            .get(format!("{}/products/{}", self.api_url, product_id))
-            .bearer_auth(access_token.expose())
-            // Enrichment is a nicety: a slow Salla must not eat the webhook's time budget.
-            .timeout(Duration::from_secs(4))
-            .header("Accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| AdapterError::Unavailable {
+        let path = format!("/products/{product_id}");
+        match self.get_json(access_token, &path, "product lookup").await? {
+            Fetched::Body(body) => Ok(Some(parse_product(body.get("data").unwrap_or(&body)))),
+            Fetched::NotFound => Ok(None),
+            Fetched::Forbidden(status) => Err(AdapterError::Unauthorized {
                 service: Service::Salla,
-                detail: if e.is_timeout() {
-                    "timeout"
-                } else {
-                    "request failed"
-                }
-                .into(),
-            })?;
-        let status = resp.status().as_u16();
-        match status {
-            200 => {}
-            404 => return Ok(None),
-            401 | 403 => {
-                return Err(AdapterError::Unauthorized {
-                    service: Service::Salla,
-                    status,
-                    code: None,
-                });
-            }
-            429 | 500..=599 => {
-                return Err(AdapterError::Unavailable {
-                    service: Service::Salla,
-                    detail: format!("HTTP {status}"),
-                });
-            }
-            _ => {
-                return Err(AdapterError::Rejected {
-                    service: Service::Salla,
-                    status,
-                    code: "http".into(),
-                    detail: "product lookup refused".into(),
-                });
-            }
+                status,
+                code: None,
+            }),
         }
-        let body: Value = resp.json().await.map_err(|_| AdapterError::BadResponse {
-            service: Service::Salla,
-            detail: "product body is not JSON".into(),
-        })?;
-        Ok(Some(parse_product(body.get("data").unwrap_or(&body))))
     }
 
     /// `GET /apps/{app_id}/settings` with the store's own token, comparing `field` with
@@ -122,9 +83,34 @@ impl SallaApi {
                 "the Salla app id must be numeric".into(),
             ));
         }
+        let path = format!("/apps/{app_id}/settings");
+        match self
+            .get_json(access_token, &path, "app settings lookup")
+            .await?
+        {
+            Fetched::Body(body) => Ok(compare_setting(&body, field, expected)),
+            // Salla's NotFoundResponse: not installed, inactive, or the token lacks the scope.
+            Fetched::NotFound | Fetched::Forbidden(403) => Ok(AppSettingCheck::AppNotActive),
+            Fetched::Forbidden(status) => Err(AdapterError::Unauthorized {
+                service: Service::Salla,
+                status,
+                code: None,
+            }),
+        }
+    }
+
+    /// One short `GET` with the store's token: a page load or a webhook waits on it, so a
+    /// slow Salla must not eat the time budget. 429 and 5xx are transient; other refusals
+    /// than 401/403/404 are `Rejected` under `what`.
+    async fn get_json(
+        &self,
+        access_token: &Secret,
+        path: &str,
+        what: &str,
+    ) -> Result<Fetched, AdapterError> {
         let resp = self
             .http
-            .get(format!("{}/apps/{}/settings", self.api_url, app_id))
+            .get(format!("{}{path}", self.api_url))
             .bearer_auth(access_token.expose())
             .timeout(Duration::from_secs(4))
             .header("Accept", "application/json")
@@ -142,14 +128,8 @@ impl SallaApi {
         let status = resp.status().as_u16();
         match status {
             200 => {}
-            403 | 404 => return Ok(AppSettingCheck::AppNotActive),
-            401 => {
-                return Err(AdapterError::Unauthorized {
-                    service: Service::Salla,
-                    status,
-                    code: None,
-                });
-            }
+            404 => return Ok(Fetched::NotFound),
+            401 | 403 => return Ok(Fetched::Forbidden(status)),
             429 | 500..=599 => {
                 return Err(AdapterError::Unavailable {
                     service: Service::Salla,
@@ -161,16 +141,26 @@ impl SallaApi {
                     service: Service::Salla,
                     status,
                     code: "http".into(),
-                    detail: "app settings lookup refused".into(),
+                    detail: format!("{what} refused"),
                 });
             }
         }
-        let body: Value = resp.json().await.map_err(|_| AdapterError::BadResponse {
-            service: Service::Salla,
-            detail: "app settings body is not JSON".into(),
-        })?;
-        Ok(compare_setting(&body, field, expected))
+        resp.json()
+            .await
+            .map(Fetched::Body)
+            .map_err(|_| AdapterError::BadResponse {
+                service: Service::Salla,
+                detail: format!("{what}: body is not JSON"),
+            })
     }
+}
+
+/// What a Merchant API read found.
+enum Fetched {
+    Body(Value),
+    NotFound,
+    /// 401 or 403.
+    Forbidden(u16),
 }
 
 /// The settings value Salla holds for `field`, trimmed as the webhook's is, against `expected`.
