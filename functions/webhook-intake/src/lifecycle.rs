@@ -6,7 +6,7 @@
 
 use adapters::clock::now_unix;
 use adapters::deadline::Deadline;
-use adapters::keystore::{self, KlaviyoConnection, Lifecycle, SallaTokens, StoreRecord};
+use adapters::keystore::{KlaviyoConnection, Lifecycle, SallaTokens, StoreRecord};
 use adapters::klaviyo::is_private_key_shape;
 use adapters::{AdapterError, Secret};
 use mapping::{KeySetting, SallaAuthorization};
@@ -116,7 +116,7 @@ fn refused(refusal: Refusal, kind: Kind, store_id: &str) -> Outcome {
     }
 }
 
-/// Read-modify-write like [`keystore::update`], except that `change` may refuse (nothing is
+/// Read-modify-write like [`adapters::keystore::update`], except that `change` may refuse (nothing is
 /// written) or find nothing to change (`Ok(false)`: nothing is written either).
 async fn apply<F>(
     deps: &Deps,
@@ -401,7 +401,7 @@ mod tests {
 
     use adapters::Service;
     use adapters::config::{Config, Profile};
-    use adapters::keystore::memory::MemoryKeyStore;
+    use adapters::keystore::{self, memory::MemoryKeyStore};
     use adapters::klaviyo::{AccountInfo, Delivery, KlaviyoApi};
     use adapters::salla::api::AppSettingCheck;
 
