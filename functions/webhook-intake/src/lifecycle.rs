@@ -287,21 +287,20 @@ pub async fn settings_updated(
     // merchant saved it (see crate::confirm): the webhook secret alone must not be enough to
     // send a store's shopper data somewhere new.
     let held = deps.store.get(store_id).await?;
-    if needs_confirmation(held.as_ref(), &account.id) {
-        if let Confirmation::Unconfirmed(reason) =
+    if needs_confirmation(held.as_ref(), &account.id)
+        && let Confirmation::Unconfirmed(reason) =
             confirm_key(deps, held.as_ref(), &key, deadline).await?
-        {
-            tracing::warn!(
-                event = "klaviyo_key_unconfirmed",
-                store_id,
-                reason,
-                account = %account.id,
-                "klaviyo key from settings not confirmed by Salla; not stored"
-            );
-            return Ok(Outcome::Lifecycle {
-                change: "klaviyo_key_unconfirmed",
-            });
-        }
+    {
+        tracing::warn!(
+            event = "klaviyo_key_unconfirmed",
+            store_id,
+            reason,
+            account = %account.id,
+            "klaviyo key from settings not confirmed by Salla; not stored"
+        );
+        return Ok(Outcome::Lifecycle {
+            change: "klaviyo_key_unconfirmed",
+        });
     }
     let connection = KlaviyoConnection {
         private_key: key,
