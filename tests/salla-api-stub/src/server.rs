@@ -249,14 +249,13 @@ fn answer(
             with_rate(Answer::error(status, slug, "Injected failure")),
         );
     }
-    if method == "POST" {
-        if let Some(id) = path
-            .strip_prefix("/orders/")
-            .and_then(|p| p.strip_suffix("/status"))
-        {
-            let answer = update_status(state, &store_id, id, body);
-            return (Some(store_id), with_rate(answer));
-        }
+    if let Some(id) = path
+        .strip_prefix("/orders/")
+        .and_then(|p| p.strip_suffix("/status"))
+        .filter(|_| method == "POST")
+    {
+        let answer = update_status(state, &store_id, id, body);
+        return (Some(store_id), with_rate(answer));
     }
     let Some(st) = state.stores.get(&store_id) else {
         return (None, invalid_token());
