@@ -132,6 +132,27 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         ],
         secrets: &["SALLA_CLIENT_SECRET"],
     },
+    FunctionSpec {
+        binary: "cod-confirm",
+        // PutItem takes the Salla refresh lease and saves refreshed tokens.
+        dynamodb: &["dynamodb:GetItem", "dynamodb:PutItem"],
+        kms: &["kms:Encrypt", "kms:Decrypt"],
+        env: &[
+            "COD_LINK_SECRET",
+            "COD_LINK_SECRET_PREVIOUS",
+            "COD_LINK_ROTATION_ENDS_AT",
+            "SALLA_CLIENT_ID",
+            "SALLA_CLIENT_SECRET",
+            "SALLA_ACCOUNTS_URL",
+            "SALLA_API_URL",
+            "KLAVIYO_API_URL",
+        ],
+        secrets: &[
+            "COD_LINK_SECRET",
+            "COD_LINK_SECRET_PREVIOUS",
+            "SALLA_CLIENT_SECRET",
+        ],
+    },
 ];
 
 /// Binaries run by an EventBridge Scheduler schedule instead of a URL: no function URL, a
