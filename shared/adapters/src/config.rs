@@ -47,6 +47,8 @@ pub struct Config {
     pub cod_link_secret: Secret,
     /// The link secret being rotated out, verifying until the end of its overlap window.
     pub cod_link_previous_secret: Option<PreviousSecret>,
+    /// The COD confirmation page the links lead to; empty where links are not made.
+    pub cod_confirm_url: String,
 }
 
 /// Longest `KEY_CACHE_TTL_SECS` accepted. The cache confirms an entry's version every few
@@ -134,6 +136,7 @@ impl Config {
         )?;
         let public_base_url = setting("PUBLIC_BASE_URL", &dev_base)?;
         let onboarding_url = setting("ONBOARDING_URL", &format!("{public_base_url}/onboarding"))?;
+        let cod_confirm_url = setting("COD_CONFIRM_URL", &format!("{public_base_url}/cod/"))?;
         let oauth_redirect_uri = setting(
             "OAUTH_REDIRECT_URI",
             &format!("{public_base_url}/oauth/callback"),
@@ -275,6 +278,7 @@ impl Config {
             key_cache_ttl,
             cod_link_secret,
             cod_link_previous_secret,
+            cod_confirm_url,
         };
         Ok((config, defaulted))
     }
@@ -375,6 +379,7 @@ mod tests {
         assert!(defaulted.contains(&"COD_LINK_SECRET"));
         assert!(c.cod_link_secret.expose().len() >= crate::cod::link::MIN_SECRET_LEN);
         assert!(c.cod_link_secrets().previous.is_none());
+        assert_eq!(c.cod_confirm_url, "http://127.0.0.1:3000/cod/");
 
         let err =
             Config::from_lookup(lookup(&[("COD_LINK_SECRET_PREVIOUS", "old")]), dev).unwrap_err();

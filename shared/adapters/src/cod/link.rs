@@ -130,6 +130,50 @@ impl LinkSecrets {
     }
 }
 
+/// Makes a COD order's confirm and cancel URLs: the page's base URL followed by the token.
+#[derive(Debug, Clone)]
+pub struct LinkIssuer {
+    pub secrets: LinkSecrets,
+    /// The confirmation page's URL, ending in `/` (the function URL, or `/cod/` locally).
+    pub base_url: String,
+    pub lifetime_secs: i64,
+}
+
+impl LinkIssuer {
+    /// An issuer for `base_url`, or `None` when links are not configured (no page URL, or a
+    /// secret too short to sign with).
+    pub fn new(secrets: LinkSecrets, base_url: &str) -> Option<Self> {
+        let base = base_url.trim();
+        if base.is_empty() || secrets.current.expose().len() < MIN_SECRET_LEN {
+            return None;
+        }
+        let base_url = if base.ends_with('/') {
+            base.to_owned()
+        } else {
+            format!("{base}/")
+        };
+        Some(Self {
+            secrets,
+            base_url,
+            lifetime_secs: DEFAULT_LINK_LIFETIME_SECS,
+        })
+    }
+
+    /// `(confirm URL, cancel URL)` for the order, valid from `now` for the lifetime.
+    pub fn urls(&self, store_id: u64, order_id: u64, now: i64) -> (String, String) {
+        let url = |action| {
+            let token = self.secrets.issue(&Link {
+                store_id,
+                order_id,
+                action,
+                expires_at: now.saturating_add(self.lifetime_secs),
+            });
+            format!("{}{token}", self.base_url)
+        };
+        (url(Action::Confirm), url(Action::Cancel))
+    }
+}
+
 /// A link for `link`, signed with `secret`. An expiry outside the 32-bit unix range is
 /// clamped into it (a past expiry yields an expired link, never a valid one).
 pub fn issue(secret: &[u8], link: &Link) -> String {
@@ -321,6 +365,24 @@ mod tests {
             secrets().open(&fresh, NOW + 3600),
             Ok(link(Action::Confirm))
         );
+    }
+
+    #[test]
+    fn the_issuer_makes_both_urls_or_none_at_all() {
+        assert!(LinkIssuer::new(secrets(), "").is_none());
+        assert!(LinkIssuer::new(LinkSecrets::new(Secret::new("short")), "https://c/").is_none());
+        let issuer = LinkIssuer::new(secrets(), "https://cod.example").unwrap();
+        let (confirm, cancel) = issuer.urls(7, 55, NOW);
+        let token = confirm.strip_prefix("https://cod.example/").unwrap();
+        let link = secrets().open(token, NOW).unwrap();
+        assert_eq!(
+            (link.store_id, link.order_id, link.action),
+            (7, 55, Action::Confirm)
+        );
+        assert_eq!(link.expires_at, NOW + DEFAULT_LINK_LIFETIME_SECS);
+        let token = cancel.strip_prefix("https://cod.example/").unwrap();
+        assert_eq!(secrets().open(token, NOW).unwrap().action, Action::Cancel);
+        assert!(confirm.len() < 100);
     }
 
     #[test]

@@ -82,11 +82,14 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
             "SALLA_API_URL",
             "SALLA_APP_ID",
             "KLAVIYO_API_URL",
+            "COD_LINK_SECRET",
+            "COD_CONFIRM_URL",
         ],
         secrets: &[
             "SALLA_WEBHOOK_SECRET",
             "SALLA_WEBHOOK_SECRET_PREVIOUS",
             "SALLA_CLIENT_SECRET",
+            "COD_LINK_SECRET",
         ],
     },
     FunctionSpec {
