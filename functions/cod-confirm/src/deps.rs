@@ -33,6 +33,13 @@ impl Deps {
                 "COD_LINK_SECRET must be at least {MIN_SECRET_LEN} characters"
             )));
         }
+        if let Some(previous) = &config.cod_link_previous_secret {
+            tracing::warn!(
+                rotation_ends_at = previous.until,
+                "cod link secret rotation: links signed with the previous secret work until \
+                 rotation_ends_at"
+            );
+        }
         Ok(Self {
             keys,
             orders: Arc::new(OrderStatusClient::new(
