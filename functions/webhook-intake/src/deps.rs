@@ -49,6 +49,9 @@ pub struct Deps {
     pub budget: Duration,
     /// When this process last tried each flagged store's key (see [`crate::relay`]).
     pub reconnect_probes: crate::relay::ReconnectProbes,
+    /// Signs the confirm/cancel links a COD order's Placed Order carries; `None` when the
+    /// confirmation page is not configured.
+    pub cod_links: Option<adapters::cod::link::LinkIssuer>,
 }
 
 impl Deps {
@@ -84,6 +87,10 @@ impl Deps {
             max_body_bytes: MAX_BODY_BYTES,
             budget: BUDGET,
             reconnect_probes: Default::default(),
+            cod_links: adapters::cod::link::LinkIssuer::new(
+                config.cod_link_secrets(),
+                &config.cod_confirm_url,
+            ),
         }
     }
 }

@@ -137,6 +137,19 @@ async fn process(
         };
         enrichment = enrich::enrichment(deps, connected, &wanted, deadline).await;
     }
+    // A COD order's Placed Order carries its signed confirm/cancel links.
+    if let (Some(issuer), Some(order_id), Ok(store_id)) = (
+        deps.cod_links.as_ref(),
+        mapping::cod_order_to_link(&envelope),
+        envelope.store_id.parse::<u64>(),
+    ) {
+        let (confirm_url, cancel_url) =
+            issuer.urls(store_id, order_id, adapters::clock::now_unix());
+        enrichment.cod_links = Some(mapping::CodLinks {
+            confirm_url,
+            cancel_url,
+        });
+    }
 
     let created_at = envelope.created_at_unix();
     match mapping::plan(&envelope, &enrichment)? {
@@ -341,6 +354,94 @@ mod tests {
         assert_eq!(
             (status, body["error"].as_str()),
             (401, Some("unauthenticated"))
+        );
+    }
+
+    /// Records every Klaviyo request body and answers 202.
+    #[derive(Default)]
+    struct Recording {
+        bodies: std::sync::Mutex<Vec<Value>>,
+    }
+
+    #[async_trait::async_trait]
+    impl adapters::klaviyo::KlaviyoApi for Recording {
+        async fn get_account(
+            &self,
+            _: &adapters::Secret,
+        ) -> Result<adapters::klaviyo::AccountInfo, adapters::AdapterError> {
+            Err(adapters::AdapterError::Config("not used".into()))
+        }
+        async fn call(
+            &self,
+            _: &adapters::Secret,
+            _: &'static str,
+            _: &str,
+            body: Option<&Value>,
+            _: tokio::time::Instant,
+        ) -> Result<adapters::klaviyo::Delivery, adapters::AdapterError> {
+            self.bodies
+                .lock()
+                .unwrap()
+                .push(body.cloned().unwrap_or(Value::Null));
+            Ok(adapters::klaviyo::Delivery {
+                status: 202,
+                attempts: 1,
+                error: None,
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cod_order_s_placed_order_carries_links_that_open() {
+        let mut record = StoreRecord::new("42");
+        record.klaviyo = Some(adapters::keystore::KlaviyoConnection {
+            private_key: adapters::Secret::new("pk_test"),
+            account_name: None,
+            account_id: None,
+            validated_at: 0,
+            needs_reconnect: false,
+        });
+        let store = Arc::new(MemoryKeyStore::with_records([record]));
+        let mut deps = deps(store);
+        let klaviyo = Arc::new(Recording::default());
+        deps.klaviyo = klaviyo.clone();
+        let order = |method: &str| {
+            format!(
+                r#"{{"event":"order.created","merchant":42,"created_at":"2026-01-01 10:00:00",
+                "data":{{"id":777,"reference_id":1001,"payment_method":"{method}",
+                "amounts":{{"total":{{"amount":50,"currency":"SAR"}}}},
+                "customer":{{"id":5,"email":"a@b.example"}}}}}}"#
+            )
+        };
+        let (status, _) = answer(&deps, delivery(&order("cod"), true)).await;
+        assert_eq!(status, 200);
+        let bodies = klaviyo.bodies.lock().unwrap().clone();
+        let props = &bodies[0]["data"]["attributes"]["properties"];
+        let confirm = props["CODConfirmURL"].as_str().expect("confirm link");
+        let cancel = props["CODCancelURL"].as_str().expect("cancel link");
+        let issuer = deps.cod_links.as_ref().unwrap();
+        let now = adapters::clock::now_unix();
+        for (url, action) in [
+            (confirm, adapters::cod::link::Action::Confirm),
+            (cancel, adapters::cod::link::Action::Cancel),
+        ] {
+            let token = url
+                .strip_prefix(issuer.base_url.as_str())
+                .expect("page URL");
+            let link = issuer.secrets.open(token, now).expect("opens");
+            assert_eq!(
+                (link.store_id, link.order_id, link.action),
+                (42, 777, action)
+            );
+        }
+
+        klaviyo.bodies.lock().unwrap().clear();
+        answer(&deps, delivery(&order("mada"), true)).await;
+        let bodies = klaviyo.bodies.lock().unwrap().clone();
+        assert!(
+            bodies[0]["data"]["attributes"]["properties"]
+                .get("CODConfirmURL")
+                .is_none()
         );
     }
 

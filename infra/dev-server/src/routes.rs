@@ -26,6 +26,7 @@ pub struct App {
     pub intake: webhook_intake::Deps,
     pub onboarding: key_onboarding::Deps,
     pub callback: oauth_callback::Deps,
+    pub cod: cod_confirm::Deps,
     pub store: Arc<dyn KeyStore>,
     pub started: Instant,
 }
@@ -36,6 +37,7 @@ impl App {
             intake: webhook_intake::Deps::new(config, store.clone()),
             onboarding: key_onboarding::Deps::from_config(config, store.clone())?,
             callback: oauth_callback::Deps::from_config(config, store.clone())?,
+            cod: cod_confirm::Deps::from_config(config, store.clone())?,
             store,
             started: Instant::now(),
         })
@@ -60,6 +62,9 @@ impl App {
                 key_onboarding::handle(&self.onboarding, req).await
             }
             (_, "/oauth/callback") => oauth_callback::handle(&self.callback, req).await,
+            (_, p) if p == "/cod" || p.starts_with("/cod/") => {
+                cod_confirm::handle(&self.cod, req).await
+            }
             ("GET", "/health") => text(200, "application/json", r#"{"status":"ok"}"#),
             _ => text(404, "application/json", r#"{"error":"not_found"}"#),
         }
@@ -104,4 +109,29 @@ async fn handle(app: &App, req: hyper::Request<Incoming>) -> http::Response<Full
     };
     let req = convert::to_lambda(parts, bytes);
     convert::from_lambda(app.route(req).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use adapters::config::Profile;
+
+    #[tokio::test]
+    async fn the_cod_page_is_served_under_cod() {
+        let (config, _) = Config::from_lookup(|_| None, Profile::Dev { port: 3000 }).unwrap();
+        let store = Arc::new(adapters::keystore::memory::MemoryKeyStore::new());
+        let app = App::new(&config, store).unwrap();
+        let req = lambda_http::http::Request::builder()
+            .uri("/cod/not-a-link")
+            .body(lambda_http::Body::Empty)
+            .unwrap();
+        let resp = app.route(req).await;
+        assert_eq!(resp.status(), 404);
+        assert!(
+            resp.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+    }
 }

@@ -46,6 +46,12 @@ pub struct Config {
     pub oauth_redirect_uri: String,
     pub key_store: KeyStoreKind,
     pub key_cache_ttl: Duration,
+    /// Signs cash-on-delivery confirm/cancel links.
+    pub cod_link_secret: Secret,
+    /// The link secret being rotated out, verifying until the end of its overlap window.
+    pub cod_link_previous_secret: Option<PreviousSecret>,
+    /// The COD confirmation page the links lead to; empty where links are not made.
+    pub cod_confirm_url: String,
 }
 
 /// Longest `KEY_CACHE_TTL_SECS` accepted. The cache confirms an entry's version every few
@@ -65,6 +71,7 @@ pub enum Profile {
 /// Development defaults. They are public (in this file), so the dev server warns about each.
 const DEV_WEBHOOK_SECRET: &str = "dev-webhook-secret";
 const DEV_SESSION_SECRET: &str = "dev-session-secret-change-me-0123456789";
+const DEV_COD_LINK_SECRET: &str = "dev-cod-link-secret-change-me-0123456789";
 
 impl Config {
     /// The secrets a webhook delivery may be authenticated with.
@@ -72,6 +79,14 @@ impl Config {
         WebhookSecrets {
             current: self.webhook_secret.clone(),
             previous: self.webhook_previous_secret.clone(),
+        }
+    }
+
+    /// The secrets a cash-on-delivery link may be signed with.
+    pub fn cod_link_secrets(&self) -> crate::cod::link::LinkSecrets {
+        crate::cod::link::LinkSecrets {
+            current: self.cod_link_secret.clone(),
+            previous: self.cod_link_previous_secret.clone(),
         }
     }
 
@@ -115,8 +130,16 @@ impl Config {
         let salla_client_id = setting("SALLA_CLIENT_ID", "dev-client-id")?;
         let salla_client_secret = Secret::new(setting("SALLA_CLIENT_SECRET", "dev-client-secret")?);
         let session_secret = Secret::new(setting("SESSION_SECRET", DEV_SESSION_SECRET)?);
+        let cod_link_secret = Secret::new(setting("COD_LINK_SECRET", DEV_COD_LINK_SECRET)?);
+        let cod_link_previous_secret = previous_secret(
+            get("COD_LINK_SECRET_PREVIOUS"),
+            get("COD_LINK_ROTATION_ENDS_AT"),
+            "COD_LINK_SECRET_PREVIOUS",
+            "COD_LINK_ROTATION_ENDS_AT",
+        )?;
         let public_base_url = setting("PUBLIC_BASE_URL", &dev_base)?;
         let onboarding_url = setting("ONBOARDING_URL", &format!("{public_base_url}/onboarding"))?;
+        let cod_confirm_url = setting("COD_CONFIRM_URL", &format!("{public_base_url}/cod/"))?;
         let oauth_redirect_uri = setting(
             "OAUTH_REDIRECT_URI",
             &format!("{public_base_url}/oauth/callback"),
@@ -271,9 +294,42 @@ impl Config {
             oauth_redirect_uri,
             key_store,
             key_cache_ttl,
+            cod_link_secret,
+            cod_link_previous_secret,
+            cod_confirm_url,
         };
         Ok((config, defaulted))
     }
+}
+
+/// A secret being rotated out and the end of its overlap window, which it needs: an overlap
+/// without an end would keep a retired secret valid forever.
+fn previous_secret(
+    secret: Option<String>,
+    ends_at: Option<String>,
+    secret_name: &str,
+    ends_name: &str,
+) -> Result<Option<PreviousSecret>, AdapterError> {
+    let Some(secret) = secret else {
+        return Ok(None);
+    };
+    let ends = ends_at.ok_or_else(|| {
+        AdapterError::Config(format!(
+            "{secret_name} needs {ends_name} (the end of the overlap window, e.g. \
+             2026-12-03T12:00:00Z)"
+        ))
+    })?;
+    let until = time::OffsetDateTime::parse(&ends, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| {
+            AdapterError::Config(format!(
+                "{ends_name} must be an RFC 3339 time, e.g. 2026-12-03T12:00:00Z"
+            ))
+        })?
+        .unix_timestamp();
+    Ok(Some(PreviousSecret {
+        secret: Secret::new(secret),
+        until,
+    }))
 }
 
 #[cfg(test)]
@@ -332,6 +388,63 @@ mod tests {
         )
         .unwrap();
         assert!(c.webhook_previous_secret.is_none());
+    }
+
+    #[test]
+    fn the_cod_link_secret_has_a_dev_default_and_rotates_with_an_end() {
+        let dev = Profile::Dev { port: 3000 };
+        let (c, defaulted) = Config::from_lookup(lookup(&[]), dev).unwrap();
+        assert!(defaulted.contains(&"COD_LINK_SECRET"));
+        assert!(c.cod_link_secret.expose().len() >= crate::cod::link::MIN_SECRET_LEN);
+        assert!(c.cod_link_secrets().previous.is_none());
+        assert_eq!(c.cod_confirm_url, "http://127.0.0.1:3000/cod/");
+
+        let err =
+            Config::from_lookup(lookup(&[("COD_LINK_SECRET_PREVIOUS", "old")]), dev).unwrap_err();
+        assert!(
+            err.to_string().contains("COD_LINK_ROTATION_ENDS_AT"),
+            "{err}"
+        );
+        let err = Config::from_lookup(
+            lookup(&[
+                ("COD_LINK_SECRET_PREVIOUS", "old"),
+                ("COD_LINK_ROTATION_ENDS_AT", "soon"),
+            ]),
+            dev,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("COD_LINK_ROTATION_ENDS_AT must be"),
+            "{err}"
+        );
+        let (c, _) = Config::from_lookup(
+            lookup(&[
+                ("COD_LINK_SECRET", "current-cod-secret"),
+                ("COD_LINK_SECRET_PREVIOUS", "old"),
+                ("COD_LINK_ROTATION_ENDS_AT", "2026-12-03T12:00:00Z"),
+            ]),
+            dev,
+        )
+        .unwrap();
+        let secrets = c.cod_link_secrets();
+        assert_eq!(secrets.current.expose(), "current-cod-secret");
+        let previous = secrets.previous.unwrap();
+        assert_eq!(previous.secret.expose(), "old");
+        assert_eq!(previous.until, 1_796_299_200);
+
+        let err = Config::from_lookup(
+            lookup(&[
+                ("SALLA_WEBHOOK_SECRET", "s"),
+                ("TABLE_NAME", "t"),
+                ("KMS_KEY_ID", "k"),
+            ]),
+            Profile::Lambda {
+                required: &["COD_LINK_SECRET"],
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("COD_LINK_SECRET"), "{err}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! here, behind small traits, so handlers stay thin and the mapping crate stays pure.
 
 pub mod clock;
+pub mod cod;
 pub mod config;
 pub mod deadline;
 pub mod error;

@@ -45,7 +45,8 @@ pub use rules::{
     known_events, plan,
 };
 pub use salla::enrichment::{
-    Enrichment, MAX_PRODUCTS_TO_ENRICH, ProductDetails, products_to_enrich,
+    CodLinks, Enrichment, MAX_PRODUCTS_TO_ENRICH, ProductDetails, cod_order_to_link,
+    products_to_enrich,
 };
 pub use salla::envelope::{Envelope, parse_envelope};
 pub use salla::profile::STORE_PROPERTY;

@@ -131,6 +131,38 @@ const STATUSES: [(Status, u64); 7] = [
     ),
 ];
 
+/// Original statuses the generator never picks but a status update may set. Assumed ids.
+const OTHER_STATUSES: [Status; 2] = [
+    Status {
+        id: 1_939_592_358,
+        slug: "in_progress",
+        name: "قيد التنفيذ",
+    },
+    Status {
+        id: 814_202_285,
+        slug: "delivering",
+        name: "جاري التوصيل",
+    },
+];
+
+/// The original status with this slug.
+pub fn status_named(slug: &str) -> Option<Status> {
+    STATUSES
+        .iter()
+        .map(|(s, _)| *s)
+        .chain(OTHER_STATUSES)
+        .find(|s| s.slug == slug)
+}
+
+/// The status with this id.
+pub fn status_with_id(id: u64) -> Option<Status> {
+    STATUSES
+        .iter()
+        .map(|(s, _)| *s)
+        .chain(OTHER_STATUSES)
+        .find(|s| s.id == id)
+}
+
 const PAYMENT_METHODS: [&str; 4] = ["cod", "bank", "mada", "credit_card"];
 const FIRST_NAMES: [&str; 8] = [
     "Mohammed", "Sara", "Fahad", "Noura", "Abdullah", "Reem", "Khalid", "Lama",

@@ -2,7 +2,7 @@
 //!
 //! It serves under the base URL the adapters use as `SALLA_API_URL` (production
 //! `https://api.salla.dev/admin/v2`), so the routes are `/orders`, `/orders/{id}`, `/customers`
-//! and `/products`. Each store has a bearer token and a generated dataset ([`Dataset`]);
+//! and `/products`, plus the order status update `POST /orders/{id}/status`. Each store has a bearer token and a generated dataset ([`Dataset`]);
 //! answers use Salla's envelopes, pagination and rate-limit headers; tokens can expire;
 //! faults and latency can be injected; every call is recorded (path, query, status, store:
 //! never a body or a token).
@@ -31,6 +31,14 @@ pub struct Call {
     pub status: u16,
 }
 
+/// One accepted order status update (`POST /orders/{id}/status`), for exactly-once assertions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusUpdate {
+    pub store_id: String,
+    pub order_id: u64,
+    pub slug: String,
+}
+
 /// Counters for assertions and the binary's summary.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StubStats {
@@ -51,6 +59,8 @@ pub(crate) struct StoreState {
     pub missing_scopes: HashSet<String>,
     pub bucket: Bucket,
     pub customers_bucket: Bucket,
+    /// Status slugs set through the API (or by a test), over the generated ones.
+    pub statuses: HashMap<u64, String>,
 }
 
 pub(crate) struct State {
@@ -64,6 +74,7 @@ pub(crate) struct State {
     pub faults: Vec<(u16, u64)>,
     pub record: bool,
     pub calls: Vec<Call>,
+    pub status_updates: Vec<StatusUpdate>,
     pub stats: StubStats,
 }
 
@@ -127,6 +138,7 @@ impl SallaApiStub {
                 faults: Vec::new(),
                 record: true,
                 calls: Vec::new(),
+                status_updates: Vec::new(),
                 stats: StubStats::default(),
             }),
             started: Instant::now(),
@@ -158,8 +170,22 @@ impl SallaApiStub {
                 missing_scopes: HashSet::new(),
                 bucket: Bucket::new(now),
                 customers_bucket: Bucket::new(now),
+                statuses: HashMap::new(),
             },
         );
+    }
+
+    /// Every accepted status update, in order.
+    pub fn status_updates(&self) -> Vec<StatusUpdate> {
+        self.shared.lock().status_updates.clone()
+    }
+
+    /// Sets an order's status slug as the merchant would in the dashboard (not recorded as
+    /// an API update).
+    pub fn set_order_status(&self, store_id: &str, order_id: u64, slug: &str) {
+        if let Some(st) = self.shared.lock().stores.get_mut(store_id) {
+            st.statuses.insert(order_id, slug.to_owned());
+        }
     }
 
     /// The store's token answers `n` more requests, then 401 until [`Self::rotate_token`].
@@ -218,7 +244,7 @@ impl SallaApiStub {
         let st = s.stores.get(store_id)?;
         st.store
             .order_index(order_id)
-            .map(|i| st.store.order_detail(i))
+            .map(|i| server::with_status(st.store.order_detail(i), st.statuses.get(&order_id)))
     }
 
     /// Every customer record of the store (for privacy scans).

@@ -8,6 +8,12 @@
 //! `sort_by` is refused too, `error.code` values other than the documented 422 `error`,
 //! `totalPages` of an empty list being 1 (Laravel's paginator, which Salla's shape follows),
 //! the `links` keys, and that an unknown token gets no rate-limit headers (it names no store).
+//!
+//! The order status update (docs.salla.dev "Update Order Status", scope `orders.read_write`):
+//! confirmed are `POST /orders/{order_id}/status` with a JSON body of `slug` (an original
+//! status) or `status_id` (a custom one), 201 with `{status, success, data{message, code}}`,
+//! 404 for an unknown order and 422 naming `slug`/`status_id` when both are missing. Assumed:
+//! that an unknown slug is a 422 on `slug`, and that the update never checks the transition.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -25,7 +31,7 @@ use tokio::task::JoinSet;
 
 use crate::data::{self, Store};
 use crate::limits::Admission;
-use crate::{Call, Shared, State};
+use crate::{Call, Shared, State, StatusUpdate};
 
 const DEFAULT_PER_PAGE: u64 = 15;
 const MAX_PER_PAGE: u64 = 60;
@@ -109,7 +115,11 @@ impl Answer {
     }
 }
 
+/// Largest request body read; a status update is a few dozen bytes.
+const MAX_BODY: usize = 16 * 1024;
+
 async fn serve(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
+    use http_body_util::BodyExt;
     let method = req.method().as_str().to_ascii_uppercase();
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or_default().to_owned();
@@ -119,9 +129,20 @@ async fn serve(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>>
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_owned);
+    let body = if method == "GET" {
+        Bytes::new()
+    } else {
+        match http_body_util::Limited::new(req.into_body(), MAX_BODY)
+            .collect()
+            .await
+        {
+            Ok(b) => b.to_bytes(),
+            Err(_) => Bytes::new(),
+        }
+    };
     let (answer, latency) = {
         let mut state = shared.lock();
-        let (store_id, answer) = answer(&mut state, &method, &path, &query, token);
+        let (store_id, answer) = answer(&mut state, &method, &path, &query, token, &body);
         let call = Call {
             store_id: store_id.clone(),
             method,
@@ -159,6 +180,7 @@ fn answer(
     path: &str,
     query: &str,
     token: Option<String>,
+    body: &[u8],
 ) -> (Option<String>, Answer) {
     let invalid_token = || Answer::error(401, "Unauthorized", "The access token is invalid");
     let Some(store_id) = token.and_then(|t| state.tokens.get(&t).cloned()) else {
@@ -197,6 +219,7 @@ fn answer(
         return (Some(store_id), a);
     }
     let scope = match path.split('/').nth(1) {
+        Some("orders") if method != "GET" => "orders.read_write",
         Some("orders") => "orders.read",
         Some("customers") => "customers.read",
         Some("products") => "products.read",
@@ -226,6 +249,14 @@ fn answer(
             with_rate(Answer::error(status, slug, "Injected failure")),
         );
     }
+    if let Some(id) = path
+        .strip_prefix("/orders/")
+        .and_then(|p| p.strip_suffix("/status"))
+        .filter(|_| method == "POST")
+    {
+        let answer = update_status(state, &store_id, id, body);
+        return (Some(store_id), with_rate(answer));
+    }
     let Some(st) = state.stores.get(&store_id) else {
         return (None, invalid_token());
     };
@@ -253,7 +284,7 @@ fn answer(
                 Some(i) => Answer::ok(json!({
                     "status": 200,
                     "success": true,
-                    "data": st.store.order_detail(i),
+                    "data": with_status(st.store.order_detail(i), st.statuses.get(&id)),
                 })),
                 None => Answer::error(404, "not_found", "The order is not found"),
             },
@@ -261,6 +292,78 @@ fn answer(
         },
     };
     (Some(store_id), with_rate(answer))
+}
+
+/// `POST /orders/{id}/status`: sets the slug and records the update.
+fn update_status(state: &mut State, store_id: &str, id: &str, body: &[u8]) -> Answer {
+    let Some(st) = state.stores.get_mut(store_id) else {
+        return Answer::error(401, "Unauthorized", "The access token is invalid");
+    };
+    let Some(order_id) = id
+        .parse::<u64>()
+        .ok()
+        .filter(|id| st.store.order_index(*id).is_some())
+    else {
+        return Answer::error(404, "error", "المحتوى الذي تحاول الوصول اليه غير متوفر");
+    };
+    let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let slug = json.get("slug").and_then(Value::as_str);
+    let status_id = json.get("status_id").and_then(Value::as_u64);
+    let slug = match (slug, status_id) {
+        (Some(slug), _) if data::status_named(slug).is_some() => slug.to_owned(),
+        (Some(_), _) => return Answer::invalid("slug", "The selected slug is invalid."),
+        (None, Some(id)) => match data::status_with_id(id) {
+            Some(s) => s.slug.to_owned(),
+            None => return Answer::invalid("status_id", "The selected status id is invalid."),
+        },
+        (None, None) => {
+            return Answer::invalid("status_id", "حقل الحالة مطلوب إذا لم يتوفّر رمز الحالة.");
+        }
+    };
+    st.statuses.insert(order_id, slug.clone());
+    state.status_updates.push(StatusUpdate {
+        store_id: store_id.to_owned(),
+        order_id,
+        slug,
+    });
+    Answer {
+        status: 201,
+        body: json!({
+            "status": 201,
+            "success": true,
+            "data": {"message": "The entity has been updated successfully", "code": 201},
+        }),
+        rate: None,
+        retry_after: None,
+        precise: false,
+    }
+}
+
+/// An order detail with its status replaced by `slug`, when one was set.
+pub(crate) fn with_status(mut detail: Value, slug: Option<&String>) -> Value {
+    let Some(status) = slug.and_then(|s| data::status_named(s)) else {
+        return detail;
+    };
+    if let Some(o) = detail.as_object_mut() {
+        o.insert(
+            "status".into(),
+            json!({
+                "id": status.id,
+                "name": status.name,
+                "slug": status.slug,
+                "customized": {"id": status.id, "name": status.name},
+            }),
+        );
+        o.insert(
+            "is_pending_payment".into(),
+            json!(status.slug == "payment_pending"),
+        );
+        o.insert(
+            "can_cancel".into(),
+            json!(matches!(status.slug, "under_review" | "payment_pending")),
+        );
+    }
+    detail
 }
 
 struct Params(Vec<(String, String)>);

@@ -85,6 +85,7 @@ fn real_template_has_the_functions_with_urls_on_arm64() {
     assert_eq!(
         binaries,
         [
+            "cod-confirm",
             "key-onboarding",
             "oauth-callback",
             "token-refresh",
@@ -96,6 +97,7 @@ fn real_template_has_the_functions_with_urls_on_arm64() {
         "WebhookIntakeFunction",
         "KeyOnboardingFunction",
         "OAuthCallbackFunction",
+        "CodConfirmFunction",
     ] {
         assert_eq!(
             t["Resources"][id]["Properties"]["FunctionUrlConfig"]["AuthType"], "NONE",
@@ -490,6 +492,49 @@ fn a_conditional_secret_env_must_come_from_a_secret_store_in_every_branch() {
     }
     let v = after(|t| {
         *previous(t) = json!({"Fn::If": ["RotatingWebhookSecret", "", {"Ref": "SallaClientId"}]})
+    });
+    assert_fires(secrets::ENV, &v);
+}
+
+#[test]
+fn a_previous_secret_without_the_end_of_its_overlap_is_caught() {
+    for (function, previous, ends) in [
+        (
+            "CodConfirmFunction",
+            "COD_LINK_SECRET_PREVIOUS",
+            "COD_LINK_ROTATION_ENDS_AT",
+        ),
+        (
+            "WebhookIntakeFunction",
+            "SALLA_WEBHOOK_SECRET_PREVIOUS",
+            "SALLA_WEBHOOK_ROTATION_ENDS_AT",
+        ),
+    ] {
+        let v = after(|t| {
+            let vars = &mut props(t, function)["Environment"]["Variables"];
+            vars.as_object_mut().unwrap().remove(ends);
+        });
+        assert!(
+            v.iter()
+                .any(|x| x.rule == secrets::ROTATION && x.location.ends_with(previous)),
+            "{v:#?}"
+        );
+        let v = after(|t| {
+            props(t, function)["Environment"]["Variables"][ends] = json!("2026-12-03T12:00:00Z")
+        });
+        assert_fires(secrets::ROTATION, &v);
+    }
+}
+
+#[test]
+fn the_cod_page_gets_no_secret_it_does_not_need() {
+    let v = after(|t| {
+        props(t, "CodConfirmFunction")["Environment"]["Variables"]["SESSION_SECRET"] = json!({"Fn::Sub": "{{resolve:secretsmanager:${SecretsName}:SecretString:session_secret}}"})
+    });
+    assert_fires(secrets::ENV, &v);
+    let v = after(|t| {
+        props(t, "CodConfirmFunction")["Environment"]["Variables"]["COD_LINK_SECRET"] =
+            json!("a-literal-secret")
     });
     assert_fires(secrets::ENV, &v);
 }

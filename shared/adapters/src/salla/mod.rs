@@ -5,5 +5,6 @@ pub mod api;
 pub mod embedded;
 pub mod merchant;
 pub mod oauth;
+pub mod order_status;
 pub mod refresh;
 pub mod signature;

@@ -287,10 +287,19 @@ pub(crate) fn created(ctx: &Ctx) -> Result<Action, MappingError> {
     let profile = Arc::new(order.profile(ctx, "data.customer")?);
     let time = date::timestamp(data.get("date")).or_else(|| ctx.event_time());
     let mut requests = Vec::with_capacity(order.lines.len() + 1);
+    let mut properties = order.properties();
+    let cod = order
+        .payment_method()
+        .is_some_and(|m| m.eq_ignore_ascii_case("cod"));
+    if let Some(links) = ctx.enrichment.cod_links.as_ref().filter(|_| cod) {
+        // The buttons of the merchant's COD confirmation email.
+        properties.insert("CODConfirmURL", Value::String(links.confirm_url.clone()));
+        properties.insert("CODCancelURL", Value::String(links.cancel_url.clone()));
+    }
     requests.push(order.event(
         metrics::PLACED_ORDER,
         profile.clone(),
-        order.properties(),
+        properties,
         unique_id::order(ctx.store(), &order.id),
         &time,
     ));

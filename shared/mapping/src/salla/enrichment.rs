@@ -17,6 +17,16 @@ pub const MAX_PRODUCTS_TO_ENRICH: usize = 50;
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Enrichment {
     pub products: HashMap<String, ProductDetails>,
+    /// The signed confirm/cancel links of a cash-on-delivery order, made by the intake (it has
+    /// the clock and the link secret); rendered on Placed Order when the order is COD.
+    pub cod_links: Option<CodLinks>,
+}
+
+/// A COD order's confirmation links, for the merchant's email buttons.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CodLinks {
+    pub confirm_url: String,
+    pub cancel_url: String,
 }
 
 /// What the mapping uses of a Salla product.
@@ -29,6 +39,21 @@ pub struct ProductDetails {
     pub image_url: Option<String>,
     pub categories: Vec<String>,
     pub brand: Option<String>,
+}
+
+/// The id of the order whose Placed Order would carry COD links: an `order.created` paid
+/// on delivery, with a numeric id (the links carry it as a number).
+pub fn cod_order_to_link(env: &Envelope) -> Option<u64> {
+    if env.event != "order.created" {
+        return None;
+    }
+    let data = env.data();
+    let cod =
+        lenient::text(data.get("payment_method")).is_some_and(|m| m.eq_ignore_ascii_case("cod"));
+    if !cod || lenient::flag(data.get("draft")) == Some(true) {
+        return None;
+    }
+    lenient::id(data.get("id"))?.parse().ok()
 }
 
 /// Product ids whose details would complete this event's requests, in payload order, without

@@ -140,3 +140,72 @@ fn planning_twice_is_byte_identical() {
         assert_eq!(a, b, "{name}");
     }
 }
+
+/// The order.created sample paid on delivery, with the links the intake would make.
+pub fn cod_placed_order_plan(payment_method: &str) -> Result<Action, mapping::MappingError> {
+    let mut sample = sample_value("order.created.json");
+    sample["data"]["payment_method"] = serde_json::json!(payment_method);
+    let body = serde_json::to_vec(&sample).expect("serializable");
+    let enrichment = Enrichment {
+        cod_links: Some(mapping::CodLinks {
+            confirm_url: "https://cod.example/AQFqAbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_confirm"
+                .into(),
+            cancel_url: "https://cod.example/AQJqAbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_cancel"
+                .into(),
+        }),
+        ..Enrichment::default()
+    };
+    plan_bytes(&body, &enrichment)
+}
+
+#[test]
+fn a_cod_placed_order_carries_its_links_and_matches_its_golden() {
+    let path = golden_dir().join("cod").join("order.created.json");
+    let actual = render(&cod_placed_order_plan("cod"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(golden_dir().join("cod")).expect("dir");
+        let text = serde_json::to_string_pretty(&actual).expect("serializable") + "\n";
+        std::fs::write(&path, text).expect("write golden");
+        return;
+    }
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("golden")).expect("golden is JSON");
+    assert_eq!(actual, expected);
+
+    let Ok(Action::Send(requests)) = cod_placed_order_plan("cod") else {
+        panic!("sends");
+    };
+    let KlaviyoRequest::CreateEvent(placed) = &requests[0] else {
+        panic!("Placed Order first");
+    };
+    assert!(placed.properties.get("CODConfirmURL").is_some());
+    assert!(placed.properties.get("CODCancelURL").is_some());
+    // Only Placed Order carries them, not the Ordered Product events.
+    for r in &requests[1..] {
+        if let KlaviyoRequest::CreateEvent(e) = r {
+            assert!(e.properties.get("CODConfirmURL").is_none());
+        }
+    }
+    // Not a COD order: no links, whatever the intake passed.
+    let Ok(Action::Send(requests)) = cod_placed_order_plan("bank") else {
+        panic!("sends");
+    };
+    let KlaviyoRequest::CreateEvent(placed) = &requests[0] else {
+        panic!("Placed Order first");
+    };
+    assert!(placed.properties.get("CODConfirmURL").is_none());
+}
+
+#[test]
+fn only_a_cod_order_created_asks_for_links() {
+    let mut sample = sample_value("order.created.json");
+    let env_of = |v: &serde_json::Value| {
+        mapping::parse_envelope(&serde_json::to_vec(v).unwrap()).expect("envelope")
+    };
+    assert_eq!(mapping::cod_order_to_link(&env_of(&sample)), None);
+    sample["data"]["payment_method"] = serde_json::json!("cod");
+    let id: u64 = sample["data"]["id"].as_u64().expect("numeric id");
+    assert_eq!(mapping::cod_order_to_link(&env_of(&sample)), Some(id));
+    sample["event"] = serde_json::json!("order.updated");
+    assert_eq!(mapping::cod_order_to_link(&env_of(&sample)), None);
+}

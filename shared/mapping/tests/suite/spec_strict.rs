@@ -109,6 +109,18 @@ fn placed_order() -> mapping::EventRequest {
     }
 }
 
+#[test]
+fn a_cod_placed_order_with_links_validates_strictly() {
+    let mut failures = Vec::new();
+    let checked = check_all(
+        "cod order.created",
+        &crate::golden::cod_placed_order_plan("cod").expect("plan"),
+        &mut failures,
+    );
+    assert!(checked > 0);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// `backfill` exists on `create_event` attributes in this revision; it is sent only when set,
 /// so live events keep their exact bodies.
 #[test]

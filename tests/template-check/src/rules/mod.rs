@@ -82,11 +82,14 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
             "SALLA_API_URL",
             "SALLA_APP_ID",
             "KLAVIYO_API_URL",
+            "COD_LINK_SECRET",
+            "COD_CONFIRM_URL",
         ],
         secrets: &[
             "SALLA_WEBHOOK_SECRET",
             "SALLA_WEBHOOK_SECRET_PREVIOUS",
             "SALLA_CLIENT_SECRET",
+            "COD_LINK_SECRET",
         ],
     },
     FunctionSpec {
@@ -131,6 +134,27 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
             "SALLA_ACCOUNTS_URL",
         ],
         secrets: &["SALLA_CLIENT_SECRET"],
+    },
+    FunctionSpec {
+        binary: "cod-confirm",
+        // PutItem takes the Salla refresh lease and saves refreshed tokens.
+        dynamodb: &["dynamodb:GetItem", "dynamodb:PutItem"],
+        kms: &["kms:Encrypt", "kms:Decrypt"],
+        env: &[
+            "COD_LINK_SECRET",
+            "COD_LINK_SECRET_PREVIOUS",
+            "COD_LINK_ROTATION_ENDS_AT",
+            "SALLA_CLIENT_ID",
+            "SALLA_CLIENT_SECRET",
+            "SALLA_ACCOUNTS_URL",
+            "SALLA_API_URL",
+            "KLAVIYO_API_URL",
+        ],
+        secrets: &[
+            "COD_LINK_SECRET",
+            "COD_LINK_SECRET_PREVIOUS",
+            "SALLA_CLIENT_SECRET",
+        ],
     },
 ];
 

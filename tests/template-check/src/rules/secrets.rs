@@ -8,6 +8,7 @@ use crate::model::{function_binary, function_env, functions, is_true, literal_te
 
 pub const PARAMETER: &str = "secret-parameter";
 pub const ENV: &str = "secret-env";
+pub const ROTATION: &str = "secret-rotation";
 
 const SECRET_WORDS: &[&str] = &[
     "secret",
@@ -79,6 +80,7 @@ pub fn check(doc: &Json, out: &mut Vec<Violation>) {
             }
         }
     }
+    rotation(doc, out);
     // Every secret a binary needs is wired (the config rule checks presence; this keeps the
     // list of secret names in one place honest).
     for spec in FUNCTIONS {
@@ -88,6 +90,33 @@ pub fn check(doc: &Json, out: &mut Vec<Violation>) {
                     ENV,
                     spec.binary,
                     format!("{s} is not in the required env"),
+                ));
+            }
+        }
+    }
+}
+
+/// A previous secret (`X_SECRET_PREVIOUS`) verifies only inside an overlap window that ends:
+/// the function must also get `X_ROTATION_ENDS_AT`, from a parameter (the code refuses to
+/// start with the one and not the other, so this fails the template before the deploy does).
+fn rotation(doc: &Json, out: &mut Vec<Violation>) {
+    for (id, res) in functions(doc) {
+        let env = function_env(doc, res);
+        for name in env.keys() {
+            let Some(stem) = name.strip_suffix("_SECRET_PREVIOUS") else {
+                continue;
+            };
+            let ends = format!("{stem}_ROTATION_ENDS_AT");
+            let from_parameter = env
+                .get(ends.as_str())
+                .and_then(|v| v.get("Ref"))
+                .and_then(Json::as_str)
+                .is_some_and(|p| doc.pointer(&format!("/Parameters/{p}")).is_some());
+            if !from_parameter {
+                out.push(Violation::new(
+                    ROTATION,
+                    format!("{id}.Environment.{name}"),
+                    format!("needs {ends} from a parameter: an overlap without an end never ends"),
                 ));
             }
         }

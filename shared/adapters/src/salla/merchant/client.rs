@@ -278,7 +278,7 @@ fn unavailable(detail: &str) -> AdapterError {
 /// Names the missing scope when Salla's message says so (`The access token should have access
 /// to one of those scopes: customers.read`): `missing_scope:customers.read`. A reused refresh
 /// token answers the bare OAuth `{"error": "invalid_grant"}`; anything else is `None`.
-fn auth_code(body: &Value) -> Option<String> {
+pub(crate) fn auth_code(body: &Value) -> Option<String> {
     if body.get("error").and_then(Value::as_str) == Some("invalid_grant") {
         return Some("invalid_grant".into());
     }
@@ -296,7 +296,7 @@ fn auth_code(body: &Value) -> Option<String> {
 }
 
 /// A refused request: Salla's error code and the names (never the values) of invalid fields.
-fn rejected(status: u16, body: &Value) -> AdapterError {
+pub(crate) fn rejected(status: u16, body: &Value) -> AdapterError {
     let code = body
         .pointer("/error/code")
         .and_then(Value::as_str)

@@ -16,6 +16,7 @@ mod pacer;
 mod parse;
 
 pub use client::{Answer, DEFAULT_TIMEOUT, MerchantApi, RateInfo};
+pub(crate) use client::{auth_code, rejected};
 pub use pacer::{Pacer, PacerConfig};
 pub use parse::{OrderRef, RawJson, Record};
 
