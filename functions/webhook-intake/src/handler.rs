@@ -137,14 +137,18 @@ async fn process(
         };
         enrichment = enrich::enrichment(deps, connected, &wanted, deadline).await;
     }
-    // A COD order's Placed Order carries its signed confirm/cancel links.
+    // A COD order's Placed Order carries its signed confirm/cancel links. Their lifetime
+    // counts from when Salla sent the order, so a redelivery builds the same links (and the
+    // same request) as the first delivery.
     if let (Some(issuer), Some(order_id), Ok(store_id)) = (
         deps.cod_links.as_ref(),
         mapping::cod_order_to_link(&envelope),
         envelope.store_id.parse::<u64>(),
     ) {
-        let (confirm_url, cancel_url) =
-            issuer.urls(store_id, order_id, adapters::clock::now_unix());
+        let sent = envelope
+            .created_at_unix()
+            .unwrap_or_else(adapters::clock::now_unix);
+        let (confirm_url, cancel_url) = issuer.urls(store_id, order_id, sent);
         enrichment.cod_links = Some(mapping::CodLinks {
             confirm_url,
             cancel_url,
@@ -405,9 +409,10 @@ mod tests {
         let mut deps = deps(store);
         let klaviyo = Arc::new(Recording::default());
         deps.klaviyo = klaviyo.clone();
+        let sent = adapters::clock::now_unix();
         let order = |method: &str| {
             format!(
-                r#"{{"event":"order.created","merchant":42,"created_at":"2026-01-01 10:00:00",
+                r#"{{"event":"order.created","merchant":42,"created_at":"{sent}",
                 "data":{{"id":777,"reference_id":1001,"payment_method":"{method}",
                 "amounts":{{"total":{{"amount":50,"currency":"SAR"}}}},
                 "customer":{{"id":5,"email":"a@b.example"}}}}}}"#
@@ -434,6 +439,12 @@ mod tests {
                 (42, 777, action)
             );
         }
+
+        // Salla's redelivery of the same body builds the same links: the request is the same.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        answer(&deps, delivery(&order("cod"), true)).await;
+        let again = klaviyo.bodies.lock().unwrap().last().cloned().unwrap();
+        assert_eq!(again, bodies[0]);
 
         klaviyo.bodies.lock().unwrap().clear();
         answer(&deps, delivery(&order("mada"), true)).await;
