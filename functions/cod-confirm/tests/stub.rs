@@ -108,7 +108,7 @@ async fn world() -> World {
             refresh_lease_until: None,
             refresh_blocked_at: None,
         }),
-        version: 0,
+        ..StoreRecord::new(STORE.to_string())
     };
     let klaviyo = Arc::new(FakeKlaviyo::default());
     let keys = MemoryKeyStore::new();
