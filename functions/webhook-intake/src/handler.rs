@@ -160,13 +160,8 @@ async fn process(
                 if let Some(refused) = gate.await? {
                     return Ok(refused);
                 }
-                lifecycle::settings_updated(
-                    deps,
-                    &envelope.store_id,
-                    klaviyo_private_key,
-                    deadline,
-                )
-                .await
+                lifecycle::settings_updated(deps, &envelope.store_id, klaviyo_private_key, deadline)
+                    .await
             };
             within(deadline, change).await
         }

@@ -5,6 +5,7 @@ pub mod clock;
 pub mod config;
 pub mod deadline;
 pub mod error;
+pub mod history;
 pub mod http;
 pub mod keystore;
 pub mod klaviyo;
