@@ -6,7 +6,7 @@
 //!   or the scheduler's `{"v":1,"job":"sweep_all"}`. [`Task::parse`] refuses anything else
 //!   (unknown fields, another version, a malformed id or date), so a bad message is dropped,
 //!   never retried forever.
-//! - [`HistoryProgress`]: `StoreRecord.history`.
+//! - [`HistoryProgress`]: the progress kept in `StoreRecord.history`.
 //! - [`HistoryQueue`]: [`sqs::SqsHistoryQueue`] on AWS, [`memory::MemoryHistoryQueue`] in the
 //!   dev server and tests.
 
