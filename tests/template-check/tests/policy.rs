@@ -85,6 +85,7 @@ fn real_template_has_the_functions_with_urls_on_arm64() {
     assert_eq!(
         binaries,
         [
+            "history-worker",
             "key-onboarding",
             "oauth-callback",
             "token-refresh",
