@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use adapters::clock::now_unix;
 use adapters::deadline::Deadline;
@@ -293,10 +293,14 @@ async fn run_store(
         now,
         seen_orders: HashSet::new(),
     };
+    // A page cut short by the budget is read again by the next invocation, so a page starts
+    // only when the last one's time (plus a fifth) is still left.
+    let mut last_page = Duration::ZERO;
     let end = loop {
-        if !work.allows(deps.config.page_min) {
+        if !work.allows(deps.config.page_min.max(last_page + last_page / 5)) {
             break End::OutOfTime;
         }
+        let page_started = tokio::time::Instant::now();
         let page = match cursor.phase {
             Phase::Products => run.products(&cursor).await,
             Phase::Customers => run.customers(&cursor).await,
@@ -304,6 +308,7 @@ async fn run_store(
         };
         match page {
             Ok(done) => {
+                last_page = page_started.elapsed();
                 run.stats.pages += 1;
                 if let Some(p) = progress.as_mut() {
                     count(p, &cursor, &done);
