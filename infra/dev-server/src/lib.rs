@@ -5,6 +5,7 @@
 //! store stands in for DynamoDB + KMS unless `KEY_STORE=dynamodb`.
 
 pub mod convert;
+pub mod history;
 pub mod routes;
 
 pub use routes::{App, serve};

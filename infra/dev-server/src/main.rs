@@ -34,6 +34,11 @@ async fn main() {
         eprintln!("dev-server: {e}");
         std::process::exit(1)
     });
+    // The history import, in-process: starts by itself for each newly connected store.
+    if let Err(e) = dev_server::history::spawn(&config).await {
+        eprintln!("dev-server: {e}");
+        std::process::exit(1)
+    }
     // Loopback only: this is a development server with public default secrets.
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await

@@ -13,6 +13,8 @@ pub enum Service {
     Salla,
     /// The local development key store on disk.
     EmbeddedKeyStore,
+    /// The history import's queue.
+    Sqs,
 }
 
 impl Service {
@@ -23,6 +25,7 @@ impl Service {
             Service::Klaviyo => "klaviyo",
             Service::Salla => "salla",
             Service::EmbeddedKeyStore => "embedded key store",
+            Service::Sqs => "sqs",
         }
     }
 }

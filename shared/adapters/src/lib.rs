@@ -6,6 +6,7 @@ pub mod cod;
 pub mod config;
 pub mod deadline;
 pub mod error;
+pub mod history;
 pub mod http;
 pub mod keystore;
 pub mod klaviyo;

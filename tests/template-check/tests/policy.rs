@@ -86,6 +86,7 @@ fn real_template_has_the_functions_with_urls_on_arm64() {
         binaries,
         [
             "cod-confirm",
+            "history-worker",
             "key-onboarding",
             "oauth-callback",
             "token-refresh",

@@ -175,6 +175,8 @@ struct StoreFile {
     lifecycle: LifecycleFile,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ttl: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    history: Option<crate::history::HistoryProgress>,
 }
 
 /// [`Lifecycle`]'s times, unix seconds.
@@ -295,6 +297,7 @@ impl Inner {
                 uninstalled_at: file.lifecycle.uninstalled_at,
             },
             ttl: file.ttl,
+            history: file.history,
         }))
     }
 
@@ -331,6 +334,7 @@ impl Inner {
                 uninstalled_at: record.lifecycle.uninstalled_at,
             },
             ttl: record.ttl,
+            history: record.history.clone(),
         };
         let bytes = serde_json::to_vec_pretty(&file).map_err(|_| AdapterError::Unavailable {
             service: Service::EmbeddedKeyStore,

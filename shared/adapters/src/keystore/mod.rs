@@ -109,6 +109,8 @@ pub struct StoreRecord {
     /// Unix seconds after which the record reads as absent: set on a deletion marker (an
     /// uninstalled store), so it vanishes even before DynamoDB's TTL sweep removes it.
     pub ttl: Option<i64>,
+    /// The history import's progress and cursor (counts, times, an error code).
+    pub history: Option<crate::history::HistoryProgress>,
 }
 
 /// Unix seconds of the newest lifecycle event of each kind applied to a store (the event's

@@ -310,3 +310,21 @@ async fn lifecycle_times_and_expired_markers() {
     let fresh = store.get("3003").await.unwrap().expect("replaced");
     assert_eq!(fresh.ttl, None);
 }
+
+#[tokio::test]
+async fn history_progress_survives_reopen() {
+    use adapters::history::{HistoryProgress, HistoryStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let mut record = full_record("1001");
+    let mut progress = HistoryProgress::started(1_796_000_000);
+    progress.status = HistoryStatus::Done;
+    progress.finished_at = Some(1_796_000_500);
+    progress.cursor = None;
+    record.history = Some(progress);
+    {
+        let store = EmbeddedKeyStore::open(dir.path()).unwrap();
+        record.version = store.put(&record).await.unwrap();
+    }
+    let store = EmbeddedKeyStore::open(dir.path()).unwrap();
+    assert_eq!(store.get("1001").await.unwrap(), Some(record));
+}

@@ -703,3 +703,80 @@ async fn a_deletion_marker_item_holds_no_store_data() {
         ]
     );
 }
+
+#[tokio::test]
+async fn history_progress_is_stored_as_plain_metadata_only() {
+    use adapters::history::{Cursor, HistoryProgress, Phase};
+    let Some(url) = moto_url() else { return };
+    let moto = Moto::connect(&url).await;
+    let store = moto.store("history_item").await;
+    let id = unique("store");
+    let mut progress = HistoryProgress::started(1_796_000_000);
+    progress.phase = Phase::OrdersRecent;
+    progress.orders_done = 120;
+    progress.orders_total = 10_000;
+    progress.customers_done = 300;
+    progress.last_error = Some("salla_token_revoked".into());
+    progress.cursor = Some(Cursor {
+        page: 3,
+        ..Cursor::phase_start(
+            Phase::OrdersRecent,
+            Some((
+                time::macros::date!(2026 - 09 - 03),
+                time::macros::date!(2026 - 12 - 03),
+            )),
+        )
+    });
+    let mut record = full_record(&id);
+    record.history = Some(progress.clone());
+    record.version = store.put(&record).await.unwrap();
+    assert_eq!(store.get(&id).await.unwrap(), Some(record.clone()));
+
+    let item = raw_item(&moto, &store, &id).await;
+    let Some(AttributeValue::M(history)) = item.get("history") else {
+        panic!("history is not a map");
+    };
+    // Only counts, times, names and codes: every string is one of the plain words the
+    // progress uses, a day or the error code; nothing else is held.
+    fn plain(values: &std::collections::HashMap<String, AttributeValue>) {
+        for (name, value) in values {
+            match value {
+                AttributeValue::N(_) => {}
+                AttributeValue::S(s) => assert!(
+                    s.bytes().all(|b| b.is_ascii_lowercase()
+                        || b.is_ascii_digit()
+                        || b"_-:".contains(&b)),
+                    "{name}"
+                ),
+                AttributeValue::M(inner) => plain(inner),
+                other => panic!("{name} is {other:?}"),
+            }
+        }
+    }
+    plain(history);
+    let mut names: Vec<&str> = history.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "customers_done",
+            "customers_total",
+            "cursor",
+            "job",
+            "last_error",
+            "orders_before",
+            "orders_done",
+            "orders_total",
+            "phase",
+            "products_done",
+            "started_at",
+            "status",
+            "updated_at"
+        ]
+    );
+
+    // An uninstall's deletion marker keeps no progress.
+    record.mark_uninstalled(1_796_000_100, adapters::clock::now_unix());
+    store.put(&record).await.unwrap();
+    assert!(!raw_item(&moto, &store, &id).await.contains_key("history"));
+}

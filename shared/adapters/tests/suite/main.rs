@@ -2,6 +2,7 @@
 
 mod keystore_support;
 
+mod history_moto;
 mod keystore_cache;
 mod keystore_embedded;
 mod keystore_moto;

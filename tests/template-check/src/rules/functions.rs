@@ -2,7 +2,7 @@
 
 use serde_json::Value as Json;
 
-use super::{COMMON_ENV, FUNCTIONS, Violation, is_scheduled, spec_for};
+use super::{COMMON_ENV, FUNCTIONS, Violation, is_queued, is_scheduled, spec_for};
 use crate::model::{as_list, function_binary, function_env, function_property, functions, props};
 
 pub const SHAPE: &str = "function-shape";
@@ -121,11 +121,11 @@ fn shape(doc: &Json, id: &str, res: &Json, out: &mut Vec<Violation>) {
         "MemorySize must be set",
         out,
     );
-    if binary.is_some_and(is_scheduled) {
+    if binary.is_some_and(|b| is_scheduled(b) || is_queued(b)) {
         expect(
             prop("FunctionUrlConfig").is_none(),
             id,
-            "a scheduled function must have no FunctionUrlConfig (only its schedule invokes it)",
+            "a scheduled or queue-driven function must have no FunctionUrlConfig (only its schedule or queue invokes it)",
             out,
         );
         return;
@@ -143,7 +143,7 @@ fn shape(doc: &Json, id: &str, res: &Json, out: &mut Vec<Violation>) {
 
 fn timeout(doc: &Json, id: &str, res: &Json, out: &mut Vec<Violation>) {
     let timeout = function_property(doc, res, "Timeout").and_then(Json::as_i64);
-    if function_binary(res).is_some_and(is_scheduled) {
+    if function_binary(res).is_some_and(|b| is_scheduled(b) || is_queued(b)) {
         if !timeout.is_some_and(|t| (1..=SCHEDULED_MAX_TIMEOUT_SECS).contains(&t)) {
             out.push(Violation::new(
                 TIMEOUT,
@@ -215,6 +215,10 @@ fn concurrency(doc: &Json, id: &str, res: &Json, out: &mut Vec<Violation>) {
                  cannot starve it",
             ));
         }
+        return;
+    }
+    if function_binary(res).is_some_and(is_queued) {
+        // Its range is the queue rules' (`queues::MAPPING`).
         return;
     }
     if function_binary(res).is_some_and(is_scheduled) {

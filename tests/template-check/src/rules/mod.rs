@@ -11,6 +11,7 @@ pub mod iam;
 pub mod kms;
 pub mod logging;
 pub mod outputs;
+pub mod queues;
 pub mod schedules;
 pub mod secrets;
 pub mod storage;
@@ -156,6 +157,22 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
             "SALLA_CLIENT_SECRET",
         ],
     },
+    FunctionSpec {
+        binary: "history-worker",
+        // Scan lists the stores for the daily sweep; PutItem saves the import's progress and
+        // refreshed tokens. Its SQS actions are checked by the history queue rules.
+        dynamodb: &["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:PutItem"],
+        kms: &["kms:Encrypt", "kms:Decrypt"],
+        env: &[
+            "SALLA_CLIENT_ID",
+            "SALLA_CLIENT_SECRET",
+            "SALLA_ACCOUNTS_URL",
+            "SALLA_API_URL",
+            "KLAVIYO_API_URL",
+            "HISTORY_QUEUE_URL",
+        ],
+        secrets: &["SALLA_CLIENT_SECRET"],
+    },
 ];
 
 /// Binaries run by an EventBridge Scheduler schedule instead of a URL: no function URL, a
@@ -164,6 +181,14 @@ pub const SCHEDULED: &[&str] = &["token-refresh"];
 
 pub fn is_scheduled(binary: &str) -> bool {
     SCHEDULED.contains(&binary)
+}
+
+/// Binaries driven by a queue's event source mapping (see [`queues`]): no function URL, a
+/// longer timeout, a small reserved concurrency.
+pub const QUEUED: &[&str] = &["history-worker"];
+
+pub fn is_queued(binary: &str) -> bool {
+    QUEUED.contains(&binary)
 }
 
 pub fn spec_for(binary: &str) -> Option<&'static FunctionSpec> {
@@ -182,5 +207,6 @@ pub fn check_all(doc: &Json) -> Vec<Violation> {
     outputs::check(doc, &mut out);
     schedules::check(doc, &mut out);
     alarms::check(doc, &mut out);
+    queues::check(doc, &mut out);
     out
 }

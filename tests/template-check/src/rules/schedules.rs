@@ -33,7 +33,15 @@ pub fn check(doc: &Json, out: &mut Vec<Violation>) {
         }
     }
     for (id, schedule) in &schedules {
-        check_schedule(doc, id, schedule, out);
+        // A schedule sending to a queue is checked by the queue rules (`queues`).
+        let to_queue = props(schedule)
+            .pointer("/Target/Arn")
+            .and_then(ref_target)
+            .and_then(|t| resource(doc, t))
+            .is_some_and(|r| resource_type(r) == "AWS::SQS::Queue");
+        if !to_queue {
+            check_schedule(doc, id, schedule, out);
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::history::HistoryProgress;
 use crate::keystore::{KlaviyoConnection, Lifecycle, SallaTokens, StoreRecord};
 use crate::{AdapterError, Secret, Service};
 
@@ -83,6 +84,9 @@ pub(crate) struct Item {
     /// `N`, unix seconds: a deletion marker's expiry, the table's TTL attribute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
+    /// `M` of plain `S`/`N` attributes: the history import's progress and cursor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistoryProgress>,
 }
 
 /// A secret attribute as read: ciphertext, or something else that cannot be trusted.
@@ -166,6 +170,7 @@ impl Item {
             settings_at: record.lifecycle.settings_at,
             uninstalled_at: record.lifecycle.uninstalled_at,
             ttl: record.ttl,
+            history: record.history.clone(),
         }
     }
 
@@ -227,6 +232,7 @@ impl Item {
                 uninstalled_at: self.uninstalled_at,
             },
             ttl: self.ttl,
+            history: self.history,
         })
     }
 
@@ -565,5 +571,42 @@ mod tests {
         item.take_ciphertexts().unwrap();
         let read = item.into_record(Secrets::default()).unwrap();
         assert_eq!((read.lifecycle, read.ttl), (record.lifecycle, record.ttl));
+    }
+
+    #[test]
+    fn history_progress_is_a_map_of_plain_values() {
+        use crate::history::{Cursor, HistoryProgress, Phase};
+        let mut progress = HistoryProgress::started(100);
+        progress.phase = Phase::OrdersOlder;
+        progress.orders_done = 60;
+        progress.last_error = Some("missing_scope:orders.read".into());
+        progress.cursor = Some(Cursor::phase_start(
+            Phase::OrdersOlder,
+            Some((
+                time::macros::date!(2015 - 01 - 01),
+                time::macros::date!(2026 - 09 - 02),
+            )),
+        ));
+        let record = StoreRecord {
+            history: Some(progress.clone()),
+            ..StoreRecord::new("9")
+        };
+        let attrs = Item::from_record(&record, 2, 5, Secrets::default())
+            .encode()
+            .unwrap();
+        let Some(AttributeValue::M(map)) = attrs.get("history") else {
+            panic!("history is not a map: {attrs:?}");
+        };
+        assert_eq!(map.get("orders_done"), Some(&n(60)));
+        assert_eq!(map.get("phase"), Some(&s("orders_older")));
+        assert_eq!(map.get("last_error"), Some(&s("missing_scope:orders.read")));
+        let Some(AttributeValue::M(cursor)) = map.get("cursor") else {
+            panic!("cursor is not a map");
+        };
+        assert_eq!(cursor.get("from"), Some(&s("2015-01-01")));
+        let mut item = Item::decode(attrs).unwrap();
+        item.take_ciphertexts().unwrap();
+        let read = item.into_record(Secrets::default()).unwrap();
+        assert_eq!(read.history, Some(progress));
     }
 }

@@ -1,0 +1,150 @@
+//! The worker against the real stubs over HTTP: the Salla API stub (Salla's pagination, rate
+//! headers, 429s) and the strict Klaviyo stub (every body checked against Klaviyo's spec).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use adapters::Secret;
+use adapters::deadline::Deadline;
+use adapters::history::memory::MemoryHistoryQueue;
+use adapters::history::{HistoryQueue, HistoryStatus, Task};
+use adapters::keystore::memory::MemoryKeyStore;
+use adapters::keystore::{KeyStore, KlaviyoConnection, SallaTokens, StoreRecord};
+use adapters::klaviyo::KlaviyoClient;
+use adapters::salla::merchant::{DEFAULT_TIMEOUT, MerchantApi};
+use adapters::salla::refresh::{RefreshError, RefreshLocks, TokenRefresher};
+use async_trait::async_trait;
+use history_worker::{Deps, Outcome, WorkerConfig};
+use salla_api_stub::{Dataset, RateConfig, SallaApiStub};
+
+const STORE: &str = "1803665367";
+const TOKEN: &str = "ory_at_stub_token";
+const KEY: &str = "pk_live_0123456789abcdef0123456789";
+
+struct NoRefresh;
+
+#[async_trait]
+impl TokenRefresher for NoRefresh {
+    async fn refresh(&self, _: &Secret, _: Duration) -> Result<SallaTokens, RefreshError> {
+        Err(RefreshError::NotSpent(adapters::AdapterError::Config(
+            "no refresh in this test".into(),
+        )))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_orders_reach_klaviyo_once_each_with_backfill() {
+    let salla = SallaApiStub::start().await;
+    salla.add_store(STORE, TOKEN, Dataset::new(11, 500, 60, 5));
+    salla.set_rate_limits(RateConfig::PLUS_FAST, RateConfig::CUSTOMERS_FAST);
+    let klaviyo = klaviyo_stub::KlaviyoStub::start().await;
+    klaviyo.set_accept_any_key(true);
+
+    let store = Arc::new(MemoryKeyStore::with_records([StoreRecord {
+        klaviyo: Some(KlaviyoConnection {
+            private_key: Secret::new(KEY),
+            account_name: None,
+            account_id: None,
+            validated_at: 1,
+            needs_reconnect: false,
+        }),
+        salla: Some(SallaTokens {
+            access_token: Secret::new(TOKEN),
+            refresh_token: Secret::new("ory_rt_stub"),
+            expires_at: adapters::clock::now_unix() + 10 * 24 * 3600,
+            scope: None,
+            refresh_lease_until: None,
+            refresh_blocked_at: None,
+        }),
+        ..StoreRecord::new(STORE)
+    }]));
+    let queue = Arc::new(MemoryHistoryQueue::new());
+    let deps = Deps {
+        store: store.clone(),
+        scan: store.clone(),
+        salla: Arc::new(MerchantApi::new(salla.base_url.clone(), DEFAULT_TIMEOUT)),
+        klaviyo: Arc::new(KlaviyoClient::new(klaviyo.base_url.clone())),
+        queue: queue.clone(),
+        refresher: Arc::new(NoRefresh),
+        locks: RefreshLocks::default(),
+        config: WorkerConfig {
+            page_min: Duration::ZERO,
+            save_reserve: Duration::from_millis(200),
+            ..WorkerConfig::default()
+        },
+    };
+
+    queue.enqueue(&Task::import(STORE)).await.unwrap();
+    let started = Instant::now();
+    let mut outcomes = Vec::new();
+    let mut klaviyo_requests = 0;
+    while let Some(body) = queue.try_pop() {
+        // Short invocations (2 s unless HISTORY_TEST_BUDGET_SECS says otherwise), so the
+        // import goes through several continuations.
+        let budget = std::env::var("HISTORY_TEST_BUDGET_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(2.0);
+        let report = history_worker::handle(
+            &deps,
+            &body,
+            Deadline::after(Duration::from_secs_f64(budget)),
+        )
+        .await
+        .expect("no transient failure");
+        klaviyo_requests += report.stats.klaviyo_requests;
+        outcomes.push(report.outcome);
+        assert!(outcomes.len() < 200, "the import must end");
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(outcomes.last(), Some(&Outcome::Done), "{outcomes:?}");
+
+    // The stub does not serve profile bulk import jobs (it answers them as unimplemented);
+    // the worker then imports those profiles one by one, which the stub checks.
+    let violations: Vec<String> = klaviyo
+        .violations()
+        .into_iter()
+        .filter(|v| !v.contains("bulk_import_profiles is not implemented"))
+        .collect();
+    assert_eq!(violations, Vec::<String>::new(), "spec-valid bodies");
+    let mut placed: HashMap<String, usize> = HashMap::new();
+    for event in klaviyo.events() {
+        let a = &event["data"]["attributes"];
+        if a["metric"]["data"]["attributes"]["name"] == "Placed Order" {
+            assert_eq!(a["backfill"], true, "historical events never fire a flow");
+            *placed
+                .entry(a["unique_id"].as_str().unwrap_or_default().to_owned())
+                .or_default() += 1;
+        }
+    }
+    assert_eq!(placed.len(), 500, "every order's Placed Order");
+    assert!(placed.values().all(|&n| n == 1));
+    let stats = klaviyo.stats();
+    assert_eq!(stats.duplicate_events, 0, "nothing sent twice");
+
+    let record = store.get(STORE).await.unwrap().unwrap();
+    let progress = record.history.unwrap();
+    assert_eq!(progress.status, HistoryStatus::Done);
+    assert_eq!((progress.orders_done, progress.orders_total), (500, 500));
+
+    // The pacer never runs into Salla's limit: no 429 at all.
+    let salla_stats = salla.stats();
+    assert_eq!(salla_stats.throttled, 0, "{salla_stats:?}");
+    let event_jobs = klaviyo
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/api/event-bulk-create-jobs"))
+        .count();
+    eprintln!(
+        "500 orders: {:.1} s, {:.0} orders/s, {} Salla requests, {} Klaviyo requests \
+         ({event_jobs} event jobs, {:.3} per order), {} invocations",
+        elapsed.as_secs_f64(),
+        500.0 / elapsed.as_secs_f64(),
+        salla_stats.requests,
+        klaviyo_requests,
+        event_jobs as f64 / 500.0,
+        outcomes.len(),
+    );
+    assert!(event_jobs as f64 / 500.0 <= 0.05);
+}
