@@ -759,9 +759,9 @@ async fn history_progress_is_stored_as_plain_metadata_only() {
     assert_eq!(
         names,
         [
+            "cursor",
             "customers_done",
             "customers_total",
-            "cursor",
             "job",
             "last_error",
             "orders_before",
