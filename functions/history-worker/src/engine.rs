@@ -243,6 +243,17 @@ async fn run_store(
             {
                 return Ok(Outcome::Skipped.into());
             }
+            // A connected store that was never imported gets its whole history, not three
+            // days of it: the daily sweep starts any import that connecting did not.
+            let keyed = record.klaviyo.as_ref().is_some_and(|k| !k.needs_reconnect);
+            if read.is_none() && keyed && record.salla.is_some() {
+                deadline
+                    .run(Service::Sqs, deps.queue.enqueue(&Task::import(store_id)))
+                    .await
+                    .map_err(WorkerError::Transient)?;
+                tracing::info!(event = "history_start", store_id, source = "sweep");
+                return Ok(Outcome::Skipped.into());
+            }
             (message, None)
         }
     };

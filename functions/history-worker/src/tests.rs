@@ -746,15 +746,35 @@ async fn bad_and_leftover_messages_are_dropped_not_retried() {
 #[tokio::test(start_paused = true)]
 async fn the_daily_sweep_fans_out_and_resends_recent_orders() {
     let w = world(20, 1, 10).await;
+    w.queue.enqueue(&Task::import(STORE)).await.unwrap();
+    w.drain(Duration::from_secs(60), || 0).await;
+    let imported = w.progress();
+    assert_eq!(imported.status, HistoryStatus::Done);
+    w.klaviyo.sent.lock().unwrap().clear();
+
     w.queue.enqueue(&Task::SweepAll).await.unwrap();
     let outcomes = w.drain(Duration::from_secs(60), || 0).await;
     assert_eq!(outcomes[0], Outcome::Fanned(1));
     assert_eq!(outcomes.last(), Some(&Outcome::Done));
     // The sweep keeps no progress and reads orders only.
-    assert!(w.stored().history.is_none());
+    assert_eq!(w.progress(), imported);
     let sent = w.sent();
     assert!(sent.iter().all(|s| s.path == "/api/event-bulk-create-jobs"));
     assert!(!sent.is_empty());
+}
+
+/// On AWS nothing else starts an import yet: the daily sweep starts the whole import of a
+/// connected store that has none, instead of sweeping three days of it.
+#[tokio::test(start_paused = true)]
+async fn the_daily_sweep_starts_the_import_of_a_store_never_imported() {
+    let w = world(20, 1, 10).await;
+    w.queue.enqueue(&Task::SweepAll).await.unwrap();
+    let outcomes = w.drain(Duration::from_secs(60), || 0).await;
+    assert_eq!(outcomes[0], Outcome::Fanned(1));
+    assert_eq!(outcomes[1], Outcome::Skipped);
+    let progress = w.progress();
+    assert_eq!(progress.status, HistoryStatus::Done);
+    assert_eq!(keys(&events_in(&w.sent())), expected(&w));
 }
 
 #[tokio::test(start_paused = true)]
