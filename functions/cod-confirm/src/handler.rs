@@ -6,7 +6,7 @@ use adapters::cod::link::{Link, LinkError};
 use adapters::deadline::Deadline;
 use adapters::keystore::StoreRecord;
 use adapters::salla::order_status::OrderSummary;
-use adapters::salla::refresh::{Refresh, TokenRefresh};
+use adapters::salla::refresh::TokenRefresh;
 use adapters::{AdapterError, Secret, Service, web};
 use hmac::{Hmac, KeyInit, Mac};
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
@@ -189,28 +189,13 @@ async fn send_event(
 
 /// A usable access token, refreshing it first when it is close to expiry.
 async fn access_token(deps: &Deps, record: &StoreRecord, deadline: Deadline) -> Option<Secret> {
-    let tokens = record.salla.as_ref()?;
-    let now = (deps.now)();
-    if !tokens.needs_refresh(now) {
-        return Some(tokens.access_token.clone());
-    }
-    let still_valid = tokens.live_access_token(now).cloned();
-    if tokens.refresh_blocked_at.is_some() {
-        return still_valid;
-    }
-    let refresh = TokenRefresh {
+    TokenRefresh {
         store: deps.keys.as_ref(),
         refresher: deps.refresher.as_ref(),
         locks: &deps.refresh_locks,
-    };
-    match refresh.run(&record.store_id, deadline).await {
-        Ok(Refresh::Refreshed(fresh) | Refresh::NotDue(fresh)) => Some(fresh),
-        Ok(_) => still_valid,
-        Err(e) => {
-            tracing::warn!(store_id = %record.store_id, error = %e, "salla token refresh failed");
-            still_valid
-        }
     }
+    .access_token(record, (deps.now)(), deadline)
+    .await
 }
 
 fn unavailable(deps: &Deps, link: &Link, post: bool, e: &AdapterError) -> Page {

@@ -10,7 +10,7 @@ use adapters::deadline::Deadline;
 use adapters::history::{Cursor, HistoryProgress, HistoryStatus, Phase, StoreJob, Task};
 use adapters::keystore::StoreRecord;
 use adapters::salla::merchant::{Answer, DateWindow, Pacer, PacerConfig};
-use adapters::salla::refresh::{Refresh, TokenRefresh};
+use adapters::salla::refresh::TokenRefresh;
 use adapters::{AdapterError, Secret, Service};
 use mapping::{
     Backfill, BulkLimits, Enrichment, EventPacker, KlaviyoRequest, ProfileImport, ProfilePacker,
@@ -489,28 +489,13 @@ async fn save(
 /// A usable access token: refreshed first when close to expiry (under the per-store lease),
 /// else the stored one while it lives.
 async fn access_token(deps: &Deps, record: &StoreRecord, deadline: Deadline) -> Option<Secret> {
-    let tokens = record.salla.as_ref()?;
-    let now = now_unix();
-    if !tokens.needs_refresh(now) {
-        return Some(tokens.access_token.clone());
-    }
-    let still_valid = tokens.live_access_token(now).cloned();
-    if tokens.refresh_blocked_at.is_some() {
-        return still_valid;
-    }
-    let refresh = TokenRefresh {
+    TokenRefresh {
         store: deps.store.as_ref(),
         refresher: deps.refresher.as_ref(),
         locks: &deps.locks,
-    };
-    match refresh.run(&record.store_id, deadline).await {
-        Ok(Refresh::Refreshed(fresh) | Refresh::NotDue(fresh)) => Some(fresh),
-        Ok(_) => still_valid,
-        Err(e) => {
-            tracing::warn!(event = "history_token", store_id = %record.store_id, outcome = "refresh_failed", error = %e);
-            still_valid
-        }
     }
+    .access_token(record, now_unix(), deadline)
+    .await
 }
 
 /// One invocation's working state.

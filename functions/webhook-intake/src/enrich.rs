@@ -10,7 +10,7 @@ use adapters::clock::now_unix;
 use adapters::deadline::Deadline;
 use adapters::keystore::StoreRecord;
 use adapters::salla::api::{Product, SallaApi};
-use adapters::salla::refresh::{Refresh, TokenRefresh};
+use adapters::salla::refresh::TokenRefresh;
 use adapters::{AdapterError, Secret};
 use async_trait::async_trait;
 use futures::future::join_all;
@@ -175,28 +175,13 @@ pub(crate) async fn access_token(
     record: &StoreRecord,
     deadline: Deadline,
 ) -> Option<Secret> {
-    let tokens = record.salla.as_ref()?;
-    let now = now_unix();
-    if !tokens.needs_refresh(now) {
-        return Some(tokens.access_token.clone());
-    }
-    let still_valid = tokens.live_access_token(now).cloned();
-    if tokens.refresh_blocked_at.is_some() {
-        return still_valid;
-    }
-    let refresh = TokenRefresh {
+    TokenRefresh {
         store: deps.store.as_ref(),
         refresher: deps.refresher.as_ref(),
         locks: &deps.refresh_locks,
-    };
-    match refresh.run(&record.store_id, deadline).await {
-        Ok(Refresh::Refreshed(fresh) | Refresh::NotDue(fresh)) => Some(fresh),
-        Ok(_) => still_valid,
-        Err(e) => {
-            tracing::warn!(store_id = %record.store_id, error = %e, "salla token refresh failed");
-            still_valid
-        }
     }
+    .access_token(record, now_unix(), deadline)
+    .await
 }
 
 #[cfg(test)]

@@ -135,6 +135,34 @@ pub struct TokenRefresh<'a> {
 }
 
 impl TokenRefresh<'_> {
+    /// A usable access token for `record` at `now`: the stored one while it is not due,
+    /// else refreshed first (under the lease, before `deadline`); when no refresh is possible
+    /// (stopped, busy, failed) the stored one while it still lives. `None` without tokens or
+    /// once they have expired unrefreshed.
+    pub async fn access_token(
+        &self,
+        record: &StoreRecord,
+        now: i64,
+        deadline: Deadline,
+    ) -> Option<Secret> {
+        let tokens = record.salla.as_ref()?;
+        if !tokens.needs_refresh(now) {
+            return Some(tokens.access_token.clone());
+        }
+        let still_valid = tokens.live_access_token(now).cloned();
+        if tokens.refresh_blocked_at.is_some() {
+            return still_valid;
+        }
+        match self.run(&record.store_id, deadline).await {
+            Ok(Refresh::Refreshed(fresh) | Refresh::NotDue(fresh)) => Some(fresh),
+            Ok(_) => still_valid,
+            Err(e) => {
+                tracing::warn!(store_id = %record.store_id, error = %e, "salla token refresh failed");
+                still_valid
+            }
+        }
+    }
+
     /// Refreshes the store's tokens if they are due, at most once across every process, all
     /// of it (lease, request, save) before `deadline`.
     pub async fn run(&self, store_id: &str, deadline: Deadline) -> Result<Refresh, AdapterError> {
