@@ -119,6 +119,19 @@ mod tests {
         );
     }
 
+    /// Both events validate against Klaviyo's OpenAPI spec in strict mode (unknown keys
+    /// rejected), as every request the relay sends does.
+    #[test]
+    fn both_events_are_spec_valid() {
+        let spec = spec_check::Spec::shared();
+        for action in [Action::Confirm, Action::Cancel] {
+            let request = event(7, action, &order()).expect("an event");
+            let checked =
+                spec.validate_request(request.method(), &request.path(), request.body().as_ref());
+            assert!(checked.is_ok(), "{action:?}: {checked:?}");
+        }
+    }
+
     #[test]
     fn no_identifier_no_event() {
         let mut o = order();
