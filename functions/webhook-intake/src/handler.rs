@@ -26,7 +26,7 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
     let deadline = invocation_deadline(deps, &req);
     let mut trace = Trace::default();
     let result = process(deps, &req, deadline, &mut trace).await;
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let latency_ms = millis(started.elapsed());
     let event = trace.event.as_deref().unwrap_or("-");
     let store_id = trace.store_id.as_deref().unwrap_or("-");
     match result {
@@ -457,4 +457,34 @@ mod tests {
     }
 
     const MAX_BODY: usize = crate::deps::MAX_BODY_BYTES;
+}
+
+/// Milliseconds to the microsecond, so a log line reads `12.345` and never carries the long
+/// binary tail of a float product (`12.344999999999`), which is noise and can look like a
+/// phone number to a scanner.
+pub fn millis(d: std::time::Duration) -> f64 {
+    d.as_micros() as f64 / 1000.0
+}
+
+#[cfg(test)]
+mod millis_tests {
+    use super::millis;
+    use std::time::Duration;
+
+    #[test]
+    fn latencies_have_at_most_three_decimals() {
+        for nanos in [
+            1_201_099_999u64,
+            201_099_999,
+            12_344_999,
+            999,
+            0,
+            7_000_000_001,
+        ] {
+            let text = millis(Duration::from_nanos(nanos)).to_string();
+            let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
+            assert!(decimals <= 3, "{nanos} ns logged as {text}");
+        }
+        assert_eq!(millis(Duration::from_micros(1_201_099)), 1201.099);
+    }
 }

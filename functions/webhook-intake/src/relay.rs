@@ -78,7 +78,7 @@ pub async fn send_all(
         .buffered(MAX_IN_FLIGHT)
         .collect()
         .await;
-    let klaviyo_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let klaviyo_ms = crate::handler::millis(started.elapsed());
 
     // A transient failure wins: Salla redelivers the whole webhook, and the requests that did
     // go through are deduplicated by Klaviyo through their unique_id.

@@ -98,11 +98,23 @@ fn needles() -> BTreeSet<String> {
     out
 }
 
+/// Whether `needle` occurs in `haystack`, ignoring ASCII case. A needle of digits only (a
+/// phone in one of its forms) counts only as a whole number: inside a longer one, such as a
+/// latency's float tail (`1.2010999…`), it names no one, while `+966…`, `tel:0…` or `"966…"`
+/// all still match.
 fn contains_ci(haystack: &[u8], needle: &str) -> bool {
     let needle = needle.as_bytes().to_ascii_lowercase();
-    haystack
-        .windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(&needle))
+    let digits_only = needle.iter().all(u8::is_ascii_digit);
+    let digit = |i: usize| haystack.get(i).is_some_and(u8::is_ascii_digit);
+    let dot = |i: usize| haystack.get(i) == Some(&b'.');
+    // The number goes on before `at` or after `end`: a digit, or a decimal point then a digit.
+    let joined_before =
+        |at: usize| at >= 1 && (digit(at - 1) || (at >= 2 && dot(at - 1) && digit(at - 2)));
+    let joined_after = |end: usize| digit(end) || (dot(end) && digit(end + 1));
+    haystack.windows(needle.len()).enumerate().any(|(at, w)| {
+        w.eq_ignore_ascii_case(&needle)
+            && !(digits_only && (joined_before(at) || joined_after(at + needle.len())))
+    })
 }
 
 /// (where, needle) for every needle found in `haystack`.
@@ -146,6 +158,20 @@ fn the_scanner_finds_every_form_of_a_planted_value() {
     let found: BTreeSet<&str> = hits.iter().map(|(_, n)| n.as_str()).collect();
     assert!(found.contains(CANARY_EMAIL), "{found:?}");
     assert!(found.contains("0511122233"), "{found:?}");
+    // A phone's digits inside a longer number (a float's tail) are not a phone; the same
+    // digits standing alone, after `+` or inside a string, are.
+    for (text, leak) in [
+        (r#"{"latency_ms":1.201099999999}"#, false),
+        (r#"{"id":92010999999990}"#, false),
+        (r#"{"p":"+201099999999"}"#, true),
+        (r#"{"p":"201099999999"}"#, true),
+        (r#"tel:201099999999."#, true),
+    ] {
+        let mut hits = Vec::new();
+        scan("line", text.as_bytes(), &needles, &mut hits);
+        let found = hits.iter().any(|(_, n)| n.contains("201099999999"));
+        assert_eq!(found, leak, "{text}: {hits:?}");
+    }
     // The corpus's own values are in the list in all their forms.
     for expected in [
         "test@gmail.com",
