@@ -8,6 +8,7 @@ use adapters::cod::link::{LinkSecrets, MIN_SECRET_LEN};
 use adapters::config::Config;
 use adapters::keystore::KeyStore;
 use adapters::klaviyo::{KlaviyoApi, KlaviyoClient};
+use adapters::once::SpentMarks;
 use adapters::salla::oauth::SallaOAuth;
 use adapters::salla::order_status::{self, OrderStatusApi, OrderStatusClient};
 use adapters::salla::refresh::{RefreshLocks, TokenRefresher};
@@ -21,6 +22,8 @@ pub struct Deps {
     pub refresher: Arc<dyn TokenRefresher>,
     pub refresh_locks: RefreshLocks,
     pub links: LinkSecrets,
+    /// Short-lived marks that let one answer per order through at a time.
+    pub answers: Arc<dyn SpentMarks>,
     /// Unix seconds now; a field so tests can move the clock past a link's expiry.
     pub now: fn() -> i64,
 }
@@ -54,6 +57,7 @@ impl Deps {
             )),
             refresh_locks: RefreshLocks::default(),
             links: config.cod_link_secrets(),
+            answers: adapters::once::build(config)?,
             now: now_unix,
         })
     }

@@ -44,10 +44,8 @@ pub fn event(store_id: u64, action: Action, order: &OrderSummary) -> Option<Klav
     properties.insert("OrderId", Value::String(id.clone()));
     properties.insert("OrderNumber", Value::String(order.number.clone()));
     properties.insert("PaymentMethod", Value::String(order.payment_method.clone()));
-    properties.insert(
-        "Status",
-        Value::String(crate::decide::target(action).to_owned()),
-    );
+    // The order as it stands after the answer: the status the merchant chose for it.
+    properties.insert("Status", Value::String(order.status.clone()));
     let value = order
         .total
         .as_ref()
@@ -105,7 +103,11 @@ mod tests {
         assert_eq!(e.profile.external_id.as_deref(), Some("salla:7:customer:9"));
         assert_eq!(e.value, Some(120.5));
         assert_eq!(e.value_currency.as_deref(), Some("SAR"));
-        let Some(KlaviyoRequest::CreateEvent(e)) = event(7, Action::Cancel, &order()) else {
+        let cancelled = OrderSummary {
+            status: "canceled".into(),
+            ..order()
+        };
+        let Some(KlaviyoRequest::CreateEvent(e)) = event(7, Action::Cancel, &cancelled) else {
             panic!("an event");
         };
         assert_eq!(e.metric, "COD Cancelled");

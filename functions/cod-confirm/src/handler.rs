@@ -5,6 +5,7 @@ use std::time::Duration;
 use adapters::cod::link::{Link, LinkError};
 use adapters::deadline::Deadline;
 use adapters::keystore::StoreRecord;
+use adapters::once::Claim;
 use adapters::salla::order_status::OrderSummary;
 use adapters::salla::refresh::TokenRefresh;
 use adapters::{AdapterError, Secret, Service, web};
@@ -106,7 +107,12 @@ async fn answer(deps: &Deps, link: &Link, post: bool) -> Page {
         Err(e) => return unavailable(deps, link, post, &e),
     };
     let action = link.action;
-    match decide(action, &order) {
+    let settings = record.cod.clone().unwrap_or_default();
+    match decide(action, &order, &settings) {
+        Decision::CancelNotAllowed => {
+            log(deps, link, "cancel_not_allowed", post);
+            Page::CancelNotAllowed { order }
+        }
         Decision::AlreadyDone => {
             log(deps, link, "already_done", post);
             Page::AlreadyDone { action, order }
@@ -120,6 +126,17 @@ async fn answer(deps: &Deps, link: &Link, post: bool) -> Page {
             Page::Ask { action, order }
         }
         Decision::Act { target } => {
+            match deadline
+                .run(Service::DynamoDb, claim_answer(deps, link))
+                .await
+            {
+                Ok(Claim::First) => {}
+                Ok(Claim::Spent) => {
+                    log(deps, link, "answer_in_flight", post);
+                    return Page::Busy;
+                }
+                Err(e) => return unavailable(deps, link, post, &e),
+            }
             if let Err(e) = deadline
                 .run(
                     Service::Salla,
@@ -187,6 +204,28 @@ async fn send_event(
     }
 }
 
+/// How long one answer holds its order against another: far longer than an answer takes.
+const ANSWER_WINDOW_SECS: i64 = 300;
+
+/// Lets one POST per order and window move the order. Salla has no compare-and-set on an
+/// order's status, so without this a confirm and a cancel pressed at the same moment (two
+/// tabs, a double tap) could both pass [`decide`] and leave whichever Salla applied last.
+/// The mark names the order only through a keyed hash and lives for the window; a new
+/// window lets a shopper retry after an answer that failed half-way (Salla down). Two
+/// answers straddling a window's edge are not held apart: a race within a second across a
+/// five-minute boundary.
+async fn claim_answer(deps: &Deps, link: &Link) -> Result<Claim, AdapterError> {
+    // The marks expire by the real clock, whatever the page's clock says of links.
+    let window = adapters::clock::now_unix().div_euclid(ANSWER_WINDOW_SECS);
+    let id = format!(
+        "cod{}",
+        keyed_hash(deps, b"cod-answer", link.order_id, link.store_id, window)
+    );
+    deps.answers
+        .claim(&id, (window + 1) * ANSWER_WINDOW_SECS)
+        .await
+}
+
 /// A usable access token, refreshing it first when it is close to expiry.
 async fn access_token(deps: &Deps, record: &StoreRecord, deadline: Deadline) -> Option<Secret> {
     TokenRefresh {
@@ -225,12 +264,22 @@ fn log(deps: &Deps, link: &Link, outcome: &'static str, post: bool) {
 /// The order id keyed with the link secret: logs can follow one order without naming it, and
 /// a small, sequential id space cannot be reversed without the secret.
 fn order_hash(deps: &Deps, order_id: u64) -> String {
+    keyed_hash(deps, b"cod-log-order", order_id, 0, 0)[..16].to_owned()
+}
+
+/// 32 hex characters of HMAC-SHA256 over `purpose` and the numbers, keyed with the current
+/// link secret.
+fn keyed_hash(deps: &Deps, purpose: &[u8], order_id: u64, store_id: u64, window: i64) -> String {
     let Ok(mut m) =
         <Hmac<Sha256> as KeyInit>::new_from_slice(deps.links.current.expose().as_bytes())
     else {
-        return String::new();
+        return "0".repeat(32);
     };
-    m.update(b"cod-log-order");
+    m.update(purpose);
     m.update(&order_id.to_be_bytes());
-    hex::encode(&m.finalize().into_bytes()[..8])
+    if store_id != 0 || window != 0 {
+        m.update(&store_id.to_be_bytes());
+        m.update(&window.to_be_bytes());
+    }
+    hex::encode(&m.finalize().into_bytes()[..16])
 }

@@ -60,6 +60,12 @@ pub enum Page {
     Settled {
         order: OrderSummary,
     },
+    /// A cancel link of a store that does not let shoppers cancel from a message.
+    CancelNotAllowed {
+        order: OrderSummary,
+    },
+    /// Another answer for this order is being recorded right now.
+    Busy,
     Expired,
     /// Forged, altered, foreign or unknown.
     Invalid,
@@ -73,6 +79,7 @@ impl Page {
             Page::Invalid => 404,
             Page::Expired => 410,
             Page::Unavailable => 503,
+            Page::Busy => 409,
             _ => 200,
         }
     }
@@ -89,6 +96,8 @@ struct Text {
     done_confirm: &'static str,
     done_cancel: &'static str,
     settled: &'static str,
+    cancel_not_allowed: &'static str,
+    busy: &'static str,
     expired: &'static str,
     invalid: &'static str,
     unavailable: &'static str,
@@ -105,6 +114,8 @@ const AR: Text = Text {
     done_confirm: "تم تأكيد طلبك. شكراً لك!",
     done_cancel: "تم إلغاء طلبك.",
     settled: "لم يعد بالإمكان تغيير هذا الطلب من هنا. حالته الآن:",
+    cancel_not_allowed: "لإلغاء هذا الطلب، يرجى التواصل مع المتجر.",
+    busy: "جارٍ تسجيل ردك على هذا الطلب. أعد تحميل الصفحة بعد لحظات.",
     expired: "انتهت صلاحية هذا الرابط. تواصل مع المتجر لتأكيد طلبك.",
     invalid: "هذا الرابط غير صالح.",
     unavailable: "تعذر الوصول إلى المتجر الآن. حاول مرة أخرى بعد قليل.",
@@ -121,6 +132,8 @@ const EN: Text = Text {
     done_confirm: "Your order is confirmed. Thank you!",
     done_cancel: "Your order is cancelled.",
     settled: "This order can no longer be changed here. Its status now:",
+    cancel_not_allowed: "To cancel this order, please contact the store.",
+    busy: "Your answer for this order is being recorded. Reload this page in a moment.",
     expired: "This link has expired. Please contact the store to confirm your order.",
     invalid: "This link is not valid.",
     unavailable: "The store cannot be reached right now. Please try again shortly.",
@@ -181,6 +194,11 @@ pub fn render(page: &Page, lang: Lang, token: &str) -> String {
             (summary(t, order))
             p { (t.settled) " " strong { (status_name(&order.status, lang)) } }
         },
+        Page::CancelNotAllowed { order } => html! {
+            (summary(t, order))
+            p { (t.cancel_not_allowed) }
+        },
+        Page::Busy => html! { p { (t.busy) } },
         Page::Expired => html! { p { (t.expired) } },
         Page::Invalid => html! { p { (t.invalid) } },
         Page::Unavailable => html! { p { (t.unavailable) } },
@@ -256,7 +274,9 @@ mod tests {
             Page::Expired,
             Page::Invalid,
             Page::Unavailable,
+            Page::Busy,
             Page::Settled { order: order() },
+            Page::CancelNotAllowed { order: order() },
         ] {
             assert!(!render(&page, Lang::En, "x").contains("<button"));
         }

@@ -9,6 +9,7 @@ use adapters::cod::link::{Action, Link, LinkSecrets};
 use adapters::keystore::memory::MemoryKeyStore;
 use adapters::keystore::{KlaviyoConnection, SallaTokens, StoreRecord};
 use adapters::klaviyo::{AccountInfo, Delivery, KlaviyoApi};
+use adapters::once::memory::MemorySpentMarks;
 use adapters::salla::order_status::{OrderStatusClient, TIMEOUT};
 use adapters::salla::refresh::{RefreshError, RefreshLocks, TokenRefresher};
 use adapters::{AdapterError, Secret};
@@ -122,6 +123,7 @@ async fn world() -> World {
         refresher: Arc::new(NoRefresh),
         refresh_locks: RefreshLocks::default(),
         links: LinkSecrets::new(Secret::new(SECRET)),
+        answers: Arc::new(MemorySpentMarks::new()),
         now,
     };
     World {
@@ -297,4 +299,58 @@ async fn stale_foreign_and_forged_links_never_reach_salla() {
     assert_eq!(status, 404);
     assert!(w.stub.status_updates().is_empty());
     assert!(w.klaviyo.sent.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_merchant_s_status_and_cancel_choice_are_applied() {
+    let w = world().await;
+    let mut record = w.deps.keys.get(&STORE.to_string()).await.unwrap().unwrap();
+    record.cod = Some(mapping::CodSettings {
+        confirmed_status: "completed".into(),
+        cancel_allowed: false,
+        ..mapping::CodSettings::default()
+    });
+    w.deps.keys.put(&record).await.unwrap();
+
+    let (status, page) = post(&w.deps, &link(STORE, w.order, Action::Cancel)).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("please contact the store"), "{page}");
+    assert!(!page.contains("<button"));
+    assert!(w.stub.status_updates().is_empty());
+
+    let (_, page) = post(&w.deps, &link(STORE, w.order, Action::Confirm)).await;
+    assert!(page.contains("Your order is confirmed"), "{page}");
+    assert_eq!(w.stub.status_updates()[0].slug, "completed");
+    let sent = w.klaviyo.sent.lock().unwrap().clone();
+    assert_eq!(
+        sent[0].1["data"]["attributes"]["properties"]["Status"],
+        "completed"
+    );
+}
+
+/// A confirm and a cancel pressed at the same moment (two tabs): Salla has no
+/// compare-and-set, so only one of them may move the order.
+#[tokio::test]
+async fn two_answers_at_once_move_the_order_once() {
+    let w = world().await;
+    let confirm = link(STORE, w.order, Action::Confirm);
+    let cancel = link(STORE, w.order, Action::Cancel);
+    let (a, b) = tokio::join!(post(&w.deps, &confirm), post(&w.deps, &cancel));
+    assert_eq!(
+        w.stub.status_updates().len(),
+        1,
+        "{:?}",
+        w.stub.status_updates()
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409]);
+    let busy = if a.0 == 409 { &a.1 } else { &b.1 };
+    assert!(busy.contains("being recorded"), "{busy}");
+    // Reloading shows what the winner did.
+    let (_, page) = get(&w.deps, &confirm).await;
+    assert!(
+        page.contains("Your order is confirmed") || page.contains("can no longer be changed"),
+        "{page}"
+    );
 }

@@ -137,22 +137,35 @@ async fn process(
         };
         enrichment = enrich::enrichment(deps, connected, &wanted, deadline).await;
     }
-    // A COD order's Placed Order carries its signed confirm/cancel links. Their lifetime
-    // counts from when Salla sent the order, so a redelivery builds the same links (and the
-    // same request) as the first delivery.
+    // A COD order's Placed Order carries its signed confirm/cancel links, as the merchant's
+    // settings say (on or off, cancel allowed, lifetime). The lifetime counts from when Salla
+    // sent the order, so a redelivery builds the same links (and the same request) as the
+    // first delivery.
     if let (Some(issuer), Some(order_id), Ok(store_id)) = (
         deps.cod_links.as_ref(),
         mapping::cod_order_to_link(&envelope),
         envelope.store_id.parse::<u64>(),
     ) {
-        let sent = envelope
-            .created_at_unix()
-            .unwrap_or_else(adapters::clock::now_unix);
-        let (confirm_url, cancel_url) = issuer.urls(store_id, order_id, sent);
-        enrichment.cod_links = Some(mapping::CodLinks {
-            confirm_url,
-            cancel_url,
-        });
+        if record.is_none() {
+            record = deadline
+                .run(Service::DynamoDb, deps.store.get(&envelope.store_id))
+                .await?;
+        }
+        let settings = record
+            .as_ref()
+            .and_then(|r| r.cod.clone())
+            .unwrap_or_default();
+        if settings.enabled {
+            let sent = envelope
+                .created_at_unix()
+                .unwrap_or_else(adapters::clock::now_unix);
+            let (confirm_url, cancel_url) =
+                issuer.urls(store_id, order_id, sent, settings.link_lifetime_secs());
+            enrichment.cod_links = Some(mapping::CodLinks {
+                confirm_url,
+                cancel_url: settings.cancel_allowed.then_some(cancel_url),
+            });
+        }
     }
 
     let created_at = envelope.created_at_unix();
@@ -166,12 +179,14 @@ async fn process(
         }
         Action::SettingsUpdated {
             klaviyo_private_key,
+            cod,
         } => {
             let change = async {
                 let gate = lifecycle::settings_gate(
                     deps,
                     &envelope.store_id,
                     &klaviyo_private_key,
+                    cod.as_ref(),
                     created_at,
                 );
                 if let Some(refused) = gate.await? {
@@ -454,6 +469,63 @@ mod tests {
                 .get("CODConfirmURL")
                 .is_none()
         );
+    }
+
+    #[tokio::test]
+    async fn the_merchant_s_cod_settings_shape_the_links() {
+        let connected = |cod: Option<mapping::CodSettings>| {
+            let mut record = StoreRecord::new("42");
+            record.klaviyo = Some(adapters::keystore::KlaviyoConnection {
+                private_key: adapters::Secret::new("pk_test"),
+                account_name: None,
+                account_id: None,
+                validated_at: 0,
+                needs_reconnect: false,
+            });
+            record.cod = cod;
+            record
+        };
+        let sent = adapters::clock::now_unix();
+        let body = format!(
+            r#"{{"event":"order.created","merchant":42,"created_at":"{sent}",
+            "data":{{"id":777,"payment_method":"cod","customer":{{"id":5,"email":"a@b.example"}}}}}}"#
+        );
+        let run = async |cod| {
+            let store = Arc::new(MemoryKeyStore::with_records([connected(cod)]));
+            let mut deps = deps(store);
+            let klaviyo = Arc::new(Recording::default());
+            deps.klaviyo = klaviyo.clone();
+            let (status, _) = answer(&deps, delivery(&body, true)).await;
+            assert_eq!(status, 200);
+            let props =
+                klaviyo.bodies.lock().unwrap()[0]["data"]["attributes"]["properties"].clone();
+            let link = |field: &str| {
+                let url = props.get(field)?.as_str()?.to_owned();
+                let issuer = deps.cod_links.as_ref()?;
+                let token = url.strip_prefix(issuer.base_url.as_str())?;
+                issuer.secrets.open(token, sent).ok()
+            };
+            (link("CODConfirmURL"), link("CODCancelURL"))
+        };
+        let settings = |enabled, cancel_allowed, link_hours| mapping::CodSettings {
+            enabled,
+            cancel_allowed,
+            link_hours,
+            ..mapping::CodSettings::default()
+        };
+
+        let (confirm, cancel) = run(Some(settings(true, false, 24))).await;
+        assert_eq!(confirm.map(|l| l.expires_at - sent), Some(24 * 3600));
+        assert!(
+            cancel.is_none(),
+            "no cancel link when cancelling is not allowed"
+        );
+        let (confirm, cancel) = run(Some(settings(false, true, 24))).await;
+        assert!(confirm.is_none() && cancel.is_none(), "switched off");
+        // Never saved: the defaults (on, cancel allowed, 72 hours).
+        let (confirm, cancel) = run(None).await;
+        assert_eq!(confirm.map(|l| l.expires_at - sent), Some(72 * 3600));
+        assert!(cancel.is_some());
     }
 
     const MAX_BODY: usize = crate::deps::MAX_BODY_BYTES;

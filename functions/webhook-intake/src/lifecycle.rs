@@ -9,7 +9,7 @@ use adapters::deadline::Deadline;
 use adapters::keystore::{KlaviyoConnection, Lifecycle, SallaTokens, StoreRecord};
 use adapters::klaviyo::is_private_key_shape;
 use adapters::{AdapterError, Secret};
-use mapping::{KeySetting, SallaAuthorization};
+use mapping::{CodSettings, KeySetting, SallaAuthorization};
 
 use crate::Deps;
 use crate::confirm::{Confirmation, confirm_key, needs_confirmation};
@@ -192,23 +192,29 @@ pub async fn authorize(
 }
 
 /// The ordering gate of `app.settings.updated`, run before [`settings_updated`]: `Some` is
-/// the answer when the event must not be applied. A delivery naming the key records its
-/// time, so an older one arriving later cannot bring back an older key; one without the key
-/// field changes nothing and records nothing. On an uninstalled store a newer settings
-/// event is applied but the marker's expiry stays: only an install keeps the store.
+/// the answer when the event must not be applied. A delivery naming the key or the COD
+/// settings records its time, so an older one arriving later cannot bring back an older key
+/// or older settings; the COD settings are stored here, since they need no check with
+/// anyone. One without either changes nothing and records nothing. On an uninstalled store
+/// a newer settings event is applied but the marker's expiry stays: only an install keeps
+/// the store.
 pub async fn settings_gate(
     deps: &Deps,
     store_id: &str,
     key: &KeySetting,
+    cod: Option<&CodSettings>,
     created_at: Option<i64>,
 ) -> Result<Option<Outcome>, IntakeError> {
     let now = now_unix();
-    let records_time = !matches!(key, KeySetting::Absent);
+    let records_time = !matches!(key, KeySetting::Absent) || cod.is_some();
     let applied = apply(deps, store_id, |record| {
         let t = decide(Kind::Settings, created_at, now, &record.lifecycle)?;
         let newer = record.lifecycle.settings_at.is_none_or(|s| s < t);
         if records_time && newer {
             record.lifecycle.settings_at = Some(t);
+            if let Some(cod) = cod {
+                record.cod = Some(cod.clone());
+            }
             return Ok(true);
         }
         Ok(false)
@@ -944,7 +950,7 @@ mod tests {
             .unwrap();
         assert_eq!(change(late), "stale_lifecycle");
         let key = KeySetting::Key("pk_abc".into());
-        let gate = settings_gate(&deps, "7", &key, Some(now - 10))
+        let gate = settings_gate(&deps, "7", &key, None, Some(now - 10))
             .await
             .unwrap();
         assert_eq!(gate.map(change), Some("stale_lifecycle"));
@@ -980,7 +986,9 @@ mod tests {
         let now = now_unix();
         let key = KeySetting::Key("pk_abc".into());
         assert_eq!(
-            settings_gate(&deps, "7", &key, Some(now)).await.unwrap(),
+            settings_gate(&deps, "7", &key, None, Some(now))
+                .await
+                .unwrap(),
             None
         );
         assert_eq!(
@@ -989,27 +997,29 @@ mod tests {
         );
         // The same delivery again passes; an older one does not.
         assert_eq!(
-            settings_gate(&deps, "7", &key, Some(now)).await.unwrap(),
+            settings_gate(&deps, "7", &key, None, Some(now))
+                .await
+                .unwrap(),
             None
         );
-        let older = settings_gate(&deps, "7", &key, Some(now - 1))
+        let older = settings_gate(&deps, "7", &key, None, Some(now - 1))
             .await
             .unwrap();
         assert_eq!(older.map(change), Some("stale_lifecycle"));
         // No key field: checked, nothing recorded.
-        let absent = settings_gate(&deps, "8", &KeySetting::Absent, Some(now))
+        let absent = settings_gate(&deps, "8", &KeySetting::Absent, None, Some(now))
             .await
             .unwrap();
         assert_eq!(absent, None);
         assert!(deps.store.get("8").await.unwrap().is_none());
-        let too_old = settings_gate(&deps, "7", &key, Some(now - MAX_AGE_SECS - 60))
+        let too_old = settings_gate(&deps, "7", &key, None, Some(now - MAX_AGE_SECS - 60))
             .await
             .unwrap();
         assert_eq!(too_old.map(change), Some("lifecycle_too_old"));
 
         uninstalled(&deps, "7", Some(now + 1)).await.unwrap();
         assert_eq!(
-            settings_gate(&deps, "7", &key, Some(now + 2))
+            settings_gate(&deps, "7", &key, None, Some(now + 2))
                 .await
                 .unwrap(),
             None
@@ -1017,5 +1027,51 @@ mod tests {
         let marker = record(&deps).await.unwrap();
         assert!(marker.ttl.is_some(), "only an install keeps the store");
         assert_eq!(marker.lifecycle.settings_at, Some(now + 2));
+    }
+
+    #[tokio::test]
+    async fn cod_settings_are_kept_in_order_and_without_a_key() {
+        let (deps, _) = deps(account);
+        let now = now_unix();
+        let chosen = |hours| CodSettings {
+            link_hours: hours,
+            ..CodSettings::default()
+        };
+        // Settings without the key field still carry the merchant's COD choice.
+        let gate = settings_gate(
+            &deps,
+            "7",
+            &KeySetting::Absent,
+            Some(&chosen(24)),
+            Some(now),
+        )
+        .await;
+        assert_eq!(gate.unwrap(), None);
+        assert_eq!(record(&deps).await.unwrap().cod, Some(chosen(24)));
+        // An older delivery arriving later does not bring back older settings.
+        let older = settings_gate(
+            &deps,
+            "7",
+            &KeySetting::Absent,
+            Some(&chosen(5)),
+            Some(now - 3),
+        )
+        .await;
+        assert_eq!(older.unwrap().map(change), Some("stale_lifecycle"));
+        let newer = settings_gate(
+            &deps,
+            "7",
+            &KeySetting::Absent,
+            Some(&chosen(48)),
+            Some(now + 1),
+        )
+        .await;
+        assert_eq!(newer.unwrap(), None);
+        assert_eq!(record(&deps).await.unwrap().cod, Some(chosen(48)));
+        // A delivery without the COD fields keeps them.
+        let key = KeySetting::Key("pk_abc".into());
+        let gate = settings_gate(&deps, "7", &key, None, Some(now + 2));
+        assert_eq!(gate.await.unwrap(), None);
+        assert_eq!(record(&deps).await.unwrap().cod, Some(chosen(48)));
     }
 }

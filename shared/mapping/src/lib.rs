@@ -44,6 +44,10 @@ pub use rules::{
     EMAIL_OPT_IN_FLAGS, KLAVIYO_KEY_SETTING, SMS_OPT_IN_FLAGS, STATUS_METRICS, StatusKey,
     known_events, plan,
 };
+pub use salla::cod_settings::{
+    COD_CANCEL_SETTING, COD_ENABLED_SETTING, COD_HOURS_SETTING, COD_STATUS_SETTING, CodSettings,
+    DEFAULT_CONFIRMED_STATUS, DEFAULT_LINK_HOURS,
+};
 pub use salla::enrichment::{
     CodLinks, Enrichment, MAX_PRODUCTS_TO_ENRICH, ProductDetails, cod_order_to_link,
     products_to_enrich,

@@ -6,6 +6,7 @@
 //! all depend on it and it depends on none of them.
 
 use crate::klaviyo::KlaviyoRequest;
+use crate::salla::cod_settings::CodSettings;
 use crate::salla::date;
 use crate::salla::enrichment::Enrichment;
 use crate::salla::envelope::Envelope;
@@ -15,8 +16,12 @@ use crate::salla::envelope::Envelope;
 pub enum Action {
     /// `app.store.authorize`: store the Salla tokens.
     Authorize(SallaAuthorization),
-    /// `app.settings.updated`: what `data.settings.klaviyo_private_key` says about the key.
-    SettingsUpdated { klaviyo_private_key: KeySetting },
+    /// `app.settings.updated`: what `data.settings.klaviyo_private_key` says about the key,
+    /// and the COD confirmation settings when the form sent them.
+    SettingsUpdated {
+        klaviyo_private_key: KeySetting,
+        cod: Option<CodSettings>,
+    },
     /// `app.uninstalled`: delete everything stored for the store.
     Uninstalled,
     /// Store events: send these requests to Klaviyo, in order.
@@ -32,9 +37,11 @@ impl std::fmt::Debug for Action {
             Action::Authorize(auth) => f.debug_tuple("Authorize").field(auth).finish(),
             Action::SettingsUpdated {
                 klaviyo_private_key,
+                cod,
             } => f
                 .debug_struct("SettingsUpdated")
                 .field("klaviyo_private_key", klaviyo_private_key)
+                .field("cod", cod)
                 .finish(),
             Action::Uninstalled => f.write_str("Uninstalled"),
             Action::Send(requests) => {

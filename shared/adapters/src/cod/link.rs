@@ -136,7 +136,6 @@ pub struct LinkIssuer {
     pub secrets: LinkSecrets,
     /// The confirmation page's URL, ending in `/` (the function URL, or `/cod/` locally).
     pub base_url: String,
-    pub lifetime_secs: i64,
 }
 
 impl LinkIssuer {
@@ -152,21 +151,24 @@ impl LinkIssuer {
         } else {
             format!("{base}/")
         };
-        Some(Self {
-            secrets,
-            base_url,
-            lifetime_secs: DEFAULT_LINK_LIFETIME_SECS,
-        })
+        Some(Self { secrets, base_url })
     }
 
-    /// `(confirm URL, cancel URL)` for the order, valid from `now` for the lifetime.
-    pub fn urls(&self, store_id: u64, order_id: u64, now: i64) -> (String, String) {
+    /// `(confirm URL, cancel URL)` for the order, valid from `now` for `lifetime_secs` (the
+    /// merchant's setting).
+    pub fn urls(
+        &self,
+        store_id: u64,
+        order_id: u64,
+        now: i64,
+        lifetime_secs: i64,
+    ) -> (String, String) {
         let url = |action| {
             let token = self.secrets.issue(&Link {
                 store_id,
                 order_id,
                 action,
-                expires_at: now.saturating_add(self.lifetime_secs),
+                expires_at: now.saturating_add(lifetime_secs),
             });
             format!("{}{token}", self.base_url)
         };
@@ -372,7 +374,7 @@ mod tests {
         assert!(LinkIssuer::new(secrets(), "").is_none());
         assert!(LinkIssuer::new(LinkSecrets::new(Secret::new("short")), "https://c/").is_none());
         let issuer = LinkIssuer::new(secrets(), "https://cod.example").unwrap();
-        let (confirm, cancel) = issuer.urls(7, 55, NOW);
+        let (confirm, cancel) = issuer.urls(7, 55, NOW, DEFAULT_LINK_LIFETIME_SECS);
         let token = confirm.strip_prefix("https://cod.example/").unwrap();
         let link = secrets().open(token, NOW).unwrap();
         assert_eq!(

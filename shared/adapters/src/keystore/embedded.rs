@@ -177,6 +177,8 @@ struct StoreFile {
     ttl: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     history: Option<crate::history::HistoryProgress>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cod: Option<mapping::CodSettings>,
 }
 
 /// [`Lifecycle`]'s times, unix seconds.
@@ -298,6 +300,7 @@ impl Inner {
             },
             ttl: file.ttl,
             history: file.history,
+            cod: file.cod,
         }))
     }
 
@@ -335,6 +338,7 @@ impl Inner {
             },
             ttl: record.ttl,
             history: record.history.clone(),
+            cod: record.cod.clone(),
         };
         let bytes = serde_json::to_vec_pretty(&file).map_err(|_| AdapterError::Unavailable {
             service: Service::EmbeddedKeyStore,

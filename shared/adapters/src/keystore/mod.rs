@@ -111,6 +111,9 @@ pub struct StoreRecord {
     pub ttl: Option<i64>,
     /// The history import's progress and cursor (counts, times, an error code).
     pub history: Option<crate::history::HistoryProgress>,
+    /// The merchant's COD confirmation settings (configuration: no shopper data); `None`
+    /// until the settings form sends them, read as the defaults.
+    pub cod: Option<mapping::CodSettings>,
 }
 
 /// Unix seconds of the newest lifecycle event of each kind applied to a store (the event's

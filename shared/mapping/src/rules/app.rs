@@ -1,7 +1,9 @@
-//! The three app events the product acts on: tokens, settings (the Klaviyo key), uninstall.
+//! The three app events the product acts on: tokens, settings (the Klaviyo key and the COD
+//! confirmation settings), uninstall.
 
 use crate::MappingError;
 use crate::plan::{Action, Ctx, KeySetting, SallaAuthorization};
+use crate::salla::cod_settings::CodSettings;
 use crate::salla::json::JsonValueTrait;
 use crate::salla::lenient::{self, get};
 
@@ -69,6 +71,7 @@ pub(crate) fn settings_updated(ctx: &Ctx) -> Result<Action, MappingError> {
     };
     Ok(Action::SettingsUpdated {
         klaviyo_private_key,
+        cod: CodSettings::from_settings(settings),
     })
 }
 

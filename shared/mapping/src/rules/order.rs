@@ -294,7 +294,9 @@ pub(crate) fn created(ctx: &Ctx) -> Result<Action, MappingError> {
     if let Some(links) = ctx.enrichment.cod_links.as_ref().filter(|_| cod) {
         // The buttons of the merchant's COD confirmation email.
         properties.insert("CODConfirmURL", Value::String(links.confirm_url.clone()));
-        properties.insert("CODCancelURL", Value::String(links.cancel_url.clone()));
+        if let Some(cancel) = &links.cancel_url {
+            properties.insert("CODCancelURL", Value::String(cancel.clone()));
+        }
     }
     requests.push(order.event(
         metrics::PLACED_ORDER,

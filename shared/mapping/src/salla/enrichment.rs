@@ -26,7 +26,8 @@ pub struct Enrichment {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CodLinks {
     pub confirm_url: String,
-    pub cancel_url: String,
+    /// `None` when the merchant does not let shoppers cancel from the message.
+    pub cancel_url: Option<String>,
 }
 
 /// What the mapping uses of a Salla product.

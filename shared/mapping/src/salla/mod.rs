@@ -9,9 +9,11 @@
 //! - [`items`]: order and cart lines
 //! - [`profile`]: the shopper of a customer object or a shipping contact
 //! - [`enrichment`]: product details the intake fetches when a payload lacks them
+//! - [`cod_settings`]: the merchant's cash-on-delivery confirmation settings
 //!
 //! Nothing here decides what a delivery means; the rules do, from these readings.
 
+pub(crate) mod cod_settings;
 pub(crate) mod date;
 pub(crate) mod enrichment;
 pub(crate) mod envelope;

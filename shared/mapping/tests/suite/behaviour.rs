@@ -587,7 +587,8 @@ fn settings_key_is_trimmed_and_redacted() {
     assert_eq!(
         action,
         Action::SettingsUpdated {
-            klaviyo_private_key: KeySetting::Key("pk_live_abc123".into())
+            klaviyo_private_key: KeySetting::Key("pk_live_abc123".into()),
+            cod: None
         }
     );
     assert!(
@@ -598,14 +599,16 @@ fn settings_key_is_trimmed_and_redacted() {
     assert_eq!(
         plan(&v),
         Ok(Action::SettingsUpdated {
-            klaviyo_private_key: KeySetting::Cleared
+            klaviyo_private_key: KeySetting::Cleared,
+            cod: None
         })
     );
     v["data"]["settings"]["klaviyo_private_key"] = json!("");
     assert_eq!(
         plan(&v),
         Ok(Action::SettingsUpdated {
-            klaviyo_private_key: KeySetting::Cleared
+            klaviyo_private_key: KeySetting::Cleared,
+            cod: None
         })
     );
 
@@ -630,15 +633,45 @@ fn settings_without_key_field_is_absent_not_cleared() {
     assert_eq!(
         plan(&v),
         Ok(Action::SettingsUpdated {
-            klaviyo_private_key: KeySetting::Absent
+            klaviyo_private_key: KeySetting::Absent,
+            cod: None
         })
     );
     v["data"]["settings"]["klaviyo_private_key"] = Value::Null;
     assert_eq!(
         plan(&v),
         Ok(Action::SettingsUpdated {
-            klaviyo_private_key: KeySetting::Absent
+            klaviyo_private_key: KeySetting::Absent,
+            cod: None
         })
+    );
+}
+
+/// The COD confirmation settings ride on the same delivery as the key; a malformed one falls
+/// back to its default and never costs the key.
+#[test]
+fn settings_carry_the_cod_confirmation_choices() {
+    let mut v = sample_value("app.settings.updated.json");
+    v["data"]["settings"]["klaviyo_private_key"] = json!("pk_live_abc123");
+    v["data"]["settings"]["cod_confirmation"] = json!(true);
+    v["data"]["settings"]["cod_confirmed_status"] = json!("completed");
+    v["data"]["settings"]["cod_allow_cancel"] = json!("0");
+    v["data"]["settings"]["cod_link_hours"] = json!("not a number");
+    let Ok(Action::SettingsUpdated {
+        klaviyo_private_key: KeySetting::Key(_),
+        cod: Some(cod),
+    }) = plan(&v)
+    else {
+        panic!("the key and the COD settings: {:?}", plan(&v));
+    };
+    assert_eq!(
+        cod,
+        mapping::CodSettings {
+            enabled: true,
+            confirmed_status: "completed".into(),
+            cancel_allowed: false,
+            link_hours: mapping::DEFAULT_LINK_HOURS,
+        }
     );
 }
 

@@ -209,13 +209,18 @@ pub fn render(result: &Result<Action, MappingError>) -> Value {
         }),
         Ok(Action::SettingsUpdated {
             klaviyo_private_key,
+            cod,
         }) => {
             let key = match klaviyo_private_key {
                 KeySetting::Absent => json!({"absent": true}),
                 KeySetting::Cleared => json!({"cleared": true}),
                 KeySetting::Key(k) => json!({"key": k}),
             };
-            json!({"action": "settings_updated", "klaviyo_private_key": key})
+            let mut v = json!({"action": "settings_updated", "klaviyo_private_key": key});
+            if let Some(cod) = cod {
+                v["cod"] = serde_json::to_value(cod).unwrap_or_default();
+            }
+            v
         }
         Ok(Action::Uninstalled) => json!({"action": "uninstalled"}),
         Ok(Action::Ignore { reason }) => json!({"action": "ignore", "reason": reason}),

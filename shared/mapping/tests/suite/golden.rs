@@ -150,8 +150,9 @@ pub fn cod_placed_order_plan(payment_method: &str) -> Result<Action, mapping::Ma
         cod_links: Some(mapping::CodLinks {
             confirm_url: "https://cod.example/AQFqAbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_confirm"
                 .into(),
-            cancel_url: "https://cod.example/AQJqAbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_cancel"
-                .into(),
+            cancel_url: Some(
+                "https://cod.example/AQJqAbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_cancel".into(),
+            ),
         }),
         ..Enrichment::default()
     };

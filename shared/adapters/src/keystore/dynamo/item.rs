@@ -87,6 +87,9 @@ pub(crate) struct Item {
     /// `M` of plain `S`/`N` attributes: the history import's progress and cursor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<HistoryProgress>,
+    /// `M` of plain `BOOL`/`S`/`N` attributes: the merchant's COD confirmation settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cod: Option<mapping::CodSettings>,
 }
 
 /// A secret attribute as read: ciphertext, or something else that cannot be trusted.
@@ -171,6 +174,7 @@ impl Item {
             uninstalled_at: record.lifecycle.uninstalled_at,
             ttl: record.ttl,
             history: record.history.clone(),
+            cod: record.cod.clone(),
         }
     }
 
@@ -233,6 +237,7 @@ impl Item {
             },
             ttl: self.ttl,
             history: self.history,
+            cod: self.cod,
         })
     }
 
@@ -608,5 +613,37 @@ mod tests {
         item.take_ciphertexts().unwrap();
         let read = item.into_record(Secrets::default()).unwrap();
         assert_eq!(read.history, Some(progress));
+    }
+
+    #[test]
+    fn cod_settings_are_a_map_of_plain_values() {
+        let cod = mapping::CodSettings {
+            enabled: false,
+            confirmed_status: "completed".into(),
+            cancel_allowed: false,
+            link_hours: 24,
+        };
+        let record = StoreRecord {
+            cod: Some(cod.clone()),
+            ..StoreRecord::new("9")
+        };
+        let attrs = Item::from_record(&record, 2, 5, Secrets::default())
+            .encode()
+            .unwrap();
+        let Some(AttributeValue::M(map)) = attrs.get("cod") else {
+            panic!("cod is not a map: {attrs:?}");
+        };
+        assert_eq!(map.get("enabled"), Some(&AttributeValue::Bool(false)));
+        assert_eq!(map.get("confirmed_status"), Some(&s("completed")));
+        assert_eq!(map.get("link_hours"), Some(&n(24)));
+        let mut item = Item::decode(attrs).unwrap();
+        item.take_ciphertexts().unwrap();
+        let read = item.into_record(Secrets::default()).unwrap();
+        assert_eq!(read.cod, Some(cod));
+        // A record without settings writes no attribute.
+        let bare = Item::from_record(&StoreRecord::new("9"), 1, 5, Secrets::default())
+            .encode()
+            .unwrap();
+        assert!(!bare.contains_key("cod"));
     }
 }
