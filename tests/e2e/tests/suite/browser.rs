@@ -84,7 +84,7 @@ async fn start_app(app: Arc<App>, listener: TcpListener) {
 }
 
 /// chromedriver, killed when the test ends (pass or panic).
-struct Driver(Child);
+pub(crate) struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -93,14 +93,14 @@ impl Drop for Driver {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
 }
 
-async fn start_driver(path: &str) -> (Driver, String) {
+pub(crate) async fn start_driver(path: &str) -> (Driver, String) {
     let port = free_port();
     let child = Command::new(path)
         .arg(format!("--port={port}"))
@@ -120,7 +120,7 @@ async fn start_driver(path: &str) -> (Driver, String) {
     panic!("chromedriver did not listen on {addr} within 10 s");
 }
 
-async fn browser(webdriver: &str, profile: &std::path::Path) -> Client {
+pub(crate) async fn browser(webdriver: &str, profile: &std::path::Path) -> Client {
     let args = vec![
         "--headless".to_string(),
         "--no-sandbox".into(),
@@ -154,7 +154,7 @@ async fn browser(webdriver: &str, profile: &std::path::Path) -> Client {
         .unwrap_or_else(|e| panic!("cannot open a Chromium session via {webdriver}: {e}"))
 }
 
-fn artifacts_dir() -> PathBuf {
+pub(crate) fn artifacts_dir() -> PathBuf {
     let dir = std::env::var_os("ARTIFACTS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -167,7 +167,7 @@ fn artifacts_dir() -> PathBuf {
     dir
 }
 
-async fn screenshot(client: &Client, name: &str) -> PathBuf {
+pub(crate) async fn screenshot(client: &Client, name: &str) -> PathBuf {
     let png = client.screenshot().await.expect("screenshot");
     assert!(png.starts_with(b"\x89PNG"), "not a PNG");
     let path = artifacts_dir().join(name);
@@ -175,7 +175,7 @@ async fn screenshot(client: &Client, name: &str) -> PathBuf {
     path
 }
 
-async fn text_of(client: &Client, css: &str) -> String {
+pub(crate) async fn text_of(client: &Client, css: &str) -> String {
     client
         .wait()
         .at_most(Duration::from_secs(10))
@@ -188,7 +188,7 @@ async fn text_of(client: &Client, css: &str) -> String {
 }
 
 /// `CHROMEDRIVER`, or `None` (the test skips) outside CI; in CI a missing driver fails.
-fn chromedriver() -> Option<String> {
+pub(crate) fn chromedriver() -> Option<String> {
     match std::env::var("CHROMEDRIVER") {
         Ok(path) => Some(path),
         Err(_) if std::env::var_os("CI").is_some() => panic!(

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod browser;
+mod cod_page;
 mod faults_aws;
 mod intake;
 mod lifecycle;
