@@ -20,7 +20,7 @@ pub fn event(store_id: u64, action: Action, order: &OrderSummary) -> Option<Klav
     let c = &order.customer;
     let profile = Profile {
         email: c.email.clone(),
-        phone_number: c.phone.as_ref().map(|p| format!("+{p}")),
+        phone_number: c.phone.clone(),
         external_id: c
             .id
             .as_ref()
@@ -82,7 +82,7 @@ mod tests {
             customer: Customer {
                 id: Some("9".into()),
                 email: Some("s@example.com".into()),
-                phone: Some("966500000001".into()),
+                phone: Some("+966500000001".into()),
                 first_name: Some("Sara".into()),
                 last_name: None,
             },

@@ -55,6 +55,19 @@ pub use salla::enrichment::{
 pub use salla::envelope::{Envelope, parse_envelope};
 pub use salla::profile::STORE_PROPERTY;
 
+/// A shopper's phone in E.164 by the same rule as every profile the mapping builds (Salla's
+/// `mobile_code` + `mobile`, national trunk zero dropped, validated), so a request made
+/// outside the mapping (the COD page's event) joins the same Klaviyo profile.
+pub fn e164_phone(
+    mobile_code: Option<&str>,
+    mobile: Option<&str>,
+    country_code: Option<&str>,
+) -> Option<String> {
+    let code = mobile_code.map(salla::json::Json::from);
+    let mobile = mobile.map(salla::json::Json::from);
+    salla::phone::e164(code.as_ref(), mobile.as_ref(), country_code)
+}
+
 /// Loads the phone-number metadata now instead of on the first event. `rlibphonenumber`
 /// decodes its metadata on first use and compiles a country's patterns on first sight, which
 /// would otherwise land on the first webhook after a cold start; callers run this on a spare

@@ -39,7 +39,8 @@ pub struct OrderSummary {
 pub struct Customer {
     pub id: Option<String>,
     pub email: Option<String>,
-    /// E.164 without the plus (`966500000000`), as Salla splits it into code and number.
+    /// E.164 (`+966500000000`), by the mapping's rule, so the COD events join the profile the
+    /// relay built.
     pub phone: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -180,20 +181,11 @@ pub fn parse_order(order_id: u64, data: &Value) -> OrderSummary {
     };
     let customer = data.get("customer");
     let field = |name: &str| text(customer.and_then(|c| c.get(name)));
-    let phone = match (field("mobile_code"), field("mobile")) {
-        (Some(code), Some(number)) => {
-            let code = code.trim_start_matches('+');
-            if number.starts_with(code) {
-                Some(number)
-            } else {
-                Some(format!("{code}{number}"))
-            }
-        }
-        (None, Some(number)) => Some(number),
-        _ => None,
-    }
-    .map(|p| p.chars().filter(char::is_ascii_digit).collect::<String>())
-    .filter(|p| p.len() >= 8);
+    let phone = mapping::e164_phone(
+        field("mobile_code").as_deref(),
+        field("mobile").as_deref(),
+        field("country_code").as_deref(),
+    );
     let total = data.pointer("/amounts/total").and_then(|t| {
         Some((
             text(t.get("amount"))?,
@@ -252,7 +244,13 @@ mod tests {
         assert_eq!(s.status, "under_review");
         assert_eq!(s.payment_method, "cod");
         assert_eq!(s.total, Some(("120.5".into(), "SAR".into())));
-        assert_eq!(s.customer.phone.as_deref(), Some("966500000001"));
+        assert_eq!(s.customer.phone.as_deref(), Some("+966500000001"));
+        // The relay's rule: a national trunk zero is dropped, as on every other profile.
+        let national = parse_order(
+            5,
+            &serde_json::json!({"customer": {"mobile": "0500000001", "mobile_code": "+966"}}),
+        );
+        assert_eq!(national.customer.phone.as_deref(), Some("+966500000001"));
         assert_eq!(s.customer.email.as_deref(), Some("s@example.com"));
         // Nothing personal in Debug.
         let debug = format!("{s:?}");
