@@ -6,6 +6,7 @@ pub mod cod;
 pub mod config;
 pub mod deadline;
 pub mod error;
+pub mod health;
 pub mod history;
 pub mod http;
 pub mod keystore;

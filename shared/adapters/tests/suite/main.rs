@@ -2,6 +2,7 @@
 
 mod keystore_support;
 
+mod health_moto;
 mod history_moto;
 mod keystore_cache;
 mod keystore_embedded;

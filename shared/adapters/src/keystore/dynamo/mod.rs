@@ -13,6 +13,7 @@ use crate::{AdapterError, Service};
 #[cfg(feature = "dev")]
 pub mod dev;
 mod errors;
+pub mod health;
 mod item;
 mod kms;
 pub mod once;
