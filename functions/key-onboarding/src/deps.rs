@@ -22,6 +22,8 @@ pub struct Deps {
     pub embedded: Option<Arc<dyn EmbeddedTokens>>,
     /// The one origin allowed to frame the page (Salla's dashboard).
     pub dashboard_origin: String,
+    /// The stores' sync-health day records, as the intake writes them.
+    pub health: Arc<dyn adapters::health::HealthStore>,
 }
 
 impl Deps {
@@ -40,6 +42,7 @@ impl Deps {
                 )) as Arc<dyn EmbeddedTokens>
             }),
             dashboard_origin: config.salla_dashboard_origin.clone(),
+            health: adapters::health::build(config),
         })
     }
 

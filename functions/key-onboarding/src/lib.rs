@@ -8,6 +8,7 @@ pub mod deps;
 pub mod error;
 mod form;
 mod handler;
+mod health_view;
 mod i18n;
 mod key_check;
 pub mod outcome;

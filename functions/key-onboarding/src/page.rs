@@ -21,6 +21,8 @@ pub struct Signed<'a> {
     /// The session token itself, for a page opened inside Salla's dashboard: its forms carry
     /// the session, since a browser may refuse our cookie in a third-party frame.
     pub session: Option<&'a str>,
+    /// The store's sync health and the time it was read, when it could be.
+    pub health: Option<(&'a adapters::health::Health, i64)>,
 }
 
 pub struct View<'a> {
@@ -58,6 +60,9 @@ ul.scopes{list-style:none;padding:0;margin:8px 0}\
 ul.scopes li{display:flex;justify-content:space-between;gap:8px;border-bottom:1px dashed #e3e6eb;padding:4px 0}\
 code{font-family:ui-monospace,Menlo,Consolas,monospace;direction:ltr;unicode-bidi:isolate}\
 footer{color:#5b6472;font-size:.85rem;text-align:center;padding:8px 0 16px}\
+table{width:100%;border-collapse:collapse;margin:8px 0}\
+th,td{text-align:start;padding:4px 6px;border-bottom:1px solid #e3e6eb;font-size:.92rem}\
+th{color:#5b6472;font-weight:600}\
 a{color:#1849a9}";
 
 pub fn render(view: &View<'_>) -> String {
@@ -91,6 +96,9 @@ pub fn render(view: &View<'_>) -> String {
                     }
                     @if let Some(signed) = &view.signed {
                         (status(lang, signed))
+                        @if let (Some(_), Some((health, now))) = (signed.klaviyo, signed.health) {
+                            (crate::health_view::section(lang, health, now, format_time))
+                        }
                         (key_form(lang, signed))
                         @if signed.klaviyo.is_some() {
                             (disconnect_form(lang, signed))
@@ -282,6 +290,7 @@ mod tests {
                 klaviyo: Some(&k),
                 csrf: "c\"srf",
                 session: None,
+                health: None,
             }),
             notice: None,
             problem: Some(Problem::InvalidKey),
@@ -320,6 +329,7 @@ mod tests {
                 klaviyo: Some(&k),
                 csrf: "<csrf>",
                 session: Some("<session>"),
+                health: None,
             }),
             notice: Some(Notice::Saved),
             problem: None,

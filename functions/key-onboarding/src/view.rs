@@ -110,7 +110,20 @@ pub async fn page_for(
         OnboardingError::StorageDown(e)
     })?;
     let klaviyo = record.and_then(|r| r.klaviyo);
-    Ok(signed_in(
+    // The page still shows when the counts cannot be read: they are a view, not the state.
+    let now = adapters::clock::now_unix();
+    let health = match &klaviyo {
+        None => None,
+        Some(_) => match adapters::health::read(deps.health.as_ref(), &session.store_id, now).await
+        {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::warn!(event = "onboarding_health_read", store_id = %session.store_id, error = %e);
+                None
+            }
+        },
+    };
+    Ok(signed_in_with(
         deps,
         lang,
         StatusCode::OK,
@@ -118,6 +131,7 @@ pub async fn page_for(
         klaviyo.as_ref(),
         notice,
         None,
+        health.as_ref().map(|h| (h, now)),
     ))
 }
 
@@ -145,6 +159,21 @@ pub fn signed_in(
     notice: Option<Notice>,
     problem: Option<Problem>,
 ) -> Response<Body> {
+    signed_in_with(deps, lang, status, session, klaviyo, notice, problem, None)
+}
+
+/// [`signed_in`] with the store's sync health.
+#[allow(clippy::too_many_arguments)]
+fn signed_in_with(
+    deps: &Deps,
+    lang: Lang,
+    status: StatusCode,
+    session: &Session,
+    klaviyo: Option<&KlaviyoConnection>,
+    notice: Option<Notice>,
+    problem: Option<Problem>,
+    health: Option<(&adapters::health::Health, i64)>,
+) -> Response<Body> {
     let csrf = session::csrf(deps, session);
     let signed = page::Signed {
         store_id: &session.store_id,
@@ -152,6 +181,7 @@ pub fn signed_in(
         klaviyo,
         csrf: &csrf,
         session: (session.carrier == Carrier::Page).then_some(session.token.as_str()),
+        health,
     };
     web::html(
         status,

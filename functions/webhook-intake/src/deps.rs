@@ -52,6 +52,9 @@ pub struct Deps {
     /// Signs the confirm/cancel links a COD order's Placed Order carries; `None` when the
     /// confirmation page is not configured.
     pub cod_links: Option<adapters::cod::link::LinkIssuer>,
+    /// This process's sync-health counts, written to `health` at most once a minute a store.
+    pub tally: adapters::health::Tally,
+    pub health: Arc<dyn adapters::health::HealthStore>,
 }
 
 impl Deps {
@@ -91,6 +94,8 @@ impl Deps {
                 config.cod_link_secrets(),
                 &config.cod_confirm_url,
             ),
+            tally: adapters::health::Tally::default(),
+            health: adapters::health::build(config),
         }
     }
 }

@@ -19,6 +19,8 @@ use crate::{enrich, lifecycle, relay};
 struct Trace {
     event: Option<String>,
     store_id: Option<String>,
+    /// Metrics of the events relayed, for the sync-health counts.
+    relayed: Vec<String>,
 }
 
 pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
@@ -26,6 +28,7 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
     let deadline = invocation_deadline(deps, &req);
     let mut trace = Trace::default();
     let result = process(deps, &req, deadline, &mut trace).await;
+    count(deps, &trace, &result).await;
     let latency_ms = millis(started.elapsed());
     let event = trace.event.as_deref().unwrap_or("-");
     let store_id = trace.store_id.as_deref().unwrap_or("-");
@@ -223,9 +226,60 @@ async fn process(
             let Some(klaviyo) = record.and_then(|r| r.klaviyo) else {
                 return Ok(Outcome::NoKlaviyoKey);
             };
-            relay::send_all(deps, &envelope.store_id, &klaviyo, &requests, deadline).await
+            let sent =
+                relay::send_all(deps, &envelope.store_id, &klaviyo, &requests, deadline).await;
+            if sent.is_ok() {
+                trace.relayed = requests
+                    .iter()
+                    .filter_map(|r| match r {
+                        mapping::KlaviyoRequest::CreateEvent(e) => Some(e.metric.clone()),
+                        _ => None,
+                    })
+                    .collect();
+            }
+            sent
         }
     }
+}
+
+/// Adds the delivery to the sync-health counts of its store (only once the signature proved
+/// which store it is), and writes what is due: at most once a minute per store, never
+/// failing the delivery.
+async fn count(deps: &Deps, trace: &Trace, result: &Result<Outcome, IntakeError>) {
+    let Some(store_id) = trace.store_id.as_deref() else {
+        return;
+    };
+    let failure = match result {
+        Ok(Outcome::Sent { .. }) => None,
+        Ok(_) => return,
+        Err(e) => match health_cause(e) {
+            Some(cause) => Some(cause),
+            None => return,
+        },
+    };
+    let now = adapters::clock::now_unix();
+    let relayed = trace.relayed.iter().map(String::as_str);
+    if let Some(flush) = deps.tally.record(store_id, now, relayed, failure) {
+        adapters::health::write(deps.health.as_ref(), &deps.tally, flush).await;
+    }
+}
+
+/// The cause a merchant reads on the page, or `None` for what says nothing about their sync.
+fn health_cause(e: &IntakeError) -> Option<&'static str> {
+    Some(match e {
+        IntakeError::KlaviyoKeyRevoked => "revoked_key",
+        IntakeError::KlaviyoRejected { code } if code.contains("permission") => "missing_scope",
+        IntakeError::KlaviyoRejected { .. } => "rejected_data",
+        IntakeError::Unavailable(adapters::AdapterError::Unavailable {
+            service: Service::Klaviyo,
+            ..
+        }) => "klaviyo_outage",
+        // Salla redelivers these: the merchant sees that a retry is pending.
+        IntakeError::Unavailable(_) => "temporary_failure",
+        IntakeError::BadBody(_) => "unreadable_event",
+        IntakeError::Internal(_) => "internal_error",
+        IntakeError::Unauthenticated | IntakeError::TooLarge { .. } => return None,
+    })
 }
 
 /// A lifecycle change cut off at the deadline answers 503: every change is a version-checked
@@ -274,7 +328,9 @@ mod tests {
             Profile::Dev { port: 0 },
         )
         .unwrap();
-        Deps::new(&config, store)
+        let mut deps = Deps::new(&config, store);
+        deps.health = Arc::new(adapters::health::memory::MemoryHealth::new());
+        deps
     }
 
     fn delivery(body: &str, signed: bool) -> Request {
@@ -526,6 +582,40 @@ mod tests {
         let (confirm, cancel) = run(None).await;
         assert_eq!(confirm.map(|l| l.expires_at - sent), Some(72 * 3600));
         assert!(cancel.is_some());
+    }
+
+    /// A relayed delivery counts its events under their metrics; an unsigned one counts
+    /// nothing, since it proves no store.
+    #[tokio::test]
+    async fn relayed_events_reach_the_sync_health_counts() {
+        let mut record = StoreRecord::new("42");
+        record.klaviyo = Some(adapters::keystore::KlaviyoConnection {
+            private_key: adapters::Secret::new("pk_test"),
+            account_name: None,
+            account_id: None,
+            validated_at: 0,
+            needs_reconnect: false,
+        });
+        let store = Arc::new(MemoryKeyStore::with_records([record]));
+        let mut deps = deps(store);
+        deps.klaviyo = Arc::new(Recording::default());
+        let health = Arc::new(adapters::health::memory::MemoryHealth::new());
+        deps.health = health.clone();
+        let sent = adapters::clock::now_unix();
+        let body = format!(
+            r#"{{"event":"order.created","merchant":42,"created_at":"{sent}",
+            "data":{{"id":777,"payment_method":"mada","customer":{{"id":5,"email":"a@b.example"}},
+            "items":[{{"product_id":9,"name":"x","quantity":1,"amounts":{{"total":{{"amount":5}}}}}}]}}}}"#
+        );
+        assert_eq!(answer(&deps, delivery(&body, false)).await.0, 401);
+        assert_eq!(answer(&deps, delivery(&body, true)).await.0, 200);
+        let view = adapters::health::read(health.as_ref(), "42", adapters::clock::now_unix())
+            .await
+            .unwrap();
+        let placed = view.metrics.iter().find(|m| m.metric == "Placed Order");
+        assert_eq!(placed.map(|m| m.last_24h), Some(1), "{view:?}");
+        assert!(view.last_ok.is_some());
+        assert!(view.failures.is_empty());
     }
 
     const MAX_BODY: usize = crate::deps::MAX_BODY_BYTES;

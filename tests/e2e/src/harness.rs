@@ -160,6 +160,13 @@ impl Harness {
         )
         .expect("test config");
         let mut app = App::new(&config, store.clone()).expect("app wiring");
+        // Sync health in memory, shared by the intake and the page, unless the test chose a
+        // data directory (then it is kept there, as the dev server keeps it).
+        if !extra.iter().any(|(k, _)| k == "DATA_DIR") {
+            let health = Arc::new(adapters::health::memory::MemoryHealth::new());
+            app.intake.health = health.clone();
+            app.onboarding.health = health;
+        }
         app.intake.klaviyo = Arc::new(KlaviyoClient::with_policy(klaviyo_url, policy.clone()));
         app.intake.budget = policy.budget;
         Self::serve(app, klaviyo, store).await

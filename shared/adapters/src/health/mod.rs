@@ -175,15 +175,15 @@ pub trait HealthStore: Send + Sync {
 }
 
 /// The store that goes with the configured key store. Built once per cold start.
-pub fn build(config: &Config) -> Result<Arc<dyn HealthStore>, AdapterError> {
-    Ok(match &config.key_store {
+pub fn build(config: &Config) -> Arc<dyn HealthStore> {
+    match &config.key_store {
         KeyStoreKind::Embedded { data_dir } => {
-            Arc::new(embedded::EmbeddedHealth::open(data_dir.join("health"))?)
+            Arc::new(embedded::EmbeddedHealth::open(data_dir.join("health")))
         }
         KeyStoreKind::DynamoDb { table, .. } => Arc::new(
             crate::keystore::dynamo::health::DynamoHealth::from_env(table.clone()),
         ),
-    })
+    }
 }
 
 /// Writes a flush; on failure the counts go back into the tally. Never fails the caller: a

@@ -137,7 +137,7 @@ async fn the_page_view_covers_24_hours_and_7_days() {
 #[tokio::test]
 async fn the_embedded_store_adds_across_writes() {
     let dir = tempfile::tempdir().unwrap();
-    let store = embedded::EmbeddedHealth::open(dir.path().join("health")).unwrap();
+    let store = embedded::EmbeddedHealth::open(dir.path().join("health"));
     let mut stats = DayStats::default();
     stats.counts.insert((3, "Placed Order".into()), 2);
     stats.failures.insert("klaviyo_rejected".into(), 1);

@@ -238,6 +238,7 @@ async fn onboarding_in_headless_chromium() {
             handoffs: Arc::new(adapters::once::memory::MemorySpentMarks::new()),
             embedded: None,
             dashboard_origin: adapters::web::SALLA_DASHBOARD_ORIGIN.into(),
+            health: Arc::new(adapters::health::memory::MemoryHealth::new()),
         },
     });
     tokio::spawn(start_app(app, listener));
@@ -467,6 +468,7 @@ async fn the_embedded_page_in_a_dashboard_frame() {
                 e2e::salla_stub::APP_ID,
             ))),
             dashboard_origin: format!("http://localhost:{dashboard}"),
+            health: Arc::new(adapters::health::memory::MemoryHealth::new()),
         },
     });
     tokio::spawn(start_app(app, listener));

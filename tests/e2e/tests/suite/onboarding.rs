@@ -79,6 +79,7 @@ async fn world() -> World {
                 APP_ID,
             ))),
             dashboard_origin: adapters::web::SALLA_DASHBOARD_ORIGIN.into(),
+            health: Arc::new(adapters::health::memory::MemoryHealth::new()),
         },
         salla,
         klaviyo,
@@ -1368,5 +1369,6 @@ fn world_onboarding(w: &World) -> key_onboarding::Deps {
         handoffs: Arc::new(MemorySpentMarks::new()),
         embedded: None,
         dashboard_origin: adapters::web::SALLA_DASHBOARD_ORIGIN.into(),
+        health: Arc::new(adapters::health::memory::MemoryHealth::new()),
     }
 }

@@ -65,10 +65,12 @@ pub const COMMON_ENV: &[&str] = &[
 pub const FUNCTIONS: &[FunctionSpec] = &[
     FunctionSpec {
         binary: "webhook-intake",
+        // UpdateItem adds the sync-health counts (adapters::keystore::dynamo::health).
         dynamodb: &[
             "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:DeleteItem",
+            "dynamodb:UpdateItem",
         ],
         kms: &["kms:Encrypt", "kms:Decrypt"],
         env: &[
