@@ -34,6 +34,7 @@ mod layers;
 pub use error::MappingError;
 pub use history::{Backfill, history_customer, history_order, history_product};
 pub use klaviyo::metrics;
+pub use klaviyo::unique_id::product_id;
 pub use klaviyo::{
     BulkLimits, CatalogUpsert, EventBulkJob, EventPacker, EventRequest, KlaviyoRequest, Location,
     Profile, ProfileBulkJob, ProfileImport, ProfilePacker, Properties, SubscribeRequest,

@@ -38,7 +38,7 @@ pub(crate) fn abandoned(ctx: &Ctx) -> Result<Action, MappingError> {
     let cart_id = lenient::id(cart.get("id")).ok_or(MappingError::MissingField("data.id"))?;
     let profile = cart_profile(ctx, cart, "data.customer")?;
     let total = lenient::money(cart.get("total"));
-    let lines = items::lines(cart.get("items"), ctx.enrichment);
+    let lines = items::lines(cart.get("items"), ctx.store(), ctx.enrichment);
     let summary = items::summarize(&lines);
 
     let mut p = Properties::new();

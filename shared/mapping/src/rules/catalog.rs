@@ -28,7 +28,7 @@ pub(crate) fn upsert(ctx: &Ctx) -> Result<Action, MappingError> {
     let full = name.is_some() && url.is_some();
     let status = lenient::text(d.get("status"));
     let item = CatalogUpsert {
-        external_id: unique_id::product(ctx.store(), &id),
+        external_id: unique_id::product_id(ctx.store(), &id),
         title: name
             .map(str::to_owned)
             .or_else(|| details.and_then(|x| x.name.clone())),
@@ -48,7 +48,7 @@ pub(crate) fn upsert(ctx: &Ctx) -> Result<Action, MappingError> {
 
 pub(crate) fn delete(ctx: &Ctx) -> Result<Action, MappingError> {
     let id = lenient::id(ctx.env.data().get("id")).ok_or(MappingError::MissingField("data.id"))?;
-    let item_id = catalog_item_id(&unique_id::product(ctx.store(), &id));
+    let item_id = catalog_item_id(&unique_id::product_id(ctx.store(), &id));
     Ok(Action::Send(vec![KlaviyoRequest::DeleteCatalogItem {
         item_id,
     }]))

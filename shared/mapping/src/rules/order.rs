@@ -41,7 +41,7 @@ impl<'a> Order<'a> {
         Ok(Order {
             number: lenient::id(data.get("reference_id")),
             id,
-            lines: items::lines(data.get("items"), ctx.enrichment),
+            lines: items::lines(data.get("items"), ctx.store(), ctx.enrichment),
             total,
             currency,
             data,
