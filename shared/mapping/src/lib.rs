@@ -32,13 +32,14 @@ mod salla;
 mod layers;
 
 pub use error::MappingError;
-pub use history::{Backfill, history_customer, history_order, history_product};
+pub use history::{Backfill, history_catalog, history_customer, history_order, history_product};
 pub use klaviyo::metrics;
 pub use klaviyo::unique_id::product_id;
 pub use klaviyo::{
-    BulkLimits, CatalogUpsert, EventBulkJob, EventPacker, EventRequest, KlaviyoRequest, Location,
-    Profile, ProfileBulkJob, ProfileImport, ProfilePacker, Properties, SubscribeRequest,
-    catalog_item_id, pack_events, pack_events_within, pack_profiles, pack_profiles_within,
+    BulkLimits, CatalogCategoryUpsert, CatalogUpsert, CatalogVariantUpsert, EventBulkJob,
+    EventPacker, EventRequest, KlaviyoRequest, Location, Profile, ProfileBulkJob, ProfileImport,
+    ProfilePacker, Properties, SubscribeRequest, catalog_item_id, pack_events, pack_events_within,
+    pack_profiles, pack_profiles_within,
 };
 pub use plan::{Action, KeySetting, SallaAuthorization};
 pub use rules::{

@@ -14,6 +14,8 @@
 //! - customers: `salla:{store}:customer:{customer}` (also the profile `external_id`)
 //! - products: `salla:{store}:product:{product}`: the catalog item's `external_id` and the
 //!   `ProductID` of every event that names the product, so Klaviyo joins them
+//! - catalog variants: `salla:{store}:product:{product}:sku:{sku}`
+//! - catalog categories: `salla:{store}:category:{category}`
 
 pub fn customer(store: &str, customer_id: &str) -> String {
     ["salla:", store, ":customer:", customer_id].concat()
@@ -86,6 +88,16 @@ pub fn review(store: &str, parts: &[&str]) -> String {
 /// the store id keeps two Salla stores in one Klaviyo account (one `$default` catalog) apart.
 pub fn product_id(store: &str, product: &str) -> String {
     ["salla:", store, ":product:", product].concat()
+}
+
+/// A catalog variant: one Salla SKU of a product.
+pub fn product_variant(store: &str, product: &str, sku: &str) -> String {
+    ["salla:", store, ":product:", product, ":sku:", sku].concat()
+}
+
+/// A catalog category.
+pub fn category(store: &str, category: &str) -> String {
+    ["salla:", store, ":category:", category].concat()
 }
 
 /// Order-scoped shipment events that carry no shipment id, only the shipping number.

@@ -93,3 +93,87 @@ fn reviews_name_the_catalog_product() {
         json!(mapping::product_id(&store(&review), salla))
     );
 }
+
+#[test]
+fn products_with_skus_become_variants_and_categories() {
+    let body = common::product_with_variants();
+    let store_id = store(&body);
+    let reqs = plan(&body);
+    let labels: Vec<String> = reqs.iter().map(KlaviyoRequest::label).collect();
+    assert_eq!(
+        labels,
+        [
+            "catalog-category-upsert",
+            "catalog-category-upsert",
+            "catalog-upsert",
+            "catalog-variant-upsert",
+            "catalog-variant-upsert"
+        ],
+        "categories first, then the item that points at them, then its variants"
+    );
+    let category = reqs[0].body().unwrap();
+    assert_eq!(category["data"]["attributes"]["name"], "عطور");
+    assert_eq!(
+        category["data"]["attributes"]["external_id"],
+        format!("salla:{store_id}:category:501")
+    );
+    let item = reqs[2].body().unwrap();
+    assert_eq!(
+        item["data"]["relationships"]["categories"]["data"][1]["id"],
+        format!("$custom:::$default:::salla:{store_id}:category:502")
+    );
+    assert!(
+        item["data"]["attributes"].get("image_full_url").is_none(),
+        "no image: still a valid create"
+    );
+    let KlaviyoRequest::UpsertCatalogVariant(small) = &reqs[3] else {
+        panic!("variant")
+    };
+    assert_eq!(small.sku, "OUD-50");
+    assert_eq!(small.title, "عطر عود - 50 مل");
+    assert_eq!((small.price, small.inventory_quantity), (150.0, 4));
+    assert_eq!(
+        small.inventory_policy, 1,
+        "hidden from feeds when out of stock"
+    );
+    let KlaviyoRequest::UpsertCatalogVariant(large) = &reqs[4] else {
+        panic!("variant")
+    };
+    assert_eq!(large.price, 199.0, "the SKU's sale price");
+    assert_eq!(
+        large.sku, large.external_id,
+        "an empty SKU code falls back to the variant's id"
+    );
+    let body = reqs[4].body().unwrap();
+    assert_eq!(
+        body["data"]["relationships"]["item"]["data"]["id"],
+        mapping::catalog_item_id(&mapping::product_id(&store_id, "1025569331"))
+    );
+    assert_eq!(reqs[4].path(), "/api/catalog-variants");
+    let (method, path, _) = reqs[4].fallback(409).expect("409 → update");
+    assert_eq!(method, "PATCH");
+    assert_eq!(
+        path,
+        format!(
+            "/api/catalog-variants/$custom:::$default:::salla:{store_id}:product:1025569331:sku:9002"
+        )
+    );
+
+    // Unlimited stock: shown whatever the quantity.
+    let mut unlimited = common::product_with_variants();
+    unlimited["data"]["unlimited_quantity"] = json!(true);
+    let reqs = plan(&unlimited);
+    let KlaviyoRequest::UpsertCatalogVariant(v) = &reqs[3] else {
+        panic!("variant")
+    };
+    assert_eq!(v.inventory_policy, 2);
+
+    // The history import's single item never points at categories it did not create.
+    let bytes = serde_json::to_vec(&common::product_with_variants()["data"]).unwrap();
+    let alone = mapping::history_product(&bytes, &store_id).unwrap();
+    assert_eq!(alone.categories, None);
+    assert_eq!(
+        mapping::history_catalog(&bytes, &store_id).unwrap().len(),
+        5
+    );
+}
