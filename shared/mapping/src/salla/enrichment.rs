@@ -57,11 +57,32 @@ pub fn cod_order_to_link(env: &Envelope) -> Option<u64> {
 }
 
 /// Product ids whose details would complete this event's requests, in payload order, without
-/// duplicates, at most [`MAX_PRODUCTS_TO_ENRICH`]: the items of an `abandoned.cart`, and the
+/// duplicates, at most [`MAX_PRODUCTS_TO_ENRICH`]: the items of an `abandoned.cart`, the
+/// products of an `order.created` whose lines lack categories or a brand (Salla's order items
+/// carry neither, and Klaviyo's guide asks for `Categories` and `Brands` on orders), and the
 /// product of a `product.*` event whose payload lacks a name or URL.
 pub fn products_to_enrich(env: &Envelope) -> Vec<String> {
     let mut ids: Vec<String> = Vec::new();
-    if env.event == "abandoned.cart" {
+    if env.event == "order.created" {
+        let items = env.data().get("items").and_then(|v| v.as_array());
+        for item in items.into_iter().flatten() {
+            let product = item.get("product");
+            let known = product.is_some_and(|p| {
+                p.get("categories")
+                    .and_then(|c| c.as_array())
+                    .is_some_and(|c| !c.is_empty())
+                    && p.get("brand").is_some_and(|b| !b.is_null())
+            });
+            let Some(id) = lenient::id(item.get("product_id"))
+                .or_else(|| lenient::id(product.and_then(|p| p.get("id"))))
+            else {
+                continue;
+            };
+            if !known && !ids.contains(&id) && ids.len() < MAX_PRODUCTS_TO_ENRICH {
+                ids.push(id);
+            }
+        }
+    } else if env.event == "abandoned.cart" {
         let items = env.data().get("items").and_then(|v| v.as_array());
         for item in items.into_iter().flatten() {
             let Some(id) = lenient::id(item.get("product_id"))

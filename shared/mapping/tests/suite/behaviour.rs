@@ -310,7 +310,8 @@ fn products_to_enrich_only_where_details_are_missing() {
     assert_eq!(ids("product.price.updated.json"), ["1462551237"]);
     assert_eq!(ids("product.status.updated.json"), ["799860060"]);
     assert!(ids("product.created.json").is_empty());
-    assert!(ids("order.created.json").is_empty());
+    // Order lines name no categories or brand: their products are fetched (fidelity.rs).
+    assert_eq!(ids("order.created.json"), ["720881993"]);
     let mut big = sample_value("abandoned.cart.json");
     big["data"]["items"] = (0..80)
         .map(|i| json!({"product_id": i, "quantity": 1}))

@@ -177,3 +177,60 @@ fn products_with_skus_become_variants_and_categories() {
         5
     );
 }
+
+#[test]
+fn orders_carry_categories_and_brands_where_the_product_is_known() {
+    let order = sample_value("order.created.json");
+    let env = mapping::parse_envelope(&serde_json::to_vec(&order).unwrap()).unwrap();
+    let wanted = mapping::products_to_enrich(&env);
+    assert!(
+        wanted.contains(&"720881993".to_owned()),
+        "order lines without categories are fetched: {wanted:?}"
+    );
+    let mut enrichment = Enrichment::default();
+    enrichment.products.insert(
+        "720881993".into(),
+        mapping::ProductDetails {
+            categories: vec!["بيتزا".into(), "وجبات".into()],
+            brand: Some("مطعم".into()),
+            ..mapping::ProductDetails::default()
+        },
+    );
+    let reqs = requests(plan_value(&order, &enrichment));
+    let evs = events(&reqs);
+    let placed = evs[0];
+    assert_eq!(placed.properties["Categories"], json!(["بيتزا", "وجبات"]));
+    assert_eq!(placed.properties["Brands"], json!(["مطعم"]));
+    let item = placed.properties["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["SallaProductID"] == "720881993")
+        .unwrap();
+    assert_eq!(item["Categories"], json!(["بيتزا", "وجبات"]));
+    assert_eq!(item["Brand"], json!("مطعم"));
+    let ordered = evs
+        .iter()
+        .find(|e| {
+            e.metric == metrics::ORDERED_PRODUCT && e.properties["SallaProductID"] == "720881993"
+        })
+        .unwrap();
+    assert_eq!(ordered.properties["ProductBrand"], json!("مطعم"));
+    assert_eq!(ordered.properties["Categories"], json!(["بيتزا", "وجبات"]));
+
+    // The history path given the same details sends the same Placed Order.
+    let detail = serde_json::to_vec(&order["data"]).unwrap();
+    let store_id = store(&order);
+    let imported =
+        mapping::history_order(&detail, &store_id, &enrichment, mapping::Backfill::No).unwrap();
+    assert_eq!(imported[0].properties, placed.properties);
+
+    // A line whose product already names categories and a brand is not fetched.
+    let mut known = order.clone();
+    for item in known["data"]["items"].as_array_mut().unwrap() {
+        item["product"]["categories"] = json!([{"id": 1, "name": "x"}]);
+        item["product"]["brand"] = json!({"name": "b"});
+    }
+    let env = mapping::parse_envelope(&serde_json::to_vec(&known).unwrap()).unwrap();
+    assert_eq!(mapping::products_to_enrich(&env), Vec::<String>::new());
+}
