@@ -234,3 +234,52 @@ fn orders_carry_categories_and_brands_where_the_product_is_known() {
     let env = mapping::parse_envelope(&serde_json::to_vec(&known).unwrap()).unwrap();
     assert_eq!(mapping::products_to_enrich(&env), Vec::<String>::new());
 }
+
+#[test]
+fn a_cart_updated_days_ago_is_not_backdated_out_of_the_flow() {
+    let recent = sample_value("abandoned.cart.json");
+    let reqs = plan(&recent);
+    let e = events(&reqs)[0];
+    // 51 minutes before the delivery: the cart's own time stands.
+    assert_eq!(e.time.as_deref(), Some("2025-01-21T17:09:39+03:00"));
+    assert_eq!(
+        e.properties["CartUpdatedAt"],
+        json!("2025-01-21T17:09:39+03:00")
+    );
+
+    let mut old = recent.clone();
+    old["data"]["updated_at"] = json!({"date": "2025-01-18 09:00:00.000000", "timezone_type": 3, "timezone": "Asia/Riyadh"});
+    let reqs = plan(&old);
+    let e = events(&reqs)[0];
+    assert_eq!(
+        e.time.as_deref(),
+        Some("2025-01-21T18:00:32+03:00"),
+        "the time it reached us"
+    );
+    assert_eq!(
+        e.properties["CartUpdatedAt"],
+        json!("2025-01-18T09:00:00+03:00")
+    );
+    assert_eq!(
+        e.unique_id
+            .as_deref()
+            .map(|u| u.ends_with("2025-01-18T09:00:00+03:00")),
+        Some(true),
+        "the cart version still names the checkout"
+    );
+    assert!(
+        e.properties["CheckoutURL"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
+
+    // A cart time after the delivery (a skewed clock) is not trusted either.
+    let mut future = recent.clone();
+    future["data"]["updated_at"] = json!("2025-01-22 09:00:00");
+    let reqs = plan(&future);
+    assert_eq!(
+        events(&reqs)[0].time.as_deref(),
+        Some("2025-01-21T18:00:32+03:00")
+    );
+}
