@@ -61,7 +61,16 @@ pub fn history_order(
         entry.insert("order", detail);
         let changed = envelope::wrap("order.status.updated", store_id, entry.into())?;
         if let Action::Send(requests) = rules::plan(&changed, enrichment)? {
-            out.extend(events(requests));
+            // A paid status re-sends Placed Order (and an unpaid order's creation is already
+            // its status event): what the created part sent is not sent twice.
+            for event in events(requests) {
+                let seen = out
+                    .iter()
+                    .any(|e| e.metric == event.metric && e.unique_id == event.unique_id);
+                if !seen {
+                    out.push(event);
+                }
+            }
         }
     }
     for event in &mut out {

@@ -283,3 +283,142 @@ fn a_cart_updated_days_ago_is_not_backdated_out_of_the_flow() {
         Some("2025-01-21T18:00:32+03:00")
     );
 }
+
+fn status(slug: &str) -> Value {
+    let mut v = sample_value("order.status.updated.json");
+    v["data"]["order"]["status"]["slug"] = json!(slug);
+    v
+}
+
+#[test]
+fn only_revenue_metrics_carry_value() {
+    for slug in [
+        "completed",
+        "shipped",
+        "delivering",
+        "delivered",
+        "restoring",
+        "canceled",
+    ] {
+        let reqs = plan(&status(slug));
+        for e in events(&reqs) {
+            if mapping::metrics::carries_revenue(&e.metric) {
+                assert!(e.value.is_some(), "{slug}: {} keeps value", e.metric);
+                assert!(!e.properties.contains_key("OrderTotal"));
+            } else {
+                assert_eq!(e.value, None, "{slug}: {} must not count revenue", e.metric);
+                assert_eq!(e.value_currency, None);
+                assert_eq!(
+                    e.properties["OrderTotal"],
+                    json!(154),
+                    "{slug}: {}",
+                    e.metric
+                );
+                assert_eq!(e.properties["Currency"], json!("SAR"));
+            }
+        }
+    }
+    let reqs = plan(&status("shipped"));
+    let metrics_sent: Vec<&str> = events(&reqs).iter().map(|e| e.metric.as_str()).collect();
+    assert!(metrics_sent.contains(&metrics::SHIPPED_ORDER));
+    assert!(metrics_sent.contains(&metrics::ORDER_STATUS_UPDATED));
+}
+
+#[test]
+fn partial_refunds_send_the_refunded_amount_and_returns_their_details() {
+    let mut refund = status("restored");
+    refund["data"]["order"]["refund"] = json!({"amount": {"amount": 40, "currency": "SAR"}});
+    let reqs = plan(&refund);
+    let refunded = events(&reqs)
+        .into_iter()
+        .find(|e| e.metric == metrics::REFUNDED_ORDER)
+        .unwrap();
+    assert_eq!(
+        refunded.value,
+        Some(40.0),
+        "the refunded amount, not the total"
+    );
+    assert_eq!(refunded.properties["RefundedAmount"], json!(40));
+    // Without a stated amount the whole order is refunded.
+    let reqs = plan(&status("restored"));
+    let full = events(&reqs)
+        .into_iter()
+        .find(|e| e.metric == metrics::REFUNDED_ORDER)
+        .unwrap();
+    assert_eq!(full.value, Some(154.0));
+    assert_eq!(full.properties["ReturnType"], json!("return"));
+
+    let mut exchange = status("restoring");
+    let items = exchange["data"]["order"]["items"].clone();
+    exchange["data"]["order"]["return_reason"] = json!("المقاس غير مناسب");
+    exchange["data"]["order"]["return_type"] = json!("exchange");
+    exchange["data"]["order"]["return_items"] = json!([items[0].clone()]);
+    let reqs = plan(&exchange);
+    let requested = events(&reqs)
+        .into_iter()
+        .find(|e| e.metric == metrics::RETURN_REQUESTED)
+        .unwrap();
+    assert_eq!(
+        requested.properties["ReturnReason"],
+        json!("المقاس غير مناسب")
+    );
+    assert_eq!(requested.properties["ReturnType"], json!("exchange"));
+    assert_eq!(
+        requested.properties["ReturnedItems"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(requested.value, None);
+}
+
+#[test]
+fn an_order_awaiting_a_bank_transfer_is_revenue_when_paid_and_cod_when_created() {
+    let mut pending = sample_value("order.created.json");
+    pending["data"]["payment_method"] = json!("bank");
+    pending["data"]["is_pending_payment"] = json!(true);
+    pending["data"]["status"] =
+        json!({"id": 1473353380, "name": "بإنتظار الدفع", "slug": "payment_pending"});
+    let reqs = plan(&pending);
+    let sent: Vec<&str> = events(&reqs).iter().map(|e| e.metric.as_str()).collect();
+    assert_eq!(sent, [metrics::ORDER_STATUS_UPDATED], "not revenue yet");
+    assert_eq!(events(&reqs)[0].value, None);
+
+    // The same order, paid and moved on: Placed Order with the order's unique_id, dated at
+    // the status change so the post-purchase flow still runs.
+    let mut paid = status("in_progress");
+    paid["data"]["order"]["payment_method"] = json!("bank");
+    paid["data"]["order"]["is_pending_payment"] = json!(false);
+    let reqs = plan(&paid);
+    let evs = events(&reqs);
+    let placed = evs
+        .iter()
+        .find(|e| e.metric == metrics::PLACED_ORDER)
+        .unwrap();
+    let order_id = paid["data"]["order"]["id"].to_string();
+    assert_eq!(
+        placed.unique_id.as_deref(),
+        Some(format!("salla:{}:order:{order_id}", store(&paid)).as_str())
+    );
+    assert_eq!(placed.value, Some(154.0));
+    assert!(evs.iter().any(|e| e.metric == metrics::ORDERED_PRODUCT));
+    assert_eq!(
+        placed.time,
+        evs.last().unwrap().time,
+        "the status change's time"
+    );
+
+    // Cash on delivery is placed when created, whatever its status.
+    let mut cod = pending.clone();
+    cod["data"]["payment_method"] = json!("cod");
+    let reqs = plan(&cod);
+    assert_eq!(events(&reqs)[0].metric, metrics::PLACED_ORDER);
+    // And a COD order's status changes never re-send it.
+    let reqs = plan(&status("in_progress"));
+    assert!(
+        events(&reqs)
+            .iter()
+            .all(|e| e.metric != metrics::PLACED_ORDER)
+    );
+}
