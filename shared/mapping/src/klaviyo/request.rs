@@ -51,11 +51,19 @@ pub struct Location {
     pub country: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub zip: Option<String>,
+    /// IANA zone name (Klaviyo: "We recommend using time zones from the IANA Time Zone
+    /// Database").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
 }
 
 impl Location {
     pub fn is_empty(&self) -> bool {
-        self.city.is_none() && self.region.is_none() && self.country.is_none() && self.zip.is_none()
+        self.city.is_none()
+            && self.region.is_none()
+            && self.country.is_none()
+            && self.zip.is_none()
+            && self.timezone.is_none()
     }
 }
 
@@ -301,6 +309,7 @@ impl fmt::Debug for Location {
             .field("region", &Present(&self.region))
             .field("country", &self.country)
             .field("zip", &Present(&self.zip))
+            .field("timezone", &self.timezone)
             .finish()
     }
 }

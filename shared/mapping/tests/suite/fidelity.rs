@@ -422,3 +422,47 @@ fn an_order_awaiting_a_bank_transfer_is_revenue_when_paid_and_cod_when_created()
             .all(|e| e.metric != metrics::PLACED_ORDER)
     );
 }
+
+#[test]
+fn locations_use_english_country_names_and_the_shoppers_time_zone() {
+    let reqs = plan(&sample_value("order.created.json"));
+    let profile = &events(&reqs)[0].profile;
+    let loc = profile.location.as_ref().unwrap();
+    assert_eq!(loc.country.as_deref(), Some("Saudi Arabia"));
+    assert_eq!(loc.timezone.as_deref(), Some("Asia/Riyadh"));
+    assert_eq!(
+        loc.city.as_deref(),
+        Some("جدة"),
+        "the city as Salla names it"
+    );
+    assert_eq!(profile.properties["salla_country_name"], json!("السعودية"));
+
+    // A Kuwaiti shopper of a Saudi store: the shopper's country and zone, not the store's.
+    let mut kw = sample_value("order.created.json");
+    kw["data"]["customer"]["country"] = json!("الكويت");
+    kw["data"]["customer"]["country_code"] = json!("KW");
+    let reqs = plan(&kw);
+    let loc = events(&reqs)[0].profile.location.clone().unwrap();
+    assert_eq!(loc.country.as_deref(), Some("Kuwait"));
+    assert_eq!(loc.timezone.as_deref(), Some("Asia/Kuwait"));
+
+    // The short customer form (no country_code): the Arabic name is enough.
+    let reqs = plan(&sample_value("abandoned.cart.json"));
+    let loc = events(&reqs)[0].profile.location.clone();
+    if let Some(loc) = loc {
+        assert!(
+            loc.country.as_deref().is_none_or(|c| c.is_ascii()),
+            "{loc:?}"
+        );
+    }
+
+    // An unknown country: no Arabic name in location, no guessed zone.
+    let mut unknown = sample_value("order.created.json");
+    unknown["data"]["customer"]["country"] = json!("جزر القمر");
+    unknown["data"]["customer"]["country_code"] = json!(null);
+    let reqs = plan(&unknown);
+    let profile = &events(&reqs)[0].profile;
+    let loc = profile.location.clone().unwrap();
+    assert_eq!((loc.country, loc.timezone), (None, None));
+    assert_eq!(profile.properties["salla_country_name"], json!("جزر القمر"));
+}
