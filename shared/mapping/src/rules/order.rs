@@ -137,12 +137,23 @@ impl<'a> Order<'a> {
         p.put_num("ShippingCost", self.amount(&["shipping_cost"]));
         p.put_num("TaxAmount", self.amount(&["tax", "amount"]));
         let discounts = discounts(d);
-        let codes: Vec<String> = discounts.iter().filter_map(|(c, _)| c.clone()).collect();
+        let codes: Vec<String> = discounts
+            .iter()
+            .filter(|x| x.is_coupon())
+            .filter_map(|x| x.code.clone())
+            .collect();
         if !codes.is_empty() {
             p.put_str("DiscountCode", Some(&codes.join(", ")));
             p.put_list("DiscountCodes", &codes);
         }
-        let amounts: Vec<f64> = discounts.iter().filter_map(|(_, a)| *a).collect();
+        if !discounts.is_empty() {
+            p.put(
+                "Discounts",
+                discounts.iter().map(Discount::to_value).collect::<Vec<_>>(),
+            );
+        }
+        // Every discount lowers what the shopper pays, coupon or not.
+        let amounts: Vec<f64> = discounts.iter().filter_map(|x| x.amount).collect();
         if !amounts.is_empty() {
             p.put_num(
                 "DiscountValue",
@@ -233,23 +244,69 @@ impl<'a> Order<'a> {
     }
 }
 
-/// `(code, amount)` of each discount: `amounts.discounts[]` and an order-level `coupon`.
-fn discounts(d: &Fields) -> Vec<(Option<String>, Option<f64>)> {
-    let mut out: Vec<(Option<String>, Option<f64>)> = Vec::new();
+/// One entry of `amounts.discounts[]` (or the order-level `coupon`).
+struct Discount {
+    code: Option<String>,
+    amount: Option<f64>,
+    /// Salla's `type`: `coupon`, `special` (a special offer), `loyalty_prize` (a free product
+    /// or points reward), …
+    kind: Option<String>,
+    title: Option<String>,
+}
+
+impl Discount {
+    /// Only a coupon the shopper entered is a coupon: a special offer (`special`) or a
+    /// loyalty prize / free product (`loyalty_prize`, code `FREE_PRODUCT`) carries a "code"
+    /// too, which is not one. Unknown types stay coupons, so coupon tracking never goes
+    /// silent on a type Salla adds.
+    fn is_coupon(&self) -> bool {
+        const NOT_COUPONS: &[&str] = &["special", "offer", "loyalty", "prize", "free", "gift"];
+        let kind = self
+            .kind
+            .as_deref()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        self.code.is_some() && !NOT_COUPONS.iter().any(|n| kind.contains(n))
+    }
+
+    fn to_value(&self) -> Value {
+        let mut m = Map::new();
+        items::put_str(&mut m, "Type", &self.kind);
+        items::put_str(&mut m, "Title", &self.title);
+        items::put_str(&mut m, "Code", &self.code);
+        if let Some(amount) = self.amount.and_then(crate::klaviyo::props::number) {
+            m.insert("Amount".into(), amount);
+        }
+        Value::Object(m)
+    }
+}
+
+fn discounts(d: &Fields) -> Vec<Discount> {
+    let mut out: Vec<Discount> = Vec::new();
     if let Some(list) = d.path(&["amounts", "discounts"]).and_then(|l| l.as_array()) {
         for disc in list {
             let code = lenient::text(disc.get("code")).map(str::to_owned);
             let amount = lenient::number(disc.get("discount"))
                 .or_else(|| lenient::number(disc.get("amount")));
             if code.is_some() || amount.is_some() {
-                out.push((code, amount));
+                out.push(Discount {
+                    code,
+                    amount,
+                    kind: lenient::text(disc.get("type")).map(str::to_owned),
+                    title: lenient::text(disc.get("title")).map(str::to_owned),
+                });
             }
         }
     }
     if let Some(code) = lenient::text(d.path(&["coupon", "code"]))
-        && !out.iter().any(|(c, _)| c.as_deref() == Some(code))
+        && !out.iter().any(|x| x.code.as_deref() == Some(code))
     {
-        out.push((Some(code.to_owned()), None));
+        out.push(Discount {
+            code: Some(code.to_owned()),
+            amount: None,
+            kind: Some("coupon".to_owned()),
+            title: None,
+        });
     }
     out
 }
@@ -536,7 +593,8 @@ pub(crate) fn coupon_updated(ctx: &Ctx) -> Result<Action, MappingError> {
     let order = Order::new(ctx, ctx.env.data(), "data.id")?;
     let coupons: Vec<(String, Option<f64>)> = discounts(&order.data)
         .into_iter()
-        .filter_map(|(code, amount)| Some((code?, amount)))
+        .filter(Discount::is_coupon)
+        .filter_map(|x| Some((x.code?, x.amount)))
         .collect();
     if coupons.is_empty() {
         return Ok(Action::Ignore {

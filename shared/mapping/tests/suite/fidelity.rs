@@ -466,3 +466,39 @@ fn locations_use_english_country_names_and_the_shoppers_time_zone() {
     assert_eq!((loc.country, loc.timezone), (None, None));
     assert_eq!(profile.properties["salla_country_name"], json!("جزر القمر"));
 }
+
+#[test]
+fn loyalty_prizes_and_special_offers_are_not_coupons() {
+    let reqs = plan(&status("completed"));
+    let e = events(&reqs)[0];
+    // The sample's only discount is a loyalty prize: a free product, code FREE_PRODUCT.
+    assert!(
+        !e.properties.contains_key("DiscountCode"),
+        "{:?}",
+        e.properties.get("DiscountCode")
+    );
+    assert_eq!(e.properties["Discounts"][0]["Type"], json!("loyalty_prize"));
+    assert_eq!(e.properties["DiscountValue"], json!(126), "still a saving");
+
+    let mut mixed = sample_value("order.created.json");
+    mixed["data"]["amounts"]["discounts"] = json!([
+        {"title": "RAMADAN", "type": "coupon", "code": "RAMADAN", "discount": "10.00"},
+        {"title": "منتج مجاني", "type": "loyalty_prize", "code": "FREE_PRODUCT", "discount": "20"},
+        {"title": "new offer", "type": "special", "code": "new offer", "discount": "5.00"}
+    ]);
+    let reqs = plan(&mixed);
+    let placed = events(&reqs)[0];
+    assert_eq!(placed.properties["DiscountCode"], json!("RAMADAN"));
+    assert_eq!(placed.properties["DiscountCodes"], json!(["RAMADAN"]));
+    assert_eq!(placed.properties["DiscountValue"], json!(35));
+    assert_eq!(placed.properties["Discounts"].as_array().unwrap().len(), 3);
+
+    let mut coupon_event = mixed.clone();
+    coupon_event["event"] = json!("order.coupon.updated");
+    let reqs = plan(&coupon_event);
+    let codes: Vec<&Value> = events(&reqs)
+        .iter()
+        .map(|e| &e.properties["CouponCode"])
+        .collect();
+    assert_eq!(codes, [&json!("RAMADAN")]);
+}
