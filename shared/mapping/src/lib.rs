@@ -48,7 +48,7 @@ pub use rules::{
 };
 pub use salla::enrichment::{
     CodLinks, Enrichment, MAX_PRODUCTS_TO_ENRICH, ProductDetails, cod_order_to_link,
-    products_to_enrich,
+    products_to_enrich, shipment_order_to_enrich,
 };
 pub use salla::envelope::{Envelope, parse_envelope};
 pub use salla::profile::STORE_PROPERTY;

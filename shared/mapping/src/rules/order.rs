@@ -588,6 +588,47 @@ fn return_details(ctx: &Ctx, order: &Order, change: &StatusChange, p: &mut Prope
     p.put_num("RefundedAmount", order.refunded_amount());
 }
 
+/// The order milestones `slug` fires (Fulfilled, Shipped, Out for Delivery, Delivered, …;
+/// no Order Status Updated) for a shipment event, built from the shipment's order detail as
+/// the order-status path builds them: the order's customer, items, properties and `value`
+/// rule, and the same `unique_id`s, so whichever route arrives first is complete. `extra`
+/// (the shipment's tracking facts) is added to the properties.
+pub(crate) fn shipment_milestones(
+    ctx: &Ctx,
+    detail: &Json,
+    slug: &str,
+    extra: &Properties,
+    time: &Option<String>,
+) -> Result<(Profile, Vec<KlaviyoRequest>), MappingError> {
+    let order = Order::new(ctx, detail, "order.id")?;
+    let profile = order.profile(ctx, "order.customer")?;
+    let mut props = order.properties();
+    props.remove("StatusSlug");
+    props.put_str("StatusSlug", Some(slug));
+    for (key, value) in extra.iter() {
+        props.insert(key.to_owned(), value.clone());
+    }
+    let requests = status::metrics_for(slug)
+        .iter()
+        .filter_map(|(metric, key)| match key {
+            StatusKey::Milestone(m) => Some(order.event(
+                metric,
+                profile.clone(),
+                props.clone(),
+                unique_id::order_milestone(ctx.store(), &order.id, m),
+                time,
+            )),
+            StatusKey::PlacedOrder => None,
+        })
+        .collect();
+    Ok((profile, requests))
+}
+
+/// The order's id as Salla sends it (for matching a fetched detail to a shipment).
+pub(crate) fn detail_id(detail: &Json) -> Option<String> {
+    lenient::id(detail.get("id"))
+}
+
 /// `order.coupon.updated` → one "Applied Coupon" per code on the order.
 pub(crate) fn coupon_updated(ctx: &Ctx) -> Result<Action, MappingError> {
     let order = Order::new(ctx, ctx.env.data(), "data.id")?;

@@ -20,6 +20,10 @@ pub struct Enrichment {
     /// The signed confirm/cancel links of a cash-on-delivery order, made by the intake (it has
     /// the clock and the link secret); rendered on Placed Order when the order is COD.
     pub cod_links: Option<CodLinks>,
+    /// The `data` object of `GET /orders/{id}` for the order of a shipment event that names no
+    /// customer ([`shipment_order_to_enrich`]), as the JSON text Salla returned: its customer
+    /// receives the shipment's events, and its items and total fill the order milestones.
+    pub order: Option<String>,
 }
 
 /// A COD order's confirmation links, for the merchant's email buttons.
@@ -54,6 +58,28 @@ pub fn cod_order_to_link(env: &Envelope) -> Option<u64> {
         return None;
     }
     lenient::id(data.get("id"))?.parse().ok()
+}
+
+/// The order id of an outbound shipment event whose payload names no `customer`: the intake
+/// may fetch that order and pass it as [`Enrichment::order`]. Without it such an event is
+/// ignored, because the shipment's `ship_to` may be a gift recipient, who must never become a
+/// marketing profile.
+pub fn shipment_order_to_enrich(env: &Envelope) -> Option<String> {
+    let outbound = matches!(
+        env.event.as_str(),
+        "shipment.created"
+            | "shipment.updated"
+            | "shipment.cancelled"
+            | "order.shipment.created"
+            | "order.shipment.cancelled"
+    );
+    let d = env.data();
+    let is_return = lenient::text(d.get("type")) == Some("return");
+    if !outbound || is_return || d.get("customer").is_some_and(|c| c.is_object()) {
+        return None;
+    }
+    lenient::id(d.get("order_id"))
+        .or_else(|| lenient::id(d.get("id")).filter(|_| d.get("order_id").is_none()))
 }
 
 /// Product ids whose details would complete this event's requests, in payload order, without

@@ -367,10 +367,15 @@ fn product_deleted_deletes_the_catalog_item() {
 
 #[test]
 fn shipments_carry_tracking_and_reach_the_shopper() {
-    let reqs = requests(plan(&as_event(
-        "shipment.creating.json",
-        "shipment.created",
-    )));
+    // The shipment's own `customer` (when Salla includes it) receives its events.
+    let shipment = |event: &str| {
+        let mut v = as_event("shipment.creating.json", event);
+        let mut customer = sample_value("order.created.json")["data"]["customer"].clone();
+        customer["email"] = json!("username@email.com");
+        v["data"]["customer"] = customer;
+        v
+    };
+    let reqs = requests(plan(&shipment("shipment.created")));
     let e = events(&reqs)[0];
     assert_eq!(e.metric, metrics::SHIPMENT_CREATED);
     assert_eq!(e.properties["TrackingNumber"], json!("4324233"));
@@ -389,10 +394,7 @@ fn shipments_carry_tracking_and_reach_the_shopper() {
     );
 
     // A courier's "delivered" is also the order's Delivered (and Fulfilled) milestone.
-    let updated = requests(plan(&as_event(
-        "shipment.creating.json",
-        "shipment.updated",
-    )));
+    let updated = requests(plan(&shipment("shipment.updated")));
     assert_eq!(
         labels(&updated),
         [
@@ -410,6 +412,10 @@ fn shipments_carry_tracking_and_reach_the_shopper() {
     ret["data"]["type"] = json!("return");
     let reqs = requests(plan(&ret));
     assert_eq!(labels(&reqs), [metrics::RETURN_SHIPMENT_CREATED]);
+
+    // Only `ship_to`, who may be a gift recipient: ignored (fidelity.rs has the enriched case).
+    let bare = plan(&as_event("shipment.creating.json", "shipment.created"));
+    assert!(matches!(bare, Ok(Action::Ignore { .. })), "{bare:?}");
 
     // The minimal order-scoped payload without any contact is ignored, not an error.
     let minimal = plan(&sample_value("order.shipment.cancelled.json"));

@@ -122,6 +122,18 @@ pub fn product_with_variants() -> Value {
     v
 }
 
+/// The shipment sample's order as the intake would fetch it (`GET /orders/560695738`): the
+/// order.created sample's order under the shipment's order id.
+pub fn shipment_order_enrichment() -> Enrichment {
+    let mut detail = sample_value("order.created.json")["data"].clone();
+    detail["id"] = json!(560695738);
+    detail["reference_id"] = json!(48927);
+    Enrichment {
+        order: Some(detail.to_string()),
+        ..Enrichment::default()
+    }
+}
+
 /// Deliveries no sample covers, derived from the samples: (label, body, enrichment).
 pub fn synthetic() -> Vec<(String, Value, Enrichment)> {
     let none = Enrichment::default;
@@ -166,9 +178,9 @@ pub fn synthetic() -> Vec<(String, Value, Enrichment)> {
     out.push(("order.status.updated custom".into(), custom, none()));
     for event in ["shipment.created", "shipment.cancelled", "shipment.updated"] {
         out.push((
-            event.into(),
+            format!("{event} enriched with its order"),
             as_event("shipment.creating.json", event),
-            none(),
+            shipment_order_enrichment(),
         ));
     }
     let mut ret = as_event("shipment.creating.json", "shipment.created");

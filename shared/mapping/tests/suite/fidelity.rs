@@ -502,3 +502,88 @@ fn loyalty_prizes_and_special_offers_are_not_coupons() {
         .collect();
     assert_eq!(codes, [&json!("RAMADAN")]);
 }
+
+#[test]
+fn shipment_milestones_reach_the_orders_customer_never_a_gift_recipient() {
+    let mut delivered = sample_value("shipment.creating.json");
+    delivered["event"] = json!("shipment.updated");
+    // ship_to is someone else: a gift.
+    delivered["data"]["ship_to"]["email"] = json!("gift.recipient@example.com");
+    delivered["data"]["ship_to"]["phone"] = json!("966555555555");
+    let env = mapping::parse_envelope(&serde_json::to_vec(&delivered).unwrap()).unwrap();
+    assert_eq!(
+        mapping::shipment_order_to_enrich(&env).as_deref(),
+        Some("560695738")
+    );
+
+    // Without the order: nobody to send to, and the recipient is never used.
+    let bare = plan_value(&delivered, &Enrichment::default()).unwrap();
+    assert!(matches!(bare, mapping::Action::Ignore { .. }), "{bare:?}");
+
+    let enrichment = common::shipment_order_enrichment();
+    let reqs = requests(plan_value(&delivered, &enrichment));
+    let evs = events(&reqs);
+    let sent: Vec<&str> = evs.iter().map(|e| e.metric.as_str()).collect();
+    assert_eq!(
+        sent,
+        [
+            metrics::FULFILLED_ORDER,
+            metrics::DELIVERED_ORDER,
+            metrics::SHIPMENT_UPDATED
+        ]
+    );
+    for e in &evs {
+        assert_eq!(
+            e.profile.email.as_deref(),
+            Some("usertest@gmail.com"),
+            "{}",
+            e.metric
+        );
+        assert_ne!(e.profile.phone_number.as_deref(), Some("+966555555555"));
+    }
+    let store_id = store(&delivered);
+    let fulfilled = evs[0];
+    let delivered_event = evs[1];
+    assert_eq!(
+        delivered_event.unique_id.as_deref(),
+        Some(format!("salla:{store_id}:order:560695738:delivered").as_str())
+    );
+    assert!(
+        delivered_event.properties.contains_key("Items"),
+        "the order's items"
+    );
+    assert_eq!(
+        delivered_event.properties["TrackingNumber"],
+        json!("4324233")
+    );
+
+    // The order-status route for the same order and milestone: same ids and value.
+    let mut status_path = sample_value("order.status.updated.json");
+    status_path["merchant"] = delivered["merchant"].clone();
+    let mut order: Value = serde_json::from_str(enrichment.order.as_deref().unwrap()).unwrap();
+    order["status"] = json!({"id": 1, "name": "تم التوصيل", "slug": "delivered"});
+    status_path["data"]["order"] = order;
+    let via_status = plan(&status_path);
+    let via_status = events(&via_status);
+    let twin = |metric: &str| *via_status.iter().find(|e| e.metric == metric).unwrap();
+    assert_eq!(
+        twin(metrics::DELIVERED_ORDER).unique_id,
+        delivered_event.unique_id
+    );
+    assert_eq!(
+        twin(metrics::FULFILLED_ORDER).unique_id,
+        fulfilled.unique_id
+    );
+    assert_eq!(twin(metrics::FULFILLED_ORDER).value, fulfilled.value);
+    assert!(fulfilled.value.is_some());
+    assert_eq!(
+        twin(metrics::DELIVERED_ORDER).properties["OrderTotal"],
+        delivered_event.properties["OrderTotal"]
+    );
+
+    // A fetched order that is not this shipment's is not used.
+    let mut other = enrichment.clone();
+    other.order = Some(other.order.unwrap().replace("560695738", "1"));
+    let wrong = plan_value(&delivered, &other).unwrap();
+    assert!(matches!(wrong, mapping::Action::Ignore { .. }), "{wrong:?}");
+}
