@@ -558,7 +558,13 @@ async fn an_import_delivers_every_order_in_bulk_with_backfill_and_finishes() {
     );
     assert_eq!(keys(&events), expected(&w));
     let placed = events.iter().filter(|e| e.0 == "Placed Order").count();
-    assert_eq!(placed, 150, "each order's Placed Order once");
+    // Orders awaiting a non-COD payment send no Placed Order yet (mapping README "Revenue").
+    let expected_placed = expected(&w)
+        .iter()
+        .filter(|(m, _)| m == "Placed Order")
+        .count();
+    assert!((100..150).contains(&expected_placed), "{expected_placed}");
+    assert_eq!(placed, expected_placed, "each order's Placed Order once");
 
     let p = w.progress();
     assert_eq!(p.status, HistoryStatus::Done);

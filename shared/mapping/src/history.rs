@@ -61,7 +61,16 @@ pub fn history_order(
         entry.insert("order", detail);
         let changed = envelope::wrap("order.status.updated", store_id, entry.into())?;
         if let Action::Send(requests) = rules::plan(&changed, enrichment)? {
-            out.extend(events(requests));
+            // A paid status re-sends Placed Order (and an unpaid order's creation is already
+            // its status event): what the created part sent is not sent twice.
+            for event in events(requests) {
+                let seen = out
+                    .iter()
+                    .any(|e| e.metric == event.metric && e.unique_id == event.unique_id);
+                if !seen {
+                    out.push(event);
+                }
+            }
         }
     }
     for event in &mut out {
@@ -89,17 +98,27 @@ pub fn history_customer(item: &[u8], store_id: &str) -> Result<Profile, MappingE
 
 /// The catalog upsert the live `product.created` path builds for one `GET /products` item.
 pub fn history_product(item: &[u8], store_id: &str) -> Result<CatalogUpsert, MappingError> {
-    let env = envelope::wrap("product.created", store_id, parse_object(item)?)?;
-    let Action::Send(requests) = rules::plan(&env, &Enrichment::default())? else {
-        return Err(MappingError::MissingField("data.id"));
-    };
-    requests
+    history_catalog(item, store_id)?
         .into_iter()
         .find_map(|r| match r {
-            KlaviyoRequest::UpsertCatalogItem(item) => Some(item),
+            // Sent alone, the item must not point at categories nobody created.
+            KlaviyoRequest::UpsertCatalogItem(item) => Some(CatalogUpsert {
+                categories: None,
+                ..item
+            }),
             _ => None,
         })
         .ok_or(MappingError::MissingField("data.id"))
+}
+
+/// Everything `product.created` sends for one `GET /products` item, in order: its catalog
+/// categories, the item (pointing at them) and one variant per SKU. Send them in this order.
+pub fn history_catalog(item: &[u8], store_id: &str) -> Result<Vec<KlaviyoRequest>, MappingError> {
+    let env = envelope::wrap("product.created", store_id, parse_object(item)?)?;
+    match rules::plan(&env, &Enrichment::default())? {
+        Action::Send(requests) => Ok(requests),
+        _ => Err(MappingError::MissingField("data.id")),
+    }
 }
 
 fn parse_object(bytes: &[u8]) -> Result<Json, MappingError> {

@@ -32,12 +32,14 @@ mod salla;
 mod layers;
 
 pub use error::MappingError;
-pub use history::{Backfill, history_customer, history_order, history_product};
+pub use history::{Backfill, history_catalog, history_customer, history_order, history_product};
 pub use klaviyo::metrics;
+pub use klaviyo::unique_id::product_id;
 pub use klaviyo::{
-    BulkLimits, CatalogUpsert, EventBulkJob, EventPacker, EventRequest, KlaviyoRequest, Location,
-    Profile, ProfileBulkJob, ProfileImport, ProfilePacker, Properties, SubscribeRequest,
-    catalog_item_id, pack_events, pack_events_within, pack_profiles, pack_profiles_within,
+    BulkLimits, CatalogCategoryUpsert, CatalogUpsert, CatalogVariantUpsert, EventBulkJob,
+    EventPacker, EventRequest, KlaviyoRequest, Location, Profile, ProfileBulkJob, ProfileImport,
+    ProfilePacker, Properties, SubscribeRequest, catalog_item_id, pack_events, pack_events_within,
+    pack_profiles, pack_profiles_within,
 };
 pub use plan::{Action, KeySetting, SallaAuthorization};
 pub use rules::{
@@ -50,7 +52,7 @@ pub use salla::cod_settings::{
 };
 pub use salla::enrichment::{
     CodLinks, Enrichment, MAX_PRODUCTS_TO_ENRICH, ProductDetails, cod_order_to_link,
-    products_to_enrich,
+    products_to_enrich, shipment_order_to_enrich,
 };
 pub use salla::envelope::{Envelope, parse_envelope};
 pub use salla::profile::STORE_PROPERTY;

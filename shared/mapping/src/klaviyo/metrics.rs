@@ -22,3 +22,21 @@ pub const APPLIED_COUPON: &str = "Applied Coupon";
 pub const CREATED_ACCOUNT: &str = "Created Account";
 pub const LOGGED_IN: &str = "Logged In";
 pub const SUBMITTED_REVIEW: &str = "Submitted Review";
+
+/// Metrics whose Klaviyo convention carries the order's revenue in `value`: Placed Order (and
+/// Ordered Product, with its line total), Fulfilled Order, and the Cancelled / Refunded Order
+/// that Klaviyo nets against it by `unique_id`. Milestones and status changes that fire
+/// several times per order keep the amount as an `OrderTotal` property instead, so they never
+/// multiply an order's value in a report.
+pub const REVENUE_METRICS: &[&str] = &[
+    PLACED_ORDER,
+    ORDERED_PRODUCT,
+    FULFILLED_ORDER,
+    CANCELLED_ORDER,
+    REFUNDED_ORDER,
+];
+
+/// Whether `metric` carries `value` (see [`REVENUE_METRICS`]).
+pub fn carries_revenue(metric: &str) -> bool {
+    REVENUE_METRICS.contains(&metric)
+}

@@ -29,6 +29,7 @@ pub use bulk::{
 };
 pub use properties::Properties;
 pub use request::{
-    CatalogUpsert, EventBulkJob, EventRequest, KlaviyoRequest, Location, Profile, ProfileBulkJob,
-    ProfileImport, SubscribeRequest, catalog_item_id,
+    CatalogCategoryUpsert, CatalogUpsert, CatalogVariantUpsert, EventBulkJob, EventRequest,
+    KlaviyoRequest, Location, Profile, ProfileBulkJob, ProfileImport, SubscribeRequest,
+    catalog_item_id,
 };

@@ -51,11 +51,19 @@ pub struct Location {
     pub country: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub zip: Option<String>,
+    /// IANA zone name (Klaviyo: "We recommend using time zones from the IANA Time Zone
+    /// Database").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
 }
 
 impl Location {
     pub fn is_empty(&self) -> bool {
-        self.city.is_none() && self.region.is_none() && self.country.is_none() && self.zip.is_none()
+        self.city.is_none()
+            && self.region.is_none()
+            && self.country.is_none()
+            && self.zip.is_none()
+            && self.timezone.is_none()
     }
 }
 
@@ -202,6 +210,9 @@ pub struct CatalogUpsert {
     pub published: Option<bool>,
     /// Only when the payload is a full product: a PATCH replaces the whole object.
     pub custom_metadata: Option<Properties>,
+    /// External ids of the item's catalog categories (sent as `relationships.categories`);
+    /// `None` leaves them as they are, so a partial update never clears them.
+    pub categories: Option<Vec<String>>,
 }
 
 impl CatalogUpsert {
@@ -213,6 +224,53 @@ impl CatalogUpsert {
     /// Whether a create is possible (Klaviyo requires title, description and url).
     pub fn can_create(&self) -> bool {
         self.title.is_some() && self.url.is_some()
+    }
+}
+
+/// A catalog variant (a Salla SKU: one combination of a product's options), created with
+/// `POST /api/catalog-variants` and, when it exists (409), updated with
+/// `PATCH /api/catalog-variants/{id}`. Klaviyo's back-in-stock subscriptions point at
+/// variants, and its feeds filter on their price and stock. Every field Klaviyo requires on a
+/// create is filled, so a variant is only built from a full product payload.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CatalogVariantUpsert {
+    /// `salla:{store}:product:{product}:sku:{sku}`.
+    pub external_id: String,
+    /// The parent item's `external_id`.
+    pub item_external_id: String,
+    pub title: String,
+    pub description: String,
+    pub sku: String,
+    pub inventory_quantity: i64,
+    /// Klaviyo's `inventory_policy`: 1 hides an out-of-stock variant from recommendation
+    /// feeds and blocks, 2 shows it whatever the stock (unlimited quantity).
+    pub inventory_policy: u8,
+    pub price: f64,
+    pub url: String,
+    pub image_full_url: Option<String>,
+    pub published: Option<bool>,
+}
+
+impl CatalogVariantUpsert {
+    /// Klaviyo's variant id.
+    pub fn variant_id(&self) -> String {
+        catalog_item_id(&self.external_id)
+    }
+}
+
+/// A catalog category (a Salla category), created with `POST /api/catalog-categories` and
+/// renamed with `PATCH /api/catalog-categories/{id}` when it exists (409).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CatalogCategoryUpsert {
+    /// `salla:{store}:category:{category}`.
+    pub external_id: String,
+    pub name: String,
+}
+
+impl CatalogCategoryUpsert {
+    /// Klaviyo's category id.
+    pub fn category_id(&self) -> String {
+        catalog_item_id(&self.external_id)
     }
 }
 
@@ -251,6 +309,7 @@ impl fmt::Debug for Location {
             .field("region", &Present(&self.region))
             .field("country", &self.country)
             .field("zip", &Present(&self.zip))
+            .field("timezone", &self.timezone)
             .finish()
     }
 }
@@ -285,6 +344,10 @@ pub enum KlaviyoRequest {
     UpsertCatalogItem(CatalogUpsert),
     /// `DELETE /api/catalog-items/{id}`; `item_id` is `$custom:::$default:::{external_id}`.
     DeleteCatalogItem { item_id: String },
+    /// `POST /api/catalog-variants`, on 409 `PATCH /api/catalog-variants/{id}`.
+    UpsertCatalogVariant(CatalogVariantUpsert),
+    /// `POST /api/catalog-categories`, on 409 `PATCH /api/catalog-categories/{id}`.
+    UpsertCatalogCategory(CatalogCategoryUpsert),
     /// `POST /api/event-bulk-create-jobs`.
     BulkCreateEvents(EventBulkJob),
     /// `POST /api/profile-bulk-import-jobs`.
@@ -321,6 +384,8 @@ impl KlaviyoRequest {
             // A job whose profiles need changing is re-packed from its events or profiles.
             KlaviyoRequest::UpsertCatalogItem(_)
             | KlaviyoRequest::DeleteCatalogItem { .. }
+            | KlaviyoRequest::UpsertCatalogVariant(_)
+            | KlaviyoRequest::UpsertCatalogCategory(_)
             | KlaviyoRequest::BulkCreateEvents(_)
             | KlaviyoRequest::BulkImportProfiles(_) => None,
         }
@@ -334,6 +399,8 @@ impl KlaviyoRequest {
             KlaviyoRequest::Subscribe(_) => "subscribe".to_owned(),
             KlaviyoRequest::UpsertCatalogItem(_) => "catalog-upsert".to_owned(),
             KlaviyoRequest::DeleteCatalogItem { .. } => "catalog-delete".to_owned(),
+            KlaviyoRequest::UpsertCatalogVariant(_) => "catalog-variant-upsert".to_owned(),
+            KlaviyoRequest::UpsertCatalogCategory(_) => "catalog-category-upsert".to_owned(),
             KlaviyoRequest::BulkCreateEvents(_) => "event-bulk-create-job".to_owned(),
             KlaviyoRequest::BulkImportProfiles(_) => "profile-bulk-import-job".to_owned(),
         }

@@ -13,7 +13,9 @@ impl KlaviyoRequest {
             | KlaviyoRequest::ImportProfile(_)
             | KlaviyoRequest::Subscribe(_)
             | KlaviyoRequest::BulkCreateEvents(_)
-            | KlaviyoRequest::BulkImportProfiles(_) => "POST",
+            | KlaviyoRequest::BulkImportProfiles(_)
+            | KlaviyoRequest::UpsertCatalogVariant(_)
+            | KlaviyoRequest::UpsertCatalogCategory(_) => "POST",
             KlaviyoRequest::UpsertCatalogItem(item) if item.can_create() => "POST",
             KlaviyoRequest::UpsertCatalogItem(_) => "PATCH",
             KlaviyoRequest::DeleteCatalogItem { .. } => "DELETE",
@@ -33,16 +35,34 @@ impl KlaviyoRequest {
             }
             KlaviyoRequest::UpsertCatalogItem(item) => item_path(&item.item_id()),
             KlaviyoRequest::DeleteCatalogItem { item_id } => item_path(item_id),
+            KlaviyoRequest::UpsertCatalogVariant(_) => "/api/catalog-variants".to_owned(),
+            KlaviyoRequest::UpsertCatalogCategory(_) => "/api/catalog-categories".to_owned(),
         }
     }
 
     /// The request to send instead when the primary gets `status`: a catalog create that
-    /// answers 409 (item exists) becomes a PATCH of the same item.
+    /// answers 409 (item, variant or category exists) becomes a PATCH of the same resource.
     pub fn fallback(&self, status: u16) -> Option<(&'static str, String, Value)> {
         match self {
             KlaviyoRequest::UpsertCatalogItem(item) if status == 409 && item.can_create() => {
                 Some(("PATCH", item_path(&item.item_id()), item.update_body()))
             }
+            KlaviyoRequest::UpsertCatalogVariant(variant) if status == 409 => Some((
+                "PATCH",
+                format!(
+                    "/api/catalog-variants/{}",
+                    percent_encode_segment(&variant.variant_id())
+                ),
+                variant.update_body(),
+            )),
+            KlaviyoRequest::UpsertCatalogCategory(category) if status == 409 => Some((
+                "PATCH",
+                format!(
+                    "/api/catalog-categories/{}",
+                    percent_encode_segment(&category.category_id())
+                ),
+                category.update_body(),
+            )),
             _ => None,
         }
     }
@@ -85,6 +105,7 @@ mod tests {
             image_full_url: None,
             published: Some(true),
             custom_metadata: None,
+            categories: None,
         };
         let req = KlaviyoRequest::UpsertCatalogItem(item);
         assert_eq!(
@@ -117,6 +138,7 @@ mod tests {
             image_full_url: None,
             published: None,
             custom_metadata: None,
+            categories: None,
         };
         let req = KlaviyoRequest::UpsertCatalogItem(item);
         assert_eq!(req.method(), "PATCH");

@@ -12,7 +12,10 @@
 //! - carts: `salla:{store}:cart:{cart}[:{updated_at}]`
 //! - shipments: `salla:{store}:shipment:{shipment}:{action}`
 //! - customers: `salla:{store}:customer:{customer}` (also the profile `external_id`)
-//! - catalog: `salla:{store}:product:{product}` (catalog item `external_id`)
+//! - products: `salla:{store}:product:{product}`: the catalog item's `external_id` and the
+//!   `ProductID` of every event that names the product, so Klaviyo joins them
+//! - catalog variants: `salla:{store}:product:{product}:sku:{sku}`
+//! - catalog categories: `salla:{store}:category:{category}`
 
 pub fn customer(store: &str, customer_id: &str) -> String {
     ["salla:", store, ":customer:", customer_id].concat()
@@ -78,8 +81,23 @@ pub fn review(store: &str, parts: &[&str]) -> String {
     ["salla:", store, ":review:", &parts.join(":")].concat()
 }
 
-pub fn product(store: &str, product_id: &str) -> String {
-    ["salla:", store, ":product:", product_id].concat()
+/// The one product id Klaviyo sees for a Salla product: the catalog item's `external_id` and
+/// the `ProductID` on Placed Order items, Ordered Product, Started Checkout items, Submitted
+/// Review and the storefront's Viewed Product / Added to Cart. Klaviyo joins a catalog item and
+/// events on this value (recommendations, product feeds, "ordered/viewed product" filters);
+/// the store id keeps two Salla stores in one Klaviyo account (one `$default` catalog) apart.
+pub fn product_id(store: &str, product: &str) -> String {
+    ["salla:", store, ":product:", product].concat()
+}
+
+/// A catalog variant: one Salla SKU of a product.
+pub fn product_variant(store: &str, product: &str, sku: &str) -> String {
+    ["salla:", store, ":product:", product, ":sku:", sku].concat()
+}
+
+/// A catalog category.
+pub fn category(store: &str, category: &str) -> String {
+    ["salla:", store, ":category:", category].concat()
 }
 
 /// Order-scoped shipment events that carry no shipment id, only the shipping number.

@@ -4,9 +4,12 @@
 //! never `HashMap`).
 
 use super::properties::Properties;
-use super::request::{CatalogUpsert, EventRequest, KlaviyoRequest, Profile, SubscribeRequest};
+use super::request::{
+    CatalogCategoryUpsert, CatalogUpsert, CatalogVariantUpsert, EventRequest, KlaviyoRequest,
+    Profile, SubscribeRequest, catalog_item_id,
+};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 impl KlaviyoRequest {
     /// JSON body of the primary request; `None` for DELETE.
@@ -26,6 +29,8 @@ impl KlaviyoRequest {
             }
             KlaviyoRequest::UpsertCatalogItem(item) => Some(item.update_body()),
             KlaviyoRequest::DeleteCatalogItem { .. } => None,
+            KlaviyoRequest::UpsertCatalogVariant(variant) => Some(variant.create_body()),
+            KlaviyoRequest::UpsertCatalogCategory(category) => Some(category.create_body()),
             KlaviyoRequest::BulkCreateEvents(job) => Some(to_json(&event_job(
                 job.entries
                     .iter()
@@ -62,13 +67,16 @@ impl CatalogUpsert {
             published: self.published,
             custom_metadata: self.custom_metadata.as_ref(),
         };
-        to_json(&Doc {
-            data: Resource {
-                kind: "catalog-item",
-                id: None,
-                attributes,
-            },
-        })
+        with_categories(
+            to_json(&Doc {
+                data: Resource {
+                    kind: "catalog-item",
+                    id: None,
+                    attributes,
+                },
+            }),
+            self.categories.as_deref(),
+        )
     }
 
     /// Body of `PATCH /api/catalog-items/{id}`: only the fields the item carries.
@@ -83,13 +91,97 @@ impl CatalogUpsert {
             custom_metadata: self.custom_metadata.as_ref(),
         };
         let id = self.item_id();
-        to_json(&Doc {
-            data: Resource {
-                kind: "catalog-item",
-                id: Some(&id),
-                attributes,
+        with_categories(
+            to_json(&Doc {
+                data: Resource {
+                    kind: "catalog-item",
+                    id: Some(&id),
+                    attributes,
+                },
+            }),
+            self.categories.as_deref(),
+        )
+    }
+}
+
+/// `data.relationships.categories` of an item body.
+fn with_categories(mut body: Value, categories: Option<&[String]>) -> Value {
+    if let (Some(categories), Some(data)) = (categories, body.get_mut("data")) {
+        let refs: Vec<Value> = categories
+            .iter()
+            .map(|c| json!({"type": "catalog-category", "id": catalog_item_id(c)}))
+            .collect();
+        data["relationships"] = json!({"categories": {"data": refs}});
+    }
+    body
+}
+
+impl CatalogVariantUpsert {
+    fn attributes(&self) -> serde_json::Map<String, Value> {
+        let mut a = serde_json::Map::new();
+        a.insert("title".into(), json!(self.title));
+        a.insert("description".into(), json!(self.description));
+        a.insert("sku".into(), json!(self.sku));
+        a.insert("inventory_quantity".into(), json!(self.inventory_quantity));
+        a.insert("inventory_policy".into(), json!(self.inventory_policy));
+        a.insert("price".into(), json!(self.price));
+        a.insert("url".into(), json!(self.url));
+        if let Some(image) = &self.image_full_url {
+            a.insert("image_full_url".into(), json!(image));
+        }
+        if let Some(published) = self.published {
+            a.insert("published".into(), json!(published));
+        }
+        a
+    }
+
+    /// Body of `POST /api/catalog-variants`.
+    pub(crate) fn create_body(&self) -> Value {
+        let mut attributes = self.attributes();
+        attributes.insert("external_id".into(), json!(self.external_id));
+        attributes.insert("catalog_type".into(), json!("$default"));
+        attributes.insert("integration_type".into(), json!("$custom"));
+        json!({"data": {
+            "type": "catalog-variant",
+            "attributes": attributes,
+            "relationships": {"item": {"data": {
+                "type": "catalog-item",
+                "id": catalog_item_id(&self.item_external_id),
+            }}},
+        }})
+    }
+
+    /// Body of `PATCH /api/catalog-variants/{id}`.
+    pub(crate) fn update_body(&self) -> Value {
+        json!({"data": {
+            "type": "catalog-variant",
+            "id": self.variant_id(),
+            "attributes": self.attributes(),
+        }})
+    }
+}
+
+impl CatalogCategoryUpsert {
+    /// Body of `POST /api/catalog-categories`.
+    pub(crate) fn create_body(&self) -> Value {
+        json!({"data": {
+            "type": "catalog-category",
+            "attributes": {
+                "external_id": self.external_id,
+                "name": self.name,
+                "catalog_type": "$default",
+                "integration_type": "$custom",
             },
-        })
+        }})
+    }
+
+    /// Body of `PATCH /api/catalog-categories/{id}`.
+    pub(crate) fn update_body(&self) -> Value {
+        json!({"data": {
+            "type": "catalog-category",
+            "id": self.category_id(),
+            "attributes": {"name": self.name},
+        }})
     }
 }
 

@@ -38,7 +38,7 @@ pub(crate) fn abandoned(ctx: &Ctx) -> Result<Action, MappingError> {
     let cart_id = lenient::id(cart.get("id")).ok_or(MappingError::MissingField("data.id"))?;
     let profile = cart_profile(ctx, cart, "data.customer")?;
     let total = lenient::money(cart.get("total"));
-    let lines = items::lines(cart.get("items"), ctx.enrichment);
+    let lines = items::lines(cart.get("items"), ctx.store(), ctx.enrichment);
     let summary = items::summarize(&lines);
 
     let mut p = Properties::new();
@@ -64,16 +64,37 @@ pub(crate) fn abandoned(ctx: &Ctx) -> Result<Action, MappingError> {
     // A cart Salla reports again after a change is a new checkout for the flow; the payload's
     // own `updated_at` (not a clock) tells the versions apart and keeps retries identical.
     let updated = date::timestamp(cart.get("updated_at"));
+    let cart_time = updated
+        .clone()
+        .or_else(|| date::timestamp(cart.get("created_at")));
+    p.put_str("CartUpdatedAt", cart_time.as_deref());
+    let time = checkout_time(cart_time, ctx.event_time());
     let mut event = EventRequest::new(metrics::STARTED_CHECKOUT, profile, p);
     event.value = total.as_ref().map(|t| t.amount);
     event.value_currency = total
         .and_then(|t| t.currency)
         .or_else(|| lenient::currency_code(cart.get("currency")));
     event.unique_id = Some(unique_id::cart(ctx.store(), &cart_id, updated.as_deref()));
-    event.time = updated
-        .or_else(|| date::timestamp(cart.get("created_at")))
-        .or_else(|| ctx.event_time());
+    event.time = time;
     Ok(Action::Send(vec![KlaviyoRequest::CreateEvent(event)]))
+}
+
+/// How far before its delivery a cart's own time may lie and still be the event's time.
+/// Klaviyo schedules a metric-triggered flow only when the event syncs within a window of its
+/// timestamp (help article 360017706091); an hour stays inside any abandoned-cart delay.
+const CART_TIME_WINDOW_SECS: i64 = 3600;
+
+/// Started Checkout's `time`: the cart's own time when it is at most
+/// [`CART_TIME_WINDOW_SECS`] before the delivery (and not after it), else the delivery's time,
+/// so a cart Salla reports days after its last change still enters the abandoned-cart flow.
+fn checkout_time(cart: Option<String>, delivered: Option<String>) -> Option<String> {
+    let (Some(cart), Some(delivered)) = (cart.clone(), delivered.clone()) else {
+        return cart.or(delivered);
+    };
+    match (date::unix_str(&cart), date::unix_str(&delivered)) {
+        (Some(c), Some(d)) if (0..=CART_TIME_WINDOW_SECS).contains(&(d - c)) => Some(cart),
+        _ => Some(delivered),
+    }
 }
 
 /// `coupon.applied` (`data.cart` holds the cart and its `coupon`) → Applied Coupon.

@@ -9,10 +9,11 @@
 use crate::MappingError;
 use crate::klaviyo::props::PropsExt;
 use crate::klaviyo::{
-    CatalogUpsert, KlaviyoRequest, Properties, catalog_item_id, limits, unique_id,
+    CatalogCategoryUpsert, CatalogUpsert, CatalogVariantUpsert, KlaviyoRequest, Properties,
+    catalog_item_id, limits, unique_id,
 };
 use crate::plan::{Action, Ctx};
-use crate::salla::json::{Json, JsonValueTrait};
+use crate::salla::json::{Json, JsonContainerTrait, JsonValueTrait};
 use crate::salla::lenient::{self, get};
 use crate::salla::{items, urls};
 
@@ -27,8 +28,15 @@ pub(crate) fn upsert(ctx: &Ctx) -> Result<Action, MappingError> {
     let url = urls::product_url(d);
     let full = name.is_some() && url.is_some();
     let status = lenient::text(d.get("status"));
+    let external_id = unique_id::product_id(ctx.store(), &id);
+    // Categories exist before the item that points at them; only a full payload states them.
+    let categories: Vec<CatalogCategoryUpsert> = if full {
+        categories(ctx.store(), d.get("categories"))
+    } else {
+        Vec::new()
+    };
     let item = CatalogUpsert {
-        external_id: unique_id::product(ctx.store(), &id),
+        external_id: external_id.clone(),
         title: name
             .map(str::to_owned)
             .or_else(|| details.and_then(|x| x.name.clone())),
@@ -42,13 +50,142 @@ pub(crate) fn upsert(ctx: &Ctx) -> Result<Action, MappingError> {
         // Hidden or deleted products stay in the catalog but are not recommended.
         published: status.map(|s| !matches!(s, "hidden" | "deleted")),
         custom_metadata: full.then(|| metadata(d, status)),
+        categories: (!categories.is_empty())
+            .then(|| categories.iter().map(|c| c.external_id.clone()).collect()),
     };
-    Ok(Action::Send(vec![KlaviyoRequest::UpsertCatalogItem(item)]))
+    let variants = if full {
+        variants(ctx.store(), &id, d, &item)
+    } else {
+        Vec::new()
+    };
+    let mut requests = Vec::with_capacity(categories.len() + 1 + variants.len());
+    requests.extend(
+        categories
+            .into_iter()
+            .map(KlaviyoRequest::UpsertCatalogCategory),
+    );
+    requests.push(KlaviyoRequest::UpsertCatalogItem(item));
+    requests.extend(
+        variants
+            .into_iter()
+            .map(KlaviyoRequest::UpsertCatalogVariant),
+    );
+    Ok(Action::Send(requests))
+}
+
+/// Salla categories with an id and a name (`[{id, name, …}]`); name-only ones have no stable
+/// id to point at and stay in `custom_metadata.categories` only.
+fn categories(store: &str, v: Option<&Json>) -> Vec<CatalogCategoryUpsert> {
+    let mut out: Vec<CatalogCategoryUpsert> = Vec::new();
+    for c in v.and_then(|v| v.as_array()).into_iter().flatten() {
+        let (Some(id), Some(name)) = (lenient::id(c.get("id")), lenient::text(c.get("name")))
+        else {
+            continue;
+        };
+        let external_id = unique_id::category(store, &id);
+        if !out.iter().any(|x| x.external_id == external_id) {
+            out.push(CatalogCategoryUpsert {
+                external_id,
+                name: name.to_owned(),
+            });
+        }
+    }
+    out
+}
+
+/// One variant per Salla SKU (`data.skus[]`, a combination of the product's options), for
+/// back-in-stock and price/stock filters. A SKU's own price, stock, code and image win over
+/// the product's; its title is the product's name and its option values ("عطر - 100 مل").
+fn variants(
+    store: &str,
+    product_id: &str,
+    d: &Json,
+    item: &CatalogUpsert,
+) -> Vec<CatalogVariantUpsert> {
+    let (Some(title), Some(url)) = (item.title.as_deref(), item.url.as_deref()) else {
+        return Vec::new();
+    };
+    let unlimited = lenient::flag(d.get("unlimited_quantity")) == Some(true);
+    let mut out = Vec::new();
+    for sku in d
+        .get("skus")
+        .and_then(|s| s.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let Some(sku_id) = lenient::id(sku.get("id")) else {
+            continue;
+        };
+        let Some(price) = lenient::number(sku.get("sale_price"))
+            .filter(|s| *s > 0.0)
+            .or_else(|| lenient::number(sku.get("price")))
+            .or(item.price)
+        else {
+            continue;
+        };
+        let values = option_values(d, sku.get("related_option_values"));
+        let variant_title = if values.is_empty() {
+            title.to_owned()
+        } else {
+            [title, " - ", &values.join(" / ")].concat()
+        };
+        let external_id = unique_id::product_variant(store, product_id, &sku_id);
+        let stock = lenient::int(sku.get("stock_quantity"))
+            .or_else(|| lenient::int(sku.get("quantity")))
+            .unwrap_or(0)
+            .max(0);
+        out.push(CatalogVariantUpsert {
+            sku: lenient::text(sku.get("sku"))
+                .map(str::to_owned)
+                .unwrap_or_else(|| external_id.clone()),
+            external_id,
+            item_external_id: item.external_id.clone(),
+            description: item.description.clone().unwrap_or_else(|| title.to_owned()),
+            title: variant_title,
+            inventory_quantity: stock,
+            inventory_policy: if unlimited { 2 } else { 1 },
+            price,
+            url: url.to_owned(),
+            image_full_url: urls::image_url(sku).or_else(|| item.image_full_url.clone()),
+            published: item.published,
+        });
+    }
+    out
+}
+
+/// Names of the option values a SKU combines, looked up in `data.options[].values[]`.
+fn option_values(d: &Json, ids: Option<&Json>) -> Vec<String> {
+    let wanted: Vec<String> = ids
+        .and_then(|i| i.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|i| lenient::id(Some(i)))
+        .collect();
+    let mut out = Vec::new();
+    for id in &wanted {
+        let name = d
+            .get("options")
+            .and_then(|o| o.as_array())
+            .into_iter()
+            .flatten()
+            .flat_map(|o| {
+                o.get("values")
+                    .and_then(|v| v.as_array())
+                    .into_iter()
+                    .flatten()
+            })
+            .find(|v| lenient::id(v.get("id")).as_deref() == Some(id))
+            .and_then(|v| lenient::text(v.get("name")));
+        if let Some(name) = name {
+            out.push(name.to_owned());
+        }
+    }
+    out
 }
 
 pub(crate) fn delete(ctx: &Ctx) -> Result<Action, MappingError> {
     let id = lenient::id(ctx.env.data().get("id")).ok_or(MappingError::MissingField("data.id"))?;
-    let item_id = catalog_item_id(&unique_id::product(ctx.store(), &id));
+    let item_id = catalog_item_id(&unique_id::product_id(ctx.store(), &id));
     Ok(Action::Send(vec![KlaviyoRequest::DeleteCatalogItem {
         item_id,
     }]))

@@ -127,7 +127,15 @@ pub(crate) fn review(ctx: &Ctx) -> Result<Action, MappingError> {
     p.put_num("Rating", lenient::number(data.get("rating")));
     p.put_str("ReviewType", kind);
     p.put_str("ReviewContent", lenient::text(data.get("content")));
-    p.put_str("ProductID", product_id.as_deref());
+    // The catalog's id, so a review joins the product it rates.
+    p.put_str(
+        "ProductID",
+        product_id
+            .as_deref()
+            .map(|id| unique_id::product_id(ctx.store(), id))
+            .as_deref(),
+    );
+    p.put_str("SallaProductID", product_id.as_deref());
     // Salla's example flattens the product's fields into `data` beside `product`.
     let product_field = |key: &str| {
         product

@@ -41,7 +41,7 @@ impl<'a> Order<'a> {
         Ok(Order {
             number: lenient::id(data.get("reference_id")),
             id,
-            lines: items::lines(data.get("items"), ctx.enrichment),
+            lines: items::lines(data.get("items"), ctx.store(), ctx.enrichment),
             total,
             currency,
             data,
@@ -83,6 +83,30 @@ impl<'a> Order<'a> {
         lenient::text(self.data.get("payment_method"))
     }
 
+    fn is_cod(&self) -> bool {
+        self.payment_method()
+            .is_some_and(|m| m.eq_ignore_ascii_case("cod"))
+    }
+
+    /// An order still waiting for its payment (a bank transfer without a receipt, a payment
+    /// not yet chosen): Salla's `is_pending_payment`, or the `payment_pending` status. Cash on
+    /// delivery is never waiting: it is paid at the door, and placed when created.
+    fn awaits_payment(&self) -> bool {
+        !self.is_cod()
+            && (lenient::flag(self.data.get("is_pending_payment")) == Some(true)
+                || self.status_slug() == Some("payment_pending"))
+    }
+
+    /// The amount refunded, when Salla states one (a partial refund); read defensively from
+    /// `refund.amount` / `refund` and `amounts.refunded`, since Salla documents none yet.
+    fn refunded_amount(&self) -> Option<f64> {
+        lenient::number(self.data.path(&["refund", "amount"]))
+            .or_else(|| lenient::number(self.data.get("refund")))
+            .or_else(|| self.amount(&["refunded"]))
+            .or_else(|| lenient::number(self.data.get("refunded_amount")))
+            .filter(|a| *a > 0.0)
+    }
+
     /// A number under `data.amounts`, where most order properties live.
     fn amount(&self, path: &[&str]) -> Option<f64> {
         lenient::number(self.data.get("amounts").and_then(|a| get(a, path)))
@@ -113,12 +137,23 @@ impl<'a> Order<'a> {
         p.put_num("ShippingCost", self.amount(&["shipping_cost"]));
         p.put_num("TaxAmount", self.amount(&["tax", "amount"]));
         let discounts = discounts(d);
-        let codes: Vec<String> = discounts.iter().filter_map(|(c, _)| c.clone()).collect();
+        let codes: Vec<String> = discounts
+            .iter()
+            .filter(|x| x.is_coupon())
+            .filter_map(|x| x.code.clone())
+            .collect();
         if !codes.is_empty() {
             p.put_str("DiscountCode", Some(&codes.join(", ")));
             p.put_list("DiscountCodes", &codes);
         }
-        let amounts: Vec<f64> = discounts.iter().filter_map(|(_, a)| *a).collect();
+        if !discounts.is_empty() {
+            p.put(
+                "Discounts",
+                discounts.iter().map(Discount::to_value).collect::<Vec<_>>(),
+            );
+        }
+        // Every discount lowers what the shopper pays, coupon or not.
+        let amounts: Vec<f64> = discounts.iter().filter_map(|x| x.amount).collect();
         if !amounts.is_empty() {
             p.put_num(
                 "DiscountValue",
@@ -151,9 +186,23 @@ impl<'a> Order<'a> {
         unique: String,
         time: &Option<String>,
     ) -> KlaviyoRequest {
+        let mut properties = properties;
+        let amount = if metric == metrics::REFUNDED_ORDER {
+            self.refunded_amount()
+                .or(self.total.as_ref().map(|t| t.amount))
+        } else {
+            self.total.as_ref().map(|t| t.amount)
+        };
+        let revenue = metrics::carries_revenue(metric);
+        if !revenue {
+            properties.put_num("OrderTotal", amount);
+            properties.put_str("Currency", self.currency.as_deref());
+        }
         let mut event = EventRequest::new(metric, profile, properties);
-        event.value = self.total.as_ref().map(|t| t.amount);
-        event.value_currency = self.currency.clone();
+        if revenue {
+            event.value = amount;
+            event.value_currency = self.currency.clone();
+        }
         event.unique_id = Some(unique);
         event.time = time.clone();
         KlaviyoRequest::CreateEvent(event)
@@ -195,23 +244,69 @@ impl<'a> Order<'a> {
     }
 }
 
-/// `(code, amount)` of each discount: `amounts.discounts[]` and an order-level `coupon`.
-fn discounts(d: &Fields) -> Vec<(Option<String>, Option<f64>)> {
-    let mut out: Vec<(Option<String>, Option<f64>)> = Vec::new();
+/// One entry of `amounts.discounts[]` (or the order-level `coupon`).
+struct Discount {
+    code: Option<String>,
+    amount: Option<f64>,
+    /// Salla's `type`: `coupon`, `special` (a special offer), `loyalty_prize` (a free product
+    /// or points reward), …
+    kind: Option<String>,
+    title: Option<String>,
+}
+
+impl Discount {
+    /// Only a coupon the shopper entered is a coupon: a special offer (`special`) or a
+    /// loyalty prize / free product (`loyalty_prize`, code `FREE_PRODUCT`) carries a "code"
+    /// too, which is not one. Unknown types stay coupons, so coupon tracking never goes
+    /// silent on a type Salla adds.
+    fn is_coupon(&self) -> bool {
+        const NOT_COUPONS: &[&str] = &["special", "offer", "loyalty", "prize", "free", "gift"];
+        let kind = self
+            .kind
+            .as_deref()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        self.code.is_some() && !NOT_COUPONS.iter().any(|n| kind.contains(n))
+    }
+
+    fn to_value(&self) -> Value {
+        let mut m = Map::new();
+        items::put_str(&mut m, "Type", &self.kind);
+        items::put_str(&mut m, "Title", &self.title);
+        items::put_str(&mut m, "Code", &self.code);
+        if let Some(amount) = self.amount.and_then(crate::klaviyo::props::number) {
+            m.insert("Amount".into(), amount);
+        }
+        Value::Object(m)
+    }
+}
+
+fn discounts(d: &Fields) -> Vec<Discount> {
+    let mut out: Vec<Discount> = Vec::new();
     if let Some(list) = d.path(&["amounts", "discounts"]).and_then(|l| l.as_array()) {
         for disc in list {
             let code = lenient::text(disc.get("code")).map(str::to_owned);
             let amount = lenient::number(disc.get("discount"))
                 .or_else(|| lenient::number(disc.get("amount")));
             if code.is_some() || amount.is_some() {
-                out.push((code, amount));
+                out.push(Discount {
+                    code,
+                    amount,
+                    kind: lenient::text(disc.get("type")).map(str::to_owned),
+                    title: lenient::text(disc.get("title")).map(str::to_owned),
+                });
             }
         }
     }
     if let Some(code) = lenient::text(d.path(&["coupon", "code"]))
-        && !out.iter().any(|(c, _)| c.as_deref() == Some(code))
+        && !out.iter().any(|x| x.code.as_deref() == Some(code))
     {
-        out.push((Some(code.to_owned()), None));
+        out.push(Discount {
+            code: Some(code.to_owned()),
+            amount: None,
+            kind: Some("coupon".to_owned()),
+            title: None,
+        });
     }
     out
 }
@@ -285,12 +380,35 @@ pub(crate) fn created(ctx: &Ctx) -> Result<Action, MappingError> {
     }
     let order = Order::new(ctx, data, "data.id")?;
     let profile = Arc::new(order.profile(ctx, "data.customer")?);
+    if order.awaits_payment() {
+        // Not revenue yet (WooCommerce and BigCommerce skip unpaid orders, Magento ignores
+        // `pending_payment`): the first paid status sends Placed Order (see `status_requests`),
+        // and the waiting status itself is an Order Status Updated for reminder flows.
+        let change = StatusChange {
+            slug: order.status_slug().unwrap_or("payment_pending"),
+            name: order.status_name(),
+            status_id: order.status_id(),
+            note: None,
+            time: date::timestamp(data.get("date")).or_else(|| ctx.event_time()),
+        };
+        return Ok(Action::Send(status_requests(
+            ctx, &order, &profile, &change,
+        )));
+    }
     let time = date::timestamp(data.get("date")).or_else(|| ctx.event_time());
+    Ok(Action::Send(placed_requests(ctx, &order, profile, &time)))
+}
+
+/// Placed Order and one Ordered Product per line, with the COD confirmation links.
+fn placed_requests(
+    ctx: &Ctx,
+    order: &Order,
+    profile: Arc<Profile>,
+    time: &Option<String>,
+) -> Vec<KlaviyoRequest> {
     let mut requests = Vec::with_capacity(order.lines.len() + 1);
     let mut properties = order.properties();
-    let cod = order
-        .payment_method()
-        .is_some_and(|m| m.eq_ignore_ascii_case("cod"));
+    let cod = order.is_cod();
     if let Some(links) = ctx.enrichment.cod_links.as_ref().filter(|_| cod) {
         // The buttons of the merchant's COD confirmation email.
         properties.insert("CODConfirmURL", Value::String(links.confirm_url.clone()));
@@ -303,13 +421,20 @@ pub(crate) fn created(ctx: &Ctx) -> Result<Action, MappingError> {
         profile.clone(),
         properties,
         unique_id::order(ctx.store(), &order.id),
-        &time,
+        time,
     ));
     for (index, line) in order.lines.iter().enumerate() {
-        requests.push(order.line_event(ctx, index, line, profile.clone(), &time));
+        requests.push(order.line_event(ctx, index, line, profile.clone(), time));
     }
-    Ok(Action::Send(requests))
+    requests
 }
+
+/// Statuses that follow an accepted payment before fulfilment. A status change of a non-COD
+/// order to one of them re-sends Placed Order and Ordered Product with their usual
+/// `unique_id`s: for an order placed when created Klaviyo keeps the first and drops these, and
+/// an order that waited for a bank transfer becomes revenue here, dated at the status change
+/// so its flows still run.
+const PAID_STATUSES: &[&str] = &["under_review", "in_progress", "completed"];
 
 /// `order.status.updated`: `data` is a status-history entry with the order nested in
 /// `data.order`; the entry's own `status` is just the display name.
@@ -387,18 +512,33 @@ fn status_requests(
     change: &StatusChange,
 ) -> Vec<KlaviyoRequest> {
     let store = ctx.store();
+    let mut requests = Vec::new();
+    // Only an order that could have waited for its payment: cash on delivery is placed when
+    // created.
+    if PAID_STATUSES.contains(&change.slug) && !order.is_cod() && !order.awaits_payment() {
+        requests.extend(placed_requests(
+            ctx,
+            order,
+            Arc::new(profile.clone()),
+            &change.time,
+        ));
+    }
     let mut props = order.properties();
     props.remove("Status");
     props.put_str("Status", change.name);
     props.put_str("StatusSlug", Some(change.slug));
     let milestones = status::metrics_for(change.slug);
-    let mut requests = Vec::with_capacity(milestones.len() + 1);
+    requests.reserve(milestones.len() + 1);
     for (metric, key) in milestones {
+        let mut props = props.clone();
+        if matches!(*metric, metrics::RETURN_REQUESTED | metrics::REFUNDED_ORDER) {
+            return_details(ctx, order, change, &mut props);
+        }
         let unique = match key {
             StatusKey::PlacedOrder => unique_id::order(store, &order.id),
             StatusKey::Milestone(m) => unique_id::order_milestone(store, &order.id, m),
         };
-        requests.push(order.event(metric, profile.clone(), props.clone(), unique, &change.time));
+        requests.push(order.event(metric, profile.clone(), props, unique, &change.time));
     }
     // The generic metric lets merchants build flows on any status, custom ones included.
     let mut generic = props;
@@ -417,12 +557,87 @@ fn status_requests(
     requests
 }
 
+/// What a return or refund names when the payload has it: the reason (`return_reason`,
+/// `return.reason`, `reason`, else the status note), the returned lines (`return_items` /
+/// `returned_items`, the order line shape), whether it is an exchange (`is_exchange`, or a
+/// `return_type` / `return.type` of `exchange`; `ReturnType` is `exchange` or `return`), and a
+/// partial refund's amount (`RefundedAmount`, also the Refunded Order's `value`).
+fn return_details(ctx: &Ctx, order: &Order, change: &StatusChange, p: &mut Properties) {
+    let d = &order.data;
+    let reason = lenient::text(d.get("return_reason"))
+        .or_else(|| lenient::text(d.path(&["return", "reason"])))
+        .or_else(|| lenient::text(d.get("reason")))
+        .or(change.note);
+    p.put_str("ReturnReason", reason);
+    let returned = d
+        .get("return_items")
+        .or_else(|| d.get("returned_items"))
+        .or_else(|| d.path(&["return", "items"]));
+    let lines = items::lines(returned, ctx.store(), ctx.enrichment);
+    if !lines.is_empty() {
+        let summary = items::summarize(&lines);
+        p.put("ReturnedItems", summary.items);
+        p.put_list("ReturnedItemNames", &summary.item_names);
+    }
+    let kind =
+        lenient::text(d.get("return_type")).or_else(|| lenient::text(d.path(&["return", "type"])));
+    let exchange = lenient::flag(d.get("is_exchange")) == Some(true)
+        || kind.is_some_and(|k| k.eq_ignore_ascii_case("exchange"));
+    p.put_str(
+        "ReturnType",
+        Some(if exchange { "exchange" } else { "return" }),
+    );
+    p.put_num("RefundedAmount", order.refunded_amount());
+}
+
+/// The order milestones `slug` fires (Fulfilled, Shipped, Out for Delivery, Delivered, …;
+/// no Order Status Updated) for a shipment event, built from the shipment's order detail as
+/// the order-status path builds them: the order's customer, items, properties and `value`
+/// rule, and the same `unique_id`s, so whichever route arrives first is complete. `extra`
+/// (the shipment's tracking facts) is added to the properties.
+pub(crate) fn shipment_milestones(
+    ctx: &Ctx,
+    detail: &Json,
+    slug: &str,
+    extra: &Properties,
+    time: &Option<String>,
+) -> Result<(Profile, Vec<KlaviyoRequest>), MappingError> {
+    let order = Order::new(ctx, detail, "order.id")?;
+    let profile = order.profile(ctx, "order.customer")?;
+    let mut props = order.properties();
+    props.remove("StatusSlug");
+    props.put_str("StatusSlug", Some(slug));
+    for (key, value) in extra.iter() {
+        props.insert(key.to_owned(), value.clone());
+    }
+    let requests = status::metrics_for(slug)
+        .iter()
+        .filter_map(|(metric, key)| match key {
+            StatusKey::Milestone(m) => Some(order.event(
+                metric,
+                profile.clone(),
+                props.clone(),
+                unique_id::order_milestone(ctx.store(), &order.id, m),
+                time,
+            )),
+            StatusKey::PlacedOrder => None,
+        })
+        .collect();
+    Ok((profile, requests))
+}
+
+/// The order's id as Salla sends it (for matching a fetched detail to a shipment).
+pub(crate) fn detail_id(detail: &Json) -> Option<String> {
+    lenient::id(detail.get("id"))
+}
+
 /// `order.coupon.updated` → one "Applied Coupon" per code on the order.
 pub(crate) fn coupon_updated(ctx: &Ctx) -> Result<Action, MappingError> {
     let order = Order::new(ctx, ctx.env.data(), "data.id")?;
     let coupons: Vec<(String, Option<f64>)> = discounts(&order.data)
         .into_iter()
-        .filter_map(|(code, amount)| Some((code?, amount)))
+        .filter(Discount::is_coupon)
+        .filter_map(|x| Some((x.code?, x.amount)))
         .collect();
     if coupons.is_empty() {
         return Ok(Action::Ignore {

@@ -7,13 +7,14 @@
 //! `order.shipment.cancelled` (`id` = order id, `reference_id`, `shipping_number`).
 //! `*.creating` events are hooks for shipping-company apps and are ignored: `*.created` follows.
 
+use super::order;
 use super::status::{self, StatusKey};
 use crate::MappingError;
 use crate::klaviyo::props::PropsExt;
 use crate::klaviyo::{EventRequest, KlaviyoRequest, Profile, Properties, metrics, unique_id};
 use crate::plan::{Action, Ctx};
-use crate::salla::json::{Json, JsonValueTrait};
-use crate::salla::lenient::{self, get};
+use crate::salla::json::{self, Json, JsonValueTrait};
+use crate::salla::lenient;
 use crate::salla::{date, profile, urls};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,11 +73,16 @@ fn map(ctx: &Ctx, change: Change, forced_return: bool) -> Result<Action, Mapping
             lenient::id(d.get("reference_id")),
         )
     };
-    let Some(profile) = recipient(store, d, is_return) else {
-        return Ok(Action::Ignore {
-            reason: "shipment event without customer contact",
-        });
-    };
+    // The order the intake fetched for a shipment that names no customer (and only the order
+    // this shipment belongs to).
+    let parsed = ctx
+        .enrichment
+        .order
+        .as_deref()
+        .and_then(|o| json::parse(o.as_bytes()).ok());
+    let detail = parsed
+        .as_ref()
+        .filter(|o| o.is_object() && order_id.is_some() && order::detail_id(o) == order_id);
 
     let shipping_number = lenient::id(d.get("shipping_number"));
     let status = lenient::text(d.get("status"));
@@ -137,25 +143,40 @@ fn map(ctx: &Ctx, change: Change, forced_return: bool) -> Result<Action, Mapping
         _ => ctx.event_time(),
     };
 
+    let milestone = (change == Change::Updated && !is_return)
+        .then_some(status)
+        .flatten();
     let mut requests = Vec::new();
-    // A courier's "shipped"/"delivering"/"delivered" on an outbound shipment is the order's
-    // milestone too; the order-level id dedupes it against the order-status route.
-    if change == Change::Updated
-        && !is_return
-        && let (Some(slug), Some(oid)) = (status, &order_id)
-    {
-        for (metric, key) in status::metrics_for(slug) {
-            if let StatusKey::Milestone(m) = key {
-                requests.push(event(
-                    metric,
-                    &profile,
-                    p.clone(),
-                    unique_id::order_milestone(store, oid, m),
-                    &time,
-                ));
-            }
+    let profile = match (detail, milestone) {
+        // A courier's "shipped"/"delivering"/"delivered" on an outbound shipment is the order's
+        // milestone too, built as the order-status route builds it (same id, items, value).
+        (Some(detail), Some(slug)) => {
+            let (profile, milestones) = order::shipment_milestones(ctx, detail, slug, &p, &time)?;
+            requests.extend(milestones);
+            profile
         }
-    }
+        _ => {
+            let Some(profile) = recipient(ctx, d, is_return, detail) else {
+                return Ok(Action::Ignore {
+                    reason: "shipment event without the order's customer",
+                });
+            };
+            if let (Some(slug), Some(oid)) = (milestone, &order_id) {
+                for (metric, key) in status::metrics_for(slug) {
+                    if let StatusKey::Milestone(m) = key {
+                        requests.push(event(
+                            metric,
+                            &profile,
+                            p.clone(),
+                            unique_id::order_milestone(store, oid, m),
+                            &time,
+                        ));
+                    }
+                }
+            }
+            profile
+        }
+    };
     requests.push(event(metric, &profile, p, unique, &time));
     Ok(Action::Send(requests))
 }
@@ -173,16 +194,26 @@ fn event(
     KlaviyoRequest::CreateEvent(event)
 }
 
-/// The shopper: `customer` when the payload has one, else the receiving contact (`ship_to`),
-/// or for a return the sending one (`ship_from`, the customer sending goods back).
-fn recipient(store: &str, d: &Json, is_return: bool) -> Option<Profile> {
-    if let Some(customer) = d.get("customer").filter(|c| c.is_object()) {
+/// The shopper: `customer` when the payload has one, else the customer of the order the intake
+/// fetched; for a return, else the sending contact (`ship_from`, the customer sending goods
+/// back). An outbound shipment's `ship_to` is never used: it may be a gift recipient, who
+/// never asked to hear from the store.
+fn recipient(ctx: &Ctx, d: &Json, is_return: bool, detail: Option<&Json>) -> Option<Profile> {
+    let store = ctx.store();
+    let customers = d
+        .get("customer")
+        .into_iter()
+        .chain(detail.and_then(|o| o.get("customer")))
+        .filter(|c| c.is_object());
+    for customer in customers {
         let p = profile::from_customer(store, customer);
         if p.has_identifier() {
             return Some(p);
         }
     }
-    let contact = get(d, &[if is_return { "ship_from" } else { "ship_to" }])?;
-    let p = profile::from_contact(store, contact);
+    if !is_return {
+        return None;
+    }
+    let p = profile::from_contact(store, d.get("ship_from")?);
     p.has_identifier().then_some(p)
 }

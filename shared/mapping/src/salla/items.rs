@@ -12,7 +12,11 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Line {
     pub item_id: Option<String>,
+    /// Salla's product id (enrichment is keyed by it).
     pub product_id: Option<String>,
+    /// The `ProductID` Klaviyo sees: [`crate::klaviyo::unique_id::product_id`], the catalog
+    /// item's `external_id`.
+    pub catalog_id: Option<String>,
     pub name: Option<String>,
     pub sku: Option<String>,
     pub quantity: Option<i64>,
@@ -27,18 +31,18 @@ pub struct Line {
 }
 
 /// Lines of `data.items` (orders) or `data.items` of a cart; non-objects are skipped.
-pub fn lines(items: Option<&Json>, enrichment: &Enrichment) -> Vec<Line> {
+pub fn lines(items: Option<&Json>, store: &str, enrichment: &Enrichment) -> Vec<Line> {
     let Some(items) = items.and_then(|i| i.as_array()) else {
         return Vec::new();
     };
     items
         .iter()
         .filter(|i| i.is_object())
-        .map(|i| line(i, enrichment))
+        .map(|i| line(i, store, enrichment))
         .collect()
 }
 
-fn line(item_value: &Json, enrichment: &Enrichment) -> Line {
+fn line(item_value: &Json, store: &str, enrichment: &Enrichment) -> Line {
     let item = Fields::of(item_value);
     let product_value = item.get("product").filter(|p| p.is_object());
     let product_fields = product_value.map(Fields::of);
@@ -74,6 +78,9 @@ fn line(item_value: &Json, enrichment: &Enrichment) -> Line {
             .unwrap_or_default(),
         brand: product.and_then(|p| name_of(p.get("brand"))),
         options: options(item.get("options")),
+        catalog_id: product_id
+            .as_deref()
+            .map(|id| crate::klaviyo::unique_id::product_id(store, id)),
         product_id,
     };
     if let Some(details) = line
@@ -185,7 +192,8 @@ impl Line {
         let number = |v: Option<f64>| v.and_then(crate::klaviyo::props::number);
         let list = |v: &Vec<String>| (!v.is_empty()).then(|| Value::from(v.clone()));
         let entries = [
-            ("ProductID", text(&self.product_id)),
+            ("ProductID", text(&self.catalog_id)),
+            ("SallaProductID", text(&self.product_id)),
             ("SKU", text(&self.sku)),
             ("ProductName", text(&self.name)),
             ("Quantity", self.quantity.map(Value::from)),

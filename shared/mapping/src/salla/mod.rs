@@ -5,6 +5,7 @@
 //! - [`lenient`]: readers for Salla's loosely typed values (ids, numbers, money, flags)
 //! - [`date`]: Salla's date shapes → RFC 3339
 //! - [`phone`]: phone numbers → E.164
+//! - [`country`]: country codes and Arabic names → English names and time zones
 //! - [`urls`]: which links are sent on
 //! - [`items`]: order and cart lines
 //! - [`profile`]: the shopper of a customer object or a shipping contact
@@ -14,6 +15,7 @@
 //! Nothing here decides what a delivery means; the rules do, from these readings.
 
 pub(crate) mod cod_settings;
+pub(crate) mod country;
 pub(crate) mod date;
 pub(crate) mod enrichment;
 pub(crate) mod envelope;

@@ -7,12 +7,21 @@
 
 use super::json::{Json, JsonValueTrait};
 use super::lenient::{self, Fields};
-use super::phone;
+use super::{country, phone};
 use crate::klaviyo::{Location, Profile, Properties, unique_id};
 use serde_json::Value;
 
 /// Profile property naming the Salla store, so merchants with several stores can segment.
 pub const STORE_PROPERTY: &str = "salla_store_id";
+
+/// Profile property with Salla's own country name ("السعودية") when `location.country` holds
+/// the English one.
+pub const COUNTRY_NAME_PROPERTY: &str = "salla_country_name";
+
+fn display_country<'a>(customer: &Fields<'a>) -> Option<&'a str> {
+    lenient::text(customer.get("country"))
+        .or_else(|| lenient::text(customer.path(&["address", "country"])))
+}
 
 /// A profile from a Salla customer object (order, cart, review or customer events).
 pub fn from_customer(store: &str, customer: &Json) -> Profile {
@@ -32,6 +41,17 @@ pub fn from_customer(store: &str, customer: &Json) -> Profile {
         properties: store_properties(store),
         ..Profile::default()
     };
+    if let Some(name) = display_country(&customer)
+        && profile
+            .location
+            .as_ref()
+            .is_none_or(|l| l.country.as_deref() != Some(name))
+    {
+        // Salla's display name (usually Arabic) stays available to templates and segments.
+        profile
+            .properties
+            .insert(COUNTRY_NAME_PROPERTY, Value::String(name.to_owned()));
+    }
     set_names(&mut profile, &customer);
     profile
 }
@@ -110,11 +130,19 @@ fn location(customer: &Fields, country_code: Option<&str>) -> Option<Location> {
             .or_else(|| address.and_then(|a| lenient::text(a.get(key))))
             .map(str::to_owned)
     };
+    // English name and single zone from the code or the Arabic name; an unknown country
+    // keeps its code (or is left out: an Arabic name matches no Klaviyo geography).
+    let display = field("country");
+    let known = country::lookup(country_code, display.as_deref());
     let loc = Location {
         city: field("city"),
         region: None,
-        country: field("country").or_else(|| country_code.map(str::to_owned)),
+        country: known
+            .map(|c| c.name.to_owned())
+            .or_else(|| country_code.map(str::to_ascii_uppercase))
+            .or_else(|| display.filter(|d| d.is_ascii())),
         zip: field("postal_code"),
+        timezone: known.and_then(|c| c.timezone).map(str::to_owned),
     };
     (!loc.is_empty()).then_some(loc)
 }
@@ -139,7 +167,12 @@ mod tests {
         assert_eq!(p.first_name.as_deref(), Some("Mohammed"));
         let loc = p.location.unwrap();
         assert_eq!(loc.city.as_deref(), Some("جدة"));
-        assert_eq!(loc.country.as_deref(), Some("السعودية"));
+        assert_eq!(loc.country.as_deref(), Some("Saudi Arabia"));
+        assert_eq!(loc.timezone.as_deref(), Some("Asia/Riyadh"));
+        assert_eq!(
+            p.properties[COUNTRY_NAME_PROPERTY],
+            serde_json::json!("السعودية")
+        );
         assert_eq!(
             p.properties[STORE_PROPERTY],
             serde_json::json!("1305146709")

@@ -99,6 +99,41 @@ pub fn cart_enrichment() -> Enrichment {
     e
 }
 
+/// The product.created sample with two options' SKUs, categories and no image, in the shape
+/// of Salla's product model (`options[].values[]`, `skus[].related_option_values`).
+pub fn product_with_variants() -> Value {
+    let mut v = sample_value("product.created.json");
+    let d = &mut v["data"];
+    d["type"] = json!("product");
+    d["name"] = json!("عطر عود");
+    d["unlimited_quantity"] = json!(false);
+    d["options"] = json!([{"id": 11, "name": "الحجم", "values": [
+        {"id": 101, "name": "50 مل"}, {"id": 102, "name": "100 مل"}
+    ]}]);
+    d["skus"] = json!([
+        {"id": 9001, "sku": "OUD-50", "price": {"amount": 150, "currency": "SAR"},
+         "sale_price": {"amount": 0, "currency": "SAR"}, "stock_quantity": 4,
+         "related_option_values": [101]},
+        {"id": 9002, "sku": "", "price": {"amount": 250, "currency": "SAR"},
+         "sale_price": {"amount": 199, "currency": "SAR"}, "stock_quantity": 0,
+         "related_option_values": [102]}
+    ]);
+    d["categories"] = json!([{"id": 501, "name": "عطور"}, {"id": 502, "name": "هدايا"}]);
+    v
+}
+
+/// The shipment sample's order as the intake would fetch it (`GET /orders/560695738`): the
+/// order.created sample's order under the shipment's order id.
+pub fn shipment_order_enrichment() -> Enrichment {
+    let mut detail = sample_value("order.created.json")["data"].clone();
+    detail["id"] = json!(560695738);
+    detail["reference_id"] = json!(48927);
+    Enrichment {
+        order: Some(detail.to_string()),
+        ..Enrichment::default()
+    }
+}
+
 /// Deliveries no sample covers, derived from the samples: (label, body, enrichment).
 pub fn synthetic() -> Vec<(String, Value, Enrichment)> {
     let none = Enrichment::default;
@@ -143,9 +178,9 @@ pub fn synthetic() -> Vec<(String, Value, Enrichment)> {
     out.push(("order.status.updated custom".into(), custom, none()));
     for event in ["shipment.created", "shipment.cancelled", "shipment.updated"] {
         out.push((
-            event.into(),
+            format!("{event} enriched with its order"),
             as_event("shipment.creating.json", event),
-            none(),
+            shipment_order_enrichment(),
         ));
     }
     let mut ret = as_event("shipment.creating.json", "shipment.created");
@@ -176,6 +211,11 @@ pub fn synthetic() -> Vec<(String, Value, Enrichment)> {
     out.push((
         "product.quantity.low".into(),
         as_event("product.created.json", "product.quantity.low"),
+        none(),
+    ));
+    out.push((
+        "product.created variants".into(),
+        product_with_variants(),
         none(),
     ));
     let mut enriched = Enrichment::default();

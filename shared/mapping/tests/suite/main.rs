@@ -5,6 +5,7 @@ mod common;
 mod behaviour;
 mod bulk;
 mod debug_redacted;
+mod fidelity;
 mod golden;
 mod history;
 mod never_panics;
