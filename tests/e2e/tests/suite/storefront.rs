@@ -649,13 +649,50 @@ async fn back_in_stock(client: &Client, site: &Site) {
     }
 }
 
-/// No main-thread task from our code over 50 ms: the snippet's own execution, each onReady
-/// callback and each tracker call are timed by the fake runtime; long tasks are listed too.
+/// A Chrome DevTools command through chromedriver's `goog/cdp/execute`.
+#[derive(Debug)]
+struct Cdp(&'static str, Value);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (hyper::Method, Option<String>) {
+        let body = json!({"cmd": self.0, "params": self.1});
+        (hyper::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// CPU slowdown while timing, as Lighthouse's mobile profile applies.
+const CPU_SLOWDOWN: u32 = 4;
+
+/// No main-thread task from our code over 50 ms, with the CPU slowed 4×: the snippet's own
+/// execution, each onReady callback and each tracker call are timed by the fake runtime; long
+/// tasks (any source) are counted too.
 async fn timing(client: &Client, site: &Site) {
+    client
+        .issue_cmd(Cdp(
+            "Emulation.setCPUThrottlingRate",
+            json!({"rate": CPU_SLOWDOWN}),
+        ))
+        .await
+        .expect("slow the CPU down");
     let mut worst = 0.0f64;
     let mut longtasks = 0usize;
     for page in ["product?user=1", "cart", "out-of-stock?bis=klaviyo"] {
         let _ = visit(client, site, page, 3).await;
+        if let Ok(add) = client.find(Locator::Css("#add")).await {
+            add.click().await.expect("click add");
+            let _ = settle(site, 1).await;
+        }
         let t = client
             .execute(
                 "var m = performance.measure('snippet', 'snippet-start', 'snippet-end');
@@ -672,6 +709,8 @@ async fn timing(client: &Client, site: &Site) {
         println!("timing {page}: worst call {page_worst:.2} ms, {t}");
         worst = worst.max(page_worst);
     }
-    println!("storefront timing: worst snippet task {worst:.2} ms, {longtasks} long tasks");
+    println!(
+        "storefront timing at {CPU_SLOWDOWN}x CPU slowdown: worst snippet task {worst:.2} ms, {longtasks} long tasks"
+    );
     assert!(worst < 50.0, "a snippet task took {worst} ms");
 }
