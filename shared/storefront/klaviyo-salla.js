@@ -8,7 +8,7 @@
   var REVISION = "2026-07-15";
   var stats = (w.__klaviyoSallaErrors = w.__klaviyoSallaErrors || { count: 0, last: "" });
   var started = false;
-  var store, key, person, cart = [];
+  var store, key, person, direct, cart = [];
 
   function guard(fn) {
     return function () {
@@ -16,10 +16,14 @@
         return fn.apply(this, arguments);
       } catch (e) {
         // The name only: a message could carry page data.
-        stats.count++;
-        stats.last = (e && e.name) || "Error";
+        fail((e && e.name) || "Error");
       }
     };
+  }
+
+  function fail(name) {
+    stats.count++;
+    stats.last = name;
   }
 
   function cfg(path) {
@@ -87,18 +91,47 @@
   function shopper(ev) {
     ev = ev || {};
     if (!store || (!ev.email && !ev.mobile && w.salla.config.isGuest && w.salla.config.isGuest())) return;
-    var p = {}, id = cfg("user.id");
-    if ((p.email = email(cfg("user.email") || ev.email)) === undefined) delete p.email;
-    p.phone_number = e164(cfg("user.mobile_code") || ev.mobile_code, cfg("user.mobile") || ev.mobile);
-    if (p.phone_number === undefined) delete p.phone_number;
-    if (id !== undefined && id !== null && id !== "") p.external_id = "salla:" + store + ":customer:" + id;
-    for (id in p) return p;
+    // Absent fields stay undefined, which JSON leaves out.
+    var id = cfg("user.id"), p = {
+      email: email(cfg("user.email") || ev.email),
+      phone_number: e164(cfg("user.mobile_code") || ev.mobile_code, cfg("user.mobile") || ev.mobile),
+      external_id: id || id === 0 ? "salla:" + store + ":customer:" + id : undefined
+    };
+    if (p.email || p.phone_number || p.external_id) return p;
   }
 
   function kl(args) {
     var k = w.klaviyo;
-    if (k && k.push) k.push(args);
+    if (direct) direct(args);
+    else if (k && k.push) k.push(args);
     else (w._klOnsite = w._klOnsite || []).push(args);
+  }
+
+  function send(path, data) {
+    return fetch(API + "/client/" + path + "?company_id=" + encodeURIComponent(key), {
+      method: "POST",
+      keepalive: true,
+      headers: { "content-type": "application/vnd.api+json", revision: REVISION },
+      body: JSON.stringify({ data: data })
+    });
+  }
+
+  // Sign-up forms off: no onsite script (it would show them), so no cookie and no anonymous
+  // visitors; a signed-in shopper's events go straight to Klaviyo's client API.
+  function sendEvent(args) {
+    if (args[0] !== "track" || !person) return;
+    var x = {}, a = { properties: x, profile: { data: { type: "profile", attributes: person } } }, k;
+    a.metric = { data: { type: "metric", attributes: { name: args[1] } } };
+    for (k in args[2]) x[k] = args[2][k];
+    a.unique_id = x.$event_id;
+    a.value = x.$value;
+    delete x.$event_id;
+    delete x.$value;
+    send("events", { type: "event", attributes: a }).then(function (r) {
+      if (!r.ok) fail("HttpError");
+    }, function () {
+      fail("NetworkError");
+    });
   }
 
   function num(v) {
@@ -118,7 +151,6 @@
       Price: num(p.price),
       CompareAtPrice: num(p.regular_price || p.original_price)
     };
-    for (var k in i) if (i[k] === undefined || i[k] === null) delete i[k];
     return i;
   }
 
@@ -186,8 +218,7 @@
     s.async = true;
     s.src = src;
     s.onerror = function () {
-      stats.count++;
-      stats.last = "LoadError";
+      fail("LoadError");
     };
     (d.head || d.body).appendChild(s);
   }
@@ -200,7 +231,8 @@
     if (!/^[A-Za-z0-9]{4,12}$/.test(key || "") || !store) return;
     var tracking = on(cfg("app.onsite_tracking"), true);
     var forms = on(cfg("app.signup_forms"), true);
-    if (tracking || forms) load(ONSITE + "/onsite/js/" + key + "/klaviyo.js?company_id=" + key);
+    if (forms) load(ONSITE + "/onsite/js/" + key + "/klaviyo.js?company_id=" + key);
+    else direct = sendEvent;
     if (tracking) {
       identify();
       track("Active on Site", { $event_id: "salla:" + store + ":active:" + day(), URL: w.location.href });
@@ -252,26 +284,21 @@
       var profile = shopper() || {};
       profile.email = who;
       go.disabled = true;
-      fetch(API + "/client/back-in-stock-subscriptions?company_id=" + encodeURIComponent(key), {
-        method: "POST",
-        headers: { "content-type": "application/vnd.api+json", revision: REVISION },
-        body: JSON.stringify({
-          data: {
-            type: "back-in-stock-subscription",
-            attributes: { channels: ["EMAIL"], profile: { data: { type: "profile", attributes: profile } } },
-            relationships: {
-              variant: { data: { type: "catalog-variant", id: variantId(store, pid, btn.getAttribute("variant-id")) } }
-            }
-          }
-        })
+      send("back-in-stock-subscriptions", {
+        type: "back-in-stock-subscription",
+        attributes: { channels: ["EMAIL"], profile: { data: { type: "profile", attributes: profile } } },
+        relationships: {
+          variant: { data: { type: "catalog-variant", id: variantId(store, pid, btn.getAttribute("variant-id")) } }
+        }
       }).then(function (r) {
         note.textContent = t[r.ok ? 2 : 3];
         go.disabled = r.ok;
-      }, guard(function () {
+        if (!r.ok) fail("HttpError");
+      }, function () {
         note.textContent = t[3];
         go.disabled = false;
-        throw { name: "NetworkError" };
-      }));
+        fail("NetworkError");
+      });
     });
     btn.parentNode.insertBefore(box, btn.nextSibling);
   }

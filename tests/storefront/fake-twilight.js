@@ -24,6 +24,10 @@
   d.documentElement.lang = q.get("lang") || "ar";
   d.documentElement.dir = d.documentElement.lang === "ar" ? "rtl" : "ltr";
 
+  // Anything thrown into the page (or a promise left rejected) counts here; it must stay 0.
+  w.__uncaught = 0;
+  w.addEventListener("error", function () { w.__uncaught++; });
+  w.addEventListener("unhandledrejection", function () { w.__uncaught++; });
   var timing = (w.__timing = { calls: [], longtasks: [] });
   try {
     new PerformanceObserver(function (list) {

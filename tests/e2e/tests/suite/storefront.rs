@@ -28,8 +28,9 @@ use tokio::net::TcpListener;
 
 const STORE: &str = "1803665367";
 const PUBLIC_KEY: &str = "AbC123";
+const FAILING_KEY: &str = "Fail01";
 const SNIPPET: &str = "shared/storefront/klaviyo-salla.js";
-/// The snippet's shipped size budget, gzipped (issue 16).
+/// The snippet's size budget for what ships (`build.sh`'s output), gzipped (issue 16).
 const GZIP_BUDGET: usize = 4096;
 
 fn repo() -> PathBuf {
@@ -65,10 +66,20 @@ fn file(rel: &str) -> Option<Vec<u8>> {
     std::fs::read(repo().join(rel)).ok()
 }
 
-/// The snippet with Klaviyo's two origins pointed here; both must be present, or the rewrite
-/// (and so the test) would silently miss a request.
+/// What ships: `shared/storefront/build.sh`'s output.
+fn shipped() -> String {
+    let out = Command::new("sh")
+        .arg(repo().join("shared/storefront/build.sh"))
+        .output()
+        .expect("run shared/storefront/build.sh");
+    assert!(out.status.success(), "build.sh failed");
+    String::from_utf8(out.stdout).expect("UTF-8 snippet")
+}
+
+/// The shipped snippet with Klaviyo's two origins pointed here; both must be present, or the
+/// rewrite (and so the test) would silently miss a request.
 fn snippet_for(base: &str) -> Vec<u8> {
-    let src = String::from_utf8(file(SNIPPET).expect("the snippet")).expect("UTF-8 snippet");
+    let src = shipped();
     for origin in [
         "\"https://static.klaviyo.com\"",
         "\"https://a.klaviyo.com\"",
@@ -105,6 +116,13 @@ async fn serve(
     let (status, kind, body) = match (method.as_str(), path.as_str()) {
         ("GET", "/snippet.js") => (200, js, Some(snippet_for(&site.base))),
         ("GET", "/twilight.js") => (200, js, file("tests/storefront/fake-twilight.js")),
+        // The key `Fail01` stands for Klaviyo unreachable: its script and API calls fail.
+        ("GET", p) if p.starts_with(&format!("/onsite/js/{FAILING_KEY}/")) => {
+            (404, "text/plain", None)
+        }
+        ("POST", p) if p.starts_with("/client/") && query.iter().any(|(_, v)| v == FAILING_KEY) => {
+            (503, "text/plain", Some(Vec::new()))
+        }
         ("GET", p) if p.starts_with("/onsite/js/") && p.ends_with("/klaviyo.js") => {
             site.hits.lock().expect("hits").push(Hit {
                 method: method.clone(),
@@ -271,18 +289,24 @@ fn gzip_len(bytes: &[u8]) -> usize {
     out.stdout.len()
 }
 
-/// The shipped file, comments and all, within the budget; and it never names the private key
-/// or Klaviyo's private `/api/` routes.
+/// What ships is within the budget, and neither it nor the source names the private key or
+/// Klaviyo's private `/api/` routes.
 #[test]
 fn snippet_is_small_and_public_only() {
-    let src = file(SNIPPET).expect("the snippet");
-    let gz = gzip_len(&src);
-    println!("snippet: {} bytes, {gz} bytes gzipped", src.len());
+    let built = shipped();
+    let gz = gzip_len(built.as_bytes());
+    let source = file(SNIPPET).expect("the snippet");
+    println!(
+        "snippet: source {} bytes ({} gzipped), shipped {} bytes, {gz} gzipped",
+        source.len(),
+        gzip_len(&source),
+        built.len()
+    );
     assert!(
         gz <= GZIP_BUDGET,
         "snippet is {gz} bytes gzipped, over {GZIP_BUDGET}"
     );
-    let text = String::from_utf8(src).expect("UTF-8");
+    let text = String::from_utf8(source).expect("UTF-8") + &built;
     for forbidden in ["private", "/api/", "pk_", "eval(", "document.write"] {
         assert!(!text.contains(forbidden), "snippet contains {forbidden:?}");
     }
@@ -341,7 +365,13 @@ fn check_all(hits: &[Hit]) {
     }
 }
 
+/// The snippet's own error count; also asserts nothing reached the page uncaught.
 async fn errors_counted(client: &Client) -> u64 {
+    let uncaught = client
+        .execute("return window.__uncaught", vec![])
+        .await
+        .expect("read the uncaught counter");
+    assert_eq!(uncaught, json!(0), "something was thrown into the page");
     client
         .execute(
             "return window.__klaviyoSallaErrors ? window.__klaviyoSallaErrors.count : -1",
@@ -424,7 +454,10 @@ async fn flow(client: Client, site: Arc<Site>) {
     assert_eq!(v["properties"]["URL"], "https://store.example/oud/p111");
     assert_eq!(v["properties"]["ImageURL"], "https://cdn.example/oud.jpg");
     assert_eq!(v["value"], 199.0);
-    let uid = v["unique_id"].as_str().expect("Viewed Product unique_id");
+    let uid = v["unique_id"]
+        .as_str()
+        .expect("Viewed Product unique_id")
+        .to_owned();
     assert!(
         uid.starts_with(&format!("{}:viewed:", catalog_id(111))),
         "{uid}"
@@ -499,17 +532,55 @@ async fn flow(client: Client, site: Arc<Site>) {
     assert_eq!((profiles.len(), hits.len()), (1, 1), "{hits:?}");
     assert_eq!(profiles[0].body["data"]["attributes"], identity);
 
-    // The merchant's switches: tracking off leaves the script only for sign-up forms; both
-    // off (or no public key yet) loads and sends nothing.
+    // The merchant's switches. Tracking off: the script only for sign-up forms.
     let hits = visit(&client, &site, "product?user=1&tracking=0", 1).await;
     assert_eq!(hits.len(), 1, "{hits:?}");
     assert!(hits[0].path.starts_with("/onsite/js/"), "{hits:?}");
+    // Sign-up forms off: no onsite script; a signed-in shopper's events go straight to the
+    // client API, the same events with the same ids; a guest sends nothing.
+    let hits = visit(&client, &site, "product?user=1&forms=0", 2).await;
+    check_all(&hits);
+    assert!(
+        !hits.iter().any(|h| h.path.starts_with("/onsite/")),
+        "{hits:?}"
+    );
+    assert_eq!(events(&hits, "Active on Site").len(), 1, "{hits:?}");
+    let viewed = events(&hits, "Viewed Product");
+    assert_eq!((viewed.len(), hits.len()), (1, 2), "{hits:?}");
+    let v = &viewed[0].body["data"]["attributes"];
+    assert_eq!(v["profile"]["data"]["attributes"], identity);
+    assert_eq!(v["properties"]["ProductID"], catalog_id(111));
+    assert_eq!(v["unique_id"].as_str(), Some(uid.as_str()));
+    assert_eq!(v["value"], 199.0);
+    assert!(v["properties"].get("$event_id").is_none());
+    client
+        .find(Locator::Css("#add"))
+        .await
+        .expect("add button")
+        .click()
+        .await
+        .expect("click add");
+    let hits = settle(&site, 1).await;
+    check_all(&hits);
+    let added = events(&hits, "Added to Cart");
+    assert_eq!(added.len(), 1, "{hits:?}");
+    assert_eq!(
+        added[0].body["data"]["attributes"]["unique_id"],
+        "salla:1803665367:cart:7001:item:9001:added:1"
+    );
+    let hits = visit(&client, &site, "product?forms=0", 1).await;
+    assert!(
+        hits.is_empty(),
+        "a guest without the onsite script: {hits:?}"
+    );
+    // Both off, or no public key yet: nothing loads, nothing is sent.
     for page in ["product?user=1&tracking=0&forms=0", "product?user=1&key="] {
         let hits = visit(&client, &site, page, 1).await;
         assert!(hits.is_empty(), "{page}: {hits:?}");
         assert_eq!(errors_counted(&client).await, 0, "{page}");
     }
 
+    klaviyo_unreachable(&client, &site).await;
     phones_as_the_server(&client, &site).await;
     back_in_stock(&client, &site).await;
     timing(&client, &site).await;
@@ -549,6 +620,54 @@ async fn phones_as_the_server(client: &Client, site: &Site) {
         );
         assert_eq!(sent.get("email"), None, "an empty email is not sent");
     }
+}
+
+/// Klaviyo down or blocked (its script 404s, its API answers 503): the page keeps working,
+/// the shopper is told, the snippet counts the failures and throws nothing.
+async fn klaviyo_unreachable(client: &Client, site: &Site) {
+    let _ = visit(
+        client,
+        site,
+        &format!("out-of-stock?bis=klaviyo&lang=en&user=1&key={FAILING_KEY}"),
+        1,
+    )
+    .await;
+    let form = client
+        .wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::Css("form.klaviyo-bis"))
+        .await
+        .expect("the back-in-stock form");
+    form.find(Locator::Css("button"))
+        .await
+        .expect("its button")
+        .click()
+        .await
+        .expect("submit");
+    let _ = settle(site, 1).await;
+    let note = client
+        .find(Locator::Css("form.klaviyo-bis [role=status]"))
+        .await
+        .expect("status line")
+        .text()
+        .await
+        .expect("status text");
+    assert_eq!(note, "Could not sign you up, try again");
+    assert!(
+        errors_counted(client).await >= 1,
+        "the failed script load is counted"
+    );
+    let _ = visit(
+        client,
+        site,
+        &format!("product?user=1&forms=0&key={FAILING_KEY}"),
+        2,
+    )
+    .await;
+    assert!(
+        errors_counted(client).await >= 1,
+        "the failed event posts are counted"
+    );
 }
 
 fn urlencode(s: &str) -> String {
