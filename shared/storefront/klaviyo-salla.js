@@ -236,7 +236,7 @@
     if (tracking) {
       identify();
       track("Active on Site", { $event_id: "salla:" + store + ":active:" + day(), URL: w.location.href });
-      var a = w.Salla && w.Salla.analytics;
+      var a = (w.Salla && w.Salla.analytics) || w.salla.analytics;
       if (a && a.registerTracker) {
         a.registerTracker({
           name: "klaviyo-for-salla",
