@@ -235,7 +235,11 @@
     else direct = sendEvent;
     if (tracking) {
       identify();
-      track("Active on Site", { $event_id: "salla:" + store + ":active:" + day(), URL: w.location.href });
+      // No query string or fragment: they can hold tokens (password reset, checkout links).
+      track("Active on Site", {
+        $event_id: "salla:" + store + ":active:" + day(),
+        URL: w.location.origin + w.location.pathname
+      });
       var a = (w.Salla && w.Salla.analytics) || w.salla.analytics;
       if (a && a.registerTracker) {
         a.registerTracker({

@@ -440,7 +440,13 @@ async fn flow(client: Client, site: Arc<Site>) {
     let profiles = only(&hits, "/client/profiles");
     assert_eq!(profiles.len(), 1, "one identify: {hits:?}");
     assert_eq!(profiles[0].body["data"]["attributes"], identity);
-    assert_eq!(events(&hits, "Active on Site").len(), 1, "{hits:?}");
+    let active = events(&hits, "Active on Site");
+    assert_eq!(active.len(), 1, "{hits:?}");
+    assert_eq!(
+        active[0].body["data"]["attributes"]["properties"]["URL"],
+        format!("{}/p/product", site.base),
+        "the page address without its query string"
+    );
     let viewed = events(&hits, "Viewed Product");
     assert_eq!(viewed.len(), 1, "{hits:?}");
     let v = &viewed[0].body["data"]["attributes"];
