@@ -11,4 +11,5 @@ mod onboarding;
 mod privacy;
 mod relay_limits;
 mod settings_confirm;
+mod storefront;
 mod token_refresh;

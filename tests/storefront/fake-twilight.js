@@ -1,0 +1,98 @@
+/* A fake of Salla's Twilight storefront runtime, enough for the snippet: `salla.config.get`,
+ * `isGuest`, `onReady` (callback and promise), the analytics tracker registry (names unique,
+ * both functions required, earlier events replayed to a late tracker), the older event bus,
+ * and a cart. Query parameters pick the scenario: user=1 signs a shopper in, key/tracking/
+ * forms/bis set the app's public settings, lang=en switches the page language. It also times
+ * every call into the snippet (onReady callbacks, tracker calls) and records long tasks. */
+(function (w, d) {
+  var q = new URLSearchParams(w.location.search);
+  var page = w.__page || {};
+  var conf = {
+    "store.id": "1803665367",
+    "app.klaviyo_public_key": q.has("key") ? q.get("key") : "AbC123",
+    "app.onsite_tracking": q.has("tracking") ? q.get("tracking") : true,
+    "app.signup_forms": q.has("forms") ? q.get("forms") : true,
+    "app.back_in_stock": q.has("bis") ? q.get("bis") : "salla"
+  };
+  function signIn() {
+    conf["user.id"] = q.get("uid") || 42;
+    conf["user.email"] = q.has("email") ? q.get("email") : "shopper@example.com";
+    conf["user.mobile_code"] = q.has("code") ? q.get("code") : "+966";
+    conf["user.mobile"] = q.has("mobile") ? q.get("mobile") : 501806978;
+  }
+  if (q.get("user") === "1") signIn();
+  d.documentElement.lang = q.get("lang") || "ar";
+  d.documentElement.dir = d.documentElement.lang === "ar" ? "rtl" : "ltr";
+
+  // Anything thrown into the page (or a promise left rejected) counts here; it must stay 0.
+  w.__uncaught = 0;
+  w.addEventListener("error", function () { w.__uncaught++; });
+  w.addEventListener("unhandledrejection", function () { w.__uncaught++; });
+  var timing = (w.__timing = { calls: [], longtasks: [] });
+  try {
+    new PerformanceObserver(function (list) {
+      list.getEntries().forEach(function (e) { timing.longtasks.push(e.duration); });
+    }).observe({ type: "longtask", buffered: true });
+  } catch (e) {}
+  function timed(what, fn, args) {
+    var t = performance.now();
+    try { return fn.apply(null, args || []); } finally { timing.calls.push([what, performance.now() - t]); }
+  }
+
+  var trackers = [], history = [], readyCbs = [], isReady = false, listeners = {};
+  function emit(name, props) {
+    history.push([name, props]);
+    trackers.forEach(function (t) { timed("track " + name, t.track, [name, props]); });
+  }
+  var analytics = {
+    registerTracker: function (t) {
+      if (!t || typeof t.track !== "function" || typeof t.page !== "function") throw new Error("tracker needs track and page");
+      if (trackers.some(function (o) { return o.name === t.name; })) throw new Error("duplicate tracker " + t.name);
+      trackers.push(t);
+      history.forEach(function (e) { timed("replay " + e[0], t.track, e); });
+    },
+    track: emit
+  };
+  function on(name) { return function (cb) { (listeners[name] = listeners[name] || []).push(cb); }; }
+  function fire(name, a, b) { (listeners[name] || []).forEach(function (cb) { cb(a, b); }); }
+  var readyPromise = new Promise(function (resolve) {
+    w.addEventListener("DOMContentLoaded", function () {
+      setTimeout(function () {
+        isReady = true;
+        readyCbs.forEach(function (cb) { timed("onReady", cb); });
+        resolve();
+      }, 30);
+    });
+  });
+  w.salla = w.Salla = {
+    config: {
+      get: function (k) { return conf[k]; },
+      isGuest: function () { return !conf["user.id"]; }
+    },
+    onReady: function (cb) {
+      if (typeof cb === "function") { if (isReady) timed("onReady", cb); else readyCbs.push(cb); }
+      return readyPromise;
+    },
+    analytics: analytics,
+    event: {
+      cart: { onItemAdded: on("cart.added") },
+      auth: { onLoggedIn: on("auth.in") },
+      product: { onAvailabilitySubscribed: on("product.notify") }
+    },
+    cart: {
+      addItem: function (p) {
+        var props = Object.assign({ cart_id: 7001, cart_item_id: 9001, quantity: 1 }, p);
+        fire("cart.added", { data: {} }, p.product_id);
+        emit("Product Added", props);
+      }
+    },
+    auth: {
+      login: function () {
+        signIn();
+        fire("auth.in");
+        emit("Signed In", { type: "user", email: conf["user.email"], mobile: "+966501806978" });
+      }
+    }
+  };
+  (page.events || []).forEach(function (e) { emit(e[0], e[1]); });
+})(window, document);
