@@ -18,6 +18,7 @@
 //! ```
 
 mod jsonapi;
+mod mapped_metrics;
 mod model;
 mod ratelimit;
 mod routes;

@@ -38,7 +38,7 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
-    fn new(status: u16, body: Option<Value>) -> Answer {
+    pub(crate) fn new(status: u16, body: Option<Value>) -> Answer {
         Answer {
             status,
             body,
@@ -52,6 +52,10 @@ impl Answer {
     fn violation(mut self, v: impl Into<String>) -> Answer {
         self.violations.push(v.into());
         self
+    }
+
+    pub(crate) fn with_violation(self, v: impl Into<String>) -> Answer {
+        self.violation(v)
     }
 }
 
@@ -306,6 +310,9 @@ fn operation(
         "get_catalog_item" | "update_catalog_item" | "delete_catalog_item" => {
             let id = op.param("id").unwrap_or_default().to_owned();
             catalog_item(&mut world, base_url, &op.method, &id, body)
+        }
+        "get_metrics" | "get_mapped_metrics" | "get_mapped_metric" | "update_mapped_metric" => {
+            crate::mapped_metrics::handle(&mut world, base_url, op, body)
         }
         other => not_found("the stub does not implement this operation")
             .violation(format!("operation {other} is not implemented by the stub")),

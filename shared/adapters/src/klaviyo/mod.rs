@@ -4,6 +4,7 @@
 
 mod client;
 pub mod errors;
+pub mod mapped_metrics;
 mod retry;
 
 pub use client::{AccountInfo, Delivery, KlaviyoApi, KlaviyoClient};
@@ -29,6 +30,10 @@ pub const REQUIRED_SCOPES: &[&str] = &[
     "catalogs:write",
     "lists:write",
     "subscriptions:write",
+    // Metric mapping at connect (`mapped_metrics::ensure`): reading our metrics and the
+    // account's mappings, then pointing unset mappings at them.
+    "metrics:read",
+    "metrics:write",
 ];
 
 /// Longest key we send to Klaviyo; real private keys are ~40 characters.
