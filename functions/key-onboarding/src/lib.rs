@@ -10,6 +10,7 @@ mod form;
 mod handler;
 mod i18n;
 mod key_check;
+mod metric_mapping;
 pub mod outcome;
 mod page;
 mod session;

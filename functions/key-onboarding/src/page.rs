@@ -21,6 +21,8 @@ pub struct Signed<'a> {
     /// The session token itself, for a page opened inside Salla's dashboard: its forms carry
     /// the session, since a browser may refuse our cookie in a third-party frame.
     pub session: Option<&'a str>,
+    /// Klaviyo's metric mapping, for a connected key.
+    pub mapping: Option<&'a crate::metric_mapping::MappingView>,
 }
 
 pub struct View<'a> {
@@ -91,6 +93,9 @@ pub fn render(view: &View<'_>) -> String {
                     }
                     @if let Some(signed) = &view.signed {
                         (status(lang, signed))
+                        @if let Some(mapping) = signed.mapping {
+                            (crate::metric_mapping::section(lang, mapping))
+                        }
                         (key_form(lang, signed))
                         @if signed.klaviyo.is_some() {
                             (disconnect_form(lang, signed))
@@ -282,6 +287,7 @@ mod tests {
                 klaviyo: Some(&k),
                 csrf: "c\"srf",
                 session: None,
+                mapping: None,
             }),
             notice: None,
             problem: Some(Problem::InvalidKey),
@@ -320,6 +326,7 @@ mod tests {
                 klaviyo: Some(&k),
                 csrf: "<csrf>",
                 session: Some("<session>"),
+                mapping: None,
             }),
             notice: Some(Notice::Saved),
             problem: None,

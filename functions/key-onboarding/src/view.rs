@@ -11,6 +11,7 @@ use lambda_http::{Body, Request, Response};
 use crate::Deps;
 use crate::error::OnboardingError;
 use crate::i18n::{Lang, Notice, Problem};
+use crate::metric_mapping::{self, MappingView};
 use crate::outcome::{self, Action, Outcome};
 use crate::page;
 use crate::session::{self, Carrier, Session};
@@ -110,12 +111,19 @@ pub async fn page_for(
         OnboardingError::StorageDown(e)
     })?;
     let klaviyo = record.and_then(|r| r.klaviyo);
+    // A key Klaviyo refused is not sent again from here: the page asks for a new one.
+    let mapping = match &klaviyo {
+        Some(k) if !k.needs_reconnect => {
+            Some(metric_mapping::ensure(deps.klaviyo.as_ref(), &session.store_id, k).await)
+        }
+        _ => None,
+    };
     Ok(signed_in(
         deps,
         lang,
         StatusCode::OK,
         session,
-        klaviyo.as_ref(),
+        (klaviyo.as_ref(), mapping.as_ref()),
         notice,
         None,
     ))
@@ -141,7 +149,7 @@ pub fn signed_in(
     lang: Lang,
     status: StatusCode,
     session: &Session,
-    klaviyo: Option<&KlaviyoConnection>,
+    (klaviyo, mapping): (Option<&KlaviyoConnection>, Option<&MappingView>),
     notice: Option<Notice>,
     problem: Option<Problem>,
 ) -> Response<Body> {
@@ -152,6 +160,7 @@ pub fn signed_in(
         klaviyo,
         csrf: &csrf,
         session: (session.carrier == Carrier::Page).then_some(session.token.as_str()),
+        mapping,
     };
     web::html(
         status,

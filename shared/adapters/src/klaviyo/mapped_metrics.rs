@@ -25,8 +25,8 @@ use super::KlaviyoApi;
 use crate::{AdapterError, Secret, Service};
 
 /// Klaviyo's mapping id and the metric name our events use for it. The names are the mapping
-/// crate's (`mapping::klaviyo::metrics`); this crate cannot import it, so the key-onboarding
-/// tests compare the two lists.
+/// crate's (`mapping::metrics`); this crate cannot import it, so `tests/e2e` (suite
+/// `metric_mapping`) compares the two lists.
 pub const MAPPINGS: &[(&str, &str)] = &[
     ("revenue", "Placed Order"),
     ("cancelled_sales", "Cancelled Order"),

@@ -6,6 +6,7 @@ mod browser;
 mod faults_aws;
 mod intake;
 mod lifecycle;
+mod metric_mapping;
 mod onboarding;
 mod privacy;
 mod relay_limits;
