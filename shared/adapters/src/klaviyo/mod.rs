@@ -5,6 +5,7 @@
 mod client;
 pub mod errors;
 pub mod mapped_metrics;
+pub mod profiles;
 mod retry;
 
 pub use client::{AccountInfo, Delivery, KlaviyoApi, KlaviyoClient};
@@ -34,6 +35,9 @@ pub const REQUIRED_SCOPES: &[&str] = &[
     // account's mappings, then pointing unset mappings at them.
     "metrics:read",
     "metrics:write",
+    // One profile per shopper (`profiles::resolve_duplicate`): reading the profile a 409
+    // names before deciding whether it may be merged.
+    "profiles:read",
 ];
 
 /// Longest key we send to Klaviyo; real private keys are ~40 characters.
