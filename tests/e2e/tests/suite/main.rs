@@ -8,6 +8,7 @@ mod intake;
 mod lifecycle;
 mod metric_mapping;
 mod onboarding;
+mod one_profile;
 mod privacy;
 mod relay_limits;
 mod settings_confirm;
