@@ -1,6 +1,7 @@
 //! Klaviyo REST client: pinned revision, JSON:API bodies, retries that respect Salla's 30 s
-//! webhook window, and the two documented special cases (catalog create → 409 → update;
-//! profile conflicts → resend once without the phone).
+//! webhook window, and the account-level pieces built on it: the metric mapping set at
+//! connect (`mapped_metrics`) and the repair of a profile conflict that splits one shopper in
+//! two (`profiles`, with the rule for when two profiles may be merged).
 
 mod client;
 pub mod errors;
