@@ -168,6 +168,28 @@ async fn another_integrations_mapping_is_left_alone_and_reported_and_twice_chang
 }
 
 #[tokio::test]
+async fn all_five_mappings_are_set_within_klaviyos_one_write_per_second() {
+    // PATCH /api/mapped-metrics/{id} allows one request a second per account: the writes
+    // after the first are refused with Retry-After 1 and must still all land before the page's
+    // deadline.
+    let w = world(KEY).await;
+    for (_, metric) in adapters::klaviyo::mapped_metrics::MAPPINGS {
+        send_event(&w, metric).await;
+    }
+    w.klaviyo
+        .set_rate_limits(klaviyo_stub::RateLimitMode::Klaviyo);
+    let html = page(&w, "en").await;
+    for (mapping, _) in adapters::klaviyo::mapped_metrics::MAPPINGS {
+        assert_eq!(state(&html, mapping), "ours", "{mapping}");
+    }
+    assert_eq!(w.klaviyo.mapped_metric_updates(), 5);
+    assert!(
+        w.klaviyo.stats().throttled >= 1,
+        "the stub's burst window was exercised"
+    );
+}
+
+#[tokio::test]
 async fn a_key_without_metrics_scopes_is_named_on_the_page() {
     let w = world(SCOPELESS_KEY).await;
     let html = page(&w, "en").await;
