@@ -35,7 +35,9 @@ pub const MAPPINGS: &[(&str, &str)] = &[
     ("started_checkout", "Started Checkout"),
 ];
 
-/// The integration name Klaviyo gives metrics created through `POST /api/events`.
+/// The integration name Klaviyo gives metrics created through `POST /api/events` (its docs
+/// call them "API metrics", and `GET /api/metrics` filters on `integration.name`). Were the
+/// name ever different, every mapping would stay pending: never a wrong mapping.
 pub const API_INTEGRATION: &str = "API";
 
 /// Pages of `GET /api/metrics` read at most (200 metrics each): an account with more API
