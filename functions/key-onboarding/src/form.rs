@@ -111,7 +111,7 @@ async fn again(deps: &Deps, lang: Lang, session: &Session, e: &OnboardingError) 
         lang,
         e.status(),
         session,
-        klaviyo.as_ref(),
+        (klaviyo.as_ref(), None),
         None,
         Some(e.problem()),
     )

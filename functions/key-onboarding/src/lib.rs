@@ -11,6 +11,7 @@ mod handler;
 mod health_view;
 mod i18n;
 mod key_check;
+mod metric_mapping;
 pub mod outcome;
 mod page;
 mod session;

@@ -23,6 +23,8 @@ pub struct Signed<'a> {
     pub session: Option<&'a str>,
     /// The store's sync health and the time it was read, when it could be.
     pub health: Option<(&'a adapters::health::Health, i64)>,
+    /// Klaviyo's metric mapping, for a connected key.
+    pub mapping: Option<&'a crate::metric_mapping::MappingView>,
 }
 
 pub struct View<'a> {
@@ -98,6 +100,9 @@ pub fn render(view: &View<'_>) -> String {
                         (status(lang, signed))
                         @if let (Some(_), Some((health, now))) = (signed.klaviyo, signed.health) {
                             (crate::health_view::section(lang, health, now, format_time))
+                        }
+                        @if let Some(mapping) = signed.mapping {
+                            (crate::metric_mapping::section(lang, mapping))
                         }
                         (key_form(lang, signed))
                         @if signed.klaviyo.is_some() {
@@ -291,6 +296,7 @@ mod tests {
                 csrf: "c\"srf",
                 session: None,
                 health: None,
+                mapping: None,
             }),
             notice: None,
             problem: Some(Problem::InvalidKey),
@@ -330,6 +336,7 @@ mod tests {
                 csrf: "<csrf>",
                 session: Some("<session>"),
                 health: None,
+                mapping: None,
             }),
             notice: Some(Notice::Saved),
             problem: None,

@@ -11,6 +11,7 @@ use lambda_http::{Body, Request, Response};
 use crate::Deps;
 use crate::error::OnboardingError;
 use crate::i18n::{Lang, Notice, Problem};
+use crate::metric_mapping::{self, MappingView};
 use crate::outcome::{self, Action, Outcome};
 use crate::page;
 use crate::session::{self, Carrier, Session};
@@ -111,24 +112,33 @@ pub async fn page_for(
     })?;
     let klaviyo = record.and_then(|r| r.klaviyo);
     // The page still shows when the counts cannot be read: they are a view, not the state.
+    // Both reads go out together, so the page waits for the slower one only.
     let now = adapters::clock::now_unix();
-    let health = match &klaviyo {
-        None => None,
-        Some(_) => match adapters::health::read(deps.health.as_ref(), &session.store_id, now).await
-        {
-            Ok(h) => Some(h),
-            Err(e) => {
+    let health = async {
+        klaviyo.as_ref()?;
+        adapters::health::read(deps.health.as_ref(), &session.store_id, now)
+            .await
+            .inspect_err(|e| {
                 tracing::warn!(event = "onboarding_health_read", store_id = %session.store_id, error = %e);
-                None
-            }
-        },
+            })
+            .ok()
     };
+    // A key Klaviyo refused is not sent again from here: the page asks for a new one.
+    let mapping = async {
+        match &klaviyo {
+            Some(k) if !k.needs_reconnect => {
+                Some(metric_mapping::ensure(deps.klaviyo.as_ref(), &session.store_id, k).await)
+            }
+            _ => None,
+        }
+    };
+    let (health, mapping) = futures::join!(health, mapping);
     Ok(signed_in_with(
         deps,
         lang,
         StatusCode::OK,
         session,
-        klaviyo.as_ref(),
+        (klaviyo.as_ref(), mapping.as_ref()),
         notice,
         None,
         health.as_ref().map(|h| (h, now)),
@@ -155,11 +165,20 @@ pub fn signed_in(
     lang: Lang,
     status: StatusCode,
     session: &Session,
-    klaviyo: Option<&KlaviyoConnection>,
+    (klaviyo, mapping): (Option<&KlaviyoConnection>, Option<&MappingView>),
     notice: Option<Notice>,
     problem: Option<Problem>,
 ) -> Response<Body> {
-    signed_in_with(deps, lang, status, session, klaviyo, notice, problem, None)
+    signed_in_with(
+        deps,
+        lang,
+        status,
+        session,
+        (klaviyo, mapping),
+        notice,
+        problem,
+        None,
+    )
 }
 
 /// [`signed_in`] with the store's sync health.
@@ -169,7 +188,7 @@ fn signed_in_with(
     lang: Lang,
     status: StatusCode,
     session: &Session,
-    klaviyo: Option<&KlaviyoConnection>,
+    (klaviyo, mapping): (Option<&KlaviyoConnection>, Option<&MappingView>),
     notice: Option<Notice>,
     problem: Option<Problem>,
     health: Option<(&adapters::health::Health, i64)>,
@@ -182,6 +201,7 @@ fn signed_in_with(
         csrf: &csrf,
         session: (session.carrier == Carrier::Page).then_some(session.token.as_str()),
         health,
+        mapping,
     };
     web::html(
         status,

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use adapters::keystore::{self, KlaviyoConnection};
 use adapters::klaviyo::Delivery;
+use adapters::klaviyo::profiles::{self, Resolution};
 use adapters::{AdapterError, Secret};
 use futures::StreamExt;
 use mapping::KlaviyoRequest;
@@ -141,8 +142,10 @@ fn more_urgent(a: IntakeError, b: IntakeError) -> IntakeError {
 /// One request with Klaviyo's documented special cases:
 /// - catalog create answered 409 (item exists) → the update the mapping prepared;
 /// - PATCH/DELETE of a catalog item answered 404 → nothing to change, done;
-/// - 409 `duplicate_profile` or 400 about the phone → resend once without the phone, so the
-///   event still lands on the profile found by email / external id.
+/// - 409 `duplicate_profile` on a profile import whose named profile holds only this
+///   shopper's phone → merge it into the email's profile and import again (one profile);
+/// - otherwise 409 `duplicate_profile` or 400 about the phone → resend once without the
+///   phone, so the event still lands on the profile found by email / external id.
 async fn deliver(
     deps: &Deps,
     connection: &KlaviyoConnection,
@@ -171,6 +174,25 @@ async fn deliver(
     }
     if first.status == 404 && matches!(request.method(), "PATCH" | "DELETE") {
         return Ok(first);
+    }
+    // A phone-only profile Klaviyo names in the conflict is merged into the shopper's when the
+    // rule in adapters::klaviyo::profiles allows it; otherwise the resend without the phone.
+    if first.status == 409
+        && matches!(request, KlaviyoRequest::ImportProfile(_))
+        && let Some(duplicate) = first
+            .error
+            .as_ref()
+            .and_then(|e| e.duplicate_profile_id.as_deref())
+        && let Some(body) = body.as_ref()
+    {
+        match profiles::resolve_duplicate(deps.klaviyo.as_ref(), key, body, duplicate, deadline)
+            .await?
+        {
+            Resolution::Merged { delivery } | Resolution::WithoutPhone { delivery } => {
+                return delivery.into_result();
+            }
+            Resolution::NotSafe(_) => {}
+        }
     }
     let phone_conflict = first.error.as_ref().is_some_and(|e| {
         (first.status == 409 && e.code == "duplicate_profile")

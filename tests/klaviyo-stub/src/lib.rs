@@ -18,7 +18,9 @@
 //! ```
 
 mod jsonapi;
+mod mapped_metrics;
 mod model;
+mod profiles_merge;
 mod ratelimit;
 mod routes;
 mod server;

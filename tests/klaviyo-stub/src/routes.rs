@@ -38,7 +38,7 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
-    fn new(status: u16, body: Option<Value>) -> Answer {
+    pub(crate) fn new(status: u16, body: Option<Value>) -> Answer {
         Answer {
             status,
             body,
@@ -52,6 +52,10 @@ impl Answer {
     fn violation(mut self, v: impl Into<String>) -> Answer {
         self.violations.push(v.into());
         self
+    }
+
+    pub(crate) fn with_violation(self, v: impl Into<String>) -> Answer {
+        self.violation(v)
     }
 }
 
@@ -307,6 +311,13 @@ fn operation(
             let id = op.param("id").unwrap_or_default().to_owned();
             catalog_item(&mut world, base_url, &op.method, &id, body)
         }
+        "get_metrics" | "get_mapped_metrics" | "get_mapped_metric" | "update_mapped_metric" => {
+            crate::mapped_metrics::handle(&mut world, base_url, op, body)
+        }
+        "get_profile" => {
+            crate::profiles_merge::get_profile(&world, base_url, op.param("id").unwrap_or_default())
+        }
+        "merge_profiles" => crate::profiles_merge::merge(&mut world, base_url, body),
         other => not_found("the stub does not implement this operation")
             .violation(format!("operation {other} is not implemented by the stub")),
     }
@@ -374,6 +385,9 @@ fn bulk_create_events(world: &mut World, body: &Value) -> Answer {
 fn profile_import(world: &mut World, base_url: &str, body: &Value) -> Answer {
     let data = &body["data"];
     if let Some(a) = phone_conflict(world, &data["attributes"], 409) {
+        return a;
+    }
+    if let Some(a) = crate::profiles_merge::conflict(world, data) {
         return a;
     }
     let (id, created) = world.upsert_profile(&identifiers(data));

@@ -49,6 +49,8 @@ pub(crate) struct World {
     /// When each distinct event was first accepted, and how many duplicates followed it; kept
     /// only when asked for (load runs that attribute events to deliveries).
     pub landings: Option<HashMap<(String, String, String), Landing>>,
+    /// Metrics of other integrations and the account's metric mapping.
+    pub mapping: crate::mapped_metrics::MappingWorld,
 }
 
 pub(crate) struct State {

@@ -74,6 +74,20 @@ pub trait KlaviyoApi: Send + Sync {
         body: Option<&Value>,
         deadline: Instant,
     ) -> Result<Delivery, AdapterError>;
+
+    /// [`KlaviyoApi::call`] that also hands back a final answer's JSON body (reads such as
+    /// `GET /api/metrics`, and error `meta`). The default has no body: implementations that
+    /// only count requests keep working, and callers treat a missing body as "nothing known".
+    async fn call_json(
+        &self,
+        key: &Secret,
+        method: &'static str,
+        path: &str,
+        body: Option<&Value>,
+        deadline: Instant,
+    ) -> Result<(Delivery, Option<Value>), AdapterError> {
+        Ok((self.call(key, method, path, body, deadline).await?, None))
+    }
 }
 
 /// How long a key check may wait for Klaviyo's one answer.
@@ -158,6 +172,22 @@ impl KlaviyoApi for KlaviyoClient {
             .call_raw(key, method, path, body, deadline, u32::MAX)
             .await?
             .0)
+    }
+
+    async fn call_json(
+        &self,
+        key: &Secret,
+        method: &'static str,
+        path: &str,
+        body: Option<&Value>,
+        deadline: Instant,
+    ) -> Result<(Delivery, Option<Value>), AdapterError> {
+        let method = Method::from_bytes(method.as_bytes())
+            .map_err(|_| AdapterError::Config(format!("unsupported HTTP method {method}")))?;
+        let (delivery, bytes) = self
+            .call_raw(key, method, path, body, deadline, u32::MAX)
+            .await?;
+        Ok((delivery, serde_json::from_slice(&bytes).ok()))
     }
 }
 

@@ -17,6 +17,14 @@ struct ErrorItem {
     detail: Option<String>,
     #[serde(default)]
     source: Option<Source>,
+    #[serde(default)]
+    meta: Option<Meta>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Meta {
+    #[serde(default)]
+    duplicate_profile_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -32,6 +40,10 @@ pub struct KlaviyoError {
     pub code: String,
     pub detail: String,
     pub mentions_phone: bool,
+    /// A 409 `duplicate_profile`'s `meta.duplicate_profile_id`: the existing profile that
+    /// holds one of the request's identifiers. An opaque Klaviyo id, but not for logs: it
+    /// points at one shopper.
+    pub duplicate_profile_id: Option<String>,
 }
 
 pub fn parse(body: &[u8]) -> KlaviyoError {
@@ -59,6 +71,12 @@ pub fn parse(body: &[u8]) -> KlaviyoError {
         code: first.code.unwrap_or_else(|| "unknown".into()),
         detail,
         mentions_phone,
+        duplicate_profile_id: first
+            .meta
+            .and_then(|m| m.duplicate_profile_id)
+            .filter(|id| {
+                !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric())
+            }),
     }
 }
 
@@ -75,6 +93,21 @@ mod tests {
         assert!(!e.detail.contains("96650000"));
         assert!(!e.detail.contains("a@b.co"));
         assert!(e.detail.contains("phone_number"));
+    }
+
+    #[test]
+    fn a_duplicate_profile_conflict_names_the_existing_profile() {
+        let body = br#"{"errors":[{"id":"1","status":409,"code":"duplicate_profile","title":"Conflict.","detail":"A profile already exists with one of these identifiers.","meta":{"duplicate_profile_id":"01GDDKASAP8TKDDA2GRZDSVP4H"}}]}"#;
+        let e = parse(body);
+        assert_eq!(e.code, "duplicate_profile");
+        assert_eq!(
+            e.duplicate_profile_id.as_deref(),
+            Some("01GDDKASAP8TKDDA2GRZDSVP4H")
+        );
+        // Not an id: ignored rather than put into a URL path.
+        let odd =
+            br#"{"errors":[{"code":"duplicate_profile","meta":{"duplicate_profile_id":"../x"}}]}"#;
+        assert_eq!(parse(odd).duplicate_profile_id, None);
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! Klaviyo REST client: pinned revision, JSON:API bodies, retries that respect Salla's 30 s
-//! webhook window, and the two documented special cases (catalog create → 409 → update;
-//! profile conflicts → resend once without the phone).
+//! webhook window, and the account-level pieces built on it: the metric mapping set at
+//! connect (`mapped_metrics`) and the repair of a profile conflict that splits one shopper in
+//! two (`profiles`, with the rule for when two profiles may be merged).
 
 mod client;
 pub mod errors;
+pub mod mapped_metrics;
+pub mod profiles;
 mod retry;
 
 pub use client::{AccountInfo, Delivery, KlaviyoApi, KlaviyoClient};
@@ -29,6 +32,13 @@ pub const REQUIRED_SCOPES: &[&str] = &[
     "catalogs:write",
     "lists:write",
     "subscriptions:write",
+    // Metric mapping at connect (`mapped_metrics::ensure`): reading our metrics and the
+    // account's mappings, then pointing unset mappings at them.
+    "metrics:read",
+    "metrics:write",
+    // One profile per shopper (`profiles::resolve_duplicate`): reading the profile a 409
+    // names before deciding whether it may be merged.
+    "profiles:read",
 ];
 
 /// Longest key we send to Klaviyo; real private keys are ~40 characters.
