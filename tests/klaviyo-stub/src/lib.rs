@@ -21,6 +21,7 @@ mod jsonapi;
 mod model;
 mod ratelimit;
 mod routes;
+mod segments;
 mod server;
 mod state;
 
@@ -35,6 +36,7 @@ use tokio::task::JoinHandle;
 pub use model::{Fault, Landing, Recorded, StubAccount, StubStats};
 pub use ratelimit::RateLimitMode;
 pub use routes::REVISION;
+pub use segments::metric_id;
 use server::Shared;
 use state::{QueuedFault, State};
 
@@ -125,6 +127,12 @@ impl KlaviyoStub {
     }
 
     /// Distinct (profile, metric name, unique_id): Klaviyo's event dedup key.
+    /// An account's segments as `(id, attributes)`, oldest first (the CRM provisioning's
+    /// assertions).
+    pub fn segments(&self, account_id: &str) -> Vec<(String, Value)> {
+        self.shared.state.lock().segments.of(account_id)
+    }
+
     pub fn distinct_event_ids(&self) -> usize {
         self.shared.state.lock().event_keys.len()
     }

@@ -38,7 +38,7 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
-    fn new(status: u16, body: Option<Value>) -> Answer {
+    pub(crate) fn new(status: u16, body: Option<Value>) -> Answer {
         Answer {
             status,
             body,
@@ -237,7 +237,7 @@ fn answer_inner(
             a.violations = violations.iter().map(ToString::to_string).collect();
             a
         }
-        Ok(()) => operation(state, base_url, &account, &op, body.as_ref()),
+        Ok(()) => operation(state, base_url, &account, &op, &req.target, body.as_ref()),
     };
     answer.operation_id = op.operation_id.clone();
     answer.parsed_body = body;
@@ -291,6 +291,7 @@ fn operation(
     base_url: &str,
     account: &StubAccount,
     op: &OperationMatch,
+    target: &str,
     body: Option<&Value>,
 ) -> Answer {
     let empty = Value::Null;
@@ -306,6 +307,10 @@ fn operation(
         "get_catalog_item" | "update_catalog_item" | "delete_catalog_item" => {
             let id = op.param("id").unwrap_or_default().to_owned();
             catalog_item(&mut world, base_url, &op.method, &id, body)
+        }
+        "get_segments" | "create_segment" | "get_segment" | "update_segment" | "delete_segment"
+        | "get_metrics" => {
+            crate::segments::operation(&mut world, base_url, &account.id, op, target, body)
         }
         other => not_found("the stub does not implement this operation")
             .violation(format!("operation {other} is not implemented by the stub")),

@@ -49,6 +49,7 @@ pub(crate) struct World {
     /// When each distinct event was first accepted, and how many duplicates followed it; kept
     /// only when asked for (load runs that attribute events to deliveries).
     pub landings: Option<HashMap<(String, String, String), Landing>>,
+    pub segments: crate::segments::Segments,
 }
 
 pub(crate) struct State {
