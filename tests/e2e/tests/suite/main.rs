@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod browser;
+mod crm;
 mod faults_aws;
 mod intake;
 mod lifecycle;

@@ -1,0 +1,176 @@
+//! CRM provisioning end to end: a real order relayed by the intake creates the Placed Order
+//! metric in the (stub) account; the provisioning adapter then builds the tier and churn
+//! segments from the pure definitions, every body checked strictly by the stub.
+
+use std::time::Duration;
+
+use adapters::Secret;
+use adapters::crm::{Provisioner, Report, Wanted};
+use adapters::klaviyo::KlaviyoClient;
+use e2e::harness::{GOOD_KEY, Harness, fresh, merchant_of, sample};
+use mapping::crm::{self, NAME_PREFIX};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+const ACCOUNT: &str = "AbC123";
+
+/// A harness whose stub account has received one relayed order (so the metric exists).
+async fn with_an_order() -> Harness {
+    let h = Harness::start().await;
+    let body = fresh(&sample("order.created.json"));
+    let store = merchant_of(&body).expect("sample names its store");
+    h.connect(&store, GOOD_KEY).await;
+    let a = h.post_signed(&body).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    h
+}
+
+fn wanted(specs: &[crm::SegmentSpec]) -> Vec<Wanted> {
+    specs
+        .iter()
+        .map(|s| Wanted {
+            name: s.name.clone(),
+            definition: s.definition.clone(),
+        })
+        .collect()
+}
+
+fn names(h: &Harness) -> Vec<String> {
+    h.klaviyo
+        .segments(ACCOUNT)
+        .iter()
+        .map(|(_, a)| a["name"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn deadline() -> Instant {
+    Instant::now() + Duration::from_secs(10)
+}
+
+#[tokio::test]
+async fn tiers_and_churn_are_provisioned_once_updated_on_change_and_removed_cleanly() {
+    let h = with_an_order().await;
+    let client = KlaviyoClient::new(h.klaviyo.base_url.clone());
+    let key = Secret::new(GOOD_KEY);
+
+    // The merchant's own segment, which nothing of ours may touch.
+    let own = json!({"data": {"type": "segment", "attributes": {"name": "VIP (my own)", "definition":
+        {"condition_groups": [{"conditions": [{"type": "profile-marketing-consent",
+            "consent": {"channel": "email", "can_receive_marketing": true,
+                        "consent_status": {"subscription": "any"}}}]}]}}}});
+    let own_id = {
+        use adapters::crm::JsonApi;
+        let created = client
+            .json(&key, "POST", "/api/segments", Some(&own), deadline())
+            .await
+            .expect("merchant's own segment");
+        created["data"]["id"].as_str().expect("id").to_owned()
+    };
+
+    let p = Provisioner::new(&client, &key, deadline());
+    let metric = p
+        .metric_id(mapping::metrics::PLACED_ORDER)
+        .await
+        .expect("metrics")
+        .expect("the relayed order created Placed Order");
+    assert_eq!(metric, klaviyo_stub::metric_id("Placed Order"));
+
+    let ladder = crm::preset_a(crm::DEFAULT_MARGIN_BP).expect("preset A");
+    let a = wanted(&crm::segments(&ladder, &metric));
+    assert_eq!(a.len(), 9, "6 tiers and 3 churn segments");
+
+    let first = p.ensure_segments(NAME_PREFIX, &a).await.expect("first run");
+    assert_eq!(first.created.len(), 9, "{first:?}");
+    assert!(first.updated.is_empty() && first.unchanged.is_empty() && first.removed.is_empty());
+    assert_eq!(names(&h).len(), 10);
+
+    // Twice: nothing new, nothing changed (the listing pages past ten, so paging is exercised).
+    let second = p
+        .ensure_segments(NAME_PREFIX, &a)
+        .await
+        .expect("second run");
+    assert_eq!(
+        second,
+        Report {
+            unchanged: a.iter().map(|w| w.name.clone()).collect(),
+            ..Report::default()
+        }
+    );
+    assert_eq!(names(&h).len(), 10);
+
+    // A new margin changes every tier (the base tier ends where Bronze starts): updated in
+    // place, churn unchanged.
+    let thirty = wanted(&crm::segments(&crm::preset_a(3_000).unwrap(), &metric));
+    let third = p
+        .ensure_segments(NAME_PREFIX, &thirty)
+        .await
+        .expect("margin change");
+    assert_eq!(
+        (third.updated.len(), third.unchanged.len()),
+        (6, 3),
+        "{third:?}"
+    );
+    assert!(third.created.is_empty() && third.removed.is_empty());
+    let bronze = h
+        .klaviyo
+        .segments(ACCOUNT)
+        .into_iter()
+        .find(|(_, a)| a["name"].as_str().is_some_and(|n| n.contains("Bronze")))
+        .expect("bronze");
+    assert_eq!(
+        bronze.1["definition"]["condition_groups"][1]["conditions"][0]["measurement_filter"]["value"],
+        json!(333.34)
+    );
+
+    // Switching to Preset B: Bronze/Silver/Gold/Platinum redefined, New and VIP removed.
+    let b = wanted(&crm::segments(&crm::preset_b(), &metric));
+    let fourth = p.ensure_segments(NAME_PREFIX, &b).await.expect("preset B");
+    assert_eq!(fourth.removed.len(), 2, "{fourth:?}");
+    assert_eq!(fourth.updated.len(), 4, "{fourth:?}");
+    assert_eq!(names(&h).len(), 8);
+
+    // Removal: nothing of ours left, the merchant's segment untouched.
+    let removed = p.remove_segments(NAME_PREFIX).await.expect("remove");
+    assert_eq!(removed.removed.len(), 7);
+    let left = h.klaviyo.segments(ACCOUNT);
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].0, own_id);
+    assert_eq!(left[0].1, own["data"]["attributes"]);
+    let again = p.remove_segments(NAME_PREFIX).await.expect("remove again");
+    assert_eq!(again, Report::default());
+
+    assert!(
+        h.klaviyo.violations().is_empty(),
+        "{:#?}",
+        h.klaviyo.violations()
+    );
+}
+
+#[tokio::test]
+async fn an_account_without_orders_has_no_metric_yet_and_a_missing_scope_is_a_clear_error() {
+    let h = Harness::start().await;
+    let client = KlaviyoClient::new(h.klaviyo.base_url.clone());
+    let key = Secret::new(GOOD_KEY);
+    let p = Provisioner::new(&client, &key, deadline());
+    assert_eq!(p.metric_id("Placed Order").await.expect("metrics"), None);
+
+    let wrong = Secret::new("pk_not_connected");
+    let p = Provisioner::new(&client, &wrong, deadline());
+    let err = p.remove_segments(NAME_PREFIX).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            adapters::AdapterError::Unauthorized { status: 401, .. }
+        ),
+        "{err}"
+    );
+    // A name outside the prefix is never provisioned (it could not be found or removed again).
+    let p = Provisioner::new(&client, &key, deadline());
+    let stray = Wanted {
+        name: "Gold".into(),
+        definition: Value::Null,
+    };
+    assert!(p.ensure_segments(NAME_PREFIX, &[stray]).await.is_err());
+    assert!(p.ensure_segments("", &[]).await.is_err());
+    assert!(h.klaviyo.segments(ACCOUNT).is_empty());
+}
