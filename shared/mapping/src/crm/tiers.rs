@@ -251,6 +251,32 @@ mod tests {
         assert_eq!(a.tier_of(1_000_000 * SAR, 0), None);
     }
 
+    /// The README's worked example ("CRM in your Klaviyo"), step by step.
+    #[test]
+    fn readme_worked_example() {
+        let a = preset_a(DEFAULT_MARGIN_BP).unwrap();
+        let b = preset_b();
+        let mut spent = 0;
+        let mut orders = 0;
+        for (order, tier) in [
+            (450, "Bronze"),
+            (800, "Bronze"),
+            (900, "Silver"),
+            (700, "Silver"),
+            (1_300, "Gold"),
+        ] {
+            spent += order * SAR;
+            orders += 1;
+            assert_eq!(
+                a.tier_of(spent, orders),
+                Some(tier),
+                "after {orders} orders"
+            );
+            assert_eq!(b.tier_of(spent, orders), Some("Bronze"));
+        }
+        assert_eq!(a.tier_of(350 * SAR, 1), Some("New"));
+    }
+
     #[test]
     fn preset_b_boundaries() {
         let b = preset_b();
