@@ -7,8 +7,11 @@
 //! `sum` of `$value`), so membership is computed by Klaviyo from events it already holds: the
 //! app keeps no customer data to compute it.
 
+mod flows;
 mod segments;
 mod tiers;
+
+pub use flows::{FlowInputs, FlowSpec, SEND_AT, Waiting, flows};
 
 pub use segments::{SegmentSpec, churn_segments, segments, tier_segments};
 pub use tiers::{
