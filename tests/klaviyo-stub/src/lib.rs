@@ -17,6 +17,7 @@
 //! # }
 //! ```
 
+mod flows;
 mod jsonapi;
 mod model;
 mod ratelimit;
@@ -131,6 +132,11 @@ impl KlaviyoStub {
     /// assertions).
     pub fn segments(&self, account_id: &str) -> Vec<(String, Value)> {
         self.shared.state.lock().segments.of(account_id)
+    }
+
+    /// An account's flows as `(id, attributes as created)`, oldest first.
+    pub fn flows(&self, account_id: &str) -> Vec<(String, Value)> {
+        self.shared.state.lock().flows.of(account_id)
     }
 
     pub fn distinct_event_ids(&self) -> usize {

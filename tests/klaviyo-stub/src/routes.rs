@@ -312,6 +312,9 @@ fn operation(
         | "get_metrics" => {
             crate::segments::operation(&mut world, base_url, &account.id, op, target, body)
         }
+        "get_flows" | "create_flow" | "get_flow" | "delete_flow" => {
+            crate::flows::operation(&mut world, base_url, &account.id, op, target, body)
+        }
         other => not_found("the stub does not implement this operation")
             .violation(format!("operation {other} is not implemented by the stub")),
     }

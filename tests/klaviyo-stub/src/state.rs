@@ -50,6 +50,7 @@ pub(crate) struct World {
     /// only when asked for (load runs that attribute events to deliveries).
     pub landings: Option<HashMap<(String, String, String), Landing>>,
     pub segments: crate::segments::Segments,
+    pub flows: crate::flows::Flows,
 }
 
 pub(crate) struct State {

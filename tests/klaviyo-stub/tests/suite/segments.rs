@@ -1,4 +1,4 @@
-//! Segments and metrics: strict bodies, Klaviyo's answers and paging, one account's segments
+//! Segments, metrics and flows: strict bodies, Klaviyo's answers and paging, one account's segments
 //! invisible to another.
 
 use crate::common;
@@ -134,4 +134,41 @@ async fn metrics_are_the_event_names_received_with_stable_ids() {
         klaviyo_stub::metric_id("Placed Order"),
         klaviyo_stub::metric_id("Cancelled Order")
     );
+}
+
+#[tokio::test]
+async fn flows_are_created_as_drafts_listed_and_deleted() {
+    let stub = stub().await;
+    let flow = json!({"data": {"type": "flow", "attributes": {"name": "F", "definition": {
+        "triggers": [{"type": "metric", "id": "M1"}],
+        "actions": [{"type": "time-delay", "temporary_id": "a", "links": {"next": null},
+                     "data": {"unit": "hours", "value": 2}}],
+        "entry_action_id": "a"
+    }}}});
+    let (status, created) = send(&stub, "POST", "/api/flows", Some(&flow)).await;
+    assert_eq!(status, 201);
+    let created = created.expect("body");
+    assert_spec("POST", "/api/flows", 201, &created);
+    assert_eq!(created["data"]["attributes"]["status"], "draft");
+    let id = created["data"]["id"].as_str().expect("id").to_owned();
+    let (_, list) = send(&stub, "GET", "/api/flows?fields%5Bflow%5D=name", None).await;
+    let list = list.expect("body");
+    assert_spec("GET", "/api/flows", 200, &list);
+    assert_eq!(list["data"][0]["attributes"]["name"], "F");
+    let mut bad = flow.clone();
+    bad["data"]["attributes"]["definition"]["actions"][0]["data"]["unit"] = json!("weeks");
+    assert_eq!(send(&stub, "POST", "/api/flows", Some(&bad)).await.0, 400);
+    assert_eq!(
+        send(&stub, "DELETE", &format!("/api/flows/{id}"), None)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        send(&stub, "GET", &format!("/api/flows/{id}"), None)
+            .await
+            .0,
+        404
+    );
+    assert!(stub.flows("AbC123").is_empty());
 }
