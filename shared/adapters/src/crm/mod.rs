@@ -7,6 +7,8 @@
 //! The bodies come from the pure mapping crate; the functions join the two (this crate never
 //! imports mapping), so a resource here is just its name and definition.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -95,12 +97,23 @@ struct Kind {
     path: &'static str,
     /// `fields[...]` for the listing: the name and the definition are all that is compared.
     list_query: &'static str,
+    /// Whether a drifted definition is patched. Flows are not: Klaviyo's flow update changes
+    /// only the status, and a draft the merchant has edited or turned on is theirs to keep.
+    updatable: bool,
 }
 
 const SEGMENTS: Kind = Kind {
     resource: "segment",
     path: "/api/segments",
     list_query: "?fields%5Bsegment%5D=name,definition",
+    updatable: true,
+};
+
+const FLOWS: Kind = Kind {
+    resource: "flow",
+    path: "/api/flows",
+    list_query: "?fields%5Bflow%5D=name",
+    updatable: false,
 };
 
 /// One provisioning run against one account.
@@ -121,20 +134,7 @@ impl<'a> Provisioner<'a> {
     /// the one created through the API, which is ours.
     pub async fn metric_id(&self, name: &str) -> Result<Option<String>, AdapterError> {
         let metrics = self.list_all("/api/metrics").await?;
-        let named: Vec<&Value> = metrics
-            .iter()
-            .filter(|m| m.pointer("/attributes/name").and_then(Value::as_str) == Some(name))
-            .collect();
-        let by_api = named.iter().find(|m| {
-            m.pointer("/attributes/integration/category")
-                .and_then(Value::as_str)
-                .is_some_and(|c| c.eq_ignore_ascii_case("api"))
-        });
-        Ok(by_api
-            .or(named.first())
-            .and_then(|m| m.get("id"))
-            .and_then(Value::as_str)
-            .map(str::to_owned))
+        Ok(pick_metric(&metrics, name))
     }
 
     /// Makes the account's segments named with `prefix` exactly `wanted`: creates the missing,
@@ -152,6 +152,51 @@ impl<'a> Provisioner<'a> {
     /// Deletes every segment whose name starts with `prefix`, and nothing else.
     pub async fn remove_segments(&self, prefix: &str) -> Result<Report, AdapterError> {
         self.ensure(SEGMENTS, prefix, &[]).await
+    }
+
+    /// Creates the draft flows in `wanted` that the account lacks, leaves those it has (by
+    /// name, whatever the merchant changed in them) and removes flows of ours no longer
+    /// wanted. Klaviyo allows 100 flow creations a day per account, far above one run's.
+    pub async fn ensure_flows(
+        &self,
+        prefix: &str,
+        wanted: &[Wanted],
+    ) -> Result<Report, AdapterError> {
+        self.ensure(FLOWS, prefix, wanted).await
+    }
+
+    /// Deletes every flow whose name starts with `prefix`, and nothing else.
+    pub async fn remove_flows(&self, prefix: &str) -> Result<Report, AdapterError> {
+        self.ensure(FLOWS, prefix, &[]).await
+    }
+
+    /// Ids of the account's segments named with `prefix`, by name (the flows that a segment
+    /// triggers need its id).
+    pub async fn segment_ids(
+        &self,
+        prefix: &str,
+    ) -> Result<BTreeMap<String, String>, AdapterError> {
+        Ok(self
+            .existing(SEGMENTS, prefix)
+            .await?
+            .into_iter()
+            .map(|e| (e.name, e.id))
+            .collect())
+    }
+
+    /// Ids of the named metrics the account has (one listing); absent names have no event yet.
+    pub async fn metric_ids(
+        &self,
+        names: &[&str],
+    ) -> Result<BTreeMap<String, String>, AdapterError> {
+        let metrics = self.list_all("/api/metrics").await?;
+        let mut ids = BTreeMap::new();
+        for name in names {
+            if let Some(id) = pick_metric(&metrics, name) {
+                ids.insert((*name).to_owned(), id);
+            }
+        }
+        Ok(ids)
     }
 
     async fn ensure(
@@ -172,7 +217,9 @@ impl<'a> Provisioner<'a> {
             match ours.iter().position(|e| e.name == w.name) {
                 Some(i) => {
                     let e = ours.remove(i);
-                    if without_nulls(&e.definition) == without_nulls(&w.definition) {
+                    if !kind.updatable
+                        || without_nulls(&e.definition) == without_nulls(&w.definition)
+                    {
                         report.unchanged.push(w.name.clone());
                     } else {
                         let body = json!({"data": {"type": kind.resource, "id": e.id,
@@ -264,6 +311,25 @@ impl<'a> Provisioner<'a> {
     }
 }
 
+/// The id of the metric called `name`, preferring the one created through the API (ours)
+/// over another integration's of the same name.
+fn pick_metric(metrics: &[Value], name: &str) -> Option<String> {
+    let named: Vec<&Value> = metrics
+        .iter()
+        .filter(|m| m.pointer("/attributes/name").and_then(Value::as_str) == Some(name))
+        .collect();
+    let by_api = named.iter().find(|m| {
+        m.pointer("/attributes/integration/category")
+            .and_then(Value::as_str)
+            .is_some_and(|c| c.eq_ignore_ascii_case("api"))
+    });
+    by_api
+        .or(named.first())
+        .and_then(|m| m.get("id"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
 /// The `/api/…` path and query of an absolute `links.next` URL (the client adds its base).
 fn path_of(link: &str) -> Option<String> {
     let start = link.find("/api/")?;
@@ -301,6 +367,24 @@ mod tests {
             Some("/api/segments/?page%5Bcursor%5D=abc")
         );
         assert_eq!(path_of("https://evil.example/other"), None);
+    }
+
+    #[test]
+    fn our_metric_wins_over_another_integrations_of_the_same_name() {
+        let metrics = vec![
+            serde_json::json!({"id": "SHOP", "attributes": {"name": "Placed Order", "integration": {"category": "eCommerce"}}}),
+            serde_json::json!({"id": "OURS", "attributes": {"name": "Placed Order", "integration": {"category": "API"}}}),
+            serde_json::json!({"id": "X", "attributes": {"name": "Other"}}),
+        ];
+        assert_eq!(
+            pick_metric(&metrics, "Placed Order").as_deref(),
+            Some("OURS")
+        );
+        assert_eq!(
+            pick_metric(&metrics[..1], "Placed Order").as_deref(),
+            Some("SHOP")
+        );
+        assert_eq!(pick_metric(&metrics, "Missing"), None);
     }
 
     #[test]

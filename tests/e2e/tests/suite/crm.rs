@@ -174,3 +174,103 @@ async fn an_account_without_orders_has_no_metric_yet_and_a_missing_scope_is_a_cl
     assert!(p.ensure_segments("", &[]).await.is_err());
     assert!(h.klaviyo.segments(ACCOUNT).is_empty());
 }
+
+#[tokio::test]
+async fn draft_flows_are_created_once_and_removed_without_touching_the_merchants_own() {
+    let h = with_an_order().await;
+    let client = KlaviyoClient::new(h.klaviyo.base_url.clone());
+    let key = Secret::new(GOOD_KEY);
+    let p = Provisioner::new(&client, &key, deadline());
+
+    let own = json!({"data": {"type": "flow", "attributes": {"name": "My own welcome", "definition": {
+        "triggers": [{"type": "metric", "id": "M1"}],
+        "actions": [{"type": "time-delay", "temporary_id": "a", "links": {"next": null},
+                     "data": {"unit": "hours", "value": 1}}],
+        "entry_action_id": "a"}}}});
+    {
+        use adapters::crm::JsonApi;
+        client
+            .json(&key, "POST", "/api/flows", Some(&own), deadline())
+            .await
+            .expect("merchant's own flow");
+    }
+
+    // Segments first: the win-back and tier flows trigger on them.
+    let metric = p.metric_id("Placed Order").await.unwrap().expect("metric");
+    let ladder = crm::preset_a(crm::DEFAULT_MARGIN_BP).unwrap();
+    let segments = crm::segments(&ladder, &metric);
+    p.ensure_segments(NAME_PREFIX, &wanted(&segments))
+        .await
+        .expect("segments");
+    let by_name = p.segment_ids(NAME_PREFIX).await.expect("segment ids");
+    let inputs = crm::FlowInputs {
+        metrics: p
+            .metric_ids(&[
+                "Placed Order",
+                "Started Checkout",
+                "Delivered Order",
+                "Shipped Order",
+                "Out for Delivery",
+            ])
+            .await
+            .expect("metric ids"),
+        segments: segments
+            .iter()
+            .filter_map(|s| Some((s.key.clone(), by_name.get(&s.name)?.clone())))
+            .collect(),
+        timezone: "Asia/Riyadh".into(),
+    };
+    assert_eq!(inputs.segments.len(), 9);
+    let tiers = crm::tier_segments(&ladder, &metric);
+    let (flows, waiting) = crm::flows(&inputs, &tiers);
+    // Only Placed Order has reached this account: the cart, post-purchase and order-update
+    // flows wait for their first event.
+    assert_eq!(waiting.len(), 5, "{waiting:?}");
+    let want: Vec<Wanted> = flows
+        .iter()
+        .map(|f| Wanted {
+            name: f.name.clone(),
+            definition: f.definition.clone(),
+        })
+        .collect();
+    assert_eq!(want.len(), 2 + 3 + 6 + 1);
+
+    let first = p.ensure_flows(NAME_PREFIX, &want).await.expect("flows");
+    assert_eq!(first.created.len(), want.len(), "{first:?}");
+    let second = p
+        .ensure_flows(NAME_PREFIX, &want)
+        .await
+        .expect("flows again");
+    assert!(
+        second.created.is_empty() && second.removed.is_empty(),
+        "{second:?}"
+    );
+    assert_eq!(second.unchanged.len(), want.len());
+    let stored = h.klaviyo.flows(ACCOUNT);
+    assert_eq!(stored.len(), want.len() + 1);
+    // What Klaviyo holds is what was built: drafts, triggered by the account's own ids.
+    let gold = stored
+        .iter()
+        .find(|(_, a)| a["name"].as_str().is_some_and(|n| n.ends_with("Gold")))
+        .expect("gold tier flow");
+    let gold_segment = &inputs.segments["tier:Gold"];
+    assert_eq!(
+        gold.1["definition"]["triggers"][0]["id"],
+        json!(gold_segment)
+    );
+
+    let removed = p.remove_flows(NAME_PREFIX).await.expect("remove flows");
+    assert_eq!(removed.removed.len(), want.len());
+    let left = h.klaviyo.flows(ACCOUNT);
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].1, own["data"]["attributes"]);
+    p.remove_segments(NAME_PREFIX)
+        .await
+        .expect("remove segments");
+    assert!(h.klaviyo.segments(ACCOUNT).is_empty());
+    assert!(
+        h.klaviyo.violations().is_empty(),
+        "{:#?}",
+        h.klaviyo.violations()
+    );
+}
