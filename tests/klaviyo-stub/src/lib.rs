@@ -25,6 +25,7 @@ mod routes;
 mod segments;
 mod server;
 mod state;
+mod tags;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -137,6 +138,11 @@ impl KlaviyoStub {
     /// An account's flows as `(id, attributes as created)`, oldest first.
     pub fn flows(&self, account_id: &str) -> Vec<(String, Value)> {
         self.shared.state.lock().flows.of(account_id)
+    }
+
+    /// `(resource type, id)` of the flows and segments carrying the account's tag `name`.
+    pub fn tagged(&self, account_id: &str, name: &str) -> Vec<(String, String)> {
+        self.shared.state.lock().tags.tagged(account_id, name)
     }
 
     pub fn distinct_event_ids(&self) -> usize {

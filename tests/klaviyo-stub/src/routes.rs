@@ -312,6 +312,9 @@ fn operation(
         | "get_metrics" => {
             crate::segments::operation(&mut world, base_url, &account.id, op, target, body)
         }
+        "get_tags" | "create_tag" | "tag_flows" | "tag_segments" => {
+            crate::tags::operation(&mut world, base_url, &account.id, op, target, body)
+        }
         "get_flows" | "create_flow" | "get_flow" | "delete_flow" => {
             crate::flows::operation(&mut world, base_url, &account.id, op, target, body)
         }

@@ -51,6 +51,7 @@ pub(crate) struct World {
     pub landings: Option<HashMap<(String, String, String), Landing>>,
     pub segments: crate::segments::Segments,
     pub flows: crate::flows::Flows,
+    pub tags: crate::tags::Tags,
 }
 
 pub(crate) struct State {

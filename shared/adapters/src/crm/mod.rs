@@ -26,7 +26,14 @@ pub const CRM_SCOPES: &[&str] = &[
     "segments:write",
     "flows:read",
     "flows:write",
+    "tags:read",
+    "tags:write",
 ];
+
+/// The Klaviyo tag on everything the app creates, so the merchant can filter for it in
+/// Klaviyo's lists. A label only: a re-run finds the app's resources by name prefix, which
+/// a merchant removing the tag does not change.
+pub const APP_TAG: &str = "Salla app";
 
 /// Klaviyo's answer body, for the calls that need it.
 #[async_trait]
@@ -100,6 +107,8 @@ struct Kind {
     /// Whether a drifted definition is patched. Flows are not: Klaviyo's flow update changes
     /// only the status, and a draft the merchant has edited or turned on is theirs to keep.
     updatable: bool,
+    /// The tag relationship path segment (`/api/tags/{id}/relationships/<this>`).
+    tag_relationship: &'static str,
 }
 
 const SEGMENTS: Kind = Kind {
@@ -107,6 +116,7 @@ const SEGMENTS: Kind = Kind {
     path: "/api/segments",
     list_query: "?fields%5Bsegment%5D=name,definition",
     updatable: true,
+    tag_relationship: "segments",
 };
 
 const FLOWS: Kind = Kind {
@@ -114,6 +124,7 @@ const FLOWS: Kind = Kind {
     path: "/api/flows",
     list_query: "?fields%5Bflow%5D=name",
     updatable: false,
+    tag_relationship: "flows",
 };
 
 /// One provisioning run against one account.
@@ -213,6 +224,7 @@ impl<'a> Provisioner<'a> {
         }
         let mut ours = self.existing(kind, prefix).await?;
         let mut report = Report::default();
+        let mut created_ids = Vec::new();
         for w in wanted {
             match ours.iter().position(|e| e.name == w.name) {
                 Some(i) => {
@@ -234,12 +246,24 @@ impl<'a> Provisioner<'a> {
                 None => {
                     let body = json!({"data": {"type": kind.resource,
                         "attributes": {"name": w.name, "definition": w.definition}}});
-                    self.api
+                    let answer = self
+                        .api
                         .json(self.key, "POST", kind.path, Some(&body), self.deadline)
                         .await?;
+                    if let Some(id) = answer.pointer("/data/id").and_then(Value::as_str) {
+                        created_ids.push(json!({"type": kind.resource, "id": id}));
+                    }
                     report.created.push(w.name.clone());
                 }
             }
+        }
+        if !created_ids.is_empty() {
+            let tag = self.app_tag().await?;
+            let path = format!("/api/tags/{tag}/relationships/{}", kind.tag_relationship);
+            let body = json!({ "data": created_ids });
+            self.api
+                .json(self.key, "POST", &path, Some(&body), self.deadline)
+                .await?;
         }
         // Ours and not wanted (including a second copy of a wanted name, left by two runs at
         // once): removed.
@@ -257,6 +281,31 @@ impl<'a> Provisioner<'a> {
             }
         }
         Ok(report)
+    }
+
+    /// The id of the account's [`APP_TAG`], created on first use.
+    async fn app_tag(&self) -> Result<String, AdapterError> {
+        let path = format!(
+            "/api/tags?filter=equals(name,%22{}%22)",
+            APP_TAG.replace(' ', "%20")
+        );
+        let found = self.list_all(&path).await?;
+        let existing = found
+            .iter()
+            .find(|t| t.pointer("/attributes/name").and_then(Value::as_str) == Some(APP_TAG));
+        if let Some(id) = existing.and_then(|t| t.get("id")).and_then(Value::as_str) {
+            return Ok(id.to_owned());
+        }
+        let body = json!({"data": {"type": "tag", "attributes": {"name": APP_TAG}}});
+        let created = self
+            .api
+            .json(self.key, "POST", "/api/tags", Some(&body), self.deadline)
+            .await?;
+        created
+            .pointer("/data/id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| bad("a created tag has no id"))
     }
 
     async fn existing(&self, kind: Kind, prefix: &str) -> Result<Vec<Existing>, AdapterError> {

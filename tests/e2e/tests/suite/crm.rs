@@ -83,6 +83,13 @@ async fn tiers_and_churn_are_provisioned_once_updated_on_change_and_removed_clea
     assert_eq!(first.created.len(), 9, "{first:?}");
     assert!(first.updated.is_empty() && first.unchanged.is_empty() && first.removed.is_empty());
     assert_eq!(names(&h).len(), 10);
+    let tagged = h.klaviyo.tagged(ACCOUNT, adapters::crm::APP_TAG);
+    assert_eq!(tagged.len(), 9, "every segment of ours is tagged");
+    assert!(
+        tagged
+            .iter()
+            .all(|(kind, id)| kind == "segment" && *id != own_id)
+    );
 
     // Twice: nothing new, nothing changed (the listing pages past ten, so paging is exercised).
     let second = p
@@ -246,6 +253,24 @@ async fn draft_flows_are_created_once_and_removed_without_touching_the_merchants
         "{second:?}"
     );
     assert_eq!(second.unchanged.len(), want.len());
+    let tagged = h.klaviyo.tagged(ACCOUNT, adapters::crm::APP_TAG);
+    assert_eq!(
+        tagged.iter().filter(|(kind, _)| kind == "flow").count(),
+        want.len(),
+        "every flow of ours is tagged, once"
+    );
+    {
+        use adapters::crm::JsonApi;
+        let tags = client
+            .json(&key, "GET", "/api/tags", None, deadline())
+            .await
+            .expect("tags");
+        assert_eq!(
+            tags["data"].as_array().map(Vec::len),
+            Some(1),
+            "one app tag, reused"
+        );
+    }
     let stored = h.klaviyo.flows(ACCOUNT);
     assert_eq!(stored.len(), want.len() + 1);
     // What Klaviyo holds is what was built: drafts, triggered by the account's own ids.

@@ -172,3 +172,48 @@ async fn flows_are_created_as_drafts_listed_and_deleted() {
     );
     assert!(stub.flows("AbC123").is_empty());
 }
+
+#[tokio::test]
+async fn tags_are_found_by_name_created_and_attached() {
+    let stub = stub().await;
+    let (_, none) = send(
+        &stub,
+        "GET",
+        "/api/tags?filter=equals(name,%22Salla%20app%22)",
+        None,
+    )
+    .await;
+    assert_eq!(none.expect("body")["data"], json!([]));
+    let tag = json!({"data": {"type": "tag", "attributes": {"name": "Salla app"}}});
+    let (status, created) = send(&stub, "POST", "/api/tags", Some(&tag)).await;
+    assert_eq!(status, 201);
+    let created = created.expect("body");
+    assert_spec("POST", "/api/tags", 201, &created);
+    let id = created["data"]["id"].as_str().expect("id").to_owned();
+    let other = json!({"data": {"type": "tag", "attributes": {"name": "Other"}}});
+    send(&stub, "POST", "/api/tags", Some(&other)).await;
+    let (_, found) = send(
+        &stub,
+        "GET",
+        "/api/tags?filter=equals(name,%22Salla%20app%22)",
+        None,
+    )
+    .await;
+    let found = found.expect("body");
+    assert_spec("GET", "/api/tags", 200, &found);
+    assert_eq!(found["data"].as_array().map(Vec::len), Some(1));
+    let link = json!({"data": [{"type": "flow", "id": "FLW001"}]});
+    let (status, _) = send(
+        &stub,
+        "POST",
+        &format!("/api/tags/{id}/relationships/flows"),
+        Some(&link),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        stub.tagged("AbC123", "Salla app"),
+        [("flow".to_owned(), "FLW001".to_owned())]
+    );
+    assert!(stub.tagged("AbC123", "Other").is_empty());
+}
