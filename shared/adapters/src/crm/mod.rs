@@ -8,6 +8,8 @@
 //! imports mapping), so a resource here is just its name and definition.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -127,16 +129,63 @@ const FLOWS: Kind = Kind {
     tag_relationship: "flows",
 };
 
-/// One provisioning run against one account.
+/// Klaviyo allows one segment or flow create/update a second per account (burst), 15 a
+/// minute and 100 a day: writes are spaced by this much rather than answered by 429s. A full
+/// run (9 segments, up to 18 flows) therefore takes half a minute; give it a deadline to match.
+pub const WRITE_GAP: Duration = Duration::from_millis(1_100);
+
+/// One provisioning run against one account. A run that stops part-way (Klaviyo busy, the
+/// deadline) is simply run again: it picks up what exists and creates the rest.
 pub struct Provisioner<'a> {
     api: &'a dyn JsonApi,
     key: &'a Secret,
     deadline: Instant,
+    last_write: Mutex<Option<Instant>>,
+    write_gap: Duration,
 }
 
 impl<'a> Provisioner<'a> {
     pub fn new(api: &'a dyn JsonApi, key: &'a Secret, deadline: Instant) -> Self {
-        Self { api, key, deadline }
+        Self {
+            api,
+            key,
+            deadline,
+            last_write: Mutex::new(None),
+            write_gap: WRITE_GAP,
+        }
+    }
+
+    /// Another spacing between writes (tests of the logic, against a stub without limits).
+    pub fn with_write_gap(mut self, gap: Duration) -> Self {
+        self.write_gap = gap;
+        self
+    }
+
+    /// A create or update of a segment or flow, spaced [`WRITE_GAP`] from the previous one.
+    async fn write(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, AdapterError> {
+        let previous = *self.last_write.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(at) = previous.map(|p| p + self.write_gap)
+            && at > Instant::now()
+        {
+            if at >= self.deadline {
+                return Err(AdapterError::Unavailable {
+                    service: Service::Klaviyo,
+                    detail: "the next write would pass the deadline".into(),
+                });
+            }
+            tokio::time::sleep_until(at).await;
+        }
+        let answer = self
+            .api
+            .json(self.key, method, path, Some(body), self.deadline)
+            .await;
+        *self.last_write.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        answer
     }
 
     /// The id of the account's metric called `name` (our "Placed Order"). Klaviyo creates a
@@ -237,19 +286,14 @@ impl<'a> Provisioner<'a> {
                         let body = json!({"data": {"type": kind.resource, "id": e.id,
                             "attributes": {"name": w.name, "definition": w.definition}}});
                         let path = format!("{}/{}", kind.path, e.id);
-                        self.api
-                            .json(self.key, "PATCH", &path, Some(&body), self.deadline)
-                            .await?;
+                        self.write("PATCH", &path, &body).await?;
                         report.updated.push(w.name.clone());
                     }
                 }
                 None => {
                     let body = json!({"data": {"type": kind.resource,
                         "attributes": {"name": w.name, "definition": w.definition}}});
-                    let answer = self
-                        .api
-                        .json(self.key, "POST", kind.path, Some(&body), self.deadline)
-                        .await?;
+                    let answer = self.write("POST", kind.path, &body).await?;
                     if let Some(id) = answer.pointer("/data/id").and_then(Value::as_str) {
                         created_ids.push(json!({"type": kind.resource, "id": id}));
                     }

@@ -47,6 +47,12 @@ fn deadline() -> Instant {
     Instant::now() + Duration::from_secs(10)
 }
 
+/// A provisioner for the tests of what is created: the stub enforces no limits here, so
+/// writes are not spaced (the limits have their own test below).
+fn provisioner<'a>(client: &'a KlaviyoClient, key: &'a Secret) -> Provisioner<'a> {
+    Provisioner::new(client, key, deadline()).with_write_gap(Duration::ZERO)
+}
+
 #[tokio::test]
 async fn tiers_and_churn_are_provisioned_once_updated_on_change_and_removed_cleanly() {
     let h = with_an_order().await;
@@ -67,7 +73,7 @@ async fn tiers_and_churn_are_provisioned_once_updated_on_change_and_removed_clea
         created["data"]["id"].as_str().expect("id").to_owned()
     };
 
-    let p = Provisioner::new(&client, &key, deadline());
+    let p = provisioner(&client, &key);
     let metric = p
         .metric_id(mapping::metrics::PLACED_ORDER)
         .await
@@ -158,11 +164,11 @@ async fn an_account_without_orders_has_no_metric_yet_and_a_missing_scope_is_a_cl
     let h = Harness::start().await;
     let client = KlaviyoClient::new(h.klaviyo.base_url.clone());
     let key = Secret::new(GOOD_KEY);
-    let p = Provisioner::new(&client, &key, deadline());
+    let p = provisioner(&client, &key);
     assert_eq!(p.metric_id("Placed Order").await.expect("metrics"), None);
 
     let wrong = Secret::new("pk_not_connected");
-    let p = Provisioner::new(&client, &wrong, deadline());
+    let p = provisioner(&client, &wrong);
     let err = p.remove_segments(NAME_PREFIX).await.unwrap_err();
     assert!(
         matches!(
@@ -172,7 +178,7 @@ async fn an_account_without_orders_has_no_metric_yet_and_a_missing_scope_is_a_cl
         "{err}"
     );
     // A name outside the prefix is never provisioned (it could not be found or removed again).
-    let p = Provisioner::new(&client, &key, deadline());
+    let p = provisioner(&client, &key);
     let stray = Wanted {
         name: "Gold".into(),
         definition: Value::Null,
@@ -187,7 +193,7 @@ async fn draft_flows_are_created_once_and_removed_without_touching_the_merchants
     let h = with_an_order().await;
     let client = KlaviyoClient::new(h.klaviyo.base_url.clone());
     let key = Secret::new(GOOD_KEY);
-    let p = Provisioner::new(&client, &key, deadline());
+    let p = provisioner(&client, &key);
 
     let own = json!({"data": {"type": "flow", "attributes": {"name": "My own welcome", "definition": {
         "triggers": [{"type": "metric", "id": "M1"}],
@@ -293,6 +299,57 @@ async fn draft_flows_are_created_once_and_removed_without_touching_the_merchants
         .await
         .expect("remove segments");
     assert!(h.klaviyo.segments(ACCOUNT).is_empty());
+    assert!(
+        h.klaviyo.violations().is_empty(),
+        "{:#?}",
+        h.klaviyo.violations()
+    );
+}
+
+/// With Klaviyo's own limits on (segment create: 1/s burst, 15/min), a full run of nine
+/// segments goes through without a single 429: writes are spaced, not retried.
+#[tokio::test]
+async fn provisioning_stays_inside_klaviyos_write_limits() {
+    let h = with_an_order().await;
+    h.klaviyo
+        .set_rate_limits(klaviyo_stub::RateLimitMode::Klaviyo);
+    let client = KlaviyoClient::new(h.klaviyo.base_url.clone());
+    let key = Secret::new(GOOD_KEY);
+    let p = Provisioner::new(&client, &key, Instant::now() + Duration::from_secs(30));
+    let metric = p.metric_id("Placed Order").await.unwrap().expect("metric");
+    let all = wanted(&crm::segments(&crm::preset_b(), &metric));
+    let started = Instant::now();
+    let report = p
+        .ensure_segments(NAME_PREFIX, &all)
+        .await
+        .expect("provisioned");
+    assert_eq!(report.created.len(), 7);
+    assert_eq!(
+        h.klaviyo.stats().throttled,
+        0,
+        "{:?}",
+        h.klaviyo.stats().throttled_by
+    );
+    assert!(started.elapsed() >= adapters::crm::WRITE_GAP * 6);
+
+    // A deadline too short for the next write ends the run cleanly; a re-run finishes it.
+    p.remove_segments(NAME_PREFIX).await.expect("remove");
+    let short = Provisioner::new(&client, &key, Instant::now() + Duration::from_millis(1_500));
+    let err = short.ensure_segments(NAME_PREFIX, &all).await.unwrap_err();
+    assert!(
+        matches!(err, adapters::AdapterError::Unavailable { .. }),
+        "{err}"
+    );
+    let partial = names(&h).len();
+    assert!((1..7).contains(&partial), "{partial}");
+    let resumed = Provisioner::new(&client, &key, Instant::now() + Duration::from_secs(30));
+    let rest = resumed
+        .ensure_segments(NAME_PREFIX, &all)
+        .await
+        .expect("resumed");
+    assert_eq!(rest.created.len() + rest.unchanged.len(), 7);
+    assert_eq!(rest.unchanged.len(), partial);
+    assert_eq!(names(&h).len(), 7);
     assert!(
         h.klaviyo.violations().is_empty(),
         "{:#?}",
