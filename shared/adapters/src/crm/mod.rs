@@ -259,11 +259,41 @@ impl<'a> Provisioner<'a> {
         Ok(ids)
     }
 
+    /// What [`Provisioner::ensure_segments`] would do, without changing anything (the app
+    /// page's preview).
+    pub async fn preview_segments(
+        &self,
+        prefix: &str,
+        wanted: &[Wanted],
+    ) -> Result<Report, AdapterError> {
+        self.run(SEGMENTS, prefix, wanted, false).await
+    }
+
+    /// What [`Provisioner::ensure_flows`] would do, without changing anything.
+    pub async fn preview_flows(
+        &self,
+        prefix: &str,
+        wanted: &[Wanted],
+    ) -> Result<Report, AdapterError> {
+        self.run(FLOWS, prefix, wanted, false).await
+    }
+
     async fn ensure(
         &self,
         kind: Kind,
         prefix: &str,
         wanted: &[Wanted],
+    ) -> Result<Report, AdapterError> {
+        self.run(kind, prefix, wanted, true).await
+    }
+
+    /// Compares the account with `wanted` and, when `apply`, makes them equal.
+    async fn run(
+        &self,
+        kind: Kind,
+        prefix: &str,
+        wanted: &[Wanted],
+        apply: bool,
     ) -> Result<Report, AdapterError> {
         if prefix.is_empty() || wanted.iter().any(|w| !w.name.starts_with(prefix)) {
             // An empty prefix would make every resource in the account "ours".
@@ -273,15 +303,20 @@ impl<'a> Provisioner<'a> {
         }
         let mut ours = self.existing(kind, prefix).await?;
         let mut report = Report::default();
-        let mut created_ids = Vec::new();
+        // Every wanted resource that exists after the run, tagged in one call at the end; a
+        // run cut short leaves some untagged, and the next run tags them.
+        let mut ids = Vec::new();
         for w in wanted {
             match ours.iter().position(|e| e.name == w.name) {
                 Some(i) => {
                     let e = ours.remove(i);
+                    ids.push(json!({"type": kind.resource, "id": e.id}));
                     if !kind.updatable
                         || without_nulls(&e.definition) == without_nulls(&w.definition)
                     {
                         report.unchanged.push(w.name.clone());
+                    } else if !apply {
+                        report.updated.push(w.name.clone());
                     } else {
                         let body = json!({"data": {"type": kind.resource, "id": e.id,
                             "attributes": {"name": w.name, "definition": w.definition}}});
@@ -290,21 +325,26 @@ impl<'a> Provisioner<'a> {
                         report.updated.push(w.name.clone());
                     }
                 }
+                None if !apply => report.created.push(w.name.clone()),
                 None => {
                     let body = json!({"data": {"type": kind.resource,
                         "attributes": {"name": w.name, "definition": w.definition}}});
                     let answer = self.write("POST", kind.path, &body).await?;
                     if let Some(id) = answer.pointer("/data/id").and_then(Value::as_str) {
-                        created_ids.push(json!({"type": kind.resource, "id": id}));
+                        ids.push(json!({"type": kind.resource, "id": id}));
                     }
                     report.created.push(w.name.clone());
                 }
             }
         }
-        if !created_ids.is_empty() {
+        if !apply {
+            report.removed = ours.into_iter().map(|e| e.name).collect();
+            return Ok(report);
+        }
+        if !ids.is_empty() {
             let tag = self.app_tag().await?;
             let path = format!("/api/tags/{tag}/relationships/{}", kind.tag_relationship);
-            let body = json!({ "data": created_ids });
+            let body = json!({ "data": ids });
             self.api
                 .json(self.key, "POST", &path, Some(&body), self.deadline)
                 .await?;

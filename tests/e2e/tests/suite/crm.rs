@@ -85,6 +85,11 @@ async fn tiers_and_churn_are_provisioned_once_updated_on_change_and_removed_clea
     let a = wanted(&crm::segments(&ladder, &metric));
     assert_eq!(a.len(), 9, "6 tiers and 3 churn segments");
 
+    // The preview says what a run would do and changes nothing.
+    let preview = p.preview_segments(NAME_PREFIX, &a).await.expect("preview");
+    assert_eq!(preview.created.len(), 9, "{preview:?}");
+    assert_eq!(names(&h).len(), 1, "a preview writes nothing");
+
     let first = p.ensure_segments(NAME_PREFIX, &a).await.expect("first run");
     assert_eq!(first.created.len(), 9, "{first:?}");
     assert!(first.updated.is_empty() && first.unchanged.is_empty() && first.removed.is_empty());
@@ -137,6 +142,15 @@ async fn tiers_and_churn_are_provisioned_once_updated_on_change_and_removed_clea
 
     // Switching to Preset B: Bronze/Silver/Gold/Platinum redefined, New and VIP removed.
     let b = wanted(&crm::segments(&crm::preset_b(), &metric));
+    let preview = p
+        .preview_segments(NAME_PREFIX, &b)
+        .await
+        .expect("preview B");
+    assert_eq!(
+        (preview.updated.len(), preview.removed.len()),
+        (4, 2),
+        "{preview:?}"
+    );
     let fourth = p.ensure_segments(NAME_PREFIX, &b).await.expect("preset B");
     assert_eq!(fourth.removed.len(), 2, "{fourth:?}");
     assert_eq!(fourth.updated.len(), 4, "{fourth:?}");
@@ -248,6 +262,8 @@ async fn draft_flows_are_created_once_and_removed_without_touching_the_merchants
         .collect();
     assert_eq!(want.len(), 2 + 3 + 6 + 1);
 
+    let preview = p.preview_flows(NAME_PREFIX, &want).await.expect("preview");
+    assert_eq!(preview.created.len(), want.len());
     let first = p.ensure_flows(NAME_PREFIX, &want).await.expect("flows");
     assert_eq!(first.created.len(), want.len(), "{first:?}");
     let second = p
