@@ -299,6 +299,40 @@ mod tests {
         assert_eq!(tiers_of(&segs, &all_time(500, 1e7)), ["tier:VIP"]);
     }
 
+    proptest::proptest! {
+        /// For any totals and any valid ladder, the definitions put a customer who ordered in
+        /// exactly one tier, the one `tier_of` names, and one who never ordered in none.
+        #[test]
+        fn every_customer_is_in_exactly_the_tier_tier_of_names(
+            orders in 0u32..60,
+            spent_minor in 0u64..3_000_000,
+            margin_bp in 100u32..=10_000,
+            steps in proptest::collection::vec((1u32..5, 1u64..500_000), 1..=5),
+        ) {
+            let mut acc = (0u32, 0u64);
+            let thresholds: Vec<TierThreshold> = steps
+                .iter()
+                .map(|(o, s)| {
+                    acc = (acc.0 + o, acc.1 + s);
+                    TierThreshold { min_spent_minor: Some(acc.1), min_orders: acc.0 }
+                })
+                .collect();
+            let ladders = [
+                preset_a(margin_bp).unwrap(),
+                preset_b(),
+                custom_ladder(OrderWindow::AllTime, &thresholds).unwrap(),
+            ];
+            let spent = spent_minor as f64 / 100.0;
+            for ladder in &ladders {
+                let segs = tier_segments(ladder, METRIC);
+                let c = all_time(orders, spent);
+                let expected: Vec<String> =
+                    ladder.tier_of(spent_minor, orders).map(|t| format!("tier:{t}")).into_iter().collect();
+                proptest::prop_assert_eq!(tiers_of(&segs, &c), expected);
+            }
+        }
+    }
+
     #[test]
     fn preset_b_counts_the_last_12_months_only() {
         let segs = tier_segments(&preset_b(), METRIC);
