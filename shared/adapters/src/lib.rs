@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod cod;
 pub mod config;
+pub mod crm;
 pub mod deadline;
 pub mod error;
 pub mod health;

@@ -21,6 +21,7 @@
 //! assert_eq!(action, mapping::Action::Uninstalled);
 //! ```
 
+pub mod crm;
 mod error;
 mod history;
 mod klaviyo;

@@ -17,14 +17,17 @@
 //! # }
 //! ```
 
+mod flows;
 mod jsonapi;
 mod mapped_metrics;
 mod model;
 mod profiles_merge;
 mod ratelimit;
 mod routes;
+mod segments;
 mod server;
 mod state;
+mod tags;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +40,7 @@ use tokio::task::JoinHandle;
 pub use model::{Fault, Landing, Recorded, StubAccount, StubStats};
 pub use ratelimit::RateLimitMode;
 pub use routes::REVISION;
+pub use segments::metric_id;
 use server::Shared;
 use state::{QueuedFault, State};
 
@@ -127,6 +131,22 @@ impl KlaviyoStub {
     }
 
     /// Distinct (profile, metric name, unique_id): Klaviyo's event dedup key.
+    /// An account's segments as `(id, attributes)`, oldest first (the CRM provisioning's
+    /// assertions).
+    pub fn segments(&self, account_id: &str) -> Vec<(String, Value)> {
+        self.shared.state.lock().segments.of(account_id)
+    }
+
+    /// An account's flows as `(id, attributes as created)`, oldest first.
+    pub fn flows(&self, account_id: &str) -> Vec<(String, Value)> {
+        self.shared.state.lock().flows.of(account_id)
+    }
+
+    /// `(resource type, id)` of the flows and segments carrying the account's tag `name`.
+    pub fn tagged(&self, account_id: &str, name: &str) -> Vec<(String, String)> {
+        self.shared.state.lock().tags.tagged(account_id, name)
+    }
+
     pub fn distinct_event_ids(&self) -> usize {
         self.shared.state.lock().event_keys.len()
     }

@@ -241,7 +241,7 @@ fn answer_inner(
             a.violations = violations.iter().map(ToString::to_string).collect();
             a
         }
-        Ok(()) => operation(state, base_url, &account, &op, body.as_ref()),
+        Ok(()) => operation(state, base_url, &account, &op, &req.target, body.as_ref()),
     };
     answer.operation_id = op.operation_id.clone();
     answer.parsed_body = body;
@@ -295,6 +295,7 @@ fn operation(
     base_url: &str,
     account: &StubAccount,
     op: &OperationMatch,
+    target: &str,
     body: Option<&Value>,
 ) -> Answer {
     let empty = Value::Null;
@@ -318,6 +319,15 @@ fn operation(
             crate::profiles_merge::get_profile(&world, base_url, op.param("id").unwrap_or_default())
         }
         "merge_profiles" => crate::profiles_merge::merge(&mut world, base_url, body),
+        "get_segments" | "create_segment" | "get_segment" | "update_segment" | "delete_segment" => {
+            crate::segments::operation(&mut world, base_url, &account.id, op, target, body)
+        }
+        "get_tags" | "create_tag" | "tag_flows" | "tag_segments" => {
+            crate::tags::operation(&mut world, base_url, &account.id, op, target, body)
+        }
+        "get_flows" | "create_flow" | "get_flow" | "delete_flow" => {
+            crate::flows::operation(&mut world, base_url, &account.id, op, target, body)
+        }
         other => not_found("the stub does not implement this operation")
             .violation(format!("operation {other} is not implemented by the stub")),
     }

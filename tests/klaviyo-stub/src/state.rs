@@ -51,6 +51,9 @@ pub(crate) struct World {
     pub landings: Option<HashMap<(String, String, String), Landing>>,
     /// Metrics of other integrations and the account's metric mapping.
     pub mapping: crate::mapped_metrics::MappingWorld,
+    pub segments: crate::segments::Segments,
+    pub flows: crate::flows::Flows,
+    pub tags: crate::tags::Tags,
 }
 
 pub(crate) struct State {

@@ -364,7 +364,7 @@ impl<'a> Walker<'a> {
             ));
             // The closest alternative's complaints are usually the useful ones.
             out.extend(best.unwrap_or_default());
-        } else if exactly_one && matched.len() > 1 {
+        } else if exactly_one && matched.len() > 1 && !numeric_union(branches, &matched) {
             out.push(self.violation(
                 ptr,
                 format!("matches more than one oneOf alternative ({matched:?})"),
@@ -454,4 +454,19 @@ fn json_eq(a: &Value, b: &Value) -> bool {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
         _ => a == b,
     }
+}
+
+/// Klaviyo's spec writes "int or float" as `oneOf: [{type: integer}, {type: number}]`; every
+/// whole number matches both, which strict `oneOf` would refuse though Klaviyo means either.
+/// Two matches are accepted when every matched branch is a bare numeric type.
+fn numeric_union(branches: &[Value], matched: &[usize]) -> bool {
+    matched.iter().all(|&i| {
+        branches[i].as_object().is_some_and(|b| {
+            b.keys().all(|k| k == "type" || k == "description")
+                && matches!(
+                    b.get("type").and_then(Value::as_str),
+                    Some("integer" | "number")
+                )
+        })
+    })
 }

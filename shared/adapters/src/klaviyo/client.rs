@@ -192,7 +192,7 @@ impl KlaviyoApi for KlaviyoClient {
 }
 
 impl KlaviyoClient {
-    async fn call_raw(
+    pub(crate) async fn call_raw(
         &self,
         key: &Secret,
         method: Method,

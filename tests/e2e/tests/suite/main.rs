@@ -4,6 +4,7 @@
 mod bad_input;
 mod browser;
 mod cod_page;
+mod crm;
 mod faults_aws;
 mod intake;
 mod lifecycle;

@@ -7,4 +7,5 @@ mod bin;
 mod faults;
 mod ratelimits;
 mod routes;
+mod segments;
 mod throughput;

@@ -368,3 +368,21 @@ fn load_and_validation_timings_are_reported() {
         "spec-check: load stable.json {load:?}; validate create-event body {per_body:?} each"
     );
 }
+
+/// Klaviyo's numeric filters take `oneOf: [integer, number]`: a whole number matches both
+/// alternatives and is still one valid value; a string is still refused.
+#[test]
+fn an_integer_or_number_union_takes_whole_numbers() {
+    let segment = |value: Value| {
+        json!({"data": {"type": "segment", "attributes": {"name": "n", "definition": {
+            "condition_groups": [{"conditions": [{
+                "type": "profile-metric", "metric_id": "M1", "measurement": "count",
+                "measurement_filter": {"type": "numeric", "operator": "equals", "value": value},
+                "timeframe_filter": {"type": "date", "operator": "alltime"}
+            }]}]
+        }}}})
+    };
+    assert_valid("POST", "/api/segments", &segment(json!(3)));
+    assert_valid("POST", "/api/segments", &segment(json!(3.5)));
+    assert!(!errors("POST", "/api/segments", &segment(json!("3"))).is_empty());
+}

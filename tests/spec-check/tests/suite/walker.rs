@@ -130,10 +130,23 @@ fn cyclic_refs_end_in_an_error_not_a_stack_overflow() {
 
 #[test]
 fn one_of_with_two_matches_is_rejected() {
+    let spec =
+        spec_with(json!({"oneOf": [{"type": "string"}, {"type": "string", "maxLength": 3}]}));
+    assert_eq!(check(&spec, json!("long")), Ok(()));
+    let errs = check(&spec, json!("ab")).unwrap_err();
+    assert!(errs[0].contains("more than one oneOf"), "{errs:?}");
+}
+
+/// Klaviyo's "int or float" (`oneOf: [number, integer]`) takes a whole number, which matches
+/// both; a bounded numeric branch is not a bare type and still counts as a second match.
+#[test]
+fn one_of_integer_or_number_takes_whole_numbers() {
     let spec = spec_with(json!({"oneOf": [{"type": "number"}, {"type": "integer"}]}));
     assert_eq!(check(&spec, json!(1.5)), Ok(()));
-    let errs = check(&spec, json!(2)).unwrap_err();
-    assert!(errs[0].contains("more than one oneOf"), "{errs:?}");
+    assert_eq!(check(&spec, json!(2)), Ok(()));
+    let bounded =
+        spec_with(json!({"oneOf": [{"type": "number"}, {"type": "integer", "maximum": 5}]}));
+    assert!(check(&bounded, json!(2)).is_err());
 }
 
 #[test]
