@@ -22,6 +22,8 @@ pub struct Deps {
     pub embedded: Option<Arc<dyn EmbeddedTokens>>,
     /// The one origin allowed to frame the page (Salla's dashboard).
     pub dashboard_origin: String,
+    /// Where a saved key that completes the store's connection queues its first import.
+    pub history: adapters::history::start::HistoryStart,
 }
 
 impl Deps {
@@ -40,6 +42,7 @@ impl Deps {
                 )) as Arc<dyn EmbeddedTokens>
             }),
             dashboard_origin: config.salla_dashboard_origin.clone(),
+            history: adapters::history::start::HistoryStart::from_env(),
         })
     }
 

@@ -127,6 +127,7 @@ pub fn deps_counting() -> (
         handoffs: Arc::new(adapters::once::memory::MemorySpentMarks::new()),
         embedded: Some(Arc::new(FakeEmbedded::default())),
         dashboard_origin: adapters::web::SALLA_DASHBOARD_ORIGIN.into(),
+        history: Default::default(),
     };
     (deps, keys, calls)
 }

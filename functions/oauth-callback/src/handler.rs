@@ -112,6 +112,7 @@ mod tests {
             session_secret: Secret::new(SECRET),
             onboarding_url: "https://onboarding.example/?x=1".into(),
             redirect_uri: String::new(),
+            history: Default::default(),
         };
         (deps, keys)
     }

@@ -52,6 +52,9 @@ pub struct Deps {
     /// Signs the confirm/cancel links a COD order's Placed Order carries; `None` when the
     /// confirmation page is not configured.
     pub cod_links: Option<adapters::cod::link::LinkIssuer>,
+    /// Where a connected store's first import and a marked store's repair are queued
+    /// (`HISTORY_QUEUE_URL`); disabled without it.
+    pub history: adapters::history::start::HistoryStart,
 }
 
 impl Deps {
@@ -91,6 +94,7 @@ impl Deps {
                 config.cod_link_secrets(),
                 &config.cod_confirm_url,
             ),
+            history: adapters::history::start::HistoryStart::from_env(),
         }
     }
 }

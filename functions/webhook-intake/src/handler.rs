@@ -19,6 +19,8 @@ use crate::{enrich, lifecycle, relay};
 struct Trace {
     event: Option<String>,
     store_id: Option<String>,
+    /// A store event for Klaviyo (not a lifecycle change).
+    relayed: bool,
 }
 
 pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
@@ -26,6 +28,10 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
     let deadline = invocation_deadline(deps, &req);
     let mut trace = Trace::default();
     let result = process(deps, &req, deadline, &mut trace).await;
+    if let Some(store_id) = trace.store_id.as_deref() {
+        let effect = crate::gap::effect(trace.relayed, &result);
+        crate::gap::after(deps, store_id, effect, deadline).await;
+    }
     let latency_ms = millis(started.elapsed());
     let event = trace.event.as_deref().unwrap_or("-");
     let store_id = trace.store_id.as_deref().unwrap_or("-");
@@ -197,6 +203,7 @@ async fn process(
         }
         Action::Ignore { reason } => Ok(Outcome::Ignored { reason }),
         Action::Send(requests) => {
+            trace.relayed = true;
             let record = match record {
                 Some(record) => Some(record),
                 None => {

@@ -230,6 +230,7 @@ async fn onboarding_in_headless_chromium() {
             session_secret: Secret::new(SESSION_SECRET),
             onboarding_url: format!("{base}/onboarding"),
             redirect_uri: format!("{base}/oauth/callback"),
+            history: Default::default(),
         },
         onboarding: key_onboarding::Deps {
             keys: keys.clone(),
@@ -238,6 +239,7 @@ async fn onboarding_in_headless_chromium() {
             handoffs: Arc::new(adapters::once::memory::MemorySpentMarks::new()),
             embedded: None,
             dashboard_origin: adapters::web::SALLA_DASHBOARD_ORIGIN.into(),
+            history: Default::default(),
         },
     });
     tokio::spawn(start_app(app, listener));
@@ -456,6 +458,7 @@ async fn the_embedded_page_in_a_dashboard_frame() {
             session_secret: Secret::new(SESSION_SECRET),
             onboarding_url: format!("{base}/onboarding"),
             redirect_uri: format!("{base}/oauth/callback"),
+            history: Default::default(),
         },
         onboarding: key_onboarding::Deps {
             keys: keys.clone(),
@@ -467,6 +470,7 @@ async fn the_embedded_page_in_a_dashboard_frame() {
                 e2e::salla_stub::APP_ID,
             ))),
             dashboard_origin: format!("http://localhost:{dashboard}"),
+            history: Default::default(),
         },
     });
     tokio::spawn(start_app(app, listener));

@@ -68,6 +68,7 @@ async fn world() -> World {
             session_secret: Secret::new(SESSION_SECRET),
             onboarding_url: ONBOARDING_URL.into(),
             redirect_uri: REDIRECT_URI.into(),
+            history: Default::default(),
         },
         onboarding: key_onboarding::Deps {
             keys: keys.clone(),
@@ -79,6 +80,7 @@ async fn world() -> World {
                 APP_ID,
             ))),
             dashboard_origin: adapters::web::SALLA_DASHBOARD_ORIGIN.into(),
+            history: Default::default(),
         },
         salla,
         klaviyo,
@@ -355,6 +357,7 @@ async fn callback_when_salla_is_unreachable_answers_503() {
         session_secret: Secret::new(SESSION_SECRET),
         onboarding_url: ONBOARDING_URL.into(),
         redirect_uri: REDIRECT_URI.into(),
+        history: Default::default(),
     };
     let resp = oauth_callback::handle(&deps, get("/callback?code=x")).await;
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -370,6 +373,7 @@ async fn callback_with_wrong_client_credentials_is_a_bad_gateway_page() {
         session_secret: Secret::new(SESSION_SECRET),
         onboarding_url: ONBOARDING_URL.into(),
         redirect_uri: REDIRECT_URI.into(),
+        history: Default::default(),
     };
     let resp = oauth_callback::handle(&deps, get("/callback?code=code-6")).await;
     assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
@@ -1368,5 +1372,6 @@ fn world_onboarding(w: &World) -> key_onboarding::Deps {
         handoffs: Arc::new(MemorySpentMarks::new()),
         embedded: None,
         dashboard_origin: adapters::web::SALLA_DASHBOARD_ORIGIN.into(),
+        history: Default::default(),
     }
 }
