@@ -4,6 +4,7 @@
 mod bad_input;
 mod browser;
 mod faults_aws;
+mod history_starts;
 mod intake;
 mod lifecycle;
 mod onboarding;
