@@ -148,3 +148,94 @@ async fn five_hundred_orders_reach_klaviyo_once_each_with_backfill() {
     );
     assert!(event_jobs as f64 / 500.0 <= 0.05);
 }
+
+/// The daily sweep's cost for one store, against the stubs: the fan-out message, then the
+/// store's sweep of its last three store-local days. Printed for docs/performance.md.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_sweep_costs_a_list_page_per_60_orders_a_detail_each_and_a_bulk_job_per_page() {
+    let now = adapters::clock::now_unix();
+    let salla = SallaApiStub::start().await;
+    // 50 orders a day for 20 days, the newest ten minutes ago.
+    salla.add_store(
+        STORE,
+        TOKEN,
+        Dataset {
+            end_epoch: now - 600,
+            span_days: 20,
+            ..Dataset::new(3, 1000, 80, 5)
+        },
+    );
+    salla.set_rate_limits(RateConfig::PLUS_FAST, RateConfig::CUSTOMERS_FAST);
+    let klaviyo = klaviyo_stub::KlaviyoStub::start().await;
+    klaviyo.set_accept_any_key(true);
+    let mut done = adapters::history::HistoryProgress::started(now - 86_400);
+    done.status = HistoryStatus::Done;
+    done.cursor = None;
+    let store = Arc::new(MemoryKeyStore::with_records([StoreRecord {
+        klaviyo: Some(KlaviyoConnection {
+            private_key: Secret::new(KEY),
+            account_name: None,
+            account_id: None,
+            validated_at: 1,
+            needs_reconnect: false,
+        }),
+        salla: Some(SallaTokens {
+            access_token: Secret::new(TOKEN),
+            refresh_token: Secret::new("ory_rt_stub"),
+            expires_at: now + 10 * 24 * 3600,
+            scope: None,
+            refresh_lease_until: None,
+            refresh_blocked_at: None,
+        }),
+        history: Some(done),
+        ..StoreRecord::new(STORE)
+    }]));
+    let queue = Arc::new(MemoryHistoryQueue::new());
+    let deps = Deps {
+        store: store.clone(),
+        scan: store.clone(),
+        salla: Arc::new(MerchantApi::new(salla.base_url.clone(), DEFAULT_TIMEOUT)),
+        klaviyo: Arc::new(KlaviyoClient::new(klaviyo.base_url.clone())),
+        queue: queue.clone(),
+        refresher: Arc::new(NoRefresh),
+        locks: RefreshLocks::default(),
+        config: WorkerConfig {
+            page_min: Duration::ZERO,
+            save_reserve: Duration::from_millis(200),
+            ..WorkerConfig::default()
+        },
+    };
+    queue.enqueue(&Task::SweepAll).await.unwrap();
+    let mut outcomes = Vec::new();
+    let mut stats = history_worker::RunStats::default();
+    while let Some(body) = queue.try_pop() {
+        let report = history_worker::handle(&deps, &body, Deadline::after(Duration::from_secs(60)))
+            .await
+            .expect("no transient failure");
+        stats.orders += report.stats.orders;
+        stats.events += report.stats.events;
+        stats.salla_calls += report.stats.salla_calls;
+        stats.klaviyo_requests += report.stats.klaviyo_requests;
+        stats.pages += report.stats.pages;
+        outcomes.push(report.outcome);
+    }
+    assert_eq!(outcomes.first(), Some(&Outcome::Fanned(1)));
+    assert_eq!(outcomes.last(), Some(&Outcome::Done), "{outcomes:?}");
+    let salla_requests = salla.stats().requests;
+    let klaviyo_requests = klaviyo.requests().len() as u64;
+    eprintln!(
+        "sweep of one store: {} orders in the window, {} list pages, {} Salla requests, {} events, {} Klaviyo requests",
+        stats.orders, stats.pages, salla_requests, stats.events, klaviyo_requests
+    );
+    // Three store-local days of 50 orders a day.
+    assert!((100..=200).contains(&stats.orders), "{}", stats.orders);
+    assert_eq!(
+        salla_requests,
+        stats.pages + stats.orders,
+        "a list page per 60, a detail each"
+    );
+    assert_eq!(stats.pages, stats.orders.div_ceil(60));
+    // Each page's events go in one bulk job (a page of 60 orders stays under 1,000 events).
+    assert_eq!(klaviyo_requests, stats.pages);
+    assert_eq!(stats.salla_calls, salla_requests);
+}
