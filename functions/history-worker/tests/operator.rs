@@ -6,7 +6,10 @@ use std::process::Command;
 use adapters::history::Task;
 
 fn script() -> Command {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/scripts/history-import.sh");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../infra/scripts/history-import.sh"
+    );
     let mut cmd = Command::new("bash");
     cmd.arg(path);
     cmd
