@@ -9,9 +9,9 @@
 //! changes what Salla is told. The record is read through the warm-process cache, which the
 //! delivery has just filled, so a store with nothing to start costs no I/O.
 
-use adapters::Service;
 use adapters::deadline::Deadline;
 use adapters::history::start;
+use adapters::{AdapterError, Service};
 
 use crate::Deps;
 use crate::error::IntakeError;
@@ -36,10 +36,31 @@ pub fn effect(relayed: bool, result: &Result<Outcome, IntakeError>) -> Effect {
         Ok(Outcome::Lifecycle {
             change: "salla_tokens_stored" | "klaviyo_key_stored" | "klaviyo_account_changed",
         }) => Effect::Connected,
-        Err(
-            IntakeError::Unavailable(_) | IntakeError::Internal(_) | IntakeError::KlaviyoKeyRevoked,
-        ) if relayed => Effect::Missed,
+        Err(IntakeError::KlaviyoKeyRevoked) if relayed => Effect::Missed,
+        Err(IntakeError::Unavailable(e) | IntakeError::Internal(e))
+            if relayed && !key_store_failure(e) =>
+        {
+            Effect::Missed
+        }
         _ => Effect::None,
+    }
+}
+
+/// The store's record could not be read: the mark could not be written either, and trying
+/// would only double the load on a key store that is already failing.
+fn key_store_failure(e: &AdapterError) -> bool {
+    let store = |s: &Service| {
+        matches!(
+            s,
+            Service::DynamoDb | Service::Kms | Service::EmbeddedKeyStore
+        )
+    };
+    match e {
+        AdapterError::Unavailable { service, .. } | AdapterError::BadResponse { service, .. } => {
+            store(service)
+        }
+        AdapterError::Decrypt { .. } | AdapterError::Conflict { .. } => true,
+        _ => false,
     }
 }
 
@@ -89,7 +110,6 @@ pub async fn after(deps: &Deps, store_id: &str, effect: Effect, deadline: Deadli
 #[cfg(test)]
 mod tests {
     use super::*;
-    use adapters::AdapterError;
 
     #[test]
     fn only_a_relayed_event_that_failed_is_a_miss() {
@@ -104,6 +124,12 @@ mod tests {
             effect(true, &Err(IntakeError::KlaviyoKeyRevoked)),
             Effect::Missed
         );
+        // The key store failing: nothing could be marked, so nothing is tried.
+        let kms = Err(IntakeError::Unavailable(AdapterError::Unavailable {
+            service: Service::Kms,
+            detail: "unreachable".into(),
+        }));
+        assert_eq!(effect(true, &kms), Effect::None);
         // A lifecycle change that failed is redelivered by Salla, not repaired from orders.
         assert_eq!(effect(false, &down()), Effect::None);
         // A body we refused is not an event Klaviyo should have had.
