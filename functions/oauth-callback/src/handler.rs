@@ -165,6 +165,32 @@ mod tests {
         );
     }
 
+    /// Tokens for a store that already holds a Klaviyo key complete its connection: one
+    /// import is queued, and a second install of the same store queues none.
+    #[tokio::test]
+    async fn tokens_that_complete_the_connection_queue_one_import() {
+        let (mut deps, keys) = deps(accept);
+        let queue = Arc::new(adapters::history::memory::MemoryHistoryQueue::new());
+        deps.history = adapters::history::start::HistoryStart::new(queue.clone());
+        let mut keyed = adapters::keystore::StoreRecord::new("42");
+        keyed.klaviyo = Some(adapters::keystore::KlaviyoConnection {
+            private_key: Secret::new("pk_test_0123456789abcdef"),
+            account_name: None,
+            account_id: None,
+            validated_at: 1,
+            needs_reconnect: false,
+        });
+        keys.put(&keyed).await.unwrap();
+        for _ in 0..2 {
+            let resp = handle(&deps, request(Method::GET, "/callback?code=good&state=s")).await;
+            assert_eq!(resp.status(), StatusCode::FOUND);
+        }
+        assert_eq!(
+            queue.bodies(),
+            vec![adapters::history::Task::import("42").to_body()]
+        );
+    }
+
     /// An install after an uninstall: the deletion marker stops expiring, and the install
     /// time orders later lifecycle events (a late uninstall sent before it is stale).
     #[tokio::test]
