@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use adapters::clock::now_unix;
 use adapters::deadline::Deadline;
+use adapters::history::start::{self, HistoryStart, Started};
 use adapters::history::{Cursor, HistoryProgress, HistoryStatus, Phase, StoreJob, Task};
 use adapters::keystore::StoreRecord;
 use adapters::salla::merchant::{Answer, DateWindow, Pacer, PacerConfig};
@@ -25,7 +26,15 @@ use crate::{Deps, WorkerError, timed_out};
 /// for one the live path missed; Klaviyo drops the ones it already has by `unique_id`, so a
 /// flow never runs twice. Older ones would be stale for a flow (an order confirmation a day
 /// late) and go with `backfill: true`.
+///
+/// A repair uses the same cut-off: Klaviyo schedules a metric-triggered flow for an event
+/// only while it syncs within a window of the event's own timestamp (help article
+/// 360017706091, "How contacts move through a flow"), and past a day a flow's message (an
+/// order confirmation, a shipping notice) is stale for the shopper anyway.
 pub const SWEEP_LIVE_SECS: i64 = 24 * 3600;
+/// A running import not saved for this long has lost its message (each invocation saves
+/// within five minutes): the daily sweep resumes it.
+pub const IMPORT_STALL_SECS: i64 = 3600;
 /// Stores per page of the daily fan-out's scan.
 const SCAN_PAGE: u32 = 200;
 
@@ -234,28 +243,48 @@ async fn run_store(
     let (mut cursor, mut progress) = match job {
         StoreJob::Import => match plan::import_start(&message, read.as_ref(), now) {
             Start::Stale => return Ok(Outcome::Dropped("stale").into()),
-            Start::At(cursor, progress) => (cursor, Some(progress)),
+            Start::At(cursor, progress) => (cursor, Some(*progress)),
         },
         StoreJob::Sweep => {
+            let start = HistoryStart::new(deps.queue.clone());
+            // A marked store's repair, if nothing queued it (or its message was lost).
+            start
+                .repair_if_due(deps.store.as_ref(), &record, "sweep")
+                .await;
             if read
                 .as_ref()
                 .is_some_and(|h| h.status == HistoryStatus::Running)
             {
+                // An import that stopped saving has lost its message: a start message
+                // resumes it from the saved cursor.
+                if start::import_stalled(&record, now, IMPORT_STALL_SECS) {
+                    enqueue(deps, &Task::import(store_id), deadline).await?;
+                    tracing::info!(
+                        event = "history_start",
+                        store_id,
+                        job = "import",
+                        source = "sweep_stalled",
+                        outcome = "queued"
+                    );
+                }
                 return Ok(Outcome::Skipped.into());
             }
             // A connected store that was never imported gets its whole history, not three
             // days of it: the daily sweep starts any import that connecting did not.
-            let keyed = record.klaviyo.as_ref().is_some_and(|k| !k.needs_reconnect);
-            if read.is_none() && keyed && record.salla.is_some() {
-                deadline
-                    .run(Service::Sqs, deps.queue.enqueue(&Task::import(store_id)))
+            if read.is_none() && start::connected(&record) {
+                return match start
+                    .import_if_connected(deps.store.as_ref(), &record, "sweep")
                     .await
-                    .map_err(WorkerError::Transient)?;
-                tracing::info!(event = "history_start", store_id, source = "sweep");
-                return Ok(Outcome::Skipped.into());
+                {
+                    Started::Failed => Err(WorkerError::Transient(timed_out(Service::Sqs))),
+                    _ => Ok(Outcome::Skipped.into()),
+                };
             }
             (message, None)
         }
+        // A repair runs beside a running import: the import sends its orders with
+        // `backfill`, the repair the recent ones without, and Klaviyo keeps the first.
+        StoreJob::Repair { .. } => (message, None),
     };
 
     let key = match &record.klaviyo {
@@ -374,9 +403,14 @@ async fn finish(
     let now = now_unix();
     let report = |outcome| Ok(Report { outcome, stats });
     let Some(mut progress) = progress else {
-        // A sweep keeps no progress: its message is its cursor.
+        // A sweep or a repair keeps no progress: its message is its cursor.
         return match end {
-            End::Finished => report(Outcome::Done),
+            End::Finished => {
+                if let StoreJob::Repair { since } = job {
+                    repaired(deps, store_id, since, deadline).await?;
+                }
+                report(Outcome::Done)
+            }
             End::Stopped(code) => report(Outcome::Stopped(code)),
             End::Transient(e) => Err(WorkerError::Transient(e)),
             End::OutOfTime => {
@@ -443,6 +477,40 @@ async fn finish(
     report(outcome)
 }
 
+/// A repair done: its mark is cleared, unless a later repair took it over from an earlier
+/// miss (then that one clears it).
+async fn repaired(
+    deps: &Deps,
+    store_id: &str,
+    since: i64,
+    deadline: Deadline,
+) -> Result<(), WorkerError> {
+    let cleared = deadline
+        .run(
+            Service::DynamoDb,
+            adapters::keystore::update(deps.store.as_ref(), store_id, |r| {
+                if let Some(h) = r.history.as_mut()
+                    && h.repair_from == Some(since)
+                {
+                    h.repair_from = None;
+                    h.repair_queued_at = None;
+                }
+            }),
+        )
+        .await
+        .map_err(WorkerError::Transient)?;
+    tracing::info!(
+        event = "history_repaired",
+        store_id,
+        outcome = if cleared.history.is_some_and(|h| h.repair_from.is_none()) {
+            "cleared"
+        } else {
+            "kept"
+        }
+    );
+    Ok(())
+}
+
 async fn enqueue(deps: &Deps, task: &Task, deadline: Deadline) -> Result<(), WorkerError> {
     deadline
         .run(Service::Sqs, deps.queue.enqueue(task))
@@ -468,10 +536,20 @@ async fn save(
         let Some(mut record) = record else {
             return Ok(false);
         };
-        if record.ttl.is_some() || record.history != *read {
+        // The gap fields change beside an import (a miss marked, a repair queued): they are
+        // not the import's to compare or to overwrite.
+        let same = match (&record.history, read) {
+            (Some(stored), Some(read)) => stored.same_import(read),
+            (stored, read) => stored == read,
+        };
+        if record.ttl.is_some() || !same {
             return Ok(false);
         }
-        record.history = Some(progress.clone());
+        let mut progress = progress.clone();
+        if let Some(stored) = &record.history {
+            progress.set_gap(stored.gap());
+        }
+        record.history = Some(progress);
         match deadline
             .run(Service::DynamoDb, deps.store.put(&record))
             .await

@@ -45,7 +45,7 @@ pub fn sweep_start(today: Date) -> Cursor {
 /// Where `job` goes once `cursor`'s phase has no page left; `None` when the job is done.
 pub fn next_phase(job: StoreJob, cursor: &Cursor, today: Date) -> Option<Cursor> {
     match (job, cursor.phase) {
-        (StoreJob::Sweep, _) => None,
+        (StoreJob::Sweep | StoreJob::Repair { .. }, _) => None,
         (StoreJob::Import, Phase::Products) => Some(Cursor::phase_start(Phase::Customers, None)),
         (StoreJob::Import, Phase::Customers) => Some(Cursor::phase_start(
             Phase::OrdersRecent,
@@ -76,7 +76,7 @@ pub fn after_page(job: StoreJob, cursor: &Cursor, has_next: bool, today: Date) -
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Start {
     /// From this cursor, with this progress (new or as saved).
-    At(Cursor, HistoryProgress),
+    At(Cursor, Box<HistoryProgress>),
     /// The message is a leftover: the import it continues finished, stopped or restarted.
     Stale,
 }
@@ -92,9 +92,9 @@ pub fn import_start(message: &Cursor, saved: Option<&HistoryProgress>, now: i64)
     let fresh = *message == Cursor::start();
     match saved {
         Some(p) if p.status == HistoryStatus::Running => {
-            Start::At(p.cursor.unwrap_or_else(Cursor::start), p.clone())
+            Start::At(p.cursor.unwrap_or_else(Cursor::start), Box::new(p.clone()))
         }
-        _ if fresh => Start::At(Cursor::start(), HistoryProgress::started(now)),
+        _ if fresh => Start::At(Cursor::start(), Box::new(HistoryProgress::started(now))),
         _ => Start::Stale,
     }
 }
@@ -219,7 +219,7 @@ mod tests {
         // A redelivered message behind the saved cursor resumes from the saved one.
         assert_eq!(
             import_start(&behind, Some(&running), 200),
-            Start::At(running.cursor.unwrap(), running.clone())
+            Start::At(running.cursor.unwrap(), Box::new(running.clone()))
         );
         // A finished import ignores leftovers and restarts on a start message.
         let mut done = running.clone();
@@ -228,11 +228,11 @@ mod tests {
         assert_eq!(import_start(&behind, Some(&done), 200), Start::Stale);
         assert_eq!(
             import_start(&Cursor::start(), Some(&done), 200),
-            Start::At(Cursor::start(), HistoryProgress::started(200))
+            Start::At(Cursor::start(), Box::new(HistoryProgress::started(200)))
         );
         assert_eq!(
             import_start(&Cursor::start(), None, 200),
-            Start::At(Cursor::start(), HistoryProgress::started(200))
+            Start::At(Cursor::start(), Box::new(HistoryProgress::started(200)))
         );
         assert_eq!(import_start(&behind, None, 200), Start::Stale);
     }

@@ -816,3 +816,111 @@ async fn a_transient_failure_is_retried_by_redelivery() {
     assert_eq!(p.status, HistoryStatus::Running);
     assert_eq!(p.customers_done, 1);
 }
+
+/// A second start message of the same import (two functions connected the store at once, or
+/// SQS delivered the message twice) only resumes from the saved cursor: the import ends once,
+/// with each order counted once.
+#[tokio::test(start_paused = true)]
+async fn a_duplicate_start_message_is_harmless() {
+    let w = world(150, 40, 60).await;
+    w.queue.enqueue(&Task::import(STORE)).await.unwrap();
+    w.queue.enqueue(&Task::import(STORE)).await.unwrap();
+    let outcomes = w.drain(Duration::from_millis(1200), || 0).await;
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == Outcome::Done).count(),
+        1,
+        "{outcomes:?}"
+    );
+    let p = w.progress();
+    assert_eq!(p.status, HistoryStatus::Done);
+    assert_eq!((p.orders_done, p.orders_total), (150, 150));
+    assert_eq!(keys(&events_in(&w.sent())), expected(&w));
+}
+
+/// A repair re-reads its window, clears the mark it was queued for, and leaves a miss marked
+/// meanwhile for a repair of its own. A miss marked while an import runs does not end the
+/// import's chain.
+#[tokio::test(start_paused = true)]
+async fn a_repair_resends_its_window_and_clears_only_its_own_mark() {
+    let w = world(30, 1, 10).await;
+    w.queue.enqueue(&Task::import(STORE)).await.unwrap();
+    // The first invocation claims the import; the second has a miss marked while it runs.
+    let now = adapters::clock::now_unix();
+    let body = w.queue.inner.try_pop().unwrap();
+    let first = handle(&w.deps, &body, Deadline::after(Duration::from_millis(300))).await;
+    assert_eq!(first.unwrap().outcome, Outcome::Continued);
+    let body = w.queue.inner.try_pop().unwrap();
+    let mark = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        adapters::keystore::update(w.store.as_ref(), STORE, |r| {
+            assert!(adapters::history::start::mark_miss(r, now - 600));
+        })
+        .await
+        .unwrap();
+    };
+    let (second, ()) = tokio::join!(
+        handle(&w.deps, &body, Deadline::after(Duration::from_millis(300))),
+        mark
+    );
+    assert_eq!(second.unwrap().outcome, Outcome::Continued);
+    let outcomes = w.drain(Duration::from_millis(300), || 0).await;
+    assert!(!outcomes.contains(&Outcome::Superseded), "{outcomes:?}");
+    assert_eq!(w.progress().status, HistoryStatus::Done);
+    assert_eq!(w.progress().first_miss_at, Some(now - 600));
+
+    // The repair is claimed (as the intake does), then a later miss is marked.
+    let mut since = None;
+    adapters::keystore::update(w.store.as_ref(), STORE, |r| {
+        since = adapters::history::start::claim_repair(r, now);
+    })
+    .await
+    .unwrap();
+    assert_eq!(since, Some(now - 600));
+    adapters::keystore::update(w.store.as_ref(), STORE, |r| {
+        adapters::history::start::mark_miss(r, now - 60);
+    })
+    .await
+    .unwrap();
+    w.klaviyo.sent.lock().unwrap().clear();
+    w.queue
+        .enqueue(&Task::repair(STORE, now - 600, now))
+        .await
+        .unwrap();
+    let outcomes = w.drain(Duration::from_secs(60), || 0).await;
+    assert_eq!(outcomes.last(), Some(&Outcome::Done));
+    assert!(!w.sent().is_empty());
+    assert!(w.sent().iter().all(|s| s.path.contains("event")));
+    let p = w.progress();
+    assert_eq!(
+        (p.repair_from, p.repair_queued_at, p.first_miss_at),
+        (None, None, Some(now - 60))
+    );
+}
+
+/// The daily sweep queues the repair of a marked store that no delivery has repaired yet.
+#[tokio::test(start_paused = true)]
+async fn the_daily_sweep_queues_the_repair_of_a_marked_store() {
+    let w = world(10, 1, 10).await;
+    w.queue.enqueue(&Task::import(STORE)).await.unwrap();
+    w.drain(Duration::from_secs(60), || 0).await;
+    let now = adapters::clock::now_unix();
+    adapters::keystore::update(w.store.as_ref(), STORE, |r| {
+        adapters::history::start::mark_miss(r, now - 7200);
+    })
+    .await
+    .unwrap();
+    w.queue.enqueue(&Task::SweepAll).await.unwrap();
+    w.drain(Duration::from_secs(60), || 0).await;
+    let repairs: Vec<String> = w
+        .queue
+        .all
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|b| b.contains(r#""job":"repair""#))
+        .cloned()
+        .collect();
+    assert_eq!(repairs.len(), 1, "{repairs:?}");
+    let p = w.progress();
+    assert_eq!((p.first_miss_at, p.repair_from), (None, None), "repaired");
+}

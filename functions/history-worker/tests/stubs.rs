@@ -36,7 +36,12 @@ impl TokenRefresher for NoRefresh {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_orders_reach_klaviyo_once_each_with_backfill() {
     let salla = SallaApiStub::start().await;
-    salla.add_store(STORE, TOKEN, Dataset::new(11, 500, 60, 5));
+    // 500 orders unless HISTORY_TEST_ORDERS says otherwise (the 10,000-order measurement).
+    let orders: usize = std::env::var("HISTORY_TEST_ORDERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(500);
+    salla.add_store(STORE, TOKEN, Dataset::new(11, orders, 60, 5));
     salla.set_rate_limits(RateConfig::PLUS_FAST, RateConfig::CUSTOMERS_FAST);
     let klaviyo = klaviyo_stub::KlaviyoStub::start().await;
     klaviyo.set_accept_any_key(true);
@@ -95,7 +100,7 @@ async fn five_hundred_orders_reach_klaviyo_once_each_with_backfill() {
         .expect("no transient failure");
         klaviyo_requests += report.stats.klaviyo_requests;
         outcomes.push(report.outcome);
-        assert!(outcomes.len() < 200, "the import must end");
+        assert!(outcomes.len() < 200 + orders / 10, "the import must end");
     }
     let elapsed = started.elapsed();
     assert_eq!(outcomes.last(), Some(&Outcome::Done), "{outcomes:?}");
@@ -133,7 +138,7 @@ async fn five_hundred_orders_reach_klaviyo_once_each_with_backfill() {
     );
     assert_eq!(
         placed.len() + awaiting.len(),
-        500,
+        orders,
         "every order's Placed Order, or its awaiting-payment status"
     );
     assert!(placed.values().all(|&n| n == 1));
@@ -143,7 +148,8 @@ async fn five_hundred_orders_reach_klaviyo_once_each_with_backfill() {
     let record = store.get(STORE).await.unwrap().unwrap();
     let progress = record.history.unwrap();
     assert_eq!(progress.status, HistoryStatus::Done);
-    assert_eq!((progress.orders_done, progress.orders_total), (500, 500));
+    let n = orders as u64;
+    assert_eq!((progress.orders_done, progress.orders_total), (n, n));
 
     // The pacer never runs into Salla's limit: no 429 at all.
     let salla_stats = salla.stats();
@@ -153,15 +159,107 @@ async fn five_hundred_orders_reach_klaviyo_once_each_with_backfill() {
         .iter()
         .filter(|r| r.path.starts_with("/api/event-bulk-create-jobs"))
         .count();
+    let per = orders as f64;
     eprintln!(
-        "500 orders: {:.1} s, {:.0} orders/s, {} Salla requests, {} Klaviyo requests \
+        "{orders} orders: {:.1} s, {:.0} orders/s, {} Salla requests, {} Klaviyo requests \
          ({event_jobs} event jobs, {:.3} per order), {} invocations",
         elapsed.as_secs_f64(),
-        500.0 / elapsed.as_secs_f64(),
+        per / elapsed.as_secs_f64(),
         salla_stats.requests,
         klaviyo_requests,
-        event_jobs as f64 / 500.0,
+        event_jobs as f64 / per,
         outcomes.len(),
     );
-    assert!(event_jobs as f64 / 500.0 <= 0.05);
+    assert!(event_jobs as f64 / per <= 0.05);
+}
+
+/// The daily sweep's cost for one store, against the stubs: the fan-out message, then the
+/// store's sweep of its last three store-local days. Printed for docs/performance.md.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_sweep_costs_a_list_page_per_60_orders_a_detail_each_and_a_bulk_job_per_page() {
+    let now = adapters::clock::now_unix();
+    let salla = SallaApiStub::start().await;
+    // 50 orders a day for 20 days, the newest ten minutes ago.
+    salla.add_store(
+        STORE,
+        TOKEN,
+        Dataset {
+            end_epoch: now - 600,
+            span_days: 20,
+            ..Dataset::new(3, 1000, 80, 5)
+        },
+    );
+    salla.set_rate_limits(RateConfig::PLUS_FAST, RateConfig::CUSTOMERS_FAST);
+    let klaviyo = klaviyo_stub::KlaviyoStub::start().await;
+    klaviyo.set_accept_any_key(true);
+    let mut done = adapters::history::HistoryProgress::started(now - 86_400);
+    done.status = HistoryStatus::Done;
+    done.cursor = None;
+    let store = Arc::new(MemoryKeyStore::with_records([StoreRecord {
+        klaviyo: Some(KlaviyoConnection {
+            private_key: Secret::new(KEY),
+            account_name: None,
+            account_id: None,
+            validated_at: 1,
+            needs_reconnect: false,
+        }),
+        salla: Some(SallaTokens {
+            access_token: Secret::new(TOKEN),
+            refresh_token: Secret::new("ory_rt_stub"),
+            expires_at: now + 10 * 24 * 3600,
+            scope: None,
+            refresh_lease_until: None,
+            refresh_blocked_at: None,
+        }),
+        history: Some(done),
+        ..StoreRecord::new(STORE)
+    }]));
+    let queue = Arc::new(MemoryHistoryQueue::new());
+    let deps = Deps {
+        store: store.clone(),
+        scan: store.clone(),
+        salla: Arc::new(MerchantApi::new(salla.base_url.clone(), DEFAULT_TIMEOUT)),
+        klaviyo: Arc::new(KlaviyoClient::new(klaviyo.base_url.clone())),
+        queue: queue.clone(),
+        refresher: Arc::new(NoRefresh),
+        locks: RefreshLocks::default(),
+        config: WorkerConfig {
+            page_min: Duration::ZERO,
+            save_reserve: Duration::from_millis(200),
+            ..WorkerConfig::default()
+        },
+    };
+    queue.enqueue(&Task::SweepAll).await.unwrap();
+    let mut outcomes = Vec::new();
+    let mut stats = history_worker::RunStats::default();
+    while let Some(body) = queue.try_pop() {
+        let report = history_worker::handle(&deps, &body, Deadline::after(Duration::from_secs(60)))
+            .await
+            .expect("no transient failure");
+        stats.orders += report.stats.orders;
+        stats.events += report.stats.events;
+        stats.salla_calls += report.stats.salla_calls;
+        stats.klaviyo_requests += report.stats.klaviyo_requests;
+        stats.pages += report.stats.pages;
+        outcomes.push(report.outcome);
+    }
+    assert_eq!(outcomes.first(), Some(&Outcome::Fanned(1)));
+    assert_eq!(outcomes.last(), Some(&Outcome::Done), "{outcomes:?}");
+    let salla_requests = salla.stats().requests;
+    let klaviyo_requests = klaviyo.requests().len() as u64;
+    eprintln!(
+        "sweep of one store: {} orders in the window, {} list pages, {} Salla requests, {} events, {} Klaviyo requests",
+        stats.orders, stats.pages, salla_requests, stats.events, klaviyo_requests
+    );
+    // Three store-local days of 50 orders a day.
+    assert!((100..=200).contains(&stats.orders), "{}", stats.orders);
+    assert_eq!(
+        salla_requests,
+        stats.pages + stats.orders,
+        "a list page per 60, a detail each"
+    );
+    assert_eq!(stats.pages, stats.orders.div_ceil(60));
+    // Each page's events go in one bulk job (a page of 60 orders stays under 1,000 events).
+    assert_eq!(klaviyo_requests, stats.pages);
+    assert_eq!(stats.salla_calls, salla_requests);
 }

@@ -24,6 +24,8 @@ pub struct Deps {
     pub dashboard_origin: String,
     /// The stores' sync-health day records, as the intake writes them.
     pub health: Arc<dyn adapters::health::HealthStore>,
+    /// Where a saved key that completes the store's connection queues its first import.
+    pub history: adapters::history::start::HistoryStart,
 }
 
 impl Deps {
@@ -43,6 +45,7 @@ impl Deps {
             }),
             dashboard_origin: config.salla_dashboard_origin.clone(),
             health: adapters::health::build(config),
+            history: adapters::history::start::HistoryStart::from_env(),
         })
     }
 

@@ -146,11 +146,14 @@ async fn save(
         validated_at: now,
         needs_reconnect: false,
     };
-    keystore::update(deps.keys.as_ref(), store_id, |record| {
+    let saved = keystore::update(deps.keys.as_ref(), store_id, |record| {
         record.klaviyo = Some(connection.clone())
     })
     .await
     .map_err(storage_down(store_id))?;
+    deps.history
+        .import_if_connected(deps.keys.as_ref(), &saved, "onboarding")
+        .await;
     Ok(Outcome::Saved)
 }
 

@@ -49,7 +49,7 @@ pub async fn connect<A: Authorizer>(
     // The merchant installed just now: that is newer than any uninstall we hold, so a
     // deletion marker stops expiring, and lifecycle events sent before now are stale.
     let installed_at = adapters::clock::now_unix();
-    keystore::update(deps.keys.as_ref(), &store_id, |record| {
+    let saved = keystore::update(deps.keys.as_ref(), &store_id, |record| {
         record.salla = Some(tokens.clone());
         record.lifecycle.authorized_at = record.lifecycle.authorized_at.max(Some(installed_at));
         record.ttl = None;
@@ -59,6 +59,9 @@ pub async fn connect<A: Authorizer>(
         tracing::error!(event = "oauth_callback_store", store_id = %store_id, error = %e);
         CallbackError::StorageDown(e)
     })?;
+    deps.history
+        .import_if_connected(deps.keys.as_ref(), &saved, "oauth_callback")
+        .await;
 
     // The store's name and domain ride in the signed handoff (never in the table) so the page
     // can show the merchant which store they are about to connect.

@@ -48,6 +48,8 @@ pub struct Deps<A = SallaOAuth> {
     pub onboarding_url: String,
     /// The redirect URI registered with Salla; the token endpoint requires the same value.
     pub redirect_uri: String,
+    /// Where tokens that complete the store's connection queue its first import.
+    pub history: adapters::history::start::HistoryStart,
 }
 
 impl Deps {
@@ -64,6 +66,7 @@ impl Deps {
             session_secret: config.session_secret.clone(),
             onboarding_url: config.onboarding_url.clone(),
             redirect_uri: config.oauth_redirect_uri.clone(),
+            history: adapters::history::start::HistoryStart::from_env(),
         })
     }
 }

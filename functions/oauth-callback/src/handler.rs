@@ -112,6 +112,7 @@ mod tests {
             session_secret: Secret::new(SECRET),
             onboarding_url: "https://onboarding.example/?x=1".into(),
             redirect_uri: String::new(),
+            history: Default::default(),
         };
         (deps, keys)
     }
@@ -161,6 +162,32 @@ mod tests {
         assert_eq!(
             deps.oauth.redirect_uris.lock().unwrap().as_slice(),
             ["https://cb.example/callback"]
+        );
+    }
+
+    /// Tokens for a store that already holds a Klaviyo key complete its connection: one
+    /// import is queued, and a second install of the same store queues none.
+    #[tokio::test]
+    async fn tokens_that_complete_the_connection_queue_one_import() {
+        let (mut deps, keys) = deps(accept);
+        let queue = Arc::new(adapters::history::memory::MemoryHistoryQueue::new());
+        deps.history = adapters::history::start::HistoryStart::new(queue.clone());
+        let mut keyed = adapters::keystore::StoreRecord::new("42");
+        keyed.klaviyo = Some(adapters::keystore::KlaviyoConnection {
+            private_key: Secret::new("pk_test_0123456789abcdef"),
+            account_name: None,
+            account_id: None,
+            validated_at: 1,
+            needs_reconnect: false,
+        });
+        keys.put(&keyed).await.unwrap();
+        for _ in 0..2 {
+            let resp = handle(&deps, request(Method::GET, "/callback?code=good&state=s")).await;
+            assert_eq!(resp.status(), StatusCode::FOUND);
+        }
+        assert_eq!(
+            queue.bodies(),
+            vec![adapters::history::Task::import("42").to_body()]
         );
     }
 

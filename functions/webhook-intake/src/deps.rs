@@ -55,6 +55,9 @@ pub struct Deps {
     /// This process's sync-health counts, written to `health` at most once a minute a store.
     pub tally: adapters::health::Tally,
     pub health: Arc<dyn adapters::health::HealthStore>,
+    /// Where a connected store's first import and a marked store's repair are queued
+    /// (`HISTORY_QUEUE_URL`); disabled without it.
+    pub history: adapters::history::start::HistoryStart,
 }
 
 impl Deps {
@@ -96,6 +99,7 @@ impl Deps {
             ),
             tally: adapters::health::Tally::default(),
             health: adapters::health::build(config),
+            history: adapters::history::start::HistoryStart::from_env(),
         }
     }
 }

@@ -21,6 +21,8 @@ struct Trace {
     store_id: Option<String>,
     /// Metrics of the events relayed, for the sync-health counts.
     relayed: Vec<String>,
+    /// A store event for Klaviyo (not a lifecycle change).
+    store_event: bool,
 }
 
 pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
@@ -29,6 +31,10 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
     let mut trace = Trace::default();
     let result = process(deps, &req, deadline, &mut trace).await;
     count(deps, &trace, &result).await;
+    if let Some(store_id) = trace.store_id.as_deref() {
+        let effect = crate::gap::effect(trace.store_event, &result);
+        crate::gap::after(deps, store_id, effect, deadline).await;
+    }
     let latency_ms = millis(started.elapsed());
     let event = trace.event.as_deref().unwrap_or("-");
     let store_id = trace.store_id.as_deref().unwrap_or("-");
@@ -215,6 +221,7 @@ async fn process(
         }
         Action::Ignore { reason } => Ok(Outcome::Ignored { reason }),
         Action::Send(requests) => {
+            trace.store_event = true;
             let record = match record {
                 Some(record) => Some(record),
                 None => {

@@ -9,6 +9,7 @@ pub mod confirm;
 pub mod deps;
 pub mod enrich;
 pub mod error;
+pub mod gap;
 pub mod handler;
 pub mod lifecycle;
 pub mod outcome;

@@ -146,3 +146,43 @@ fn the_sweep_schedule_sends_the_fan_out_message_to_the_queue() {
     assert_eq!(s["Target"]["Input"], r#"{"v":1,"job":"sweep_all"}"#);
     assert_eq!(s["FlexibleTimeWindow"]["Mode"], "OFF");
 }
+
+#[test]
+fn the_functions_that_start_history_may_only_send_to_the_queue_they_name() {
+    for policy in [
+        "WebhookIntakePolicy",
+        "KeyOnboardingPolicy",
+        "OAuthCallbackPolicy",
+    ] {
+        let sid = |t: &mut Json| -> usize {
+            props(t, policy)["PolicyDocument"]["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .position(|s| s["Sid"] == "HistoryStarts")
+                .unwrap_or_else(|| panic!("{policy} has no HistoryStarts statement"))
+        };
+        // Receiving (or deleting) is the worker's alone.
+        let v = after(|t| {
+            let i = sid(t);
+            props(t, policy)["PolicyDocument"]["Statement"][i]["Action"] =
+                json!(["sqs:SendMessage", "sqs:ReceiveMessage"])
+        });
+        assert!(fires(queues::SQS_ACCESS, &v), "{policy}");
+        // Another queue than the one it names.
+        let v = after(|t| {
+            let i = sid(t);
+            props(t, policy)["PolicyDocument"]["Statement"][i]["Resource"] =
+                json!({"Fn::GetAtt": ["HistoryDeadLetterQueue", "Arn"]})
+        });
+        assert!(fires(queues::SQS_ACCESS, &v), "{policy}");
+    }
+    // A function that names no queue may not send to it.
+    let v = after(|t| {
+        props(t, "WebhookIntakeFunction")["Environment"]["Variables"]
+            .as_object_mut()
+            .unwrap()
+            .remove(queues::QUEUE_URL_VAR);
+    });
+    assert!(fires(queues::SQS_ACCESS, &v));
+}

@@ -9,6 +9,9 @@
 //! - [`HistoryProgress`]: the progress kept in `StoreRecord.history`.
 //! - [`HistoryQueue`]: [`sqs::SqsHistoryQueue`] on AWS, [`memory::MemoryHistoryQueue`] in the
 //!   dev server and tests.
+//! - [`start`]: what the functions that connect a store or relay its events call: the first
+//!   import once a store is connected, the mark of a missed event, and the repair that
+//!   re-sends what was missed.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -18,6 +21,7 @@ use crate::keystore::MAX_STORE_ID_LEN;
 
 pub mod memory;
 pub mod sqs;
+pub mod start;
 
 /// The only message version this worker reads and writes.
 pub const VERSION: u32 = 1;
@@ -25,6 +29,9 @@ pub const VERSION: u32 = 1;
 pub const MAX_BODY_BYTES: usize = 1024;
 /// Longest error code kept in the progress.
 pub const MAX_ERROR_CODE_LEN: usize = 96;
+/// A repair re-reads from this long before the first miss: an event Salla sent just before
+/// the miss may still have been in its retries.
+pub const REPAIR_LEAD_SECS: i64 = 3600;
 
 /// What a store's message asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +41,9 @@ pub enum StoreJob {
     Import,
     /// The previous 48 hours of orders, re-sent (Klaviyo keeps one of each by `unique_id`).
     Sweep,
+    /// The orders since a missed event, re-sent: `since` is the unix time of the first miss
+    /// the repair covers (`HistoryProgress::repair_from`), which it clears when done.
+    Repair { since: i64 },
 }
 
 impl StoreJob {
@@ -41,7 +51,13 @@ impl StoreJob {
         match self {
             StoreJob::Import => "import",
             StoreJob::Sweep => "sweep",
+            StoreJob::Repair { .. } => "repair",
         }
+    }
+
+    /// Whether the job re-reads a window of orders (a sweep or a repair) rather than importing.
+    pub fn is_window(self) -> bool {
+        matches!(self, StoreJob::Sweep | StoreJob::Repair { .. })
     }
 }
 
@@ -136,6 +152,9 @@ struct Wire {
     job: WireJob,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     cursor: Option<Cursor>,
+    /// A repair's first miss, unix seconds; only on a repair.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    since: Option<i64>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy)]
@@ -143,6 +162,7 @@ struct Wire {
 enum WireJob {
     Import,
     Sweep,
+    Repair,
     SweepAll,
 }
 
@@ -156,6 +176,7 @@ pub enum TaskError {
     MissingCursor,
     Window,
     Page,
+    Since,
 }
 
 impl TaskError {
@@ -168,6 +189,7 @@ impl TaskError {
             TaskError::MissingCursor => "missing_cursor",
             TaskError::Window => "window",
             TaskError::Page => "page",
+            TaskError::Since => "since",
         }
     }
 }
@@ -191,6 +213,24 @@ impl Task {
         }
     }
 
+    /// A repair of the orders since `since` (unix seconds, the first miss), at `now`: the
+    /// store-local days from the one holding an hour before the miss to tomorrow (a store
+    /// ahead of UTC has its today inside).
+    pub fn repair(store_id: impl Into<String>, since: i64, now: i64) -> Task {
+        let day = |t: i64| {
+            time::OffsetDateTime::from_unix_timestamp(t)
+                .map(|t| t.date())
+                .unwrap_or(time::Date::MIN)
+        };
+        let to = day(now).saturating_add(time::Duration::days(1));
+        let from = day(since.saturating_sub(REPAIR_LEAD_SECS)).min(to);
+        Task::Store {
+            store_id: store_id.into(),
+            job: StoreJob::Repair { since },
+            cursor: Cursor::phase_start(Phase::OrdersRecent, Some((from, to))),
+        }
+    }
+
     pub fn store_id(&self) -> Option<&str> {
         match self {
             Task::Store { store_id, .. } => Some(store_id),
@@ -207,16 +247,18 @@ impl Task {
         if wire.v != VERSION {
             return Err(TaskError::Version);
         }
-        let job = match wire.job {
-            WireJob::SweepAll => {
+        let job = match (wire.job, wire.since) {
+            (WireJob::SweepAll, None) => {
                 return if wire.store_id.is_none() && wire.cursor.is_none() {
                     Ok(Task::SweepAll)
                 } else {
                     Err(TaskError::NotATask)
                 };
             }
-            WireJob::Import => StoreJob::Import,
-            WireJob::Sweep => StoreJob::Sweep,
+            (WireJob::Import, None) => StoreJob::Import,
+            (WireJob::Sweep, None) => StoreJob::Sweep,
+            (WireJob::Repair, Some(since)) if since > 0 => StoreJob::Repair { since },
+            _ => return Err(TaskError::Since),
         };
         let store_id = wire
             .store_id
@@ -231,7 +273,7 @@ impl Task {
             (false, None) if cursor.from.is_none() && cursor.to.is_none() => {}
             _ => return Err(TaskError::Window),
         }
-        if job == StoreJob::Sweep && !cursor.phase.is_orders() {
+        if job.is_window() && !cursor.phase.is_orders() {
             return Err(TaskError::Window);
         }
         Ok(Task::Store {
@@ -254,14 +296,20 @@ impl Task {
                 job: match job {
                     StoreJob::Import => WireJob::Import,
                     StoreJob::Sweep => WireJob::Sweep,
+                    StoreJob::Repair { .. } => WireJob::Repair,
                 },
                 cursor: Some(*cursor),
+                since: match job {
+                    StoreJob::Repair { since } => Some(*since),
+                    _ => None,
+                },
             },
             Task::SweepAll => Wire {
                 v: VERSION,
                 store_id: None,
                 job: WireJob::SweepAll,
                 cursor: None,
+                since: None,
             },
         };
         // A struct of strings, numbers and dates always serialises.
@@ -325,6 +373,17 @@ pub struct HistoryProgress {
     /// The next position; `None` once done or stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<Cursor>,
+    /// Unix seconds of the first event the intake could not deliver (it answered 5xx, or the
+    /// store's key was refused) since the last repair was queued. Only the first is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_miss_at: Option<i64>,
+    /// The first miss the queued or running repair covers; cleared by that repair when done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair_from: Option<i64>,
+    /// Unix seconds at which that repair was queued (a repair queued long ago and not done
+    /// has lost its message and is queued again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair_queued_at: Option<i64>,
 }
 
 impl HistoryProgress {
@@ -345,8 +404,44 @@ impl HistoryProgress {
             finished_at: None,
             last_error: None,
             cursor: Some(Cursor::start()),
+            first_miss_at: None,
+            repair_from: None,
+            repair_queued_at: None,
         }
     }
+
+    /// The gap-repair fields alone: the import's own writes carry them over unchanged.
+    pub fn gap(&self) -> Gap {
+        Gap {
+            first_miss_at: self.first_miss_at,
+            repair_from: self.repair_from,
+            repair_queued_at: self.repair_queued_at,
+        }
+    }
+
+    pub fn set_gap(&mut self, gap: Gap) {
+        self.first_miss_at = gap.first_miss_at;
+        self.repair_from = gap.repair_from;
+        self.repair_queued_at = gap.repair_queued_at;
+    }
+
+    /// Whether `other` is the same import state, whatever the gap fields say: a miss marked
+    /// or a repair finished meanwhile does not make an import's save a conflict.
+    pub fn same_import(&self, other: &HistoryProgress) -> bool {
+        let mut a = self.clone();
+        a.set_gap(Gap::default());
+        let mut b = other.clone();
+        b.set_gap(Gap::default());
+        a == b
+    }
+}
+
+/// The gap-repair part of [`HistoryProgress`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Gap {
+    pub first_miss_at: Option<i64>,
+    pub repair_from: Option<i64>,
+    pub repair_queued_at: Option<i64>,
 }
 
 /// An error code fit for the progress and logs: lower-case ASCII letters, digits and

@@ -59,3 +59,32 @@ impl HistoryQueue for SqsHistoryQueue {
             })
     }
 }
+
+/// An [`SqsHistoryQueue`] whose client is built on the first send and kept for the process:
+/// for the functions whose dependencies are built without an async step, and which enqueue
+/// only when a store connects or a repair is due.
+#[derive(Debug)]
+pub struct LazySqsHistoryQueue {
+    queue_url: String,
+    queue: tokio::sync::OnceCell<SqsHistoryQueue>,
+}
+
+impl LazySqsHistoryQueue {
+    pub fn new(queue_url: impl Into<String>) -> Self {
+        Self {
+            queue_url: queue_url.into(),
+            queue: tokio::sync::OnceCell::new(),
+        }
+    }
+}
+
+#[async_trait]
+impl HistoryQueue for LazySqsHistoryQueue {
+    async fn enqueue(&self, task: &Task) -> Result<(), AdapterError> {
+        let queue = self
+            .queue
+            .get_or_init(|| SqsHistoryQueue::from_env(self.queue_url.clone()))
+            .await;
+        queue.enqueue(task).await
+    }
+}

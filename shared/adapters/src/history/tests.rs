@@ -144,3 +144,32 @@ async fn the_memory_queue_holds_message_bodies_in_order() {
     assert_eq!(q.try_pop().as_deref(), Some(r#"{"v":1,"job":"sweep_all"}"#));
     assert!(q.is_empty());
 }
+
+#[test]
+fn a_repair_carries_its_first_miss_and_reads_from_an_hour_before() {
+    // 2026-12-02 00:30 UTC: an hour earlier is the day before.
+    let since = 1_764_635_400;
+    let now = since + 2 * 86_400;
+    let task = Task::repair("42", since, now);
+    let body = task.to_body();
+    assert_eq!(
+        body,
+        r#"{"v":1,"store_id":"42","job":"repair","cursor":{"phase":"orders_recent","from":"2025-12-01","to":"2025-12-05","page":1},"since":1764635400}"#
+    );
+    assert_eq!(Task::parse(&body), Ok(task));
+    // A repair without its miss, or anything else with one, is refused.
+    let without = body.replace(r#","since":1764635400"#, "");
+    assert_eq!(Task::parse(&without), Err(TaskError::Since));
+    let import = Task::import("42").to_body().replace('}', r#","since":5}"#);
+    assert!(Task::parse(&import).is_err());
+}
+
+#[test]
+fn the_import_ignores_gap_fields_when_comparing() {
+    let a = HistoryProgress::started(1);
+    let mut b = a.clone();
+    b.first_miss_at = Some(9);
+    assert!(a.same_import(&b) && a != b);
+    b.orders_done = 3;
+    assert!(!a.same_import(&b));
+}

@@ -230,6 +230,7 @@ async fn onboarding_in_headless_chromium() {
             session_secret: Secret::new(SESSION_SECRET),
             onboarding_url: format!("{base}/onboarding"),
             redirect_uri: format!("{base}/oauth/callback"),
+            history: Default::default(),
         },
         onboarding: key_onboarding::Deps {
             keys: keys.clone(),
@@ -239,6 +240,7 @@ async fn onboarding_in_headless_chromium() {
             embedded: None,
             dashboard_origin: adapters::web::SALLA_DASHBOARD_ORIGIN.into(),
             health: Arc::new(adapters::health::memory::MemoryHealth::new()),
+            history: Default::default(),
         },
     });
     tokio::spawn(start_app(app, listener));
@@ -457,6 +459,7 @@ async fn the_embedded_page_in_a_dashboard_frame() {
             session_secret: Secret::new(SESSION_SECRET),
             onboarding_url: format!("{base}/onboarding"),
             redirect_uri: format!("{base}/oauth/callback"),
+            history: Default::default(),
         },
         onboarding: key_onboarding::Deps {
             keys: keys.clone(),
@@ -469,6 +472,7 @@ async fn the_embedded_page_in_a_dashboard_frame() {
             ))),
             dashboard_origin: format!("http://localhost:{dashboard}"),
             health: Arc::new(adapters::health::memory::MemoryHealth::new()),
+            history: Default::default(),
         },
     });
     tokio::spawn(start_app(app, listener));

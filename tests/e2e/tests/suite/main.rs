@@ -6,6 +6,7 @@ mod browser;
 mod cod_page;
 mod crm;
 mod faults_aws;
+mod history_starts;
 mod intake;
 mod lifecycle;
 mod metric_mapping;

@@ -68,6 +68,7 @@ async fn world() -> World {
             session_secret: Secret::new(SESSION_SECRET),
             onboarding_url: ONBOARDING_URL.into(),
             redirect_uri: REDIRECT_URI.into(),
+            history: Default::default(),
         },
         onboarding: key_onboarding::Deps {
             keys: keys.clone(),
@@ -80,6 +81,7 @@ async fn world() -> World {
             ))),
             dashboard_origin: adapters::web::SALLA_DASHBOARD_ORIGIN.into(),
             health: Arc::new(adapters::health::memory::MemoryHealth::new()),
+            history: Default::default(),
         },
         salla,
         klaviyo,
@@ -356,6 +358,7 @@ async fn callback_when_salla_is_unreachable_answers_503() {
         session_secret: Secret::new(SESSION_SECRET),
         onboarding_url: ONBOARDING_URL.into(),
         redirect_uri: REDIRECT_URI.into(),
+        history: Default::default(),
     };
     let resp = oauth_callback::handle(&deps, get("/callback?code=x")).await;
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -371,6 +374,7 @@ async fn callback_with_wrong_client_credentials_is_a_bad_gateway_page() {
         session_secret: Secret::new(SESSION_SECRET),
         onboarding_url: ONBOARDING_URL.into(),
         redirect_uri: REDIRECT_URI.into(),
+        history: Default::default(),
     };
     let resp = oauth_callback::handle(&deps, get("/callback?code=code-6")).await;
     assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
@@ -1370,5 +1374,6 @@ fn world_onboarding(w: &World) -> key_onboarding::Deps {
         embedded: None,
         dashboard_origin: adapters::web::SALLA_DASHBOARD_ORIGIN.into(),
         health: Arc::new(adapters::health::memory::MemoryHealth::new()),
+        history: Default::default(),
     }
 }

@@ -3,8 +3,10 @@
 //! alarms when it holds a message, and a visibility timeout of at least 6x its function's
 //! timeout; the mapping reads one message at a time and reports failures per message; the
 //! function has a reserved concurrency (an import never takes the webhooks' concurrency);
-//! SQS permissions are exactly the worker's four actions on its own queue, or a schedule
-//! role's `sqs:SendMessage` on the queue its schedule targets.
+//! SQS permissions are exactly the worker's four actions on its own queue, a schedule
+//! role's `sqs:SendMessage` on the queue its schedule targets, or `sqs:SendMessage` alone for
+//! a function that starts history work (its `HISTORY_QUEUE_URL` is `!Ref` of a worker's
+//! queue), on that queue only.
 
 use serde_json::Value as Json;
 
@@ -21,6 +23,8 @@ pub const MAPPING: &str = "queue-event-source";
 pub const SQS_ACCESS: &str = "queue-permissions";
 
 const QUEUE: &str = "AWS::SQS::Queue";
+/// The variable through which a function learns the history queue it may send to.
+pub const QUEUE_URL_VAR: &str = "HISTORY_QUEUE_URL";
 const MAPPING_TYPE: &str = "AWS::Lambda::EventSourceMapping";
 /// What the worker's role may do on its own queue: the mapping's three, and sending its
 /// continuations.
@@ -119,6 +123,18 @@ pub fn check(doc: &Json, out: &mut Vec<Violation>) {
             Some((role.to_owned(), target.to_owned()))
         })
         .collect();
+    // (role, queue) of each function that names a worker's queue as its HISTORY_QUEUE_URL.
+    let sender_roles: Vec<(String, String)> = resources_of_type(doc, "AWS::Serverless::Function")
+        .into_iter()
+        .filter_map(|(_, f)| {
+            let queue = props(f)
+                .pointer(&format!("/Environment/Variables/{QUEUE_URL_VAR}"))
+                .and_then(ref_target)?;
+            worker_roles.iter().find(|(_, q)| q == queue)?;
+            let role = props(f).get("Role").and_then(ref_target)?;
+            Some((role.to_owned(), queue.to_owned()))
+        })
+        .collect();
     for stmt in identity_statements(doc) {
         let acts = actions(stmt.json);
         if !acts.iter().any(|a| service(a) == "sqs") {
@@ -138,13 +154,14 @@ pub fn check(doc: &Json, out: &mut Vec<Violation>) {
                 .any(|(r, q)| r == owner && on_only(q) && sorted == WORKER_SQS)
                 || schedule_roles
                     .iter()
+                    .chain(&sender_roles)
                     .any(|(r, q)| r == owner && on_only(q) && sorted == ["sqs:SendMessage"])
         });
         if !is_allow(stmt.json) || !allowed {
             out.push(Violation::new(
                 SQS_ACCESS,
                 stmt.location.clone(),
-                format!("SQS access must be a worker's {WORKER_SQS:?} or a schedule role's sqs:SendMessage, on its own queue (!GetAtt <queue>.Arn) only; got {acts:?}"),
+                format!("SQS access must be a worker's {WORKER_SQS:?}, or sqs:SendMessage for a schedule role or a function whose {QUEUE_URL_VAR} names the queue, on that queue (!GetAtt <queue>.Arn) only; got {acts:?}"),
             ));
         }
     }
