@@ -37,6 +37,15 @@ pub trait ProductLookup: Send + Sync {
         access_token: &Secret,
         product_id: &str,
     ) -> Result<Option<Product>, AdapterError>;
+
+    /// The order's `data` as JSON text, for a shipment event that names no customer.
+    async fn get_order(
+        &self,
+        _access_token: &Secret,
+        _order_id: &str,
+    ) -> Result<Option<String>, AdapterError> {
+        Ok(None)
+    }
 }
 
 #[async_trait]
@@ -47,6 +56,14 @@ impl ProductLookup for SallaApi {
         product_id: &str,
     ) -> Result<Option<Product>, AdapterError> {
         SallaApi::get_product(self, access_token, product_id).await
+    }
+
+    async fn get_order(
+        &self,
+        access_token: &Secret,
+        order_id: &str,
+    ) -> Result<Option<String>, AdapterError> {
+        SallaApi::get_order(self, access_token, order_id).await
     }
 }
 
@@ -158,8 +175,39 @@ fn to_details(p: Product) -> ProductDetails {
         price: p.price,
         url: p.url,
         image_url: p.image_url,
-        categories: Vec::new(),
-        brand: None,
+        categories: p.categories,
+        brand: p.brand,
+    }
+}
+
+/// The order of a shipment event that names no customer (Salla's outbound shipment
+/// payloads often carry only the order id): its customer receives the shipment's events.
+/// `Ok(None)` when the store has no usable token or Salla refuses it: the mapping then
+/// ignores the event rather than sending it to the gift recipient in `ship_to`. Salla being
+/// down is an error, so the delivery is answered 503 and Salla sends it again.
+pub async fn shipment_order(
+    deps: &Deps,
+    record: &StoreRecord,
+    order_id: &str,
+    deadline: Deadline,
+) -> Result<Option<String>, AdapterError> {
+    let deadline = enrichment_deadline(deadline);
+    let Some(token) = access_token(deps, record, deadline).await else {
+        return Ok(None);
+    };
+    match deadline
+        .run(
+            adapters::Service::Salla,
+            deps.salla_api.get_order(&token, order_id),
+        )
+        .await
+    {
+        Ok(order) => Ok(order),
+        Err(e) if e.is_transient() => Err(e),
+        Err(e) => {
+            tracing::warn!(store_id = %record.store_id, error = %e, "shipment order lookup refused");
+            Ok(None)
+        }
     }
 }
 

@@ -146,6 +146,18 @@ async fn process(
         };
         enrichment = enrich::enrichment(deps, connected, &wanted, deadline).await;
     }
+    // A shipment that names no customer goes to its order's customer, read from Salla.
+    if let Some(order_id) = mapping::shipment_order_to_enrich(&envelope) {
+        if record.is_none() {
+            record = deadline
+                .run(Service::DynamoDb, deps.store.get(&envelope.store_id))
+                .await?;
+        }
+        let Some(connected) = record.as_ref().filter(|r| r.klaviyo.is_some()) else {
+            return Ok(Outcome::NoKlaviyoKey);
+        };
+        enrichment.order = enrich::shipment_order(deps, connected, &order_id, deadline).await?;
+    }
     // A COD order's Placed Order carries its signed confirm/cancel links, as the merchant's
     // settings say (on or off, cancel allowed, lifetime). The lifetime counts from when Salla
     // sent the order, so a redelivery builds the same links (and the same request) as the

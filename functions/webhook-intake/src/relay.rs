@@ -74,9 +74,19 @@ pub async fn send_all(
     // `buffered` keeps the results in request order, for the zip below. The stream runs over
     // indices: a closure taking `&KlaviyoRequest` makes the future fail the `Send` check
     // the Lambda runtime needs (a higher-ranked lifetime the compiler cannot prove).
+    // A product's catalog requests depend on each other (its categories, then the item that
+    // links them, then its variants), so a delivery holding categories or variants goes out
+    // one request at a time, in the mapping's order.
+    let ordered = requests.iter().any(|r| {
+        matches!(
+            r,
+            KlaviyoRequest::UpsertCatalogCategory(_) | KlaviyoRequest::UpsertCatalogVariant(_)
+        )
+    });
+    let in_flight = if ordered { 1 } else { MAX_IN_FLIGHT };
     let results: Vec<_> = futures::stream::iter(0..requests.len())
         .map(|i| deliver(deps, connection, &requests[i], deadline.instant()))
-        .buffered(MAX_IN_FLIGHT)
+        .buffered(in_flight)
         .collect()
         .await;
     let klaviyo_ms = crate::handler::millis(started.elapsed());

@@ -17,6 +17,9 @@ pub struct Product {
     pub currency: Option<String>,
     pub url: Option<String>,
     pub image_url: Option<String>,
+    /// Category names, for the order's `Categories`.
+    pub categories: Vec<String>,
+    pub brand: Option<String>,
 }
 
 /// What Salla holds in a store's app settings compared with a key a webhook carried.
@@ -58,6 +61,31 @@ impl SallaApi {
         let path = format!("/products/{product_id}");
         match self.get_json(access_token, &path, "product lookup").await? {
             Fetched::Body(body) => Ok(Some(parse_product(body.get("data").unwrap_or(&body)))),
+            Fetched::NotFound => Ok(None),
+            Fetched::Forbidden(status) => Err(AdapterError::Unauthorized {
+                service: Service::Salla,
+                status,
+                code: None,
+            }),
+        }
+    }
+
+    /// `GET /orders/{id}`: the order's `data` object as JSON text (for the mapping, which
+    /// reads it like a webhook's), `None` when Salla has no such order.
+    pub async fn get_order(
+        &self,
+        access_token: &Secret,
+        order_id: &str,
+    ) -> Result<Option<String>, AdapterError> {
+        if order_id.is_empty() || !order_id.chars().all(|c| c.is_ascii_digit()) {
+            return Ok(None);
+        }
+        let path = format!("/orders/{order_id}");
+        match self.get_json(access_token, &path, "order lookup").await? {
+            Fetched::Body(body) => Ok(body
+                .get("data")
+                .filter(|d| d.is_object())
+                .map(Value::to_string)),
             Fetched::NotFound => Ok(None),
             Fetched::Forbidden(status) => Err(AdapterError::Unauthorized {
                 service: Service::Salla,
@@ -202,6 +230,19 @@ pub fn parse_product(p: &Value) -> Product {
         image_url: text(p.pointer("/main_image"))
             .or_else(|| text(p.pointer("/thumbnail")))
             .or_else(|| text(p.pointer("/images/0/url"))),
+        // `categories: [{id, name}]` and `brand: {id, name}` in Salla's product details;
+        // plain strings are read too.
+        categories: p
+            .get("categories")
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .filter_map(|c| text(c.get("name")).or_else(|| text(Some(c))))
+                    .take(20)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        brand: text(p.pointer("/brand/name")).or_else(|| text(p.get("brand"))),
     }
 }
 

@@ -15,5 +15,6 @@ mod one_profile;
 mod privacy;
 mod relay_limits;
 mod settings_confirm;
+mod shipment_order;
 mod storefront;
 mod token_refresh;
