@@ -332,6 +332,7 @@ async fn run_store(
         job,
         now,
         seen_orders: HashSet::new(),
+        seen_categories: HashSet::new(),
     };
     // A page cut short by the budget is read again by the next invocation, so a page starts
     // only when the last one's time (plus a fifth) is still left.
@@ -594,6 +595,8 @@ struct Run<'a> {
     now: i64,
     /// Orders already sent by this invocation (a list page may repeat one of the page before).
     seen_orders: HashSet<u64>,
+    /// Catalog categories already sent by this invocation (products share them).
+    seen_categories: HashSet<String>,
 }
 
 impl Run<'_> {
@@ -696,9 +699,20 @@ impl Run<'_> {
                 async move { salla.products(&t, cursor.page).await }
             })
             .await?;
+        // The live path's requests for a product, in the order they depend on each other: its
+        // categories (once per invocation), the item linking them, then its variants.
         for item in &page.items {
-            match mapping::history_product(item.body.as_bytes(), self.store_id) {
-                Ok(upsert) => self.send(KlaviyoRequest::UpsertCatalogItem(upsert)).await?,
+            match mapping::history_catalog(item.body.as_bytes(), self.store_id) {
+                Ok(requests) => {
+                    for request in requests {
+                        if let KlaviyoRequest::UpsertCatalogCategory(c) = &request
+                            && !self.seen_categories.insert(c.external_id.clone())
+                        {
+                            continue;
+                        }
+                        self.send(request).await?;
+                    }
+                }
                 Err(_) => self.stats.skipped += 1,
             }
         }

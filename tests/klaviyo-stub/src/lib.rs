@@ -130,6 +130,14 @@ impl KlaviyoStub {
         self.shared.state.lock().events.clone()
     }
 
+    /// Catalog ids held: items as `$custom:::$default:::…`, variants and categories prefixed
+    /// with their type (`catalog-variant/…`, `catalog-category/…`).
+    pub fn catalog_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.shared.state.lock().catalog.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
     /// Distinct (profile, metric name, unique_id): Klaviyo's event dedup key.
     /// An account's segments as `(id, attributes)`, oldest first (the CRM provisioning's
     /// assertions).

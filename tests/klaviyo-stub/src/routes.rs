@@ -308,6 +308,16 @@ fn operation(
         "create_or_update_profile" => profile_import(&mut world, base_url, body),
         "bulk_subscribe_profiles" | "bulk_unsubscribe_profiles" => Answer::new(202, None),
         "create_catalog_item" => create_catalog_item(&mut world, base_url, body),
+        "create_catalog_variant" => create_catalog_other(&mut world, base_url, VARIANT, body),
+        "create_catalog_category" => create_catalog_other(&mut world, base_url, CATEGORY, body),
+        "get_catalog_variant" | "update_catalog_variant" => {
+            let id = op.param("id").unwrap_or_default().to_owned();
+            catalog_other(&mut world, base_url, VARIANT, &op.method, &id, body)
+        }
+        "get_catalog_category" | "update_catalog_category" => {
+            let id = op.param("id").unwrap_or_default().to_owned();
+            catalog_other(&mut world, base_url, CATEGORY, &op.method, &id, body)
+        }
         "get_catalog_item" | "update_catalog_item" | "delete_catalog_item" => {
             let id = op.param("id").unwrap_or_default().to_owned();
             catalog_item(&mut world, base_url, &op.method, &id, body)
@@ -577,6 +587,99 @@ fn accounts_body(base_url: &str, account: &StubAccount) -> Value {
 
 /// The response shape of a catalog item. `integration_type` and `catalog_type` are request-only
 /// (they are part of the id), so they are not echoed.
+/// Catalog variants and categories: (JSON:API type, path segment).
+const VARIANT: (&str, &str) = ("catalog-variant", "catalog-variants");
+const CATEGORY: (&str, &str) = ("catalog-category", "catalog-categories");
+
+/// Creates a variant or category under `{type}/{id}` in the catalog map (409 when it exists,
+/// as Klaviyo answers a repeated external id).
+fn create_catalog_other(
+    world: &mut World,
+    base_url: &str,
+    kind: (&str, &str),
+    body: &Value,
+) -> Answer {
+    let attrs = &body["data"]["attributes"];
+    let id = format!(
+        "{}:::{}:::{}",
+        attrs["integration_type"].as_str().unwrap_or("$custom"),
+        attrs["catalog_type"].as_str().unwrap_or("$default"),
+        attrs["external_id"].as_str().unwrap_or_default()
+    );
+    let key = format!("{}/{id}", kind.0);
+    if world.catalog.contains_key(&key) {
+        return Answer::new(
+            409,
+            Some(jsonapi::error(
+                409,
+                "conflict",
+                "Conflict.",
+                "An object with this external_id already exists.",
+                Source::Pointer("/data/attributes/external_id"),
+            )),
+        );
+    }
+    world.catalog.insert(key, attrs.clone());
+    Answer::new(201, Some(other_body(base_url, kind, &id, attrs)))
+}
+
+fn catalog_other(
+    world: &mut World,
+    base_url: &str,
+    kind: (&str, &str),
+    method: &str,
+    id: &str,
+    body: &Value,
+) -> Answer {
+    let key = format!("{}/{id}", kind.0);
+    let Some(stored) = world.catalog.get_mut(&key) else {
+        return not_found("Catalog object not found.");
+    };
+    if method == "patch" {
+        if body["data"]["id"].as_str() != Some(id) {
+            return Answer::new(
+                400,
+                Some(jsonapi::error(
+                    400,
+                    "invalid",
+                    "Invalid input.",
+                    "data.id must equal the id in the URL.",
+                    Source::Pointer("/data/id"),
+                )),
+            )
+            .violation(format!(
+                "PATCH {}: data.id differs from the id in the path",
+                kind.0
+            ));
+        }
+        if let (Some(stored), Some(changes)) = (
+            stored.as_object_mut(),
+            body["data"]["attributes"].as_object(),
+        ) {
+            for (k, v) in changes {
+                stored.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let attrs = stored.clone();
+    Answer::new(200, Some(other_body(base_url, kind, id, &attrs)))
+}
+
+fn other_body(base_url: &str, kind: (&str, &str), id: &str, attrs: &Value) -> Value {
+    let encoded: String = id.replace('$', "%24").replace(':', "%3A");
+    let mut attrs = attrs.clone();
+    if let Some(a) = attrs.as_object_mut() {
+        a.remove("integration_type");
+        a.remove("catalog_type");
+    }
+    json!({"data": {
+        "type": kind.0,
+        "id": id,
+        "attributes": attrs,
+        "links": {"self": format!("{base_url}/api/{}/{encoded}/", kind.1)}
+    }})
+}
+
 fn catalog_body(base_url: &str, id: &str, attrs: &Value) -> Value {
     let encoded: String = id.replace('$', "%24").replace(':', "%3A");
     let mut attrs = attrs.clone();

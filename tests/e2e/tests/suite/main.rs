@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod browser;
+mod catalog_variants;
 mod cod_page;
 mod crm;
 mod faults_aws;
