@@ -10,7 +10,7 @@
 
 use adapters::deadline::Deadline;
 use adapters::keystore::StoreRecord;
-use adapters::salla::api::{AppSettingCheck, SallaApi};
+use adapters::salla::api::{AppSettingCheck, PUBLIC_KEY_SETTING, SallaApi, SettingsWrite};
 use adapters::{AdapterError, Secret, Service};
 use async_trait::async_trait;
 
@@ -27,6 +27,14 @@ pub trait AppSettings: Send + Sync {
         field: &str,
         expected: &Secret,
     ) -> Result<AppSettingCheck, AdapterError>;
+
+    /// Sets settings fields when they differ (see [`SallaApi::write_app_settings`]).
+    async fn write_app_settings(
+        &self,
+        access_token: &Secret,
+        app_id: &str,
+        changes: &[(&str, serde_json::Value)],
+    ) -> Result<SettingsWrite, AdapterError>;
 }
 
 #[async_trait]
@@ -39,6 +47,51 @@ impl AppSettings for SallaApi {
         expected: &Secret,
     ) -> Result<AppSettingCheck, AdapterError> {
         SallaApi::check_app_setting(self, access_token, app_id, field, expected).await
+    }
+
+    async fn write_app_settings(
+        &self,
+        access_token: &Secret,
+        app_id: &str,
+        changes: &[(&str, serde_json::Value)],
+    ) -> Result<SettingsWrite, AdapterError> {
+        SallaApi::write_app_settings(self, access_token, app_id, changes).await
+    }
+}
+
+/// Puts the connected account's public key (its site id, which Klaviyo's onsite script and
+/// client API take; never the private key) into the store's public settings field, for the
+/// storefront snippet. Best effort and logged: the key is stored whatever Salla answers, and
+/// the next settings event or page save tries again. Unchanged values are not written, so
+/// the settings event a write triggers ends the round.
+pub async fn publish_public_key(deps: &Deps, store_id: &str, public_key: &str, deadline: Deadline) {
+    let Some(app_id) = deps.salla_app_id.as_deref() else {
+        return;
+    };
+    let Ok(Some(record)) = deps.store.get(store_id).await else {
+        return;
+    };
+    let Some(token) = crate::enrich::access_token(deps, &record, deadline).await else {
+        return;
+    };
+    let changes = [(
+        PUBLIC_KEY_SETTING,
+        serde_json::Value::String(public_key.to_owned()),
+    )];
+    let written = deadline
+        .run(
+            Service::Salla,
+            deps.app_settings
+                .write_app_settings(&token, app_id, &changes),
+        )
+        .await;
+    match written {
+        Ok(w) => {
+            tracing::info!(event = "public_key_setting", store_id, outcome = ?w, "salla settings")
+        }
+        Err(e) => {
+            tracing::warn!(event = "public_key_setting", store_id, error = %e, "salla settings")
+        }
     }
 }
 

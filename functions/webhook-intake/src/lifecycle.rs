@@ -329,6 +329,9 @@ pub async fn settings_updated(
     if let Err(refusal) = applied {
         return Ok(refused(refusal, Kind::Settings, store_id));
     }
+    if let Some(account) = connection.account_id.as_deref() {
+        crate::confirm::publish_public_key(deps, store_id, account, deadline).await;
+    }
     // Moving a store's shopper data to another Klaviyo account is the change an attacker
     // with the webhook secret would make: every one is logged under its own name so the
     // operator can count and alarm on it (account ids name no shopper).
@@ -492,6 +495,8 @@ mod tests {
     struct FakeSettings {
         answer: fn() -> Result<AppSettingCheck, AdapterError>,
         calls: AtomicUsize,
+        /// The settings fields written, in order.
+        writes: std::sync::Mutex<Vec<(String, serde_json::Value)>>,
     }
 
     #[async_trait]
@@ -509,6 +514,18 @@ mod tests {
             self.calls.fetch_add(1, Ordering::SeqCst);
             (self.answer)()
         }
+
+        async fn write_app_settings(
+            &self,
+            token: &Secret,
+            app_id: &str,
+            changes: &[(&str, serde_json::Value)],
+        ) -> Result<adapters::salla::api::SettingsWrite, AdapterError> {
+            assert_eq!((token.expose(), app_id), ("at_live", "513499943"));
+            let mut writes = self.writes.lock().unwrap();
+            writes.extend(changes.iter().map(|(f, v)| ((*f).to_owned(), v.clone())));
+            Ok(adapters::salla::api::SettingsWrite::Written)
+        }
     }
 
     /// Deps that confirm keys with a fake Salla, for store 7 holding live Salla tokens and,
@@ -522,6 +539,7 @@ mod tests {
         let settings = Arc::new(FakeSettings {
             answer,
             calls: AtomicUsize::new(0),
+            writes: Default::default(),
         });
         deps.app_settings = settings.clone();
         deps.salla_app_id = Some("513499943".into());
@@ -610,6 +628,11 @@ mod tests {
         assert_eq!(change(outcome), "klaviyo_key_stored");
         assert_eq!(held_key(&deps).await.as_deref(), Some("pk_abc"));
         assert_eq!(salla.calls.load(Ordering::SeqCst), 1);
+        // The account's public key (never the private one) goes to the storefront's field.
+        assert_eq!(
+            *salla.writes.lock().unwrap(),
+            [("klaviyo_public_key".to_owned(), serde_json::json!("Acct1"))]
+        );
     }
 
     #[tokio::test]

@@ -60,6 +60,8 @@ struct State {
     app_settings: HashMap<String, Value>,
     /// Settings reads so far: (app id in the path, merchant of the token, if any).
     settings_reads: Vec<(String, Option<String>)>,
+    /// Accepted settings updates.
+    settings_writes: u64,
     /// Embedded-page tokens → (merchant id, expiry unix seconds).
     embedded_tokens: HashMap<String, (String, i64)>,
     introspections: u64,
@@ -101,6 +103,7 @@ impl SallaStub {
             app_id: APP_ID.into(),
             app_settings: HashMap::new(),
             settings_reads: Vec::new(),
+            settings_writes: 0,
             embedded_tokens: HashMap::new(),
             introspections: 0,
         }));
@@ -220,6 +223,10 @@ async fn answer(
             let app_id = p["/apps/".len()..p.len() - "/settings".len()].to_string();
             app_settings(&mut st, &app_id, auth.as_deref())
         }
+        (Method::POST, p) if p.starts_with("/apps/") && p.ends_with("/settings") => {
+            let app_id = p["/apps/".len()..p.len() - "/settings".len()].to_string();
+            write_app_settings(&mut st, &app_id, auth.as_deref(), &body)
+        }
         (Method::POST, "/exchange-authority/v1/introspect") => {
             introspect(&mut st, s_source.as_deref(), &body)
         }
@@ -323,6 +330,55 @@ fn app_settings(st: &mut State, app_id: &str, auth: Option<&str>) -> Response<Fu
                    "data": {"app_id": st.app_id, "app_slug": "klaviyo", "settings": settings}}),
         ),
         None => reply(404, not_found),
+    }
+}
+
+/// Salla's "Update App Settings": the body replaces the store's whole settings object (keys
+/// left out become null, as Salla warns), and the write is counted.
+fn write_app_settings(
+    st: &mut State,
+    app_id: &str,
+    auth: Option<&str>,
+    body: &[u8],
+) -> Response<Full<Bytes>> {
+    let merchant = auth
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .and_then(|t| st.access.get(t))
+        .cloned();
+    let Some(merchant) = merchant else {
+        return reply(401, json!({"error": "invalid_token"}));
+    };
+    if app_id != st.app_id || !st.app_settings.contains_key(&merchant) {
+        return reply(404, json!({"success": false, "status": 404}));
+    }
+    let Ok(Value::Object(new)) = serde_json::from_slice::<Value>(body) else {
+        return reply(422, json!({"success": false, "status": 422}));
+    };
+    let held = st.app_settings.get(&merchant).cloned().unwrap_or_default();
+    let mut replaced = serde_json::Map::new();
+    if let Value::Object(old) = held {
+        for k in old.keys() {
+            replaced.insert(k.clone(), Value::Null);
+        }
+    }
+    replaced.extend(new);
+    st.app_settings
+        .insert(merchant.clone(), Value::Object(replaced.clone()));
+    st.settings_writes += 1;
+    reply(
+        200,
+        json!({"status": 200, "success": true, "data": replaced}),
+    )
+}
+
+/// The store's settings as the stub holds them now.
+impl SallaStub {
+    pub fn app_settings_of(&self, merchant_id: &str) -> Option<Value> {
+        self.lock().app_settings.get(merchant_id).cloned()
+    }
+
+    pub fn settings_writes(&self) -> u64 {
+        self.lock().settings_writes
     }
 }
 

@@ -34,6 +34,22 @@ pub enum AppSettingCheck {
     AppNotActive,
 }
 
+/// The public settings field the storefront snippet reads the Klaviyo public key (site id)
+/// from (`salla.config.get("app.klaviyo_public_key")`); filled by us, never typed.
+pub const PUBLIC_KEY_SETTING: &str = "klaviyo_public_key";
+
+/// What [`SallaApi::write_app_settings`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingsWrite {
+    Written,
+    /// Salla already held these values.
+    Unchanged,
+    /// Salla answers 403/404: the app is not active on the store, or the token lacks the scope.
+    AppNotActive,
+    /// The answer had no `settings` object to write back.
+    Unreadable,
+}
+
 #[derive(Debug, Clone)]
 pub struct SallaApi {
     http: reqwest::Client,
@@ -123,6 +139,83 @@ impl SallaApi {
                 service: Service::Salla,
                 status,
                 code: None,
+            }),
+        }
+    }
+
+    /// Sets `changes` in the store's app settings when they differ from what Salla holds:
+    /// `GET /apps/{app_id}/settings`, then `POST` of the whole settings object with the
+    /// changes applied (Salla's update replaces every key, so the others are sent back as they
+    /// are: SallaApp/salla-partners-agent-kit, `salla-app-settings/references/api-spec.md`).
+    /// Nothing is written when the values already match, which also ends the
+    /// `app.settings.updated` round a write may trigger. A body without a `settings` object is
+    /// never written over: a partial write would erase the merchant's other settings.
+    pub async fn write_app_settings(
+        &self,
+        access_token: &Secret,
+        app_id: &str,
+        changes: &[(&str, Value)],
+    ) -> Result<SettingsWrite, AdapterError> {
+        if app_id.is_empty() || !app_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(AdapterError::Config(
+                "the Salla app id must be numeric".into(),
+            ));
+        }
+        let path = format!("/apps/{app_id}/settings");
+        let body = match self
+            .get_json(access_token, &path, "app settings lookup")
+            .await?
+        {
+            Fetched::Body(body) => body,
+            Fetched::NotFound | Fetched::Forbidden(403) => return Ok(SettingsWrite::AppNotActive),
+            Fetched::Forbidden(status) => {
+                return Err(AdapterError::Unauthorized {
+                    service: Service::Salla,
+                    status,
+                    code: None,
+                });
+            }
+        };
+        let Some(mut settings) = body
+            .pointer("/data/settings")
+            .and_then(Value::as_object)
+            .cloned()
+        else {
+            return Ok(SettingsWrite::Unreadable);
+        };
+        let differs = changes
+            .iter()
+            .any(|(field, value)| settings.get(*field) != Some(value));
+        if !differs {
+            return Ok(SettingsWrite::Unchanged);
+        }
+        for (field, value) in changes {
+            settings.insert((*field).to_owned(), value.clone());
+        }
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.api_url))
+            .bearer_auth(access_token.expose())
+            .timeout(Duration::from_secs(4))
+            .header("Accept", "application/json")
+            .json(&settings)
+            .send()
+            .await
+            .map_err(|_| AdapterError::Unavailable {
+                service: Service::Salla,
+                detail: "settings update failed".into(),
+            })?;
+        match resp.status().as_u16() {
+            200..=299 => Ok(SettingsWrite::Written),
+            429 | 500..=599 => Err(AdapterError::Unavailable {
+                service: Service::Salla,
+                detail: format!("HTTP {}", resp.status().as_u16()),
+            }),
+            status => Err(AdapterError::Rejected {
+                service: Service::Salla,
+                status,
+                code: "settings_update_refused".into(),
+                detail: "Salla refused the app settings update".into(),
             }),
         }
     }

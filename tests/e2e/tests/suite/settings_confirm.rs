@@ -111,6 +111,20 @@ async fn a_first_key_waits_for_the_store_s_salla_tokens() {
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body["outcome"], "klaviyo_key_stored");
     assert_eq!(held_key(&h, &store).await.as_deref(), Some(GOOD_KEY));
+
+    // The account's public key went into the storefront's settings field, the merchant's
+    // other settings were sent back as they were, and a repeat writes nothing.
+    let held = salla.app_settings_of(&store).unwrap();
+    assert_eq!(held["klaviyo_public_key"], "AbC123");
+    assert_eq!(held["klaviyo_private_key"], GOOD_KEY);
+    assert_eq!(salla.settings_writes(), 1);
+    let a = h.post_signed(&body).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        salla.settings_writes(),
+        1,
+        "unchanged values are not written again"
+    );
 }
 
 #[tokio::test]
