@@ -9,9 +9,8 @@
 //! Gate: `CHROMEDRIVER`, as in `browser.rs` (skips outside CI when unset, fails in CI).
 
 use std::convert::Infallible;
-use std::net::{SocketAddr, TcpListener as StdListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,6 +24,8 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use spec_check::Spec;
 use tokio::net::TcpListener;
+
+use crate::browser::{chromedriver, start_driver};
 
 const STORE: &str = "1803665367";
 const PUBLIC_KEY: &str = "AbC123";
@@ -193,43 +194,8 @@ async fn start_site() -> Arc<Site> {
     site
 }
 
-/// chromedriver, killed when the test ends (pass or panic).
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-async fn start_driver(path: &str) -> (Driver, String) {
-    let port = free_port();
-    let child = Command::new(path)
-        .arg(format!("--port={port}"))
-        .arg("--allowed-ips=127.0.0.1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start chromedriver at {path}: {e}"));
-    let driver = Driver(child);
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return (driver, format!("http://127.0.0.1:{port}"));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("chromedriver did not listen on {addr} within 10 s");
-}
-
+/// Its own window: a storefront's phone viewport, without the onboarding test's Arabic
+/// browser language (the pages set theirs).
 async fn browser(webdriver: &str, profile: &Path) -> Client {
     let args = vec![
         "--headless".to_string(),
@@ -255,19 +221,6 @@ async fn browser(webdriver: &str, profile: &Path) -> Client {
         .connect(webdriver)
         .await
         .unwrap_or_else(|e| panic!("cannot open a Chromium session via {webdriver}: {e}"))
-}
-
-fn chromedriver() -> Option<String> {
-    match std::env::var("CHROMEDRIVER") {
-        Ok(path) => Some(path),
-        Err(_) if std::env::var_os("CI").is_some() => panic!(
-            "CHROMEDRIVER is not set: run infra/scripts/chromium.sh and export CHROMEDRIVER=$(command -v chromedriver)"
-        ),
-        Err(_) => {
-            println!("skipping: CHROMEDRIVER is not set (see infra/scripts/chromium.sh)");
-            None
-        }
-    }
 }
 
 fn gzip_len(bytes: &[u8]) -> usize {
