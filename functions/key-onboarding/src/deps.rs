@@ -22,6 +22,9 @@ pub struct Deps {
     pub embedded: Option<Arc<dyn EmbeddedTokens>>,
     /// The one origin allowed to frame the page (Salla's dashboard).
     pub dashboard_origin: String,
+    /// Writes the page's key changes back into the app's settings at Salla; `None` without an
+    /// app id (development).
+    pub settings_sync: Option<crate::settings_sync::SettingsSync>,
     /// The stores' sync-health day records, as the intake writes them.
     pub health: Arc<dyn adapters::health::HealthStore>,
     /// Where a saved key that completes the store's connection queues its first import.
@@ -45,6 +48,12 @@ impl Deps {
             }),
             dashboard_origin: config.salla_dashboard_origin.clone(),
             health: adapters::health::build(config),
+            settings_sync: config.salla_app_id.as_ref().map(|app_id| {
+                crate::settings_sync::SettingsSync {
+                    api: adapters::salla::api::SallaApi::new(config.salla_api_url.clone()),
+                    app_id: app_id.clone(),
+                }
+            }),
             history: adapters::history::start::HistoryStart::from_env(),
         })
     }

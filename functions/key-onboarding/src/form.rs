@@ -151,6 +151,11 @@ async fn save(
     })
     .await
     .map_err(storage_down(store_id))?;
+    if let Some(sync) = &deps.settings_sync {
+        let public_key = connection.account_id.as_deref().unwrap_or_default();
+        sync.mirror(&saved, connection.private_key.expose(), public_key)
+            .await;
+    }
     deps.history
         .import_if_connected(deps.keys.as_ref(), &saved, "onboarding")
         .await;
@@ -175,6 +180,10 @@ async fn disconnect(deps: &Deps, store_id: &str) -> Result<Outcome, OnboardingEr
             keystore::update(deps.keys.as_ref(), store_id, |r| r.klaviyo = None)
                 .await
                 .map_err(storage_down(store_id))?;
+            // Salla's form empties too, so its next settings event says "disconnected".
+            if let Some(sync) = &deps.settings_sync {
+                sync.mirror(&record, "", "").await;
+            }
         }
         _ => {}
     }

@@ -15,6 +15,7 @@ mod metric_mapping;
 pub mod outcome;
 mod page;
 mod session;
+pub mod settings_sync;
 mod validate;
 mod view;
 

@@ -128,6 +128,7 @@ pub fn deps_counting() -> (
         embedded: Some(Arc::new(FakeEmbedded::default())),
         dashboard_origin: adapters::web::SALLA_DASHBOARD_ORIGIN.into(),
         health: Arc::new(adapters::health::memory::MemoryHealth::new()),
+        settings_sync: None,
         history: Default::default(),
     };
     (deps, keys, calls)

@@ -240,6 +240,7 @@ async fn onboarding_in_headless_chromium() {
             embedded: None,
             dashboard_origin: adapters::web::SALLA_DASHBOARD_ORIGIN.into(),
             health: Arc::new(adapters::health::memory::MemoryHealth::new()),
+            settings_sync: None,
             history: Default::default(),
         },
     });
@@ -472,6 +473,7 @@ async fn the_embedded_page_in_a_dashboard_frame() {
             ))),
             dashboard_origin: format!("http://localhost:{dashboard}"),
             health: Arc::new(adapters::health::memory::MemoryHealth::new()),
+            settings_sync: None,
             history: Default::default(),
         },
     });

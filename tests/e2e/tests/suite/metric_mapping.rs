@@ -58,6 +58,7 @@ async fn world(key: &str) -> World {
             embedded: None,
             dashboard_origin: adapters::web::SALLA_DASHBOARD_ORIGIN.into(),
             health: Arc::new(adapters::health::memory::MemoryHealth::new()),
+            settings_sync: None,
             history: Default::default(),
         },
         client,

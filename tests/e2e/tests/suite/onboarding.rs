@@ -81,6 +81,7 @@ async fn world() -> World {
             ))),
             dashboard_origin: adapters::web::SALLA_DASHBOARD_ORIGIN.into(),
             health: Arc::new(adapters::health::memory::MemoryHealth::new()),
+            settings_sync: None,
             history: Default::default(),
         },
         salla,
@@ -1374,6 +1375,54 @@ fn world_onboarding(w: &World) -> key_onboarding::Deps {
         embedded: None,
         dashboard_origin: adapters::web::SALLA_DASHBOARD_ORIGIN.into(),
         health: Arc::new(adapters::health::memory::MemoryHealth::new()),
+        settings_sync: None,
         history: Default::default(),
     }
+}
+
+/// The page's save and disconnect are written back into the app's settings at Salla (the
+/// form shows the same key, and Salla's next settings event cannot bring back a key the
+/// merchant disconnected here); the merchant's other settings are sent back as they were.
+#[tokio::test]
+async fn save_and_disconnect_are_mirrored_into_salla_s_settings() {
+    let mut w = world().await;
+    w.onboarding.settings_sync = Some(key_onboarding::settings_sync::SettingsSync {
+        api: adapters::salla::api::SallaApi::new(w.salla.base_url.clone()),
+        app_id: APP_ID.into(),
+    });
+    let mut record = StoreRecord::new(STORE);
+    record.salla = Some(salla_tokens(&w.salla.issue_access_token(STORE)));
+    w.keys.put(&record).await.unwrap();
+    w.salla.set_app_settings(
+        STORE,
+        json!({"klaviyo_private_key": "", "cod_link_hours": 24}),
+    );
+    let token = session_for(STORE);
+    let csrf = csrf(&token);
+
+    let resp = key_onboarding::handle(
+        &w.onboarding,
+        post_form("/onboarding", &token, &save_fields(&csrf, GOOD_KEY)),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let held = w.salla.app_settings_of(STORE).unwrap();
+    assert_eq!(held["klaviyo_private_key"], GOOD_KEY);
+    assert_eq!(held["klaviyo_public_key"], ACCOUNT_ID);
+    assert_eq!(held["cod_link_hours"], 24, "other settings kept");
+
+    let fields = [
+        ("action", "disconnect"),
+        ("csrf", csrf.as_str()),
+        ("store_id", STORE),
+        ("lang", "en"),
+    ];
+    let resp =
+        key_onboarding::handle(&w.onboarding, post_form("/onboarding", &token, &fields)).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let held = w.salla.app_settings_of(STORE).unwrap();
+    assert_eq!(held["klaviyo_private_key"], "");
+    assert_eq!(held["klaviyo_public_key"], "");
+    assert_eq!(held["cod_link_hours"], 24);
+    assert_eq!(w.salla.settings_writes(), 2);
 }
