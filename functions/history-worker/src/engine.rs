@@ -410,6 +410,7 @@ async fn finish(
                 if let StoreJob::Repair { since } = job {
                     repaired(deps, store_id, since, deadline).await?;
                 }
+                map_metrics(deps, store_id, deadline).await;
                 report(Outcome::Done)
             }
             End::Stopped(code) => report(Outcome::Stopped(code)),
@@ -475,7 +476,40 @@ async fn finish(
         };
         enqueue(deps, &task, deadline).await?;
     }
+    if outcome == Outcome::Done {
+        map_metrics(deps, store_id, deadline).await;
+    }
     report(outcome)
+}
+
+/// Klaviyo's metric mapping once a run has sent the store's events: a metric exists only
+/// after its first event, so a merchant who never opens the page still gets revenue, CLV
+/// and the Cancelled/Refunded netting after the import, and the daily sweep sets what was
+/// still pending. Never overwrites another integration's mapping
+/// ([`adapters::klaviyo::mapped_metrics`]); best effort and logged.
+async fn map_metrics(deps: &Deps, store_id: &str, deadline: Deadline) {
+    let Ok(Some(record)) = deps.store.get(store_id).await else {
+        return;
+    };
+    let Some(k) = record.klaviyo.filter(|k| !k.needs_reconnect) else {
+        return;
+    };
+    match adapters::klaviyo::mapped_metrics::ensure(
+        deps.klaviyo.as_ref(),
+        &k.private_key,
+        deadline.instant(),
+    )
+    .await
+    {
+        Ok(report) => tracing::info!(
+            event = "metric_mapping",
+            store_id,
+            others = report.others().count(),
+            pending = report.pending().count(),
+            outcome = "checked"
+        ),
+        Err(e) => tracing::warn!(event = "metric_mapping", store_id, error = %e),
+    }
 }
 
 /// A repair done: its mark is cleared, unless a later repair took it over from an earlier
