@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use adapters::Service;
 use adapters::deadline::Deadline;
+use adapters::keystore::StoreRecord;
 use adapters::salla::signature::Verified;
 use lambda_http::{Body, Request, RequestExt, Response};
 use mapping::Action;
@@ -135,25 +136,17 @@ async fn process(
     // Events whose Klaviyo requests want product details (abandoned carts, partial product
     // updates) have them looked up first, so the mapping runs exactly once per webhook.
     let wanted = mapping::products_to_enrich(&envelope);
-    let mut record = None;
+    let mut record = Held::default();
     let mut enrichment = mapping::Enrichment::default();
     if !wanted.is_empty() {
-        record = deadline
-            .run(Service::DynamoDb, deps.store.get(&envelope.store_id))
-            .await?;
-        let Some(connected) = record.as_ref().filter(|r| r.klaviyo.is_some()) else {
+        let Some(connected) = record.connected(deps, &envelope.store_id, deadline).await? else {
             return Ok(Outcome::NoKlaviyoKey);
         };
         enrichment = enrich::enrichment(deps, connected, &wanted, deadline).await;
     }
     // A shipment that names no customer goes to its order's customer, read from Salla.
     if let Some(order_id) = mapping::shipment_order_to_enrich(&envelope) {
-        if record.is_none() {
-            record = deadline
-                .run(Service::DynamoDb, deps.store.get(&envelope.store_id))
-                .await?;
-        }
-        let Some(connected) = record.as_ref().filter(|r| r.klaviyo.is_some()) else {
+        let Some(connected) = record.connected(deps, &envelope.store_id, deadline).await? else {
             return Ok(Outcome::NoKlaviyoKey);
         };
         enrichment.order = enrich::shipment_order(deps, connected, &order_id, deadline).await?;
@@ -167,13 +160,9 @@ async fn process(
         mapping::cod_order_to_link(&envelope),
         envelope.store_id.parse::<u64>(),
     ) {
-        if record.is_none() {
-            record = deadline
-                .run(Service::DynamoDb, deps.store.get(&envelope.store_id))
-                .await?;
-        }
         let settings = record
-            .as_ref()
+            .get(deps, &envelope.store_id, deadline)
+            .await?
             .and_then(|r| r.cod.clone())
             .unwrap_or_default();
         if settings.enabled {
@@ -234,15 +223,11 @@ async fn process(
         Action::Ignore { reason } => Ok(Outcome::Ignored { reason }),
         Action::Send(requests) => {
             trace.store_event = true;
-            let record = match record {
-                Some(record) => Some(record),
-                None => {
-                    deadline
-                        .run(Service::DynamoDb, deps.store.get(&envelope.store_id))
-                        .await?
-                }
-            };
-            let Some(klaviyo) = record.and_then(|r| r.klaviyo) else {
+            let klaviyo = record
+                .get(deps, &envelope.store_id, deadline)
+                .await?
+                .and_then(|r| r.klaviyo.clone());
+            let Some(klaviyo) = klaviyo else {
                 return Ok(Outcome::NoKlaviyoKey);
             };
             let sent =
@@ -258,6 +243,41 @@ async fn process(
             }
             sent
         }
+    }
+}
+
+/// The store's record, read at most once per delivery, when something first needs it (an
+/// absent store is remembered as absent, not read again).
+#[derive(Default)]
+struct Held(Option<Option<StoreRecord>>);
+
+impl Held {
+    async fn get(
+        &mut self,
+        deps: &Deps,
+        store_id: &str,
+        deadline: Deadline,
+    ) -> Result<Option<&StoreRecord>, IntakeError> {
+        if self.0.is_none() {
+            let read = deadline
+                .run(Service::DynamoDb, deps.store.get(store_id))
+                .await?;
+            self.0 = Some(read);
+        }
+        Ok(self.0.as_ref().and_then(Option::as_ref))
+    }
+
+    /// The record when the store has a Klaviyo key.
+    async fn connected(
+        &mut self,
+        deps: &Deps,
+        store_id: &str,
+        deadline: Deadline,
+    ) -> Result<Option<&StoreRecord>, IntakeError> {
+        Ok(self
+            .get(deps, store_id, deadline)
+            .await?
+            .filter(|r| r.klaviyo.is_some()))
     }
 }
 
@@ -487,15 +507,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_cod_order_s_placed_order_carries_links_that_open() {
-        let mut record = StoreRecord::new("42");
-        record.klaviyo = Some(adapters::keystore::KlaviyoConnection {
-            private_key: adapters::Secret::new("pk_test"),
-            account_name: None,
-            account_id: None,
-            validated_at: 0,
-            needs_reconnect: false,
-        });
-        let store = Arc::new(MemoryKeyStore::with_records([record]));
+        let store = Arc::new(MemoryKeyStore::with_records([connected_store()]));
         let mut deps = deps(store);
         let klaviyo = Arc::new(Recording::default());
         deps.klaviyo = klaviyo.clone();
@@ -548,17 +560,9 @@ mod tests {
 
     #[tokio::test]
     async fn the_merchant_s_cod_settings_shape_the_links() {
-        let connected = |cod: Option<mapping::CodSettings>| {
-            let mut record = StoreRecord::new("42");
-            record.klaviyo = Some(adapters::keystore::KlaviyoConnection {
-                private_key: adapters::Secret::new("pk_test"),
-                account_name: None,
-                account_id: None,
-                validated_at: 0,
-                needs_reconnect: false,
-            });
-            record.cod = cod;
-            record
+        let connected = |cod: Option<mapping::CodSettings>| StoreRecord {
+            cod,
+            ..connected_store()
         };
         let sent = adapters::clock::now_unix();
         let body = format!(
@@ -607,15 +611,7 @@ mod tests {
     /// nothing, since it proves no store.
     #[tokio::test]
     async fn relayed_events_reach_the_sync_health_counts() {
-        let mut record = StoreRecord::new("42");
-        record.klaviyo = Some(adapters::keystore::KlaviyoConnection {
-            private_key: adapters::Secret::new("pk_test"),
-            account_name: None,
-            account_id: None,
-            validated_at: 0,
-            needs_reconnect: false,
-        });
-        let store = Arc::new(MemoryKeyStore::with_records([record]));
+        let store = Arc::new(MemoryKeyStore::with_records([connected_store()]));
         let mut deps = deps(store);
         deps.klaviyo = Arc::new(Recording::default());
         let health = Arc::new(adapters::health::memory::MemoryHealth::new());
@@ -635,6 +631,19 @@ mod tests {
         assert_eq!(placed.map(|m| m.last_24h), Some(1), "{view:?}");
         assert!(view.last_ok.is_some());
         assert!(view.failures.is_empty());
+    }
+
+    /// Store 42 with a Klaviyo key.
+    fn connected_store() -> StoreRecord {
+        let mut record = StoreRecord::new("42");
+        record.klaviyo = Some(adapters::keystore::KlaviyoConnection {
+            private_key: adapters::Secret::new("pk_test"),
+            account_name: None,
+            account_id: None,
+            validated_at: 0,
+            needs_reconnect: false,
+        });
+        record
     }
 
     const MAX_BODY: usize = crate::deps::MAX_BODY_BYTES;
