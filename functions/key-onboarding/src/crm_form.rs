@@ -209,7 +209,13 @@ async fn provision(
     let run = Run {
         segments,
         flows,
-        waiting: waiting.into_iter().map(|w| w.needs).collect(),
+        // What is missing, once each (two flows may wait for the same metric).
+        waiting: waiting
+            .into_iter()
+            .map(|w| w.needs)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
     };
     log_run(store_id, if apply { "applied" } else { "previewed" }, &run);
     Ok(run)

@@ -262,6 +262,23 @@ const TIER_NAMES: [(&str, &str); MAX_TIERS] = [
     ("VIP", "كبار العملاء"),
 ];
 
+/// The expanded section's own layout (the page's stylesheet has no form controls beyond the
+/// key box), scoped to the section.
+const STYLE: &str = "\
+#crm fieldset{border:0;padding:0;margin:0 0 12px;min-width:0}\
+#crm legend{font-weight:600;margin-bottom:6px;padding:0}\
+#crm label.choice{display:flex;gap:8px;align-items:flex-start;font-weight:500;margin:12px 0 6px}\
+#crm label.choice input{margin-top:6px;flex:none}\
+#crm .sub{margin-inline-start:26px}\
+#crm input[type=text],#crm select{width:100%;font-size:1rem;padding:8px 10px;border:1px solid #c5cbd3;border-radius:8px;background:#fff}\
+#crm table{table-layout:fixed}\
+#crm td input[type=text]{padding:6px 8px}\
+#crm .actions{display:flex;flex-wrap:wrap;gap:8px;margin-top:8px}\
+#crm h3{font-size:.95rem;margin:10px 0 4px}\
+#crm ul.names{margin:0;padding-inline-start:18px;font-weight:400}\
+#crm .secondary{background:#fff;color:#1d2330;border:1px solid #c5cbd3}\
+#crm form{margin-top:12px}";
+
 /// The section as the page first shows it, for a connected store (nothing otherwise).
 pub fn section(lang: Lang, signed: &Signed<'_>) -> Markup {
     if signed.klaviyo.is_none() {
@@ -291,6 +308,7 @@ pub fn panel(lang: Lang, hidden: &Hidden<'_>, panel: &Panel) -> Markup {
     let t = texts(lang);
     html! {
         section id="crm" {
+            style { (maud::PreEscaped(STYLE)) }
             h2 { (t.heading) }
             @if let Some(problem) = panel.problem {
                 div class="alert error" id="crm-error" role="alert" {
@@ -385,20 +403,23 @@ fn settings_form(lang: Lang, t: &Texts, hidden: &Hidden<'_>, settings: &CrmSetti
             (hidden_fields(lang, hidden))
             fieldset {
                 legend { (t.rule) }
-                label class="confirm" {
+                label class="choice" {
                     input type="radio" name="preset" value="a" id="crm-preset-a" checked[is("a")];
                     " " (t.preset_a)
                 }
-                label for="crm-margin" { (t.margin) }
-                input type="text" inputmode="decimal" id="crm-margin" name="margin" value=(margin) maxlength="6";
-                label class="confirm" {
+                div class="sub" {
+                    label for="crm-margin" { (t.margin) }
+                    input type="text" inputmode="decimal" id="crm-margin" name="margin" value=(margin) maxlength="6";
+                }
+                label class="choice" {
                     input type="radio" name="preset" value="b" id="crm-preset-b" checked[is("b")];
                     " " (t.preset_b)
                 }
-                label class="confirm" {
+                label class="choice" {
                     input type="radio" name="preset" value="custom" id="crm-preset-custom" checked[is("custom")];
                     " " (t.custom)
                 }
+                div class="sub" {
                 label for="crm-window" { (t.window) }
                 select id="crm-window" name="window" {
                     option value="all_time" selected[window == OrderWindow::AllTime] { (t.window_all) }
@@ -422,13 +443,15 @@ fn settings_form(lang: Lang, t: &Texts, hidden: &Hidden<'_>, settings: &CrmSetti
                     }
                 }
                 p class="hint" { (t.custom_hint) }
+                }
             }
             p class="hint" { (t.duration) }
-            button type="submit" name="action" value="crm_save" id="crm-save" { (t.save) }
-            " "
-            button type="submit" name="action" value="crm_preview" id="crm-preview" { (t.preview) }
-            " "
-            button type="submit" class="primary" name="action" value="crm_apply" id="crm-apply" { (t.apply) }
+            div class="actions" {
+                // Enter in a field submits the first button: saving, never a run.
+                button type="submit" class="secondary" name="action" value="crm_save" id="crm-save" { (t.save) }
+                button type="submit" class="secondary" name="action" value="crm_preview" id="crm-preview" { (t.preview) }
+                button type="submit" class="primary" name="action" value="crm_apply" id="crm-apply" { (t.apply) }
+            }
         }
     }
 }
@@ -480,9 +503,10 @@ fn names(label: &str, class: &str, list: &[String], t: &Texts) -> Markup {
             @if list.is_empty() {
                 (t.nothing)
             } @else {
-                @for (i, name) in list.iter().enumerate() {
-                    @if i > 0 { "، " }
-                    bdi { (name.strip_prefix(NAME_PREFIX).unwrap_or(name)) }
+                ul class="names" {
+                    @for name in list {
+                        li { bdi { (name.strip_prefix(NAME_PREFIX).unwrap_or(name)) } }
+                    }
                 }
             }
         }
