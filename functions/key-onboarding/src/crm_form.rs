@@ -14,7 +14,7 @@ use lambda_http::{Body, Response};
 use mapping::crm::{self, CrmSettings, NAME_PREFIX, OrderWindow, TierThreshold};
 use mapping::metrics as m;
 
-use crate::crm_view::{self, CrmProblem, Done, Hidden, Panel, Run};
+use crate::crm_view::{self, CrmProblem, Done, Hidden, Panel, Run, Values};
 use crate::i18n::Lang;
 use crate::session::{self, Carrier, Session};
 use crate::{Deps, view};
@@ -65,7 +65,7 @@ pub async fn post(
         Err(e) => {
             tracing::error!(event = "onboarding_read", store_id, error = %e);
             let panel = Panel {
-                settings: CrmSettings::default(),
+                values: Values::of(&CrmSettings::default()),
                 done: None,
                 problem: Some(CrmProblem::StorageDown),
             };
@@ -79,12 +79,15 @@ pub async fn post(
     let result = act(deps, store_id, record.as_ref(), action, form).await;
     let panel = match result {
         Ok((settings, done)) => Panel {
-            settings,
+            values: Values::of(&settings),
             done,
             problem: None,
         },
         Err(problem) => Panel {
-            settings: stored,
+            values: match problem {
+                CrmProblem::Field(_) => Values::typed(|name| adapters::web::param(form, name)),
+                _ => Values::of(&stored),
+            },
             done: None,
             problem: Some(problem),
         },
@@ -682,6 +685,15 @@ mod tests {
             assert_eq!(status, StatusCode::BAD_REQUEST, "{fields:?}");
             assert!(html.contains("id=\"crm-error\""), "{fields:?}");
             assert!(html.contains(message), "{fields:?}: {html}");
+            // What was typed comes back in the form.
+            for (name, value) in &fields {
+                if *name != "preset" {
+                    assert!(
+                        html.contains(&format!("name=\"{name}\" value=\"{value}\"")),
+                        "{name}"
+                    );
+                }
+            }
             assert_eq!(keys.get(STORE).await.unwrap().unwrap().crm, stored);
         }
         assert_eq!(account.writes(), 0);
@@ -801,6 +813,33 @@ mod tests {
         let (status, _) = post(&deps, &[("action", "crm_nonsense")]).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(account.writes(), 0);
+    }
+
+    /// Inside Salla's frame the session travels in the forms: every CRM form carries it on.
+    #[tokio::test]
+    async fn inside_the_dashboard_frame_the_crm_forms_carry_the_session() {
+        let account = FakeAccount::with_orders();
+        let (deps, _) = world(&account).await;
+        let token = session_token(STORE, 0);
+        let csrf = test_support::csrf(&token);
+        let body: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("csrf", csrf.as_str()),
+                ("store_id", STORE),
+                ("session", token.as_str()),
+                ("action", "crm_open"),
+            ])
+            .finish();
+        let req =
+            test_support::request(lambda_http::http::Method::POST, "/onboarding", None, &body);
+        let resp = handle(&deps, req).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let html = text(&resp);
+        let carried = format!("name=\"session\" value=\"{token}\"");
+        // The key form, the disconnect form, the CRM settings form and the removal form.
+        assert!(html.matches(&carried).count() >= 4, "{html}");
+        assert!(html.contains("id=\"crm-form\""));
+        assert!(html.contains("id=\"crm-remove-form\""));
     }
 
     #[test]

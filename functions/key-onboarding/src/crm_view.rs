@@ -76,9 +76,74 @@ impl CrmProblem {
 
 /// The expanded section's state.
 pub struct Panel {
-    pub settings: CrmSettings,
+    pub values: Values,
     pub done: Option<Done>,
     pub problem: Option<CrmProblem>,
+}
+
+/// What the settings form shows: a stored choice, or what the merchant typed when it was
+/// refused (so a typo costs one field, not the whole form).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Values {
+    preset: String,
+    margin: String,
+    window: String,
+    /// Orders and total spent, per tier row.
+    rows: Vec<(String, String)>,
+}
+
+impl Values {
+    pub fn of(settings: &CrmSettings) -> Values {
+        let margin = match settings {
+            CrmSettings::A { margin_bp } => *margin_bp,
+            _ => mapping::crm::DEFAULT_MARGIN_BP,
+        };
+        let (window, tiers): (OrderWindow, &[TierThreshold]) = match settings {
+            CrmSettings::Custom { window, tiers } => (*window, tiers),
+            _ => (OrderWindow::AllTime, &[]),
+        };
+        Values {
+            preset: match settings {
+                CrmSettings::A { .. } => "a",
+                CrmSettings::B => "b",
+                CrmSettings::Custom { .. } => "custom",
+            }
+            .to_owned(),
+            margin: percent(margin),
+            window: match window {
+                OrderWindow::AllTime => "all_time",
+                OrderWindow::Last365Days => "last_365_days",
+            }
+            .to_owned(),
+            rows: tiers
+                .iter()
+                .map(|t| {
+                    (
+                        t.min_orders.to_string(),
+                        t.min_spent_minor.map(amount).unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The form's fields as posted (`field` reads one by name).
+    pub fn typed<'a>(field: impl Fn(&str) -> Option<&'a str>) -> Values {
+        let get = |name: &str| field(name).unwrap_or_default().to_owned();
+        Values {
+            preset: get("preset"),
+            margin: get("margin"),
+            window: get("window"),
+            rows: (1..=MAX_TIERS)
+                .map(|i| {
+                    (
+                        get(&format!("tier{i}_orders")),
+                        get(&format!("tier{i}_spent")),
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 struct Texts {
@@ -322,7 +387,7 @@ pub fn panel(lang: Lang, hidden: &Hidden<'_>, panel: &Panel) -> Markup {
                 (report(t, done))
             }
             p class="hint" { (t.intro) }
-            (settings_form(lang, t, hidden, &panel.settings))
+            (settings_form(lang, t, hidden, &panel.values))
             form method="post" id="crm-remove-form" {
                 (hidden_fields(lang, hidden))
                 p class="hint" { (t.remove_hint) }
@@ -381,23 +446,10 @@ fn hidden_fields(lang: Lang, hidden: &Hidden<'_>) -> Markup {
     }
 }
 
-fn settings_form(lang: Lang, t: &Texts, hidden: &Hidden<'_>, settings: &CrmSettings) -> Markup {
-    let margin = match settings {
-        CrmSettings::A { margin_bp } => percent(*margin_bp),
-        _ => percent(mapping::crm::DEFAULT_MARGIN_BP),
-    };
-    let (window, tiers): (OrderWindow, &[TierThreshold]) = match settings {
-        CrmSettings::Custom { window, tiers } => (*window, tiers),
-        _ => (OrderWindow::AllTime, &[]),
-    };
-    let is = |preset: &str| {
-        matches!(
-            (preset, settings),
-            ("a", CrmSettings::A { .. })
-                | ("b", CrmSettings::B)
-                | ("custom", CrmSettings::Custom { .. })
-        )
-    };
+fn settings_form(lang: Lang, t: &Texts, hidden: &Hidden<'_>, values: &Values) -> Markup {
+    let is = |preset: &str| values.preset == preset;
+    let margin = &values.margin;
+    let year = values.window == "last_365_days";
     html! {
         form method="post" id="crm-form" {
             (hidden_fields(lang, hidden))
@@ -422,22 +474,22 @@ fn settings_form(lang: Lang, t: &Texts, hidden: &Hidden<'_>, settings: &CrmSetti
                 div class="sub" {
                 label for="crm-window" { (t.window) }
                 select id="crm-window" name="window" {
-                    option value="all_time" selected[window == OrderWindow::AllTime] { (t.window_all) }
-                    option value="last_365_days" selected[window == OrderWindow::Last365Days] { (t.window_year) }
+                    option value="all_time" selected[!year] { (t.window_all) }
+                    option value="last_365_days" selected[year] { (t.window_year) }
                 }
                 table id="crm-tiers" {
                     tr { th { (t.tier) } th { (t.min_orders) } th { (t.min_spent) } }
                     @for (i, (en, ar)) in TIER_NAMES.iter().enumerate() {
-                        @let row = tiers.get(i);
+                        @let row = values.rows.get(i);
                         tr {
                             td { (match lang { Lang::Ar => *ar, Lang::En => *en }) }
                             td {
                                 input type="text" inputmode="numeric" name={ "tier" (i + 1) "_orders" }
-                                    value=(row.map(|r| r.min_orders.to_string()).unwrap_or_default()) maxlength="5";
+                                    value=(row.map_or("", |r| r.0.as_str())) maxlength="5";
                             }
                             td {
                                 input type="text" inputmode="decimal" name={ "tier" (i + 1) "_spent" }
-                                    value=(row.and_then(|r| r.min_spent_minor).map(amount).unwrap_or_default()) maxlength="12";
+                                    value=(row.map_or("", |r| r.1.as_str())) maxlength="12";
                             }
                         }
                     }
