@@ -84,15 +84,23 @@ pub async fn post(
             problem: None,
         },
         Err(problem) => Panel {
-            values: match problem {
-                CrmProblem::Field(_) => Values::typed(|name| adapters::web::param(form, name)),
-                _ => Values::of(&stored),
+            // The form's choice as typed (refused, or not yet run): the merchant fixes or
+            // retries it without typing it again.
+            values: if carries_settings(action) {
+                Values::typed(|name| adapters::web::param(form, name))
+            } else {
+                Values::of(&stored)
             },
             done: None,
             problem: Some(problem),
         },
     };
     answer(deps, lang, session, record.as_ref(), panel, action, started)
+}
+
+/// Whether the action posts the settings form.
+fn carries_settings(action: &str) -> bool {
+    matches!(action, "crm_save" | "crm_preview" | "crm_apply")
 }
 
 /// Runs one action; `Ok` carries the settings to show and what was done (`None`: opened).
@@ -760,13 +768,17 @@ mod tests {
         let account = FakeAccount::with_orders();
         account.0.lock().unwrap().forbidden = true;
         let (deps, _) = world(&account).await;
-        let (status, html) = post(&deps, &PRESET_A).await;
+        let (status, html) = post(&deps, &[("action", "crm_apply"), ("preset", "b")]).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(
             html.contains("Your key lacks the segments/flows scopes"),
             "{html}"
         );
         assert!(html.contains("<code>segments:write</code>"));
+        assert!(
+            html.contains("id=\"crm-preset-b\" checked"),
+            "the choice as posted"
+        );
 
         // No order yet: nothing to count.
         let account = FakeAccount::default();
