@@ -48,6 +48,9 @@ pub async fn post(deps: &Deps, req: &Request) -> Response<Body> {
 
     let (action, result) = match field("action") {
         _ if !csrf_ok => (Action::Post, Err(OnboardingError::CsrfFailed)),
+        Some(crm) if crate::crm_form::handles(crm) => {
+            return crate::crm_form::post(deps, lang, &session, &form, started).await;
+        }
         // The merchant confirms the store (name and domain shown beside the box) before a
         // key is attached: a sign-in someone else started must not collect their key.
         Some("save") if field("confirm_store") != Some("yes") => {

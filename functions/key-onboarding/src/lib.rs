@@ -4,6 +4,8 @@
 //! Validation URL. Routes on the last path segment, so the same handler serves the Lambda
 //! function URL (`/`, `/validate`) and the dev server (`/onboarding`, `/onboarding/validate`).
 
+mod crm_form;
+mod crm_view;
 pub mod deps;
 pub mod error;
 mod form;

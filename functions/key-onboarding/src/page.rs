@@ -108,6 +108,7 @@ pub fn render(view: &View<'_>) -> String {
                         @if signed.klaviyo.is_some() {
                             (disconnect_form(lang, signed))
                         }
+                        (crate::crm_view::section(lang, signed))
                     }
                     (help(lang))
                     footer { (t.privacy) }

@@ -718,10 +718,10 @@ fn duration_alarm_not_near_the_timeout_is_caught() {
             change(props(t, &id));
         })
     };
-    // 15 s timeout: 14.5 s is too late to warn, 1 s fires on normal latency.
+    // 29 s timeout: 28.5 s is too late to warn, 1 s fires on normal latency.
     assert_fires(
         alarms::FUNCTION_ALARMS,
-        &mutate(|p| p["Threshold"] = json!(14500)),
+        &mutate(|p| p["Threshold"] = json!(28500)),
     );
     assert_fires(
         alarms::FUNCTION_ALARMS,

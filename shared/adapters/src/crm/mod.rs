@@ -16,7 +16,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::klaviyo::KlaviyoClient;
+use crate::klaviyo::{KlaviyoApi, KlaviyoClient};
 use crate::{AdapterError, Secret, Service};
 
 /// Scopes the CRM features add to a private key, beyond the relay's: reading the Placed Order
@@ -72,6 +72,26 @@ impl JsonApi for KlaviyoClient {
             return Ok(Value::Null);
         }
         serde_json::from_slice(&bytes).map_err(|_| bad("answer is not JSON"))
+    }
+}
+
+/// [`JsonApi`] through any [`KlaviyoApi`]: the functions hold their client as
+/// `dyn KlaviyoApi` (so their tests can swap it), and `call_json` already hands back the body.
+pub struct ViaKlaviyoApi<'a>(pub &'a dyn KlaviyoApi);
+
+#[async_trait]
+impl JsonApi for ViaKlaviyoApi<'_> {
+    async fn json(
+        &self,
+        key: &Secret,
+        method: &'static str,
+        path: &str,
+        body: Option<&Value>,
+        deadline: Instant,
+    ) -> Result<Value, AdapterError> {
+        let (delivery, answer) = self.0.call_json(key, method, path, body, deadline).await?;
+        delivery.into_result()?;
+        Ok(answer.unwrap_or(Value::Null))
     }
 }
 

@@ -114,6 +114,9 @@ pub struct StoreRecord {
     /// The merchant's COD confirmation settings (configuration: no shopper data); `None`
     /// until the settings form sends them, read as the defaults.
     pub cod: Option<mapping::CodSettings>,
+    /// The merchant's CRM tier choice (configuration: no shopper data); `None` until the
+    /// page saves one, read as Preset A at the default margin.
+    pub crm: Option<mapping::crm::CrmSettings>,
 }
 
 /// Unix seconds of the newest lifecycle event of each kind applied to a store (the event's

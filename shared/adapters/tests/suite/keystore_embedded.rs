@@ -328,3 +328,15 @@ async fn history_progress_survives_reopen() {
     let store = EmbeddedKeyStore::open(dir.path()).unwrap();
     assert_eq!(store.get("1001").await.unwrap(), Some(record));
 }
+
+#[tokio::test]
+async fn crm_settings_survive_the_file_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedKeyStore::open(dir.path()).unwrap();
+    let mut record = full_record("3003");
+    record.crm = Some(mapping::crm::CrmSettings::B);
+    record.version = store.put(&record).await.unwrap();
+    assert_eq!(store.get("3003").await.unwrap(), Some(record));
+    let text = fs::read_to_string(store_file(dir.path(), "3003")).unwrap();
+    assert!(text.contains("\"preset\": \"b\""), "{text}");
+}

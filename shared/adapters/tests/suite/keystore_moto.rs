@@ -780,3 +780,45 @@ async fn history_progress_is_stored_as_plain_metadata_only() {
     store.put(&record).await.unwrap();
     assert!(!raw_item(&moto, &store, &id).await.contains_key("history"));
 }
+
+#[tokio::test]
+async fn crm_settings_round_trip_as_plain_configuration() {
+    use mapping::crm::{CrmSettings, OrderWindow, TierThreshold};
+    let Some(url) = moto_url() else { return };
+    let moto = Moto::connect(&url).await;
+    let store = moto.store("crm_item").await;
+    let id = unique("store");
+    let mut record = full_record(&id);
+    record.crm = Some(CrmSettings::Custom {
+        window: OrderWindow::AllTime,
+        tiers: vec![
+            TierThreshold {
+                min_spent_minor: None,
+                min_orders: 2,
+            },
+            TierThreshold {
+                min_spent_minor: None,
+                min_orders: 7,
+            },
+        ],
+    });
+    record.version = store.put(&record).await.unwrap();
+    assert_eq!(store.get(&id).await.unwrap(), Some(record.clone()));
+    let item = raw_item(&moto, &store, &id).await;
+    let Some(AttributeValue::M(crm)) = item.get("crm") else {
+        panic!("crm is not a map");
+    };
+    let mut names: Vec<&str> = crm.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["preset", "tiers", "window"]);
+
+    // Switching preset replaces the whole choice.
+    record.crm = Some(CrmSettings::A { margin_bp: 2_000 });
+    record.version = store.put(&record).await.unwrap();
+    assert_eq!(store.get(&id).await.unwrap().unwrap().crm, record.crm);
+
+    // An uninstall's deletion marker keeps no settings.
+    record.mark_uninstalled(1_796_000_100, adapters::clock::now_unix());
+    store.put(&record).await.unwrap();
+    assert!(!raw_item(&moto, &store, &id).await.contains_key("crm"));
+}

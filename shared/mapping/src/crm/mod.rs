@@ -9,11 +9,13 @@
 
 mod flows;
 mod segments;
+mod settings;
 mod tiers;
 
 pub use flows::{FlowInputs, FlowSpec, SEND_AT, Waiting, flows};
 
 pub use segments::{SegmentSpec, churn_segments, segments, tier_segments};
+pub use settings::CrmSettings;
 pub use tiers::{
     CHURN_DAYS, DEFAULT_MARGIN_BP, Ladder, MAX_ORDERS, MAX_SPENT_MINOR, MAX_TIERS, OrderWindow,
     TierRule, TierThreshold, custom_ladder, preset_a, preset_b,

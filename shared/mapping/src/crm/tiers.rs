@@ -6,6 +6,8 @@
 //! rule k+1 also meets rule k, so "meets rule k and not rule k+1" places every customer in
 //! exactly one tier.
 
+use serde::{Deserialize, Serialize};
+
 use crate::MappingError;
 
 /// Preset A's default average margin: lifetime value = total spent × 25 %.
@@ -20,17 +22,20 @@ pub const MAX_SPENT_MINOR: u64 = 10_000_000_000;
 pub const CHURN_DAYS: [u32; 3] = [30, 60, 90];
 
 /// Which orders a ladder counts and sums.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OrderWindow {
     AllTime,
     /// The last 365 days (Preset B's "orders per 12 months").
+    #[serde(rename = "last_365_days")]
     Last365Days,
 }
 
 /// What a merchant sets for one tier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TierThreshold {
     /// Total spent (sum of Placed Order `$value`), minor units; `None` counts orders only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_spent_minor: Option<u64>,
     pub min_orders: u32,
 }

@@ -6,6 +6,7 @@ mod browser;
 mod catalog_variants;
 mod cod_page;
 mod crm;
+mod crm_page;
 mod faults_aws;
 mod history_starts;
 mod intake;

@@ -90,6 +90,9 @@ pub(crate) struct Item {
     /// `M` of plain `BOOL`/`S`/`N` attributes: the merchant's COD confirmation settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cod: Option<mapping::CodSettings>,
+    /// `M` of plain `S`/`N` attributes (and an `L` of tier thresholds): the CRM tier choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crm: Option<mapping::crm::CrmSettings>,
 }
 
 /// A secret attribute as read: ciphertext, or something else that cannot be trusted.
@@ -175,6 +178,7 @@ impl Item {
             ttl: record.ttl,
             history: record.history.clone(),
             cod: record.cod.clone(),
+            crm: record.crm.clone(),
         }
     }
 
@@ -238,6 +242,7 @@ impl Item {
             ttl: self.ttl,
             history: self.history,
             cod: self.cod,
+            crm: self.crm,
         })
     }
 
@@ -645,5 +650,65 @@ mod tests {
             .encode()
             .unwrap();
         assert!(!bare.contains_key("cod"));
+    }
+
+    #[test]
+    fn crm_settings_are_a_tagged_map_of_plain_values() {
+        use mapping::crm::{CrmSettings, OrderWindow, TierThreshold};
+        let crm = CrmSettings::Custom {
+            window: OrderWindow::Last365Days,
+            tiers: vec![
+                TierThreshold {
+                    min_spent_minor: Some(50_000),
+                    min_orders: 2,
+                },
+                TierThreshold {
+                    min_spent_minor: Some(200_000),
+                    min_orders: 6,
+                },
+            ],
+        };
+        let record = StoreRecord {
+            crm: Some(crm.clone()),
+            ..StoreRecord::new("9")
+        };
+        let attrs = Item::from_record(&record, 2, 5, Secrets::default())
+            .encode()
+            .unwrap();
+        let Some(AttributeValue::M(map)) = attrs.get("crm") else {
+            panic!("crm is not a map: {attrs:?}");
+        };
+        assert_eq!(map.get("preset"), Some(&s("custom")));
+        assert_eq!(map.get("window"), Some(&s("last_365_days")));
+        let Some(AttributeValue::L(tiers)) = map.get("tiers") else {
+            panic!("tiers is not a list: {map:?}");
+        };
+        let Some(AttributeValue::M(first)) = tiers.first() else {
+            panic!("a tier is not a map: {tiers:?}");
+        };
+        assert_eq!(first.get("min_spent_minor"), Some(&n(50_000)));
+        assert_eq!(first.get("min_orders"), Some(&n(2)));
+        let mut item = Item::decode(attrs).unwrap();
+        item.take_ciphertexts().unwrap();
+        let read = item.into_record(Secrets::default()).unwrap();
+        assert_eq!(read.crm, Some(crm));
+        // The presets, through the same encoding.
+        for crm in [CrmSettings::B, CrmSettings::A { margin_bp: 3_000 }] {
+            let record = StoreRecord {
+                crm: Some(crm.clone()),
+                ..StoreRecord::new("9")
+            };
+            let attrs = Item::from_record(&record, 2, 5, Secrets::default())
+                .encode()
+                .unwrap();
+            let mut item = Item::decode(attrs).unwrap();
+            item.take_ciphertexts().unwrap();
+            let read = item.into_record(Secrets::default()).unwrap();
+            assert_eq!(read.crm, Some(crm));
+        }
+        let bare = Item::from_record(&StoreRecord::new("9"), 1, 5, Secrets::default())
+            .encode()
+            .unwrap();
+        assert!(!bare.contains_key("crm"));
     }
 }
