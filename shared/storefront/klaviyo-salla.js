@@ -7,8 +7,8 @@
   var API = "https://a.klaviyo.com";
   var REVISION = "2026-07-15";
   var stats = (w.__klaviyoSallaErrors = w.__klaviyoSallaErrors || { count: 0, last: "" });
-  var started = false;
-  var store, key, person, direct, cart = [];
+  var started = false, named;
+  var store, key, person, direct, tracker, ready, cart = [], early = [], seen = {};
 
   function guard(fn) {
     return function () {
@@ -158,8 +158,21 @@
     return new Date().toISOString().slice(0, 10);
   }
 
+  // Once per metric and id: Twilight's tracker and its event bus may both deliver an event.
   function track(name, props) {
+    var k = name + props.$event_id;
+    if (seen[k]) return;
+    seen[k] = 1;
     kl(["track", name, props]);
+    return 1;
+  }
+
+  // Tracker calls and bus events alike; before start() (Twilight emits product and cart
+  // events during its init, before onReady) they wait. `ready`: 1 tracking on, 2 off.
+  function deliver(name, p, pid) {
+    if (!ready) early.push([name, p, pid]);
+    // The bus's "Product Added" carries an array of lines; the tracker's one object.
+    else if (ready < 2 && handlers[name]) handlers[name]([].concat(p || {})[0] || {}, pid);
   }
 
   var handlers = {
@@ -168,8 +181,7 @@
       i.$value = i.Price;
       // One per shopper, product and day: replays and reloads do not repeat it.
       i.$event_id = i.ProductID + ":viewed:" + day();
-      track("Viewed Product", i);
-      kl(["trackViewedItem", {
+      if (track("Viewed Product", i)) kl(["trackViewedItem", {
         Title: i.ProductName, ItemId: i.ProductID, Categories: i.Categories, ImageUrl: i.ImageURL, Url: i.URL
       }]);
     },
@@ -179,6 +191,7 @@
       for (var n = 0; n < list.length; n++) cart.push(line(list[n]));
     },
     "Product Added": function (p) {
+      named = 1;
       var added = line(p), names = [], total = 0, items = [added], n;
       for (n = 0; n < cart.length; n++) if (cart[n].ProductID !== added.ProductID) items.push(cart[n]);
       cart = items;
@@ -195,6 +208,25 @@
       }, i = item(p);
       for (n in i) props["AddedItem" + n] = i[n];
       track("Added to Cart", props);
+    },
+    // Themes without the analytics tracker: the bus's cart answer (`CartResponse.update`) and
+    // the added product's id. Its items are the whole cart, the added one among them. Unused
+    // once "Product Added" arrives by name, which says the added quantity, not the line's.
+    "cart::item.added": function (res, pid) {
+      if (tracker || named) return;
+      var c = (res.data || {}).cart || {}, list = c.items || [], add, x, n;
+      pid = pid || res.data.product_id;
+      cart = [];
+      for (n = 0; n < list.length; n++) {
+        x = list[n];
+        x = {
+          product_id: x.product_id, name: x.product_name || x.name, price: x.price, quantity: x.quantity,
+          url: x.url, image_url: x.product_image || x.image, sku: x.sku, cart_item_id: x.id, cart_id: c.id
+        };
+        if (x.product_id == pid) add = x;
+        else cart.push(line(x));
+      }
+      if (add) handlers["Product Added"](add);
     },
     "Signed In": identify,
     "Signed Up": identify
@@ -226,6 +258,7 @@
   var start = guard(function () {
     if (started) return;
     started = true;
+    ready = 2;
     key = cfg("app.klaviyo_public_key");
     store = cfg("store.id");
     if (!/^[A-Za-z0-9]{4,12}$/.test(key || "") || !store) return;
@@ -240,16 +273,16 @@
         $event_id: "salla:" + store + ":active:" + day(),
         URL: w.location.origin + w.location.pathname
       });
+      ready = 1;
       var a = (w.Salla && w.Salla.analytics) || w.salla.analytics;
       if (a && a.registerTracker) {
-        a.registerTracker({
+        a.registerTracker((tracker = {
           name: "klaviyo-for-salla",
-          track: guard(function (name, props) {
-            if (handlers[name]) handlers[name](props || {});
-          }),
+          track: guard(deliver),
           page: function () {}
-        });
+        }));
       }
+      while (early.length) guard(deliver).apply(0, early.shift());
     }
     if (on(cfg("app.back_in_stock"), false)) backInStock();
   });
@@ -308,8 +341,10 @@
   }
 
   guard(function () {
-    var s = w.salla;
+    var s = w.salla, n;
     if (!s || !s.onReady) return;
+    // Listening from the start: what Twilight emits during its init is heard, then waits.
+    if (s.event && s.event.on) for (n in handlers) s.event.on(n, guard(deliver.bind(0, n)));
     var p = s.onReady(start);
     if (p && p.then) p.then(start);
   })();
