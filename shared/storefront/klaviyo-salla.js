@@ -140,18 +140,17 @@
   }
 
   function item(p) {
-    var i = {
-      ProductName: p.name,
+    return {
+      ProductName: p.name || p.product_name,
       ProductID: productId(store, p.product_id),
       SKU: p.sku,
       Categories: p.category ? [].concat(p.category) : [],
-      ImageURL: p.image_url,
+      ImageURL: p.image_url || p.product_image,
       URL: p.url,
       Brand: p.brand,
       Price: num(p.price),
       CompareAtPrice: num(p.regular_price || p.original_price)
     };
-    return i;
   }
 
   function day() {
@@ -218,11 +217,11 @@
       pid = pid || res.data.product_id;
       cart = [];
       for (n = 0; n < list.length; n++) {
-        x = list[n];
-        x = {
-          product_id: x.product_id, name: x.product_name || x.name, price: x.price, quantity: x.quantity,
-          url: x.url, image_url: x.product_image || x.image, sku: x.sku, cart_item_id: x.id, cart_id: c.id
-        };
+        // A view of Twilight's cart line with the ids "Product Added" carries; the line itself
+        // stays untouched.
+        x = Object.create(list[n]);
+        x.cart_item_id = x.id;
+        x.cart_id = c.id;
         if (x.product_id == pid) add = x;
         else cart.push(line(x));
       }
@@ -298,7 +297,8 @@
     var pid = btn && (btn.getAttribute("product-id") || btn.getAttribute("data-klaviyo-bis"));
     if (!pid) return;
     var t = TEXT[/^ar/i.test(d.documentElement.lang || "ar") ? "ar" : "en"];
-    var own = d.querySelectorAll("salla-product-availability");
+    // Salla's own: the availability form, and the add button in its "notify me" state.
+    var own = d.querySelectorAll('salla-product-availability,salla-add-product-button[product-status="out-and-notify"]');
     for (var n = 0; n < own.length; n++) own[n].style.display = "none";
     var box = d.createElement("form"), input = d.createElement("input"), go = d.createElement("button"),
       note = d.createElement("p");
