@@ -90,9 +90,11 @@
   // Identity as the server builds it; `ev`: a Signed In event, if config lags behind it.
   function shopper(ev) {
     ev = ev || {};
-    if (!store || (!ev.email && !ev.mobile && w.salla.config.isGuest && w.salla.config.isGuest())) return;
+    // A guest has a `user.id` too (Twilight's own); it names no customer, so it is never sent.
+    var guest = w.salla.config.isGuest && w.salla.config.isGuest(), id = guest ? null : cfg("user.id");
+    if (!store || (guest && !ev.email && !ev.mobile)) return;
     // Absent fields stay undefined, which JSON leaves out.
-    var id = cfg("user.id"), p = {
+    var p = {
       email: email(cfg("user.email") || ev.email),
       phone_number: e164(cfg("user.mobile_code") || ev.mobile_code, cfg("user.mobile") || ev.mobile),
       external_id: id || id === 0 ? "salla:" + store + ":customer:" + id : undefined

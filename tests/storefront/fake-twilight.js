@@ -7,7 +7,7 @@
  * emitted during init (DOMContentLoaded, before onReady), when Twilight emits its own.
  * Query parameters pick the scenario: user=1 signs a shopper in, key/tracking/forms/bis set
  * the app's public settings, lang=en switches the page language, tracker=0 is a Twilight
- * without `registerTracker`, names=0 one whose bus carries only the `::` events, rocket=1 runs the deferred snippet late (a Rocket Loader's
+ * without `registerTracker`, lag=1 one whose "Signed In" precedes its config, names=0 one whose bus carries only the `::` events, rocket=1 runs the deferred snippet late (a Rocket Loader's
  * rewrite, done by the test server). It also times every call into the snippet (onReady
  * callbacks, tracker and bus calls), records long tasks and CSP violations. */
 (function (w, d) {
@@ -20,7 +20,11 @@
     "app.signup_forms": q.has("forms") ? q.get("forms") : true,
     "app.back_in_stock": q.has("bis") ? q.get("bis") : "salla"
   };
+  // Twilight gives a guest a `user.id` too; only isGuest() tells them apart.
+  var guest = true;
+  conf["user.id"] = 98765;
   function signIn() {
+    guest = false;
     conf["user.id"] = q.get("uid") || 42;
     conf["user.email"] = q.has("email") ? q.get("email") : "shopper@example.com";
     conf["user.mobile_code"] = q.has("code") ? q.get("code") : "+966";
@@ -90,7 +94,7 @@
   w.salla = w.Salla = {
     config: {
       get: function (k) { return conf[k]; },
-      isGuest: function () { return !conf["user.id"]; }
+      isGuest: function () { return guest; }
     },
     onReady: function (cb) {
       if (typeof cb === "function") { if (isReady) timed("onReady", cb); else readyCbs.push(cb); }
@@ -117,10 +121,13 @@
       }
     },
     auth: {
+      // lag=1: "Signed In" goes out while config still describes the guest.
       login: function () {
+        var ev = { type: "user", email: q.has("email") ? q.get("email") : "shopper@example.com", mobile: "+966501806978" };
+        if (q.get("lag") === "1") emit("Signed In", ev);
         signIn();
         fire("auth.in");
-        emit("Signed In", { type: "user", email: conf["user.email"], mobile: "+966501806978" });
+        if (q.get("lag") !== "1") emit("Signed In", ev);
       }
     }
   };

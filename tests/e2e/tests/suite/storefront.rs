@@ -567,6 +567,24 @@ async fn flow(client: Client, site: Arc<Site>) {
     let profiles = only(&hits, "/client/profiles");
     assert_eq!((profiles.len(), hits.len()), (1, 1), "{hits:?}");
     assert_eq!(profiles[0].body["data"]["attributes"], identity);
+    // "Signed In" before the config knows the shopper: the event's email and phone, and not
+    // the guest's `user.id` as a customer id.
+    let _ = visit(&client, &site, "login?lag=1", 2).await;
+    client
+        .find(Locator::Css("#login"))
+        .await
+        .expect("login button")
+        .click()
+        .await
+        .expect("click login");
+    let hits = settle(&site, 1).await;
+    check_all(&hits);
+    let profiles = only(&hits, "/client/profiles");
+    assert_eq!((profiles.len(), hits.len()), (1, 1), "{hits:?}");
+    assert_eq!(
+        profiles[0].body["data"]["attributes"],
+        json!({"email": shopper.email, "phone_number": shopper.phone_number})
+    );
 
     // The merchant's switches. Tracking off: the script only for sign-up forms.
     let hits = visit(&client, &site, "product?user=1&tracking=0", 1).await;
