@@ -6,6 +6,8 @@
 //! spec's `/client/` operations; identities and product ids must equal what the server-side
 //! mapping builds for the same shopper and product.
 //!
+//! The same flows run with the event bus alone, under Rocket Loader and a strict CSP.
+//!
 //! Gate: `CHROMEDRIVER`, as in `browser.rs` (skips outside CI when unset, fails in CI).
 
 use std::convert::Infallible;
