@@ -177,7 +177,9 @@
   }
 
   var handlers = {
+    // A payload without a product id is not one these handlers know: nothing is sent for it.
     "Product Viewed": function (p) {
+      if (!p.product_id) return;
       var i = item(p);
       i.$value = i.Price;
       // One per shopper, product and day: replays and reloads do not repeat it.
@@ -192,6 +194,7 @@
       for (var n = 0; n < list.length; n++) cart.push(line(list[n]));
     },
     "Product Added": function (p) {
+      if (!p.product_id) return;
       named = 1;
       var added = line(p), names = [], total = 0, items = [added], n;
       for (n = 0; n < cart.length; n++) if (cart[n].ProductID !== added.ProductID) items.push(cart[n]);

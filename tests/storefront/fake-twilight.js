@@ -7,7 +7,8 @@
  * emitted during init (DOMContentLoaded, before onReady), when Twilight emits its own.
  * Query parameters pick the scenario: user=1 signs a shopper in, key/tracking/forms/bis set
  * the app's public settings, lang=en switches the page language, tracker=0 is a Twilight
- * without `registerTracker`, lag=1 one whose "Signed In" precedes its config, names=0 one whose bus carries only the `::` events, rocket=1 runs the deferred snippet late (a Rocket Loader's
+ * without `registerTracker`, envelope=1 one whose bus wraps analytics payloads in a shape the
+ * snippet does not know, lag=1 one whose "Signed In" precedes its config, names=0 one whose bus carries only the `::` events, rocket=1 runs the deferred snippet late (a Rocket Loader's
  * rewrite, done by the test server). It also times every call into the snippet (onReady
  * callbacks, tracker and bus calls), records long tasks and CSP violations. */
 (function (w, d) {
@@ -58,7 +59,8 @@
   function emit(name, props) {
     history.push([name, props]);
     trackers.forEach(function (t) { timed("track " + name, t.track, [name, props]); });
-    if (q.get("names") !== "0") fire(name, name === "Product Added" ? [props] : props);
+    var bus = name === "Product Added" ? [props] : props;
+    if (q.get("names") !== "0") fire(name, q.get("envelope") === "1" ? { data: bus } : bus);
   }
   var analytics = q.get("tracker") === "0" ? { track: emit } : {
     registerTracker: function (t) {

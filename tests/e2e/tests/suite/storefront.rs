@@ -713,6 +713,16 @@ async fn event_bus(client: &Client, site: &Site, identity: &Value, uid: &str) {
     assert_eq!(a["properties"]["AddedItemProductName"], "عطر العود");
     assert_eq!(a["properties"]["AddedItemQuantity"], 1);
 
+    // A bus whose payloads have a shape the snippet does not know sends nothing of its own:
+    // the tracker's events arrive as ever, no stray event beside them.
+    let hits = visit(client, site, "product?user=1&envelope=1", 4).await;
+    assert_product_page(&hits, identity, uid, "unknown bus payloads");
+    let a = add_to_cart(client, site, "unknown bus payloads").await;
+    assert_eq!(
+        a["unique_id"],
+        "salla:1803665367:cart:7001:item:9001:added:1"
+    );
+
     for page in ["cart?tracker=0", "cart?tracker=0&names=0"] {
         let hits = visit(client, site, page, 2).await;
         assert_eq!(events(&hits, "Active on Site").len(), 1, "{page}: {hits:?}");
