@@ -231,6 +231,8 @@
         else cart.push(line(x));
       }
       if (add) handlers["Product Added"](add);
+      // That call set `named`, which only a "Product Added" by name may.
+      named = 0;
     },
     "Signed In": identify,
     "Signed Up": identify
