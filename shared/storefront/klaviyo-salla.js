@@ -7,8 +7,8 @@
   var API = "https://a.klaviyo.com";
   var REVISION = "2026-07-15";
   var stats = (w.__klaviyoSallaErrors = w.__klaviyoSallaErrors || { count: 0, last: "" });
-  var started = false;
-  var store, key, person, direct, cart = [];
+  var started = false, named;
+  var store, key, person, direct, tracker, ready, cart = [], early = [], seen = {};
 
   function guard(fn) {
     return function () {
@@ -90,9 +90,11 @@
   // Identity as the server builds it; `ev`: a Signed In event, if config lags behind it.
   function shopper(ev) {
     ev = ev || {};
-    if (!store || (!ev.email && !ev.mobile && w.salla.config.isGuest && w.salla.config.isGuest())) return;
+    // A guest has a `user.id` too (Twilight's own); it names no customer, so it is never sent.
+    var guest = w.salla.config.isGuest && w.salla.config.isGuest(), id = guest ? null : cfg("user.id");
+    if (!store || (guest && !ev.email && !ev.mobile)) return;
     // Absent fields stay undefined, which JSON leaves out.
-    var id = cfg("user.id"), p = {
+    var p = {
       email: email(cfg("user.email") || ev.email),
       phone_number: e164(cfg("user.mobile_code") || ev.mobile_code, cfg("user.mobile") || ev.mobile),
       external_id: id || id === 0 ? "salla:" + store + ":customer:" + id : undefined
@@ -140,36 +142,49 @@
   }
 
   function item(p) {
-    var i = {
-      ProductName: p.name,
+    return {
+      ProductName: p.name || p.product_name,
       ProductID: productId(store, p.product_id),
       SKU: p.sku,
       Categories: p.category ? [].concat(p.category) : [],
-      ImageURL: p.image_url,
+      ImageURL: p.image_url || p.product_image,
       URL: p.url,
       Brand: p.brand,
       Price: num(p.price),
       CompareAtPrice: num(p.regular_price || p.original_price)
     };
-    return i;
   }
 
   function day() {
     return new Date().toISOString().slice(0, 10);
   }
 
+  // Once per metric and id: Twilight's tracker and its event bus may both deliver an event.
   function track(name, props) {
+    var k = name + props.$event_id;
+    if (seen[k]) return;
+    seen[k] = 1;
     kl(["track", name, props]);
+    return 1;
+  }
+
+  // Tracker calls and bus events alike; before start() (Twilight emits product and cart
+  // events during its init, before onReady) they wait. `ready`: 1 tracking on, 2 off.
+  function deliver(name, p, pid) {
+    if (!ready) early.push([name, p, pid]);
+    // The bus's "Product Added" carries an array of lines; the tracker's one object.
+    else if (ready < 2 && handlers[name]) handlers[name]([].concat(p || {})[0] || {}, pid);
   }
 
   var handlers = {
+    // A payload without a product id is not one these handlers know: nothing is sent for it.
     "Product Viewed": function (p) {
+      if (!p.product_id) return;
       var i = item(p);
       i.$value = i.Price;
       // One per shopper, product and day: replays and reloads do not repeat it.
       i.$event_id = i.ProductID + ":viewed:" + day();
-      track("Viewed Product", i);
-      kl(["trackViewedItem", {
+      if (track("Viewed Product", i)) kl(["trackViewedItem", {
         Title: i.ProductName, ItemId: i.ProductID, Categories: i.Categories, ImageUrl: i.ImageURL, Url: i.URL
       }]);
     },
@@ -179,6 +194,8 @@
       for (var n = 0; n < list.length; n++) cart.push(line(list[n]));
     },
     "Product Added": function (p) {
+      if (!p.product_id) return;
+      named = 1;
       var added = line(p), names = [], total = 0, items = [added], n;
       for (n = 0; n < cart.length; n++) if (cart[n].ProductID !== added.ProductID) items.push(cart[n]);
       cart = items;
@@ -195,6 +212,27 @@
       }, i = item(p);
       for (n in i) props["AddedItem" + n] = i[n];
       track("Added to Cart", props);
+    },
+    // Themes without the analytics tracker: the bus's cart answer (`CartResponse.update`) and
+    // the added product's id. Its items are the whole cart, the added one among them. Unused
+    // once "Product Added" arrives by name, which says the added quantity, not the line's.
+    "cart::item.added": function (res, pid) {
+      if (tracker || named) return;
+      var c = (res.data || {}).cart || {}, list = c.items || [], add, x, n;
+      pid = pid || res.data.product_id;
+      cart = [];
+      for (n = 0; n < list.length; n++) {
+        // A view of Twilight's cart line with the ids "Product Added" carries; the line itself
+        // stays untouched.
+        x = Object.create(list[n]);
+        x.cart_item_id = x.id;
+        x.cart_id = c.id;
+        if (x.product_id == pid) add = x;
+        else cart.push(line(x));
+      }
+      if (add) handlers["Product Added"](add);
+      // That call set `named`, which only a "Product Added" by name may.
+      named = 0;
     },
     "Signed In": identify,
     "Signed Up": identify
@@ -226,6 +264,7 @@
   var start = guard(function () {
     if (started) return;
     started = true;
+    ready = 2;
     key = cfg("app.klaviyo_public_key");
     store = cfg("store.id");
     if (!/^[A-Za-z0-9]{4,12}$/.test(key || "") || !store) return;
@@ -240,16 +279,16 @@
         $event_id: "salla:" + store + ":active:" + day(),
         URL: w.location.origin + w.location.pathname
       });
+      ready = 1;
       var a = (w.Salla && w.Salla.analytics) || w.salla.analytics;
       if (a && a.registerTracker) {
-        a.registerTracker({
+        a.registerTracker((tracker = {
           name: "klaviyo-for-salla",
-          track: guard(function (name, props) {
-            if (handlers[name]) handlers[name](props || {});
-          }),
+          track: guard(deliver),
           page: function () {}
-        });
+        }));
       }
+      while (early.length) guard(deliver).apply(0, early.shift());
     }
     if (on(cfg("app.back_in_stock"), false)) backInStock();
   });
@@ -265,7 +304,8 @@
     var pid = btn && (btn.getAttribute("product-id") || btn.getAttribute("data-klaviyo-bis"));
     if (!pid) return;
     var t = TEXT[/^ar/i.test(d.documentElement.lang || "ar") ? "ar" : "en"];
-    var own = d.querySelectorAll("salla-product-availability");
+    // Salla's own: the availability form, and the add button in its "notify me" state.
+    var own = d.querySelectorAll('salla-product-availability,salla-add-product-button[product-status="out-and-notify"]');
     for (var n = 0; n < own.length; n++) own[n].style.display = "none";
     var box = d.createElement("form"), input = d.createElement("input"), go = d.createElement("button"),
       note = d.createElement("p");
@@ -308,8 +348,10 @@
   }
 
   guard(function () {
-    var s = w.salla;
+    var s = w.salla, n;
     if (!s || !s.onReady) return;
+    // Listening from the start: what Twilight emits during its init is heard, then waits.
+    if (s.event && s.event.on) for (n in handlers) s.event.on(n, guard(deliver.bind(0, n)));
     var p = s.onReady(start);
     if (p && p.then) p.then(start);
   })();

@@ -2,16 +2,19 @@
  * `klaviyo.push([...])`, `identify` and `track`, records each call in `window.__fakeKlaviyo`
  * and forwards it to the client-API stub as the real script does (identify → POST
  * /client/profiles, track → POST /client/events, `$event_id` → `unique_id`, `$value` → `value`),
- * with `company_id` taken from its own URL. `trackViewedItem` only records (the real script
- * keeps recently viewed items in the browser). */
+ * with `company_id` taken from its own URL, cross-origin to the client API as the real one
+ * posts. `trackViewedItem` only records (the real script keeps recently viewed items in the
+ * browser). */
 (function (w, d) {
   var src = (d.currentScript && d.currentScript.src) || "";
   var company = new URL(src, w.location.href).searchParams.get("company_id");
+  // Where Klaviyo's script posts; the test server points it at its client-API origin.
+  var API = "https://a.klaviyo.com";
   var rec = (w.__fakeKlaviyo = { calls: [], sent: 0 });
   var profile = null;
   function post(path, body) {
     rec.sent++;
-    fetch("/client/" + path + "?company_id=" + encodeURIComponent(company), {
+    fetch(API + "/client/" + path + "?company_id=" + encodeURIComponent(company), {
       method: "POST",
       headers: { "content-type": "application/vnd.api+json", revision: "2026-07-15" },
       body: JSON.stringify(body)

@@ -6,6 +6,8 @@
 //! spec's `/client/` operations; identities and product ids must equal what the server-side
 //! mapping builds for the same shopper and product.
 //!
+//! The same flows run with the event bus alone, under Rocket Loader and a strict CSP.
+//!
 //! Gate: `CHROMEDRIVER`, as in `browser.rs` (skips outside CI when unset, fails in CI).
 
 use std::convert::Infallible;
@@ -48,8 +50,16 @@ struct Hit {
     body: Value,
 }
 
+/// One server on three origins, as a store sees them: the storefront (`base`), Klaviyo's
+/// script host (`static_base`, for `https://static.klaviyo.com`) and its client API
+/// (`api_base`, for `https://a.klaviyo.com`), so the CORS and CSP checks are real.
 struct Site {
     base: String,
+    static_base: String,
+    api_base: String,
+    /// `snippet_for` once: building it per request would put a `build.sh` run inside the
+    /// page's evaluation measure, which times the main thread.
+    snippet: Vec<u8>,
     hits: Mutex<Vec<Hit>>,
 }
 
@@ -79,7 +89,7 @@ fn shipped() -> String {
 
 /// The shipped snippet with Klaviyo's two origins pointed here; both must be present, or the
 /// rewrite (and so the test) would silently miss a request.
-fn snippet_for(base: &str) -> Vec<u8> {
+fn snippet_for(static_base: &str, api_base: &str) -> Vec<u8> {
     let src = shipped();
     for origin in [
         "\"https://static.klaviyo.com\"",
@@ -87,9 +97,51 @@ fn snippet_for(base: &str) -> Vec<u8> {
     ] {
         assert!(src.contains(origin), "snippet lost its {origin} constant");
     }
-    src.replace("https://static.klaviyo.com", base)
-        .replace("https://a.klaviyo.com", base)
+    src.replace("https://static.klaviyo.com", static_base)
+        .replace("https://a.klaviyo.com", api_base)
         .into_bytes()
+}
+
+/// The fake onsite script, posting to the client-API origin as Klaviyo's does.
+fn onsite_for(site: &Site) -> Option<Vec<u8>> {
+    let src = String::from_utf8(file("tests/storefront/fake-klaviyo-onsite.js")?).ok()?;
+    assert!(
+        src.contains("\"https://a.klaviyo.com\""),
+        "fake onsite lost its API origin"
+    );
+    Some(
+        src.replace("https://a.klaviyo.com", &site.api_base)
+            .into_bytes(),
+    )
+}
+
+/// The storefront's Content-Security-Policy for `csp=strict`: nothing but the page itself,
+/// Klaviyo's script host and its client API. Inline script stays allowed because Salla's
+/// themes use it (Raed's `master.twig` sets page globals inline). `csp=no-klaviyo` is the
+/// same without Klaviyo, the control that shows the policy is enforced.
+fn csp(site: &Site, mode: &str) -> Option<String> {
+    let (script, connect) = match mode {
+        "strict" => (site.static_base.as_str(), site.api_base.as_str()),
+        "no-klaviyo" => ("", "'none'"),
+        _ => return None,
+    };
+    Some(format!(
+        "default-src 'none'; script-src 'self' 'unsafe-inline' {script}; connect-src {connect}; \
+         style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'"
+    ))
+}
+
+/// Cloudflare Rocket Loader's rewrite: the snippet's tag made inert, for its loader (here the
+/// fake runtime) to run after the page has loaded.
+fn rocket(html: Vec<u8>) -> Vec<u8> {
+    let html = String::from_utf8(html).expect("UTF-8 page");
+    let tag = r#"<script src="/snippet.js"></script>"#;
+    assert!(html.contains(tag), "page without the snippet tag");
+    html.replace(
+        tag,
+        r#"<script type="text/rocketscript" data-rocketsrc="/snippet.js"></script>"#,
+    )
+    .into_bytes()
 }
 
 async fn serve(
@@ -114,8 +166,17 @@ async fn serve(
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     let js = "application/javascript; charset=utf-8";
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let mut policy = None;
     let (status, kind, body) = match (method.as_str(), path.as_str()) {
-        ("GET", "/snippet.js") => (200, js, Some(snippet_for(&site.base))),
+        // Klaviyo's client API answers CORS preflights for any storefront.
+        ("OPTIONS", p) if p.starts_with("/client/") => (204, "text/plain", Some(Vec::new())),
+        ("GET", "/snippet.js") => (200, js, Some(site.snippet.clone())),
         ("GET", "/twilight.js") => (200, js, file("tests/storefront/fake-twilight.js")),
         // The key `Fail01` stands for Klaviyo unreachable: its script and API calls fail.
         ("GET", p) if p.starts_with(&format!("/onsite/js/{FAILING_KEY}/")) => {
@@ -135,13 +196,17 @@ async fn serve(
                 revision: None,
                 body: Value::Null,
             });
-            (200, js, file("tests/storefront/fake-klaviyo-onsite.js"))
+            (200, js, onsite_for(&site))
         }
-        ("GET", p) if p.starts_with("/p/") && !p.contains("..") => (
-            200,
-            "text/html; charset=utf-8",
-            file(&format!("tests/storefront/pages/{}.html", &p[3..])),
-        ),
+        ("GET", p) if p.starts_with("/p/") && !p.contains("..") => {
+            let html = file(&format!("tests/storefront/pages/{}.html", &p[3..]));
+            policy = param("csp").and_then(|m| csp(&site, m));
+            let html = match param("rocket") {
+                Some("1") => html.map(rocket),
+                _ => html,
+            };
+            (200, "text/html; charset=utf-8", html)
+        }
         ("POST", p) if p.starts_with("/client/") => {
             site.hits.lock().expect("hits").push(Hit {
                 method: method.clone(),
@@ -161,36 +226,54 @@ async fn serve(
         Some(b) => (status, b),
         None => (404, b"not found".to_vec()),
     };
-    Ok(hyper::Response::builder()
+    let mut response = hyper::Response::builder()
         .status(status)
         .header("content-type", kind)
         .header("cache-control", "no-store")
+        .header("access-control-allow-origin", "*")
+        .header("access-control-allow-methods", "POST")
+        .header("access-control-allow-headers", "content-type, revision");
+    if let Some(policy) = policy {
+        response = response.header("content-security-policy", policy);
+    }
+    Ok(response
         .body(Full::new(Bytes::from(body)))
         .expect("response"))
 }
 
 async fn start_site() -> Arc<Site> {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind site");
-    let port = listener.local_addr().expect("site address").port();
+    let mut listeners = Vec::new();
+    let mut bases = Vec::new();
+    for _ in 0..3 {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind site");
+        let port = listener.local_addr().expect("site address").port();
+        bases.push(format!("http://127.0.0.1:{port}"));
+        listeners.push(listener);
+    }
     let site = Arc::new(Site {
-        base: format!("http://127.0.0.1:{port}"),
+        base: bases[0].clone(),
+        static_base: bases[1].clone(),
+        api_base: bases[2].clone(),
+        snippet: snippet_for(&bases[1], &bases[2]),
         hits: Mutex::new(Vec::new()),
     });
-    let shared = site.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let site = shared.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req| serve(site.clone(), req));
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
+    for listener in listeners {
+        let shared = site.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let site = shared.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| serve(site.clone(), req));
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+    }
     site
 }
 
@@ -381,8 +464,9 @@ async fn flow(client: Client, site: Arc<Site>) {
         Some("salla:1803665367:customer:42")
     );
 
-    // Product page, signed in. "Product Viewed" fired before the snippet's tracker existed:
-    // it arrives through Twilight's replay.
+    // Product page, signed in. "Product Viewed" fired during Twilight's init, before the
+    // snippet's tracker existed: it arrives through the tracker's replay and through the bus,
+    // and is sent once.
     let hits = visit(&client, &site, "product?user=1", 4).await;
     check_all(&hits);
     assert_eq!(
@@ -490,6 +574,24 @@ async fn flow(client: Client, site: Arc<Site>) {
     let profiles = only(&hits, "/client/profiles");
     assert_eq!((profiles.len(), hits.len()), (1, 1), "{hits:?}");
     assert_eq!(profiles[0].body["data"]["attributes"], identity);
+    // "Signed In" before the config knows the shopper: the event's email and phone, and not
+    // the guest's `user.id` as a customer id.
+    let _ = visit(&client, &site, "login?lag=1", 2).await;
+    client
+        .find(Locator::Css("#login"))
+        .await
+        .expect("login button")
+        .click()
+        .await
+        .expect("click login");
+    let hits = settle(&site, 1).await;
+    check_all(&hits);
+    let profiles = only(&hits, "/client/profiles");
+    assert_eq!((profiles.len(), hits.len()), (1, 1), "{hits:?}");
+    assert_eq!(
+        profiles[0].body["data"]["attributes"],
+        json!({"email": shopper.email, "phone_number": shopper.phone_number})
+    );
 
     // The merchant's switches. Tracking off: the script only for sign-up forms.
     let hits = visit(&client, &site, "product?user=1&tracking=0", 1).await;
@@ -539,10 +641,212 @@ async fn flow(client: Client, site: Arc<Site>) {
         assert_eq!(errors_counted(&client).await, 0, "{page}");
     }
 
+    event_bus(&client, &site, &identity, &uid).await;
+    rocket_loader_and_csp(&client, &site, &identity, &uid).await;
     klaviyo_unreachable(&client, &site).await;
     phones_as_the_server(&client, &site).await;
     back_in_stock(&client, &site).await;
     timing(&client, &site).await;
+}
+
+/// The product page's four requests, as the tracker path sends them: the onsite script, one
+/// identify, Active on Site and Viewed Product with the day's id `uid`.
+fn assert_product_page(hits: &[Hit], identity: &Value, uid: &str, what: &str) {
+    check_all(hits);
+    assert_eq!(hits.len(), 4, "{what}: {hits:?}");
+    assert_eq!(
+        only(hits, "/onsite/js/AbC123/klaviyo.js").len(),
+        1,
+        "{what}"
+    );
+    let profiles = only(hits, "/client/profiles");
+    assert_eq!(profiles.len(), 1, "{what}: {hits:?}");
+    assert_eq!(&profiles[0].body["data"]["attributes"], identity, "{what}");
+    assert_eq!(events(hits, "Active on Site").len(), 1, "{what}: {hits:?}");
+    let viewed = events(hits, "Viewed Product");
+    assert_eq!(viewed.len(), 1, "{what}: {hits:?}");
+    let v = &viewed[0].body["data"]["attributes"];
+    assert_eq!(v["unique_id"].as_str(), Some(uid), "{what}");
+    assert_eq!(v["properties"]["ProductID"], catalog_id(111), "{what}");
+    assert_eq!(v["value"], 199.0, "{what}");
+}
+
+/// Clicks the page's add button; the one Added to Cart it sends.
+async fn add_to_cart(client: &Client, site: &Site, what: &str) -> Value {
+    client
+        .find(Locator::Css("#add"))
+        .await
+        .expect("add button")
+        .click()
+        .await
+        .expect("click add");
+    let hits = settle(site, 1).await;
+    check_all(&hits);
+    let added = events(&hits, "Added to Cart");
+    assert_eq!((added.len(), hits.len()), (1, 1), "{what}: {hits:?}");
+    added[0].body["data"]["attributes"].clone()
+}
+
+/// A Twilight without `Salla.analytics.registerTracker`: the event bus alone brings the same
+/// requests with the same ids, each once. With the tracker present (the other tests), the bus
+/// delivers the same events too and nothing is sent twice.
+async fn event_bus(client: &Client, site: &Site, identity: &Value, uid: &str) {
+    let hits = visit(client, site, "product?user=1&tracker=0", 4).await;
+    assert_product_page(&hits, identity, uid, "bus");
+    let a = add_to_cart(client, site, "bus").await;
+    assert_eq!(
+        a["unique_id"],
+        "salla:1803665367:cart:7001:item:9001:added:1"
+    );
+    assert_eq!(a["value"], 199.0);
+    assert_eq!(a["properties"]["AddedItemProductID"], catalog_id(111));
+    assert_eq!(a["properties"]["ItemNames"], json!(["عطر العود"]));
+    assert_eq!(a["profile"]["data"]["attributes"], *identity);
+
+    // A bus with only the `::` events: the add comes from `cart::item.added` and its cart
+    // answer, with the same id and the whole cart's value. No event names the viewed product.
+    let hits = visit(client, site, "product?user=1&tracker=0&names=0", 3).await;
+    check_all(&hits);
+    assert_eq!(hits.len(), 3, "{hits:?}");
+    assert!(events(&hits, "Viewed Product").is_empty(), "{hits:?}");
+    let a = add_to_cart(client, site, "cart::item.added").await;
+    assert_eq!(
+        a["unique_id"],
+        "salla:1803665367:cart:7001:item:9001:added:1"
+    );
+    assert_eq!(a["value"], 199.0);
+    assert_eq!(a["properties"]["AddedItemProductName"], "عطر العود");
+    assert_eq!(a["properties"]["AddedItemQuantity"], 1);
+    // Added again: the cart answer's line now holds two, which its id and value say.
+    let a = add_to_cart(client, site, "cart::item.added, again").await;
+    assert_eq!(
+        a["unique_id"],
+        "salla:1803665367:cart:7001:item:9001:added:2"
+    );
+    assert_eq!(a["value"], 398.0);
+    assert_eq!(a["properties"]["AddedItemQuantity"], 2);
+
+    // A bus whose payloads have a shape the snippet does not know sends nothing of its own:
+    // the tracker's events arrive as ever, no stray event beside them.
+    let hits = visit(client, site, "product?user=1&envelope=1", 4).await;
+    assert_product_page(&hits, identity, uid, "unknown bus payloads");
+    let a = add_to_cart(client, site, "unknown bus payloads").await;
+    assert_eq!(
+        a["unique_id"],
+        "salla:1803665367:cart:7001:item:9001:added:1"
+    );
+
+    for page in ["cart?tracker=0", "cart?tracker=0&names=0"] {
+        let hits = visit(client, site, page, 2).await;
+        assert_eq!(events(&hits, "Active on Site").len(), 1, "{page}: {hits:?}");
+        let a = add_to_cart(client, site, page).await;
+        assert_eq!(a["value"], 299.0, "{page}: 199 + 2 × 50");
+        assert_eq!(
+            a["properties"]["ItemNames"],
+            json!(["عطر العود", "بخور"]),
+            "{page}"
+        );
+        assert_eq!(
+            a["properties"]["Items"][1]["ProductID"],
+            catalog_id(222),
+            "{page}"
+        );
+        assert_eq!(a["properties"]["Items"][1]["Quantity"], 2, "{page}");
+    }
+    assert_eq!(errors_counted(client).await, 0);
+}
+
+/// The CSP violations the page reported.
+async fn violations(client: &Client) -> Vec<Value> {
+    client
+        .execute("return window.__csp", vec![])
+        .await
+        .expect("read CSP violations")
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Cloudflare Rocket Loader runs the snippet after the page loaded, when `salla.onReady` has
+/// already fired; a strict Content-Security-Policy allows only Klaviyo's script host and
+/// client API. Either way, and both together, the same requests arrive once.
+async fn rocket_loader_and_csp(client: &Client, site: &Site, identity: &Value, uid: &str) {
+    for page in [
+        "product?user=1&rocket=1",
+        "product?user=1&csp=strict",
+        "product?user=1&rocket=1&csp=strict",
+    ] {
+        let hits = visit(client, site, page, 4).await;
+        assert_product_page(&hits, identity, uid, page);
+        if page.contains("rocket") {
+            let late = client
+                .execute("return window.__rocketAfterReady", vec![])
+                .await
+                .expect("rocket flag");
+            assert_eq!(late, json!(true), "{page}: the snippet ran after onReady");
+        }
+        let a = add_to_cart(client, site, page).await;
+        assert_eq!(
+            a["unique_id"],
+            "salla:1803665367:cart:7001:item:9001:added:1"
+        );
+        assert_eq!(violations(client).await, Vec::<Value>::new(), "{page}");
+        assert_eq!(errors_counted(client).await, 0, "{page}");
+    }
+    // Sign-up forms off: the snippet's own client-API posts pass the same policy.
+    let hits = visit(client, site, "product?user=1&forms=0&csp=strict", 2).await;
+    check_all(&hits);
+    assert_eq!(events(&hits, "Viewed Product").len(), 1, "{hits:?}");
+    assert_eq!(violations(client).await, Vec::<Value>::new());
+    // Back in stock under the policy.
+    let _ = visit(
+        client,
+        site,
+        "out-of-stock?bis=klaviyo&lang=en&csp=strict",
+        2,
+    )
+    .await;
+    let form = client
+        .wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::Css("form.klaviyo-bis"))
+        .await
+        .expect("the back-in-stock form");
+    form.find(Locator::Css("input"))
+        .await
+        .expect("email input")
+        .send_keys("waiting@example.com")
+        .await
+        .expect("type email");
+    form.find(Locator::Css("button"))
+        .await
+        .expect("its button")
+        .click()
+        .await
+        .expect("submit");
+    let hits = settle(site, 1).await;
+    check_all(&hits);
+    assert_eq!(
+        only(&hits, "/client/back-in-stock-subscriptions").len(),
+        1,
+        "{hits:?}"
+    );
+    assert_eq!(violations(client).await, Vec::<Value>::new());
+
+    // The control: a policy without Klaviyo blocks its script, which the page reports and the
+    // snippet counts, and nothing is thrown into the page.
+    let hits = visit(client, site, "product?user=1&csp=no-klaviyo", 1).await;
+    assert!(hits.is_empty(), "{hits:?}");
+    let seen = violations(client).await;
+    assert!(
+        seen.iter()
+            .any(|v| v.as_str().is_some_and(|v| v.starts_with("script-src"))),
+        "{seen:?}"
+    );
+    assert!(
+        errors_counted(client).await >= 1,
+        "the blocked script is counted"
+    );
 }
 
 /// Identity parity with the server for the shapes Salla gives (split, whole, trunk zero,
@@ -648,14 +952,18 @@ async fn back_in_stock(client: &Client, site: &Site) {
     );
     let shown: bool = client
         .execute(
-            "return getComputedStyle(document.getElementById('salla-notify')).display !== 'none'",
+            "return [document.getElementById('salla-notify'), document.querySelector('salla-add-product-button')]
+               .every(e => getComputedStyle(e).display !== 'none')",
             vec![],
         )
         .await
         .expect("style")
         .as_bool()
         .unwrap_or(false);
-    assert!(shown, "Salla's own notify-me stays visible");
+    assert!(
+        shown,
+        "Salla's own notify-me (its form and button) stays visible"
+    );
 
     for (lang, label) in [
         ("ar", "أعلمني عند توفره"),
@@ -678,14 +986,18 @@ async fn back_in_stock(client: &Client, site: &Site) {
         assert_eq!(button.text().await.expect("label"), label);
         let hidden: bool = client
             .execute(
-                "return getComputedStyle(document.getElementById('salla-notify')).display === 'none'",
+                "return [document.getElementById('salla-notify'), document.querySelector('salla-add-product-button')]
+                   .every(e => getComputedStyle(e).display === 'none')",
                 vec![],
             )
             .await
             .expect("style")
             .as_bool()
             .unwrap_or(false);
-        assert!(hidden, "Salla's own notify-me is replaced, not doubled");
+        assert!(
+            hidden,
+            "Salla's own notify-me (the out-and-notify button, its form) is replaced, not doubled"
+        );
         let png = form.screenshot().await.expect("form screenshot");
         assert!(png.starts_with(b"\x89PNG"));
         std::fs::write(
