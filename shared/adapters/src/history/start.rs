@@ -93,8 +93,10 @@ pub enum RerunRefused {
     Running,
 }
 
-/// Whether an import of `record` may be started again now, and why not. The one rule for the
-/// merchant's page and the operator's script (`infra/scripts/history-import.sh --rerun`).
+/// Whether an import of `record` may be started again now, and why not: the merchant page's
+/// rule. The operator's `infra/scripts/history-import.sh` sends the same start message
+/// without the claim, which the worker reads by this rule's other half: a running import
+/// resumes from its saved cursor, anything else starts over.
 pub fn rerun_allowed(record: &StoreRecord, now: i64) -> Result<(), RerunRefused> {
     if !connected(record) {
         return Err(RerunRefused::NotConnected);
