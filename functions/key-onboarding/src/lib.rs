@@ -12,7 +12,7 @@ mod health_view;
 mod history_view;
 mod i18n;
 mod key_check;
-mod metric_mapping;
+pub mod metric_mapping;
 pub mod outcome;
 mod page;
 mod session;

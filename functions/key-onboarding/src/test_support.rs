@@ -151,6 +151,7 @@ pub fn deps_counting() -> (
         health: Arc::new(adapters::health::memory::MemoryHealth::new()),
         settings_sync: None,
         history: Default::default(),
+        mapping_cache: Default::default(),
     };
     (deps, keys, calls)
 }

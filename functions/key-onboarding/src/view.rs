@@ -147,9 +147,15 @@ pub async fn page_with(
     // A key Klaviyo refused is not sent again from here: the page asks for a new one.
     let mapping = async {
         match klaviyo {
-            Some(k) if !k.needs_reconnect => {
-                Some(metric_mapping::ensure(deps.klaviyo.as_ref(), &session.store_id, k).await)
-            }
+            Some(k) if !k.needs_reconnect => Some(
+                metric_mapping::ensure_cached(
+                    &deps.mapping_cache,
+                    deps.klaviyo.as_ref(),
+                    &session.store_id,
+                    k,
+                )
+                .await,
+            ),
             _ => None,
         }
     };
