@@ -549,4 +549,157 @@ mod tests {
             }
         }
     }
+
+    /// A connected store with everything on: health for every metric and every failure cause,
+    /// the import mid-way with a repair running, all five mappings, a long store name.
+    pub(crate) fn full_page(lang: Lang, theme: Theme) -> String {
+        use adapters::health::{FailureCount, Health, MetricCount};
+        use adapters::history::{HistoryProgress, HistoryStatus, Phase};
+        use adapters::klaviyo::mapped_metrics::{
+            MAPPINGS, MappingEntry, MappingReport, MappingState,
+        };
+        let now = 1_800_000_000;
+        let k = KlaviyoConnection {
+            private_key: Secret::new("pk_0123456789abcdef0123456789abcdef_WXYZ"),
+            account_name: Some("متجر العطور الفاخرة للهدايا والمناسبات".repeat(2)),
+            account_id: Some("AbC123".into()),
+            validated_at: now - 3600,
+            needs_reconnect: false,
+        };
+        let metrics = [
+            "Placed Order",
+            "Ordered Product",
+            "Started Checkout",
+            "Fulfilled Order",
+            "Cancelled Order",
+            "Refunded Order",
+            "Shipped Order",
+            "Delivered Order",
+            "Viewed Product",
+            "Added to Cart",
+            "Abandoned Cart",
+            "Created Customer",
+            "Updated Customer",
+            "Rated Product",
+            "Applied Coupon",
+            "Paid Order",
+            "Order Status Changed",
+            "Subscribed to Back in Stock",
+            "Left Review",
+            "Logged In",
+        ];
+        let health = Health {
+            metrics: metrics
+                .iter()
+                .enumerate()
+                .map(|(i, m)| MetricCount {
+                    metric: (*m).into(),
+                    last_24h: 1_000 + i as u64,
+                    last_7d: 100_000 + i as u64,
+                })
+                .collect(),
+            hourly: (0..24).map(|h| 100 * h + 7).collect(),
+            last_ok: Some(now - 30),
+            failures: [
+                "revoked_key",
+                "missing_scope",
+                "klaviyo_outage",
+                "rejected_data",
+                "temporary_failure",
+                "unreadable_event",
+                "internal_error",
+            ]
+            .iter()
+            .map(|c| FailureCount {
+                code: (*c).into(),
+                count: 12_345,
+                last_at: now - 60,
+            })
+            .collect(),
+        };
+        let mut history = HistoryProgress::started(now - 900);
+        history.status = HistoryStatus::Stopped;
+        history.phase = Phase::OrdersOlder;
+        history.orders_done = 123_456;
+        history.orders_total = 234_567;
+        history.customers_done = 45_678;
+        history.customers_total = 45_678;
+        history.products_done = 9_999;
+        history.finished_at = Some(now - 60);
+        history.last_error = Some("missing_scope:orders.read".into());
+        history.repair_from = Some(now - 600);
+        let mut record = adapters::keystore::StoreRecord::new("1803665367");
+        record.klaviyo = Some(k.clone());
+        record.history = Some(history);
+        let mapping = crate::metric_mapping::MappingView::Report(MappingReport {
+            entries: MAPPINGS
+                .iter()
+                .map(|&(mapping, metric)| MappingEntry {
+                    mapping,
+                    metric,
+                    state: MappingState::Other,
+                    changed: false,
+                })
+                .collect(),
+        });
+        render(&View {
+            lang,
+            theme,
+            signed: Some(Signed {
+                store_id: "1803665367",
+                store: &StoreLabel::new(
+                    Some(&"متجر العطور الفاخرة للهدايا".repeat(3)),
+                    Some("https://perfume-gifts-and-occasions.salla.sa"),
+                ),
+                klaviyo: Some(&k),
+                csrf: &"c".repeat(64),
+                session: Some(&"s".repeat(400)),
+                health: Some((&health, now)),
+                mapping: Some(&mapping),
+                record: Some(&record),
+                now,
+            }),
+            notice: Some(Notice::TestSent),
+            problem: Some(Problem::MissingScopes),
+        })
+    }
+
+    /// The page's budget: at most 60 KB, and nothing the browser would fetch from elsewhere
+    /// (no script, stylesheet, image, font or frame; no absolute URL in `src`, `href`,
+    /// `action` or CSS `url()`, and no `@import`).
+    #[test]
+    fn the_fullest_page_stays_within_its_budget_and_fetches_nothing() {
+        for lang in [Lang::Ar, Lang::En] {
+            for theme in [Theme::Light, Theme::Dark] {
+                let html = full_page(lang, theme);
+                assert!(
+                    html.contains(r#"id="history-repair""#) && html.contains(r#"id="failures""#)
+                );
+                assert!(
+                    html.len() <= 60 * 1024,
+                    "{lang:?} {theme:?}: {} bytes",
+                    html.len()
+                );
+                let lower = html.to_ascii_lowercase();
+                for fetching in [
+                    "<script", "<link", "<img", "<iframe", "<object", "<embed", "@import", "url(",
+                    "srcset",
+                ] {
+                    assert!(!lower.contains(fetching), "{fetching}");
+                }
+                for attr in ["src=\"", "href=\"", "action=\""] {
+                    for (at, _) in lower.match_indices(attr) {
+                        let value = &lower[at + attr.len()..];
+                        assert!(
+                            !value.starts_with("http:")
+                                && !value.starts_with("https:")
+                                && !value.starts_with("//"),
+                            "{}",
+                            &html[at..(at + 80).min(html.len())]
+                        );
+                    }
+                }
+            }
+        }
+    }
 }
