@@ -235,3 +235,30 @@ async fn dark_is_carried_from_the_query_through_a_form_post_and_its_redirect() {
     let resp = handle(&deps, form(&token, &[("action", "test_event")])).await;
     assert_eq!(location(&resp), "/onboarding?lang=en&notice=test_sent");
 }
+
+#[tokio::test]
+async fn the_page_shows_the_counts_the_intake_wrote() {
+    let (deps, keys) = deps();
+    let now = adapters::clock::now_unix();
+    keys.put(&connected(GOOD_KEY, None)).await.unwrap();
+    let mut day = adapters::health::DayStats::default();
+    day.counts.insert(
+        (
+            ((now.rem_euclid(86_400)) / 3600) as u8,
+            "Placed Order".into(),
+        ),
+        7,
+    );
+    day.last_ok = Some(now - 40);
+    deps.health
+        .add(STORE, adapters::health::day_of(now), &day)
+        .await
+        .unwrap();
+    let token = session_token(STORE, 0);
+    let html =
+        text(&handle(&deps, request(Method::GET, "/?lang=en", Some(&token), "")).await).to_string();
+    assert!(
+        html.contains("<td><bdi>Placed Order</bdi></td><td>7</td><td>7</td>"),
+        "{html}"
+    );
+}

@@ -60,10 +60,34 @@ fn connected(key: &str, now: i64) -> StoreRecord {
     record
 }
 
+/// A day of relayed events and one recent outage, as the intake would have counted them.
+async fn health(now: i64) -> Arc<adapters::health::memory::MemoryHealth> {
+    use adapters::health::HealthStore;
+    let health = Arc::new(adapters::health::memory::MemoryHealth::new());
+    let mut day = adapters::health::DayStats::default();
+    let this_hour = ((now.rem_euclid(86_400)) / 3600) as u8;
+    for hour in 0..=this_hour {
+        let n = 3 + u64::from(hour % 5) * 4;
+        day.counts.insert((hour, "Placed Order".into()), n);
+        day.counts.insert((hour, "Ordered Product".into()), n * 2);
+        day.counts.insert((hour, "Started Checkout".into()), n + 6);
+    }
+    day.failures.insert("klaviyo_outage".into(), 3);
+    day.failure_last
+        .insert("klaviyo_outage".into(), now - 4 * 3600);
+    day.last_ok = Some(now - 40);
+    health
+        .add(STORE, adapters::health::day_of(now), &day)
+        .await
+        .expect("memory health");
+    health
+}
+
 fn deps(
     klaviyo: &KlaviyoStub,
     keys: Arc<MemoryKeyStore>,
     salla: Option<(&SallaStub, String)>,
+    health: Arc<adapters::health::memory::MemoryHealth>,
 ) -> key_onboarding::Deps {
     key_onboarding::Deps {
         keys,
@@ -80,7 +104,7 @@ fn deps(
             || adapters::web::SALLA_DASHBOARD_ORIGIN.to_string(),
             |(_, origin)| origin,
         ),
-        health: Arc::new(adapters::health::memory::MemoryHealth::new()),
+        health,
         settings_sync: None,
         history: Default::default(),
         mapping_cache: Default::default(),
@@ -119,7 +143,7 @@ async fn the_test_event_reaches_the_strict_stub_and_refusals_are_named() {
     klaviyo.add_account(GOOD_KEY, StubAccount::new("Shop", "AbC123"));
     let now = adapters::clock::now_unix();
     let keys = Arc::new(MemoryKeyStore::with_records([connected(GOOD_KEY, now)]));
-    let deps = deps(&klaviyo, keys.clone(), None);
+    let deps = deps(&klaviyo, keys.clone(), None, health(now).await);
     let session = adapters::session::issue(
         SESSION_SECRET.as_bytes(),
         STORE,
@@ -262,7 +286,12 @@ async fn signed_in_states_in_both_languages_and_themes() {
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let dashboard = start_dashboard(base).await;
     let origin = format!("http://localhost:{dashboard}");
-    let deps = Arc::new(deps(&klaviyo, keys, Some((&salla, origin))));
+    let deps = Arc::new(deps(
+        &klaviyo,
+        keys,
+        Some((&salla, origin)),
+        health(now).await,
+    ));
     tokio::spawn(serve_page(deps, listener));
 
     let (_driver, webdriver) = start_driver(&chromedriver).await;
@@ -282,6 +311,8 @@ async fn signed_in_states_in_both_languages_and_themes() {
                     client.enter_frame(0).await.map_err(e)?;
                     let status = text_of(&client, "#history-status").await;
                     assert!(!status.is_empty());
+                    let metrics = text_of(&client, "#metrics").await;
+                    assert!(metrics.contains("Placed Order"), "{metrics}");
                     let class = client
                         .find(Locator::Css("html"))
                         .await
