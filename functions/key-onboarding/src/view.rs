@@ -118,7 +118,7 @@ pub async fn page_for(
 
 /// The signed-in page with the store's state re-read, answering `status` with `notice` or
 /// `problem` shown above it (a form's outcome).
-pub async fn page_with(
+async fn page_with(
     deps: &Deps,
     lang: Lang,
     theme: Theme,
