@@ -2,7 +2,11 @@
 # Queues a history import for one store: the same message connecting a store sends (its id
 # and the import's first cursor, nothing else). The worker then re-imports the store's whole
 # history, or resumes the running import from its saved cursor if one is running; Klaviyo
-# keeps one of each event by unique_id, so a re-run adds nothing twice.
+# keeps one of each event by unique_id, so a re-run adds nothing twice. The merchant page's
+# "run the import again" sends this same message after claiming a new import in the store's
+# record (refused while an import runs and saved within the last hour; a stalled one starts
+# over: adapters::history::start::rerun_allowed); this script, without the key store, leaves
+# a running import to resume from its cursor.
 #
 #   history-import.sh --stack NAME STORE_ID      queue URL from the stack's HistoryQueue
 #   history-import.sh --queue-url URL STORE_ID   queue URL given
@@ -14,7 +18,7 @@
 set -euo pipefail
 
 usage() {
-  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 

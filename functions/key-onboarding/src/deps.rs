@@ -29,6 +29,8 @@ pub struct Deps {
     pub health: Arc<dyn adapters::health::HealthStore>,
     /// Where a saved key that completes the store's connection queues its first import.
     pub history: adapters::history::start::HistoryStart,
+    /// Each store's metric-mapping report, reused for [`crate::metric_mapping::CACHE_TTL`].
+    pub mapping_cache: crate::metric_mapping::MappingCache,
 }
 
 impl Deps {
@@ -55,6 +57,7 @@ impl Deps {
                 }
             }),
             history: adapters::history::start::HistoryStart::from_env(),
+            mapping_cache: Default::default(),
         })
     }
 

@@ -2,6 +2,7 @@
 //! log line carries, and the message the merchant reads.
 
 use adapters::AdapterError;
+use adapters::history::start::RerunRefused;
 use adapters::salla::embedded::EmbeddedTokenError;
 use adapters::session::SessionError;
 use lambda_http::http::StatusCode;
@@ -42,6 +43,15 @@ pub enum OnboardingError {
     /// Salla could not say whose the token is (down, slow, unexpected answer).
     #[error("Salla unavailable: {0}")]
     SallaDown(AdapterError),
+    /// "Import again" refused (an import runs, or the store is not connected).
+    #[error("re-run refused: {0:?}")]
+    Rerun(RerunRefused),
+    /// The re-run could not be claimed or queued.
+    #[error("re-run not started")]
+    RerunFailed,
+    /// The test event did not reach Klaviyo, or Klaviyo refused it (the problem says why).
+    #[error("test event failed: {0:?}")]
+    TestEvent(Problem),
 }
 
 impl OnboardingError {
@@ -58,6 +68,12 @@ impl OnboardingError {
             Self::Key(Problem::KlaviyoDown) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Key(_) => StatusCode::BAD_REQUEST,
             Self::StorageDown(_) | Self::SallaDown(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Rerun(_) => StatusCode::CONFLICT,
+            Self::RerunFailed | Self::TestEvent(Problem::KlaviyoDown) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            // The store's key cannot send events: the merchant's request was fine.
+            Self::TestEvent(_) => StatusCode::CONFLICT,
         }
     }
 
@@ -77,6 +93,10 @@ impl OnboardingError {
             Self::BadEmbeddedToken(EmbeddedTokenError::Expired) => "embedded_token_expired",
             Self::BadEmbeddedToken(_) => "embedded_token_refused",
             Self::SallaDown(_) => "salla_down",
+            Self::Rerun(RerunRefused::Running) => "import_running",
+            Self::Rerun(RerunRefused::NotConnected) => "import_not_connected",
+            Self::RerunFailed => "import_failed",
+            Self::TestEvent(problem) => problem.code(),
         }
     }
 
@@ -95,6 +115,10 @@ impl OnboardingError {
             Self::Key(problem) => *problem,
             Self::StorageDown(_) => Problem::StorageDown,
             Self::SallaDown(_) => Problem::SallaDown,
+            Self::Rerun(RerunRefused::Running) => Problem::ImportRunning,
+            Self::Rerun(RerunRefused::NotConnected) => Problem::ImportNotConnected,
+            Self::RerunFailed => Problem::ImportFailed,
+            Self::TestEvent(problem) => *problem,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! `POST` of the page's forms: save a key (checked with Klaviyo first) or disconnect.
+//! `POST` of the page's forms: save a key (checked with Klaviyo first), disconnect, run the
+//! history import again, or send a test event.
 
 use std::time::Instant;
 
@@ -8,10 +9,10 @@ use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 
 use crate::error::OnboardingError;
-use crate::i18n::{Lang, Notice};
+use crate::i18n::{Lang, Notice, Theme};
 use crate::outcome::{self, Action, Outcome};
 use crate::session::{self, Carrier, Session};
-use crate::{Deps, key_check, view};
+use crate::{Deps, key_check, test_event, view};
 
 /// A form post is a key and four short fields.
 const MAX_FORM_BODY: usize = 8 * 1024;
@@ -23,11 +24,12 @@ pub async fn post(deps: &Deps, req: &Request) -> Response<Body> {
         let e = OnboardingError::TooLarge {
             limit: MAX_FORM_BODY,
         };
-        return view::signed_out(Lang::negotiate(None, accept), &e);
+        return view::signed_out(Lang::negotiate(None, accept), Theme::Light, &e);
     };
     let form = web::parse_pairs(bytes);
     let field = |name| web::param(&form, name);
     let lang = Lang::negotiate(field("lang"), accept);
+    let theme = Theme::parse(field("theme"));
     let now = adapters::clock::now_unix();
 
     // 1. A valid session, 2. for the store this form was rendered for, 3. with the form's
@@ -36,13 +38,13 @@ pub async fn post(deps: &Deps, req: &Request) -> Response<Body> {
         Ok(session) if field("store_id") == Some(session.store_id.as_str()) => session,
         Ok(session) => {
             return refuse(
-                lang,
+                (lang, theme),
                 Some(&session.store_id),
                 OnboardingError::OtherStore,
                 started,
             );
         }
-        Err(e) => return refuse(lang, None, e, started),
+        Err(e) => return refuse((lang, theme), None, e, started),
     };
     let csrf_ok = session::csrf_ok(deps, &session, field("csrf"));
 
@@ -64,31 +66,38 @@ pub async fn post(deps: &Deps, req: &Request) -> Response<Body> {
             Action::Disconnect,
             disconnect(deps, &session.store_id).await,
         ),
+        Some("rerun_import") => (Action::Rerun, rerun(deps, &session.store_id, now).await),
+        Some("test_event") => (
+            Action::TestEvent,
+            send_test(deps, &session.store_id, now).await,
+        ),
         _ => (Action::Post, Err(OnboardingError::UnknownAction)),
     };
     let (resp, name) = match result {
         Ok(done) => {
             let notice = match done {
                 Outcome::Disconnected => Notice::Disconnected,
+                Outcome::ImportQueued => Notice::ImportQueued,
+                Outcome::TestSent => Notice::TestSent,
                 _ => Notice::Saved,
             };
             if session.carrier == Carrier::Page {
                 // Inside the dashboard frame the redirected GET might come without a cookie:
                 // the page is answered directly (saving the same key twice is harmless).
-                match view::page_for(deps, lang, &session, Some(notice)).await {
+                match view::page_for(deps, lang, theme, &session, Some(notice)).await {
                     Ok(resp) => (resp, done.name()),
-                    Err(e) => (view::signed_out(lang, &e), e.code()),
+                    Err(e) => (view::signed_out(lang, theme, &e), e.code()),
                 }
             } else {
                 // Post/redirect/get: a reload must not resubmit the key.
-                let location = view::location(req, Some(lang), Some(notice));
+                let location = view::location(req, Some(lang), theme, Some(notice));
                 (
                     web::redirect(StatusCode::SEE_OTHER, &location, None),
                     done.name(),
                 )
             }
         }
-        Err(e) => (again(deps, lang, &session, &e).await, e.code()),
+        Err(e) => (again(deps, (lang, theme), &session, &e).await, e.code()),
     };
     outcome::log(
         action,
@@ -100,21 +109,25 @@ pub async fn post(deps: &Deps, req: &Request) -> Response<Body> {
     resp
 }
 
-/// The store's page again with the error next to the current state (re-read for that).
-async fn again(deps: &Deps, lang: Lang, session: &Session, e: &OnboardingError) -> Response<Body> {
-    let klaviyo = deps
-        .keys
-        .get(&session.store_id)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|r| r.klaviyo);
+/// The store's page again with the error next to the current state (re-read for that; no
+/// Klaviyo call for the mapping or the health counts on an error page).
+async fn again(
+    deps: &Deps,
+    look: (Lang, Theme),
+    session: &Session,
+    e: &OnboardingError,
+) -> Response<Body> {
+    let record = deps.keys.get(&session.store_id).await.ok().flatten();
     view::signed_in(
         deps,
-        lang,
+        look,
         e.status(),
         session,
-        (klaviyo.as_ref(), None),
+        view::Parts {
+            klaviyo: record.as_ref().and_then(|r| r.klaviyo.as_ref()),
+            record: record.as_ref(),
+            ..Default::default()
+        },
         None,
         Some(e.problem()),
     )
@@ -122,14 +135,45 @@ async fn again(deps: &Deps, lang: Lang, session: &Session, e: &OnboardingError) 
 
 /// A form post without a usable session: the same 401 page whatever the reason.
 fn refuse(
-    lang: Lang,
+    (lang, theme): (Lang, Theme),
     store_id: Option<&str>,
     e: OnboardingError,
     started: Instant,
 ) -> Response<Body> {
-    let resp = view::signed_out(lang, &e);
+    let resp = view::signed_out(lang, theme, &e);
     outcome::log(Action::Post, store_id, e.code(), resp.status(), started);
     resp
+}
+
+/// "Import again", by the rule [`adapters::history::start::rerun_allowed`] states.
+async fn rerun(deps: &Deps, store_id: &str, now: i64) -> Result<Outcome, OnboardingError> {
+    use adapters::history::start::Rerun;
+    match deps.history.rerun(deps.keys.as_ref(), store_id, now).await {
+        Rerun::Queued | Rerun::Claimed => Ok(Outcome::ImportQueued),
+        Rerun::Refused(why) => Err(OnboardingError::Rerun(why)),
+        Rerun::Failed => Err(OnboardingError::RerunFailed),
+    }
+}
+
+/// One test event with the saved key; a store without a usable key has nothing to test.
+async fn send_test(deps: &Deps, store_id: &str, now: i64) -> Result<Outcome, OnboardingError> {
+    let record = deps
+        .keys
+        .get(store_id)
+        .await
+        .map_err(storage_down(store_id))?;
+    let Some(connection) = record
+        .and_then(|r| r.klaviyo)
+        .filter(|k| !k.needs_reconnect)
+    else {
+        return Err(OnboardingError::TestEvent(
+            crate::i18n::Problem::TestKeyRevoked,
+        ));
+    };
+    test_event::send(deps.klaviyo.as_ref(), store_id, &connection, now)
+        .await
+        .map_err(OnboardingError::TestEvent)?;
+    Ok(Outcome::TestSent)
 }
 
 async fn save(

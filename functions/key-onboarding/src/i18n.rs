@@ -63,6 +63,44 @@ impl Lang {
     }
 }
 
+/// Salla's dashboard theme, appended to the page's URL as `theme=light|dark` and carried
+/// like `lang` (forms' hidden field, redirects). Anything else is light.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Theme {
+    #[default]
+    Light,
+    Dark,
+}
+
+impl Theme {
+    pub fn parse(value: Option<&str>) -> Theme {
+        match value.map(|v| v.trim().to_ascii_lowercase()) {
+            Some(v) if v == "dark" => Theme::Dark,
+            _ => Theme::Light,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+        }
+    }
+
+    /// The root element's class: none for light, the default.
+    pub fn class(self) -> Option<&'static str> {
+        (self == Theme::Dark).then_some("dark")
+    }
+
+    /// What a link back to the page appends to keep the theme (`&theme=dark`, or nothing).
+    pub fn query_suffix(self) -> &'static str {
+        match self {
+            Theme::Light => "",
+            Theme::Dark => "&theme=dark",
+        }
+    }
+}
+
 /// Something that went wrong that the merchant can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Problem {
@@ -81,6 +119,18 @@ pub enum Problem {
     BadRequest,
     /// A key posted without confirming the store.
     ConfirmStore,
+    /// A re-run asked for while an import is running (and saving).
+    ImportRunning,
+    /// A re-run asked for by a store that is not connected.
+    ImportNotConnected,
+    /// The re-run could not be claimed or queued just now.
+    ImportFailed,
+    /// The test event: Klaviyo refused the saved key (401).
+    TestKeyRevoked,
+    /// The test event: the key lacks `events:write` (403).
+    TestScope,
+    /// The test event: Klaviyo refused the event itself (4xx).
+    TestRejected,
 }
 
 impl Problem {
@@ -99,6 +149,12 @@ impl Problem {
             Problem::FormExpired => "csrf_failed",
             Problem::BadRequest => "bad_request",
             Problem::ConfirmStore => "store_not_confirmed",
+            Problem::ImportRunning => "import_running",
+            Problem::ImportNotConnected => "import_not_connected",
+            Problem::ImportFailed => "import_failed",
+            Problem::TestKeyRevoked => "test_key_revoked",
+            Problem::TestScope => "test_missing_scope",
+            Problem::TestRejected => "test_rejected",
         }
     }
 }
@@ -108,6 +164,10 @@ impl Problem {
 pub enum Notice {
     Saved,
     Disconnected,
+    /// A new history import was queued.
+    ImportQueued,
+    /// Klaviyo accepted the test event (202).
+    TestSent,
 }
 
 impl Notice {
@@ -115,6 +175,8 @@ impl Notice {
         match self {
             Notice::Saved => "saved",
             Notice::Disconnected => "disconnected",
+            Notice::ImportQueued => "import_queued",
+            Notice::TestSent => "test_sent",
         }
     }
 
@@ -122,6 +184,8 @@ impl Notice {
         match value {
             "saved" => Some(Notice::Saved),
             "disconnected" => Some(Notice::Disconnected),
+            "import_queued" => Some(Notice::ImportQueued),
+            "test_sent" => Some(Notice::TestSent),
             _ => None,
         }
     }
@@ -158,6 +222,18 @@ pub struct Texts {
     pub privacy: &'static str,
     pub notice_saved: &'static str,
     pub notice_disconnected: &'static str,
+    pub notice_import_queued: &'static str,
+    pub notice_test_sent: &'static str,
+    pub rerun: &'static str,
+    pub test_heading: &'static str,
+    pub test_text: &'static str,
+    pub test_send: &'static str,
+    import_running: &'static str,
+    import_not_connected: &'static str,
+    import_failed: &'static str,
+    test_key_revoked: &'static str,
+    test_scope: &'static str,
+    test_rejected: &'static str,
     empty_key: &'static str,
     not_private_key: &'static str,
     invalid_key: &'static str,
@@ -191,6 +267,12 @@ impl Texts {
             Problem::FormExpired => self.form_expired.into(),
             Problem::BadRequest => self.bad_request.into(),
             Problem::ConfirmStore => self.confirm_store_first.into(),
+            Problem::ImportRunning => self.import_running.into(),
+            Problem::ImportNotConnected => self.import_not_connected.into(),
+            Problem::ImportFailed => self.import_failed.into(),
+            Problem::TestKeyRevoked => self.test_key_revoked.into(),
+            Problem::TestScope => self.test_scope.into(),
+            Problem::TestRejected => self.test_rejected.into(),
         }
     }
 
@@ -198,6 +280,8 @@ impl Texts {
         match notice {
             Notice::Saved => self.notice_saved,
             Notice::Disconnected => self.notice_disconnected,
+            Notice::ImportQueued => self.notice_import_queued,
+            Notice::TestSent => self.notice_test_sent,
         }
     }
 }
@@ -237,6 +321,18 @@ pub static AR: Texts = Texts {
     privacy: "لا نخزّن بيانات عملائك أو طلباتك. نحفظ المفتاح الخاص فقط، مشفّرًا.",
     notice_saved: "تم الربط بنجاح. ستصل أحداث متجرك إلى Klaviyo خلال ثوانٍ.",
     notice_disconnected: "تم فصل Klaviyo وحذف المفتاح. لن نرسل أي بيانات بعد الآن.",
+    notice_import_queued: "بدأ استيراد السجل من جديد. تابع التقدم في قسم «استيراد السجل السابق».",
+    notice_test_sent: "استلم Klaviyo الحدث التجريبي. تجده خلال دقيقة في Klaviyo: Analytics ← Metrics ← «Salla Test Event».",
+    rerun: "أعد تشغيل الاستيراد",
+    test_heading: "إرسال حدث تجريبي",
+    test_text: "يرسل حدثًا واحدًا باسم «Salla Test Event» إلى Klaviyo دون أي بيانات لعملائك، لتتأكد أن الربط يعمل.",
+    test_send: "أرسل حدثًا تجريبيًا",
+    import_running: "الاستيراد قيد التنفيذ بالفعل، وسيكتمل تلقائيًا. يمكنك إعادة تشغيله بعد انتهائه.",
+    import_not_connected: "لا يمكن بدء الاستيراد قبل ربط مفتاح Klaviyo صالح واكتمال تثبيت التطبيق.",
+    import_failed: "تعذر بدء الاستيراد الآن. حاول مرة أخرى بعد دقيقة.",
+    test_key_revoked: "رفض Klaviyo المفتاح المحفوظ (ربما حُذف). الصق مفتاحًا خاصًا جديدًا أدناه.",
+    test_scope: "تنقص المفتاحَ صلاحية events:write، فلا يمكنه إرسال الأحداث. عدّل المفتاح في Klaviyo وفعّلها.",
+    test_rejected: "رفض Klaviyo الحدث التجريبي. حاول لاحقًا، وإن تكرر فتواصل مع الدعم.",
     empty_key: "الصق المفتاح الخاص أولًا.",
     not_private_key: "هذا ليس مفتاحًا خاصًا. المفتاح الخاص يبدأ بـ pk_ (المفتاح العام المكوّن من 6 أحرف لا يكفي).",
     invalid_key: "لم يقبل Klaviyo هذا المفتاح. تأكد أنك نسخت المفتاح الخاص كاملًا وأنه لم يُحذف من حسابك.",
@@ -286,6 +382,18 @@ pub static EN: Texts = Texts {
     privacy: "We never store your customers or orders. We keep only the private key, encrypted.",
     notice_saved: "Connected. Your store's events will reach Klaviyo within seconds.",
     notice_disconnected: "Klaviyo disconnected and the key deleted. We won't send any more data.",
+    notice_import_queued: "The history import started again. Follow it in the History import section.",
+    notice_test_sent: "Klaviyo accepted the test event. Within a minute you'll find it in Klaviyo under Analytics → Metrics → \u{201c}Salla Test Event\u{201d}.",
+    rerun: "Run the import again",
+    test_heading: "Send a test event",
+    test_text: "Sends one \u{201c}Salla Test Event\u{201d} to Klaviyo, with none of your customers' data, to check the connection end to end.",
+    test_send: "Send a test event",
+    import_running: "An import is already running and will finish by itself. You can run it again once it is done.",
+    import_not_connected: "The import can't start before a valid Klaviyo key is connected and the app's installation is complete.",
+    import_failed: "We couldn't start the import right now. Please try again in a minute.",
+    test_key_revoked: "Klaviyo rejected the saved key (it may have been deleted). Paste a new private key below.",
+    test_scope: "The key is missing the events:write scope, so it can't send events. Edit the key in Klaviyo and tick it.",
+    test_rejected: "Klaviyo refused the test event. Try again later; if it keeps happening, contact support.",
     empty_key: "Paste your private key first.",
     not_private_key: "That isn't a private key. Private keys start with pk_ (the 6-character public key won't work).",
     invalid_key: "Klaviyo did not accept this key. Check that you copied the whole private key and that it hasn't been revoked.",
@@ -318,6 +426,15 @@ mod tests {
         assert_eq!(Lang::negotiate(None, Some("ar-SA,en;q=0.9")), Lang::Ar);
         assert_eq!(Lang::negotiate(None, Some("fr")), Lang::Ar);
         assert_eq!(Lang::negotiate(None, None), Lang::Ar);
+    }
+
+    #[test]
+    fn only_dark_is_dark() {
+        assert_eq!(Theme::parse(Some("dark")), Theme::Dark);
+        assert_eq!(Theme::parse(Some(" DARK ")), Theme::Dark);
+        for other in [Some("light"), Some("darkest"), Some(""), Some("<x>"), None] {
+            assert_eq!(Theme::parse(other), Theme::Light, "{other:?}");
+        }
     }
 
     #[test]

@@ -11,24 +11,28 @@ pub mod error;
 mod form;
 mod handler;
 mod health_view;
+mod history_view;
 mod i18n;
 mod key_check;
-mod metric_mapping;
+pub mod metric_mapping;
 pub mod outcome;
 mod page;
 mod session;
 pub mod settings_sync;
+pub mod test_event;
 mod validate;
 mod view;
 
 #[cfg(test)]
 mod embedded_tests;
 #[cfg(test)]
+mod page_tests;
+#[cfg(test)]
 mod test_support;
 
 pub use deps::Deps;
 pub use error::OnboardingError;
 pub use handler::handle;
-pub use i18n::{Lang, Problem};
+pub use i18n::{Lang, Problem, Theme};
 pub use session::SESSION_COOKIE;
 pub use validate::KEY_FIELD;

@@ -3,6 +3,9 @@
 //! the merchant: which mappings point at this app's metrics, which at another integration's
 //! (left alone), which wait for their first event.
 
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use adapters::AdapterError;
@@ -25,6 +28,80 @@ pub enum MappingView {
     MissingScopes,
     /// Klaviyo did not answer usefully in time.
     Unavailable,
+}
+
+/// How long a store's settled mapping report (every mapping ours or another integration's)
+/// is reused by the warm process: a page view then costs no Klaviyo call (a report takes two
+/// reads at least, up to seven calls). A report with a mapping still waiting for its metric
+/// is not kept: the next view maps it as soon as the metric exists.
+pub const CACHE_TTL: Duration = Duration::from_secs(600);
+/// Stores kept at most; past it the cache starts over (a warm process serves far fewer).
+const CACHE_MAX: usize = 10_000;
+
+/// Each store's last settled report, for the key it was read with (a new key is read
+/// afresh). A refusal or an outage is asked again on the next view.
+#[derive(Default)]
+pub struct MappingCache {
+    entries: Mutex<HashMap<String, (u64, Instant, MappingReport)>>,
+}
+
+impl MappingCache {
+    fn fingerprint(connection: &KlaviyoConnection) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        connection.private_key.expose().hash(&mut h);
+        h.finish()
+    }
+
+    fn get(
+        &self,
+        store_id: &str,
+        connection: &KlaviyoConnection,
+        now: Instant,
+    ) -> Option<MappingReport> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let (key, at, report) = entries.get(store_id)?;
+        (*key == Self::fingerprint(connection) && now.duration_since(*at) < CACHE_TTL)
+            .then(|| report.clone())
+    }
+
+    fn put(
+        &self,
+        store_id: &str,
+        connection: &KlaviyoConnection,
+        now: Instant,
+        report: &MappingReport,
+    ) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= CACHE_MAX {
+            entries.retain(|_, (_, at, _)| now.duration_since(*at) < CACHE_TTL);
+            if entries.len() >= CACHE_MAX {
+                entries.clear();
+            }
+        }
+        entries.insert(
+            store_id.to_string(),
+            (Self::fingerprint(connection), now, report.clone()),
+        );
+    }
+}
+
+/// [`ensure`] through the warm process's cache.
+pub async fn ensure_cached(
+    cache: &MappingCache,
+    klaviyo: &dyn KlaviyoApi,
+    store_id: &str,
+    connection: &KlaviyoConnection,
+) -> MappingView {
+    if let Some(report) = cache.get(store_id, connection, Instant::now()) {
+        return MappingView::Report(report);
+    }
+    let view = ensure(klaviyo, store_id, connection).await;
+    if let MappingView::Report(report) = &view
+        && report.pending().next().is_none()
+    {
+        cache.put(store_id, connection, Instant::now(), report);
+    }
+    view
 }
 
 /// Sets what can be set and reports the rest. Logs counts only.
@@ -173,6 +250,42 @@ mod tests {
                 })
                 .collect(),
         })
+    }
+
+    #[test]
+    fn a_report_is_reused_for_ten_minutes_for_the_same_key_only() {
+        let cache = MappingCache::default();
+        let connection = |key: &str| KlaviyoConnection {
+            private_key: adapters::Secret::new(key),
+            account_name: None,
+            account_id: None,
+            validated_at: 0,
+            needs_reconnect: false,
+        };
+        let MappingView::Report(report) = report(&[MappingState::Ours; 5]) else {
+            unreachable!()
+        };
+        let now = Instant::now();
+        cache.put("42", &connection("pk_a"), now, &report);
+        assert_eq!(
+            cache.get("42", &connection("pk_a"), now + CACHE_TTL / 2),
+            Some(report.clone())
+        );
+        assert_eq!(
+            cache.get("42", &connection("pk_b"), now),
+            None,
+            "another key"
+        );
+        assert_eq!(
+            cache.get("43", &connection("pk_a"), now),
+            None,
+            "another store"
+        );
+        assert_eq!(
+            cache.get("42", &connection("pk_a"), now + CACHE_TTL),
+            None,
+            "expired"
+        );
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub enum Action {
     Post,
     Save,
     Disconnect,
+    Rerun,
+    TestEvent,
 }
 
 impl Action {
@@ -25,6 +27,8 @@ impl Action {
             Action::Post => "post",
             Action::Save => "save",
             Action::Disconnect => "disconnect",
+            Action::Rerun => "rerun_import",
+            Action::TestEvent => "test_event",
         }
     }
 }
@@ -40,6 +44,10 @@ pub enum Outcome {
     Saved,
     /// The key deleted.
     Disconnected,
+    /// A new history import claimed (and queued where a queue is configured).
+    ImportQueued,
+    /// Klaviyo accepted the test event.
+    TestSent,
 }
 
 impl Outcome {
@@ -49,6 +57,8 @@ impl Outcome {
             Outcome::Shown => "shown",
             Outcome::Saved => "saved",
             Outcome::Disconnected => "disconnected",
+            Outcome::ImportQueued => "import_queued",
+            Outcome::TestSent => "test_sent",
         }
     }
 }

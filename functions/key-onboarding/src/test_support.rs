@@ -28,6 +28,8 @@ pub const DOWN_KEY: &str = "pk_klaviyo_down";
 pub struct FakeKlaviyo {
     /// How many key checks reached "Klaviyo".
     pub calls: Arc<std::sync::atomic::AtomicUsize>,
+    /// How many events were posted.
+    pub events: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 #[async_trait]
@@ -57,17 +59,36 @@ impl KlaviyoApi for FakeKlaviyo {
         }
     }
 
+    /// The test event (`POST /api/events`): accepted for the good key, 403 without scopes,
+    /// 401 for any other key, unreachable for the down key. Everything else (the metric
+    /// mapping) finds Klaviyo unreachable.
     async fn call(
         &self,
-        _key: &Secret,
-        _method: &'static str,
-        _path: &str,
+        key: &Secret,
+        method: &'static str,
+        path: &str,
         _body: Option<&Value>,
         _deadline: Instant,
     ) -> Result<Delivery, AdapterError> {
-        Err(AdapterError::Unavailable {
+        let unreachable = Err(AdapterError::Unavailable {
             service: adapters::error::Service::Klaviyo,
-            detail: "onboarding sends no events".into(),
+            detail: "unreachable".into(),
+        });
+        if (method, path) != ("POST", "/api/events") {
+            return unreachable;
+        }
+        self.events
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let status = match key.expose() {
+            DOWN_KEY => return unreachable,
+            GOOD_KEY => 202,
+            NO_SCOPE_KEY => 403,
+            _ => 401,
+        };
+        Ok(Delivery {
+            status,
+            attempts: 1,
+            error: None,
         })
     }
 }
@@ -130,6 +151,7 @@ pub fn deps_counting() -> (
         health: Arc::new(adapters::health::memory::MemoryHealth::new()),
         settings_sync: None,
         history: Default::default(),
+        mapping_cache: Default::default(),
     };
     (deps, keys, calls)
 }

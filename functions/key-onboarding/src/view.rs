@@ -10,7 +10,7 @@ use lambda_http::{Body, Request, Response};
 
 use crate::Deps;
 use crate::error::OnboardingError;
-use crate::i18n::{Lang, Notice, Problem};
+use crate::i18n::{Lang, Notice, Problem, Theme};
 use crate::metric_mapping::{self, MappingView};
 use crate::outcome::{self, Action, Outcome};
 use crate::page;
@@ -24,6 +24,7 @@ pub async fn get(deps: &Deps, req: &Request) -> Response<Body> {
         explicit_lang,
         web::header(req.headers(), header::ACCEPT_LANGUAGE),
     );
+    let theme = Theme::parse(web::param(&query, "theme"));
     let now = adapters::clock::now_unix();
 
     // Arriving from the OAuth callback: trade the handoff token for our own cookie, then
@@ -31,11 +32,11 @@ pub async fn get(deps: &Deps, req: &Request) -> Response<Body> {
     if let Some(handoff) = web::param(&query, "handoff") {
         let (resp, store_id, name) = match session::from_handoff(deps, handoff, now).await {
             Ok((store_id, cookie)) => {
-                let location = location(req, explicit_lang.and_then(Lang::parse), None);
+                let location = location(req, explicit_lang.and_then(Lang::parse), theme, None);
                 let resp = web::redirect(StatusCode::SEE_OTHER, &location, Some(&cookie));
                 (resp, Some(store_id), Outcome::SignedIn.name())
             }
-            Err(e) => (signed_out(lang, &e), None, e.code()),
+            Err(e) => (signed_out(lang, theme, &e), None, e.code()),
         };
         outcome::log(
             Action::Handoff,
@@ -51,14 +52,18 @@ pub async fn get(deps: &Deps, req: &Request) -> Response<Body> {
     // answered at once (no redirect): in a third-party frame the cookie may not come back.
     if let Some(token) = web::param(&query, "token") {
         let (resp, store_id, name) = match session::from_embedded(deps, token, now).await {
-            Ok((session, cookie)) => match page_for(deps, lang, &session, None).await {
+            Ok((session, cookie)) => match page_for(deps, lang, theme, &session, None).await {
                 Ok(mut resp) => {
                     web::set_cookie(&mut resp, &cookie);
                     (resp, Some(session.store_id), Outcome::SignedIn.name())
                 }
-                Err(e) => (signed_out(lang, &e), Some(session.store_id), e.code()),
+                Err(e) => (
+                    signed_out(lang, theme, &e),
+                    Some(session.store_id),
+                    e.code(),
+                ),
             },
-            Err(e) => (signed_out(lang, &e), None, e.code()),
+            Err(e) => (signed_out(lang, theme, &e), None, e.code()),
         };
         outcome::log(
             Action::Embedded,
@@ -71,9 +76,9 @@ pub async fn get(deps: &Deps, req: &Request) -> Response<Body> {
     }
 
     let notice = web::param(&query, "notice").and_then(Notice::parse);
-    let (resp, store_id, name) = match show(deps, req, lang, notice, now).await {
+    let (resp, store_id, name) = match show(deps, req, lang, theme, notice, now).await {
         Ok((resp, store_id)) => (resp, Some(store_id), Outcome::Shown.name()),
-        Err((e, store_id)) => (signed_out(lang, &e), store_id, e.code()),
+        Err((e, store_id)) => (signed_out(lang, theme, &e), store_id, e.code()),
     };
     outcome::log(
         Action::View,
@@ -89,11 +94,12 @@ async fn show(
     deps: &Deps,
     req: &Request,
     lang: Lang,
+    theme: Theme,
     notice: Option<Notice>,
     now: i64,
 ) -> Result<(Response<Body>, String), (OnboardingError, Option<String>)> {
     let session = session::current(deps, req, now).map_err(|e| (e, None))?;
-    let resp = page_for(deps, lang, &session, notice)
+    let resp = page_for(deps, lang, theme, &session, notice)
         .await
         .map_err(|e| (e, Some(session.store_id.clone())))?;
     Ok((resp, session.store_id))
@@ -103,19 +109,34 @@ async fn show(
 pub async fn page_for(
     deps: &Deps,
     lang: Lang,
+    theme: Theme,
     session: &Session,
     notice: Option<Notice>,
+) -> Result<Response<Body>, OnboardingError> {
+    page_with(deps, lang, theme, StatusCode::OK, session, notice, None).await
+}
+
+/// The signed-in page with the store's state re-read, answering `status` with `notice` or
+/// `problem` shown above it (a form's outcome).
+async fn page_with(
+    deps: &Deps,
+    lang: Lang,
+    theme: Theme,
+    status: StatusCode,
+    session: &Session,
+    notice: Option<Notice>,
+    problem: Option<Problem>,
 ) -> Result<Response<Body>, OnboardingError> {
     let record = deps.keys.get(&session.store_id).await.map_err(|e| {
         tracing::error!(event = "onboarding_read", store_id = %session.store_id, error = %e);
         OnboardingError::StorageDown(e)
     })?;
-    let klaviyo = record.and_then(|r| r.klaviyo);
+    let klaviyo = record.as_ref().and_then(|r| r.klaviyo.as_ref());
     // The page still shows when the counts cannot be read: they are a view, not the state.
     // Both reads go out together, so the page waits for the slower one only.
     let now = adapters::clock::now_unix();
     let health = async {
-        klaviyo.as_ref()?;
+        klaviyo?;
         adapters::health::read(deps.health.as_ref(), &session.store_id, now)
             .await
             .inspect_err(|e| {
@@ -125,33 +146,44 @@ pub async fn page_for(
     };
     // A key Klaviyo refused is not sent again from here: the page asks for a new one.
     let mapping = async {
-        match &klaviyo {
-            Some(k) if !k.needs_reconnect => {
-                Some(metric_mapping::ensure(deps.klaviyo.as_ref(), &session.store_id, k).await)
-            }
+        match klaviyo {
+            Some(k) if !k.needs_reconnect => Some(
+                metric_mapping::ensure_cached(
+                    &deps.mapping_cache,
+                    deps.klaviyo.as_ref(),
+                    &session.store_id,
+                    k,
+                )
+                .await,
+            ),
             _ => None,
         }
     };
     let (health, mapping) = futures::join!(health, mapping);
-    Ok(signed_in_with(
+    Ok(signed_in(
         deps,
-        lang,
-        StatusCode::OK,
+        (lang, theme),
+        status,
         session,
-        (klaviyo.as_ref(), mapping.as_ref()),
+        Parts {
+            klaviyo,
+            mapping: mapping.as_ref(),
+            health: health.as_ref().map(|h| (h, now)),
+            record: record.as_ref(),
+        },
         notice,
-        None,
-        health.as_ref().map(|h| (h, now)),
+        problem,
     ))
 }
 
 /// The page without status or forms, for a request that has no usable session (or whose
 /// store could not be read), with the error's status and message.
-pub fn signed_out(lang: Lang, error: &OnboardingError) -> Response<Body> {
+pub fn signed_out(lang: Lang, theme: Theme, error: &OnboardingError) -> Response<Body> {
     web::html(
         error.status(),
         page::render(&page::View {
             lang,
+            theme,
             signed: None,
             notice: None,
             problem: Some(error.problem()),
@@ -159,54 +191,43 @@ pub fn signed_out(lang: Lang, error: &OnboardingError) -> Response<Body> {
     )
 }
 
-/// The store's page: status, key form, disconnect.
-pub fn signed_in(
-    deps: &Deps,
-    lang: Lang,
-    status: StatusCode,
-    session: &Session,
-    (klaviyo, mapping): (Option<&KlaviyoConnection>, Option<&MappingView>),
-    notice: Option<Notice>,
-    problem: Option<Problem>,
-) -> Response<Body> {
-    signed_in_with(
-        deps,
-        lang,
-        status,
-        session,
-        (klaviyo, mapping),
-        notice,
-        problem,
-        None,
-    )
+/// What the signed-in page shows of the store.
+#[derive(Default)]
+pub struct Parts<'a> {
+    pub klaviyo: Option<&'a KlaviyoConnection>,
+    pub mapping: Option<&'a MappingView>,
+    /// The store's sync health and the time it was read.
+    pub health: Option<(&'a adapters::health::Health, i64)>,
+    pub record: Option<&'a adapters::keystore::StoreRecord>,
 }
 
-/// [`signed_in`] with the store's sync health.
-#[allow(clippy::too_many_arguments)]
-fn signed_in_with(
+/// The store's page: status, sections, forms.
+pub fn signed_in(
     deps: &Deps,
-    lang: Lang,
+    (lang, theme): (Lang, Theme),
     status: StatusCode,
     session: &Session,
-    (klaviyo, mapping): (Option<&KlaviyoConnection>, Option<&MappingView>),
+    parts: Parts<'_>,
     notice: Option<Notice>,
     problem: Option<Problem>,
-    health: Option<(&adapters::health::Health, i64)>,
 ) -> Response<Body> {
     let csrf = session::csrf(deps, session);
     let signed = page::Signed {
         store_id: &session.store_id,
         store: &session.store,
-        klaviyo,
+        klaviyo: parts.klaviyo,
         csrf: &csrf,
         session: (session.carrier == Carrier::Page).then_some(session.token.as_str()),
-        health,
-        mapping,
+        health: parts.health,
+        mapping: parts.mapping,
+        record: parts.record,
+        now: adapters::clock::now_unix(),
     };
     web::html(
         status,
         page::render(&page::View {
             lang,
+            theme,
             signed: Some(signed),
             notice,
             problem,
@@ -218,10 +239,13 @@ fn signed_in_with(
 /// behind any function URL. Never the request's path: a function URL passes the raw path as
 /// sent, and `//evil.example/onboarding` copied into `Location` is a protocol-relative URL
 /// to another host.
-pub fn location(req: &Request, lang: Option<Lang>, notice: Option<Notice>) -> String {
+pub fn location(req: &Request, lang: Option<Lang>, theme: Theme, notice: Option<Notice>) -> String {
     let mut params = Vec::new();
     if let Some(lang) = lang {
         params.push(format!("lang={}", lang.code()));
+    }
+    if theme == Theme::Dark {
+        params.push("theme=dark".to_string());
     }
     if let Some(notice) = notice {
         params.push(format!("notice={}", notice.param()));

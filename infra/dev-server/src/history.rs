@@ -1,7 +1,8 @@
 //! The history import in-process: the same worker as on Lambda, fed by an in-memory queue
 //! instead of SQS, against the configured key store. A watcher starts a store's import once
 //! it holds both Salla tokens and a Klaviyo key and has no import yet (what connecting a
-//! store does on AWS). A message that fails is delivered again after a pause, as SQS would
+//! store does on AWS), and an import the merchant's page claimed again ("run the import
+//! again" writes a new import at its first cursor, which SQS would carry on AWS). A message that fails is delivered again after a pause, as SQS would
 //! after its visibility timeout.
 
 use std::sync::Arc;
@@ -11,9 +12,9 @@ use adapters::AdapterError;
 use adapters::config::Config;
 use adapters::deadline::Deadline;
 use adapters::history::memory::MemoryHistoryQueue;
-use adapters::history::{HistoryQueue, Task};
-use adapters::keystore::KeyStore;
+use adapters::history::{Cursor, HistoryQueue, HistoryStatus, Task};
 use adapters::keystore::scan::TokenScan;
+use adapters::keystore::{KeyStore, StoreRecord};
 use history_worker::Deps;
 
 /// How often the watcher looks for newly connected stores.
@@ -26,6 +27,32 @@ pub async fn connected_without_history(
     store: &dyn KeyStore,
     scan: &dyn TokenScan,
 ) -> Result<Vec<String>, AdapterError> {
+    Ok(imports_to_start(store, scan)
+        .await?
+        .into_iter()
+        .filter(|(_, claimed)| claimed.is_none())
+        .map(|(id, _)| id)
+        .collect())
+}
+
+/// Whether the record holds an import claimed and not yet begun: running at its first
+/// cursor, never saved since (what a re-run writes). Its start time tells one claim from the
+/// next.
+pub fn claimed_not_begun(record: &StoreRecord) -> Option<i64> {
+    let h = record.history.as_ref()?;
+    (h.status == HistoryStatus::Running
+        && h.cursor == Some(Cursor::start())
+        && h.updated_at == h.started_at
+        && h.products_done == 0)
+        .then_some(h.started_at)
+}
+
+/// Connected stores whose import should start: with none yet (`None`), or with one claimed
+/// and not begun (`Some(started_at)`).
+pub async fn imports_to_start(
+    store: &dyn KeyStore,
+    scan: &dyn TokenScan,
+) -> Result<Vec<(String, Option<i64>)>, AdapterError> {
     let mut out = Vec::new();
     let mut start: Option<String> = None;
     loop {
@@ -35,8 +62,13 @@ pub async fn connected_without_history(
                 continue;
             };
             let keyed = record.klaviyo.as_ref().is_some_and(|k| !k.needs_reconnect);
-            if keyed && record.salla.is_some() && record.history.is_none() {
-                out.push(state.store_id);
+            if !keyed || record.salla.is_none() {
+                continue;
+            }
+            match (&record.history, claimed_not_begun(&record)) {
+                (None, _) => out.push((state.store_id, None)),
+                (Some(_), Some(at)) => out.push((state.store_id, Some(at))),
+                _ => {}
             }
         }
         match page.next {
@@ -56,13 +88,15 @@ pub async fn spawn(config: &Config) -> Result<(), AdapterError> {
 }
 
 async fn watch(deps: Arc<Deps>, queue: Arc<MemoryHistoryQueue>) {
-    // Stores already enqueued by this process (their first save comes a little later).
+    // Imports already enqueued by this process (their first save comes a little later), by
+    // store and claim.
     let mut started = std::collections::HashSet::new();
     loop {
-        match connected_without_history(deps.store.as_ref(), deps.scan.as_ref()).await {
+        match imports_to_start(deps.store.as_ref(), deps.scan.as_ref()).await {
             Ok(ids) => {
-                for id in ids {
-                    if started.insert(id.clone()) && queue.enqueue(&Task::import(&id)).await.is_ok()
+                for (id, claim) in ids {
+                    if started.insert((id.clone(), claim))
+                        && queue.enqueue(&Task::import(&id)).await.is_ok()
                     {
                         tracing::info!(event = "history_start", store_id = %id);
                     }
@@ -132,5 +166,33 @@ mod tests {
         ]);
         let ids = connected_without_history(&store, &store).await.unwrap();
         assert_eq!(ids, ["1001"]);
+    }
+
+    /// The page's re-run without a queue: the claim it writes is what the watcher starts,
+    /// once per claim, and not an import that has begun saving.
+    #[tokio::test]
+    async fn a_rerun_claimed_by_the_page_is_started() {
+        let mut done = record("1003", true, true);
+        done.history.as_mut().unwrap().status = HistoryStatus::Done;
+        let mut busy = record("1004", true, true);
+        busy.history.as_mut().unwrap().updated_at = 50;
+        let store = MemoryKeyStore::with_records([done, busy]);
+        assert!(imports_to_start(&store, &store).await.unwrap().is_empty());
+        let start = adapters::history::start::HistoryStart::disabled();
+        let now = 1_000;
+        assert_eq!(
+            start.rerun(&store, "1003", now).await,
+            adapters::history::start::Rerun::Claimed
+        );
+        assert_eq!(
+            imports_to_start(&store, &store).await.unwrap(),
+            [("1003".to_string(), Some(now))]
+        );
+        assert!(
+            connected_without_history(&store, &store)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -79,6 +79,63 @@ pub fn claim_repair(record: &mut StoreRecord, now: i64) -> Option<i64> {
     Some(since)
 }
 
+/// An import that has not saved for this long has lost its message: a re-run may restart it
+/// (the worker's sweep resumes it after the same time).
+pub const IMPORT_STALE_SECS: i64 = REPAIR_STALE_SECS;
+
+/// Why a re-run was not started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RerunRefused {
+    /// The store is not connected (no Salla tokens, no key, or a key Klaviyo refused): an
+    /// import could not read or send anything.
+    NotConnected,
+    /// An import is running and saved within [`IMPORT_STALE_SECS`]: it goes on by itself.
+    Running,
+}
+
+/// Whether an import of `record` may be started again now, and why not: the merchant page's
+/// rule. The operator's `infra/scripts/history-import.sh` sends the same start message
+/// without the claim, which the worker reads by this rule's other half: a running import
+/// resumes from its saved cursor, anything else starts over.
+pub fn rerun_allowed(record: &StoreRecord, now: i64) -> Result<(), RerunRefused> {
+    if !connected(record) {
+        return Err(RerunRefused::NotConnected);
+    }
+    match &record.history {
+        Some(h)
+            if h.status == HistoryStatus::Running
+                && !import_stalled(record, now, IMPORT_STALE_SECS) =>
+        {
+            Err(RerunRefused::Running)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Claims a re-run: the progress becomes a new import at its first cursor (the worker resumes
+/// a running import from its saved cursor, so this one starts over); the gap-repair fields
+/// stay, so a pending repair is neither lost nor queued twice.
+pub fn claim_rerun(record: &mut StoreRecord, now: i64) -> Result<(), RerunRefused> {
+    rerun_allowed(record, now)?;
+    let gap = record.history.as_ref().map(|h| h.gap()).unwrap_or_default();
+    let mut fresh = HistoryProgress::started(now);
+    fresh.set_gap(gap);
+    record.history = Some(fresh);
+    Ok(())
+}
+
+/// What a re-run came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rerun {
+    /// Claimed and enqueued.
+    Queued,
+    /// Claimed with no queue configured: the dev server's watcher picks the new import up.
+    Claimed,
+    Refused(RerunRefused),
+    /// The claim or the send failed (logged): the merchant may try again.
+    Failed,
+}
+
 /// What a start came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Started {
@@ -149,6 +206,57 @@ impl HistoryStart {
         };
         log(store_id, "import", source, started);
         started
+    }
+
+    /// The merchant's (or operator's) "import again": claims a new import by the key store's
+    /// version-checked write, then enqueues its first message. Refused while an import runs
+    /// and still saves.
+    pub async fn rerun(&self, store: &dyn KeyStore, store_id: &str, now: i64) -> Rerun {
+        let mut claimed = Err(RerunRefused::NotConnected);
+        let read = match store.get(store_id).await {
+            Ok(read) => read,
+            Err(e) => {
+                tracing::warn!(event = "history_start", store_id, job = "import", source = "rerun", outcome = "failed", error = %e);
+                return Rerun::Failed;
+            }
+        };
+        // Nothing is written for a store that is not there or cannot be imported.
+        if let Err(refused) = read
+            .as_ref()
+            .map_or(Err(RerunRefused::NotConnected), |r| rerun_allowed(r, now))
+        {
+            return Rerun::Refused(refused);
+        }
+        let written = keystore::update(store, store_id, |r| claimed = claim_rerun(r, now)).await;
+        let outcome = match (written, claimed) {
+            (Err(e), _) => {
+                tracing::warn!(event = "history_start", store_id, job = "import", source = "rerun", outcome = "failed", error = %e);
+                return Rerun::Failed;
+            }
+            (Ok(_), Err(refused)) => Rerun::Refused(refused),
+            (Ok(_), Ok(())) => match self.queue.as_ref() {
+                None => Rerun::Claimed,
+                Some(queue) => match send(queue.as_ref(), &Task::import(store_id)).await {
+                    Started::Queued => Rerun::Queued,
+                    _ => Rerun::Failed,
+                },
+            },
+        };
+        let name = match outcome {
+            Rerun::Queued => "queued",
+            Rerun::Claimed => "claimed",
+            Rerun::Refused(RerunRefused::Running) => "refused_running",
+            Rerun::Refused(RerunRefused::NotConnected) => "refused_not_connected",
+            Rerun::Failed => "failed",
+        };
+        tracing::info!(
+            event = "history_start",
+            store_id,
+            job = "import",
+            source = "rerun",
+            outcome = name
+        );
+        outcome
     }
 
     /// After a good delivery or in the daily sweep (`record` as read): queues the repair of
@@ -332,6 +440,83 @@ mod tests {
             Started::NotNeeded
         );
         assert_eq!(other.get("42").await.unwrap().unwrap().history, None);
+    }
+
+    #[test]
+    fn a_rerun_waits_for_a_running_import_unless_it_stalled() {
+        let now = 10_000;
+        let mut r = record(true, true);
+        assert_eq!(claim_rerun(&mut r, now), Ok(()), "never imported");
+        assert_eq!(claim_rerun(&mut r, now + 1), Err(RerunRefused::Running));
+        let stalled = now + IMPORT_STALE_SECS;
+        assert_eq!(claim_rerun(&mut r, stalled - 1), Err(RerunRefused::Running));
+        {
+            let h = r.history.as_mut().unwrap();
+            h.status = HistoryStatus::Done;
+            h.orders_done = 7;
+            h.finished_at = Some(now + 5);
+            h.first_miss_at = Some(50);
+            h.repair_from = Some(40);
+            h.repair_queued_at = Some(60);
+        }
+        assert_eq!(claim_rerun(&mut r, now + 10), Ok(()), "done");
+        let h = r.history.clone().unwrap();
+        let mut expected = HistoryProgress::started(now + 10);
+        expected.first_miss_at = Some(50);
+        expected.repair_from = Some(40);
+        expected.repair_queued_at = Some(60);
+        assert_eq!(h, expected, "a new import, the gap kept");
+        // Running again: refused until it stops saving for IMPORT_STALE_SECS.
+        assert_eq!(claim_rerun(&mut r, now + 11), Err(RerunRefused::Running));
+        assert_eq!(claim_rerun(&mut r, now + 10 + IMPORT_STALE_SECS), Ok(()));
+        let mut stopped = r.clone();
+        stopped.history.as_mut().unwrap().status = HistoryStatus::Stopped;
+        assert_eq!(claim_rerun(&mut stopped, now + 12), Ok(()));
+        let mut refused = record(true, true);
+        refused.klaviyo.as_mut().unwrap().needs_reconnect = true;
+        assert_eq!(
+            claim_rerun(&mut refused, now),
+            Err(RerunRefused::NotConnected)
+        );
+        assert_eq!(
+            claim_rerun(&mut record(true, false), now),
+            Err(RerunRefused::NotConnected)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rerun_is_claimed_once_and_queued_as_an_import() {
+        let mut done = record(true, true);
+        claim_import(&mut done, 1);
+        done.history.as_mut().unwrap().status = HistoryStatus::Done;
+        let store = MemoryKeyStore::with_records([done]);
+        let queue = Arc::new(MemoryHistoryQueue::new());
+        let start = HistoryStart::new(queue.clone());
+        assert_eq!(start.rerun(&store, "42", 500).await, Rerun::Queued);
+        assert_eq!(
+            start.rerun(&store, "42", 501).await,
+            Rerun::Refused(RerunRefused::Running)
+        );
+        assert_eq!(queue.bodies(), vec![Task::import("42").to_body()]);
+        let h = store.get("42").await.unwrap().unwrap().history.unwrap();
+        assert_eq!(h, HistoryProgress::started(500));
+        // No record: nothing written, nothing sent.
+        assert_eq!(
+            start.rerun(&store, "77", 500).await,
+            Rerun::Refused(RerunRefused::NotConnected)
+        );
+        assert!(store.get("77").await.unwrap().is_none());
+        assert_eq!(queue.len(), 1);
+        // No queue (the dev server): claimed in the record for its watcher to start.
+        let other = MemoryKeyStore::with_records([record(true, true)]);
+        assert_eq!(
+            HistoryStart::disabled().rerun(&other, "42", 9).await,
+            Rerun::Claimed
+        );
+        assert_eq!(
+            other.get("42").await.unwrap().unwrap().history,
+            Some(HistoryProgress::started(9))
+        );
     }
 
     #[tokio::test]

@@ -242,6 +242,7 @@ async fn onboarding_in_headless_chromium() {
             health: Arc::new(adapters::health::memory::MemoryHealth::new()),
             settings_sync: None,
             history: Default::default(),
+            mapping_cache: Default::default(),
         },
     });
     tokio::spawn(start_app(app, listener));
@@ -475,6 +476,7 @@ async fn the_embedded_page_in_a_dashboard_frame() {
             health: Arc::new(adapters::health::memory::MemoryHealth::new()),
             settings_sync: None,
             history: Default::default(),
+            mapping_cache: Default::default(),
         },
     });
     tokio::spawn(start_app(app, listener));

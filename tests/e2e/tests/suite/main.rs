@@ -14,6 +14,7 @@ mod lifecycle;
 mod metric_mapping;
 mod onboarding;
 mod one_profile;
+mod page_states;
 mod privacy;
 mod relay_limits;
 mod settings_confirm;

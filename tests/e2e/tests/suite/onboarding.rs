@@ -83,6 +83,7 @@ async fn world() -> World {
             health: Arc::new(adapters::health::memory::MemoryHealth::new()),
             settings_sync: None,
             history: Default::default(),
+            mapping_cache: Default::default(),
         },
         salla,
         klaviyo,
@@ -1377,6 +1378,7 @@ fn world_onboarding(w: &World) -> key_onboarding::Deps {
         health: Arc::new(adapters::health::memory::MemoryHealth::new()),
         settings_sync: None,
         history: Default::default(),
+        mapping_cache: Default::default(),
     }
 }
 
