@@ -15,7 +15,7 @@ use mapping::crm::{self, CrmSettings, NAME_PREFIX, OrderWindow, TierThreshold};
 use mapping::metrics as m;
 
 use crate::crm_view::{self, CrmProblem, Done, Hidden, Panel, Run, Values};
-use crate::i18n::Lang;
+use crate::i18n::{Lang, Theme};
 use crate::session::{self, Carrier, Session};
 use crate::{Deps, view};
 
@@ -53,7 +53,7 @@ pub fn handles(action: &str) -> bool {
 
 pub async fn post(
     deps: &Deps,
-    lang: Lang,
+    (lang, theme): (Lang, Theme),
     session: &Session,
     form: &[(String, String)],
     started: Instant,
@@ -69,7 +69,7 @@ pub async fn post(
                 done: None,
                 problem: Some(CrmProblem::StorageDown),
             };
-            return answer(deps, lang, session, None, panel, action, started);
+            return answer(deps, (lang, theme), session, None, panel, action, started);
         }
     };
     let stored = record
@@ -95,7 +95,15 @@ pub async fn post(
             problem: Some(problem),
         },
     };
-    answer(deps, lang, session, record.as_ref(), panel, action, started)
+    answer(
+        deps,
+        (lang, theme),
+        session,
+        record.as_ref(),
+        panel,
+        action,
+        started,
+    )
 }
 
 /// Whether the action posts the settings form.
@@ -370,7 +378,7 @@ fn decimal(raw: &str, places: u32) -> Option<u64> {
 /// The store's page with the CRM section expanded, and the request's log line.
 fn answer(
     deps: &Deps,
-    lang: Lang,
+    (lang, theme): (Lang, Theme),
     session: &Session,
     record: Option<&StoreRecord>,
     panel: Panel,
@@ -385,9 +393,16 @@ fn answer(
         Some(_) => StatusCode::BAD_REQUEST,
     };
     let klaviyo = record.and_then(|r| r.klaviyo.as_ref());
-    let mut resp = view::signed_in(deps, lang, status, session, (klaviyo, None), None, None);
+    let parts = view::Parts {
+        klaviyo,
+        mapping: None,
+        health: None,
+        record,
+    };
+    let mut resp = view::signed_in(deps, (lang, theme), status, session, parts, None, None);
     let csrf = session::csrf(deps, session);
     let hidden = Hidden {
+        theme,
         csrf: &csrf,
         store_id: &session.store_id,
         session: (session.carrier == Carrier::Page).then_some(session.token.as_str()),

@@ -8,12 +8,13 @@ use adapters::crm::{CRM_SCOPES, Report};
 use mapping::crm::{CrmSettings, MAX_TIERS, NAME_PREFIX, OrderWindow, TierThreshold};
 use maud::{Markup, html};
 
-use crate::i18n::Lang;
+use crate::i18n::{Lang, Theme};
 use crate::page::Signed;
 
 /// The fields every form of the page carries (see `page::hidden_fields`): the CSRF token,
 /// the store the form was rendered for, the language and, inside Salla's frame, the session.
 pub struct Hidden<'a> {
+    pub theme: Theme,
     pub csrf: &'a str,
     pub store_id: &'a str,
     pub session: Option<&'a str>,
@@ -345,12 +346,13 @@ const STYLE: &str = "\
 #crm form{margin-top:12px}";
 
 /// The section as the page first shows it, for a connected store (nothing otherwise).
-pub fn section(lang: Lang, signed: &Signed<'_>) -> Markup {
+pub fn section(lang: Lang, theme: Theme, signed: &Signed<'_>) -> Markup {
     if signed.klaviyo.is_none() {
         return html! {};
     }
     let t = texts(lang);
     let hidden = Hidden {
+        theme,
         csrf: signed.csrf,
         store_id: signed.store_id,
         session: signed.session,
@@ -440,6 +442,7 @@ fn hidden_fields(lang: Lang, hidden: &Hidden<'_>) -> Markup {
         input type="hidden" name="csrf" value=(hidden.csrf);
         input type="hidden" name="store_id" value=(hidden.store_id);
         input type="hidden" name="lang" value=(lang.code());
+        input type="hidden" name="theme" value=(hidden.theme.code());
         @if let Some(session) = hidden.session {
             input type="hidden" name="session" value=(session);
         }

@@ -51,7 +51,7 @@ pub async fn post(deps: &Deps, req: &Request) -> Response<Body> {
     let (action, result) = match field("action") {
         _ if !csrf_ok => (Action::Post, Err(OnboardingError::CsrfFailed)),
         Some(crm) if crate::crm_form::handles(crm) => {
-            return crate::crm_form::post(deps, lang, &session, &form, started).await;
+            return crate::crm_form::post(deps, (lang, theme), &session, &form, started).await;
         }
         // The merchant confirms the store (name and domain shown beside the box) before a
         // key is attached: a sign-in someone else started must not collect their key.

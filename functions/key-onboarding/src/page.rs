@@ -192,7 +192,7 @@ pub fn render(view: &View<'_>) -> String {
                         @if signed.klaviyo.is_some() {
                             (disconnect_form(lang, theme, signed))
                         }
-                        (crate::crm_view::section(lang, signed))
+                        (crate::crm_view::section(lang, theme, signed))
                     }
                     (help(lang))
                     footer { (t.privacy) }

@@ -108,9 +108,13 @@ pub async fn ensure(
     key: &Secret,
     deadline: Instant,
 ) -> Result<MappingReport, AdapterError> {
-    let mapped = read(klaviyo, key, "/api/mapped-metrics", deadline).await?;
+    // Both reads at once: the page waits for this on every view of a store whose mappings
+    // are still pending.
+    let (mapped, ours) = futures::try_join!(
+        read(klaviyo, key, "/api/mapped-metrics", deadline),
+        our_metrics(klaviyo, key, deadline),
+    )?;
     let current = parse_mapped(&mapped)?;
-    let ours = our_metrics(klaviyo, key, deadline).await?;
     let mut entries = Vec::with_capacity(MAPPINGS.len());
     for &(mapping, metric) in MAPPINGS {
         let our_id = ours.get(metric);
