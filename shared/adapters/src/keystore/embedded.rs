@@ -179,6 +179,8 @@ struct StoreFile {
     history: Option<crate::history::HistoryProgress>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     cod: Option<mapping::CodSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    loyalty: Option<mapping::points::PointsRules>,
 }
 
 /// [`Lifecycle`]'s times, unix seconds.
@@ -301,6 +303,7 @@ impl Inner {
             ttl: file.ttl,
             history: file.history,
             cod: file.cod,
+            loyalty: file.loyalty,
         }))
     }
 
@@ -339,6 +342,7 @@ impl Inner {
             ttl: record.ttl,
             history: record.history.clone(),
             cod: record.cod.clone(),
+            loyalty: record.loyalty.clone(),
         };
         let bytes = serde_json::to_vec_pretty(&file).map_err(|_| AdapterError::Unavailable {
             service: Service::EmbeddedKeyStore,

@@ -114,6 +114,9 @@ pub struct StoreRecord {
     /// The merchant's COD confirmation settings (configuration: no shopper data); `None`
     /// until the settings form sends them, read as the defaults.
     pub cod: Option<mapping::CodSettings>,
+    /// The merchant's loyalty points rules (configuration: no shopper data); `None` until
+    /// the settings form sends them, read as points off.
+    pub loyalty: Option<mapping::points::PointsRules>,
 }
 
 /// Unix seconds of the newest lifecycle event of each kind applied to a store (the event's
