@@ -23,9 +23,11 @@
 //!   that customer), expiring 12 months after the review;
 //! - other statuses (pending, in progress, shipped, cancelled, …) earn nothing yet.
 
+mod cue;
 mod read;
 mod rules;
 
+pub use cue::{Cue, Subject, SubjectKind, cue, rules_in};
 pub use read::{orders_from_listing, reviews_from_listing};
 pub use rules::{
     DEFAULT_PERCENT, MULTIPLIER_PERCENT, PERCENT, POINTS_ENABLED_SETTING, POINTS_MULTIPLIER_PREFIX,
