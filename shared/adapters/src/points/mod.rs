@@ -84,7 +84,8 @@ fn is_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn total_pages(body: &str) -> u32 {
+/// A listing's `pagination.totalPages` (1 when absent).
+pub fn total_pages(body: &str) -> u32 {
     serde_json::from_str::<Value>(body)
         .ok()
         .and_then(|v| {
