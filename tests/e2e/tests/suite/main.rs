@@ -13,6 +13,7 @@ mod lifecycle;
 mod metric_mapping;
 mod onboarding;
 mod one_profile;
+mod points;
 mod privacy;
 mod relay_limits;
 mod settings_confirm;
