@@ -68,7 +68,11 @@ pub fn cue(env: &Envelope) -> Option<Cue> {
                 return None;
             }
             let product = lenient::id(get(data, &["product", "id"]))?;
-            (None, data.get("customer"), Some(Subject::ProductReview(product)))
+            (
+                None,
+                data.get("customer"),
+                Some(Subject::ProductReview(product)),
+            )
         }
         _ => return None,
     };
@@ -117,9 +121,11 @@ mod tests {
     use crate::salla::envelope::parse_envelope;
 
     fn sample(name: &str) -> serde_json::Value {
-        let path = format!("{}/../../tests/fixtures/salla-samples/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|_| panic!("{path}")))
-            .unwrap()
+        let path = format!(
+            "{}/../../tests/fixtures/salla-samples/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|_| panic!("{path}"))).unwrap()
     }
 
     fn cue_of(v: &serde_json::Value) -> Option<Cue> {
@@ -155,13 +161,19 @@ mod tests {
     #[test]
     fn rules_ride_on_the_settings_delivery() {
         let mut v = sample("app.settings.updated.json");
-        assert_eq!(rules_in(&parse_envelope(v.to_string().as_bytes()).unwrap()), None);
+        assert_eq!(
+            rules_in(&parse_envelope(v.to_string().as_bytes()).unwrap()),
+            None
+        );
         v["data"]["settings"]["points_enabled"] = true.into();
         v["data"]["settings"]["points_percent"] = "4".into();
         let r = rules_in(&parse_envelope(v.to_string().as_bytes()).unwrap()).unwrap();
         assert!(r.enabled);
         assert_eq!(r.percent, 4);
         let order = sample("order.status.updated.json");
-        assert_eq!(rules_in(&parse_envelope(order.to_string().as_bytes()).unwrap()), None);
+        assert_eq!(
+            rules_in(&parse_envelope(order.to_string().as_bytes()).unwrap()),
+            None
+        );
     }
 }

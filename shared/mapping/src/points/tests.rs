@@ -508,3 +508,83 @@ fn listings_are_read_leniently() {
     assert_eq!(got[0].date, Some(JAN10));
     assert_eq!(reviews_from_listing(reviews, "77", false).unwrap().len(), 1);
 }
+
+/// The README's worked example ("Loyalty points"), step by step.
+#[test]
+fn readme_worked_example() {
+    let ladder = preset_a(DEFAULT_MARGIN_BP).unwrap();
+    let rules = PointsRules {
+        multipliers: vec![
+            TierMultiplier {
+                tier: "Silver".into(),
+                percent: 110,
+            },
+            TierMultiplier {
+                tier: "Gold".into(),
+                percent: 150,
+            },
+        ],
+        review_points: 0,
+        ..rules()
+    };
+    // 2026: 10 Jan, 2 Mar, 20 Apr, 15 Jun, 1 Aug (day of year − 1).
+    let days = [9, 60, 109, 165, 212];
+    let totals = [450, 800, 900, 700, 1_300];
+    let tiers = ["Bronze", "Bronze", "Silver", "Silver", "Gold"];
+    let points = [9, 16, 19, 15, 39];
+    let balances = [9, 25, 44, 59, 98];
+    let start = JAN10 - 9 * DAY;
+    let mut orders = Vec::new();
+    for i in 0..5 {
+        let at = start + days[i] * DAY;
+        orders.push(order(&format!("{i}"), "delivered", totals[i], at));
+        let e = evaluate(
+            STORE,
+            &profile(),
+            &orders,
+            &[],
+            &rules,
+            &ladder,
+            at + 60,
+            &Trigger::Order(format!("{i}")),
+        );
+        let KlaviyoRequest::CreateEvent(ev) = &e.requests[0] else {
+            panic!()
+        };
+        assert_eq!(
+            ev.properties.get("Tier").and_then(|v| v.as_str()),
+            Some(tiers[i]),
+            "{i}"
+        );
+        assert_eq!(
+            ev.properties.get("Points").and_then(|v| v.as_u64()),
+            Some(points[i]),
+            "{i}"
+        );
+        assert_eq!(e.balance, balances[i], "{i}");
+    }
+    let next_jan10 = expires_at(JAN10).unwrap();
+    let e = evaluate(
+        STORE,
+        &profile(),
+        &orders,
+        &[],
+        &rules,
+        &ladder,
+        next_jan10,
+        &Trigger::Import(Backfill::No),
+    );
+    assert_eq!(e.balance, 89);
+    orders[4].status = "restored".into();
+    let e = evaluate(
+        STORE,
+        &profile(),
+        &orders,
+        &[],
+        &rules,
+        &ladder,
+        next_jan10,
+        &Trigger::Order("4".into()),
+    );
+    assert_eq!(e.balance, 50);
+}
