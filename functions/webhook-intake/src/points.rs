@@ -58,7 +58,8 @@ pub async fn after_relay(
     let Some(token) = crate::enrich::access_token(deps, record, deadline).await else {
         return skip("no_salla_token");
     };
-    let facts = match deadline
+    // Salla's reads leave Klaviyo its share of the invocation, as the enrichment's do.
+    let facts = match crate::enrich::enrichment_deadline(deadline)
         .run(
             Service::Salla,
             adapters::points::read_customer(deps.points.as_ref(), &token, &cue.customer_id),
