@@ -158,8 +158,7 @@ pub async fn expire(
                 .and_then(mapping::points::expires_at)
                 .is_some_and(|at| window.0 <= at && at < window.1)
     });
-    let ladder = mapping::crm::preset_a(mapping::crm::DEFAULT_MARGIN_BP)
-        .map_err(|_| AdapterError::Config("ladder".into()))?;
+    let ladder = adapters::points::ladder(&record);
     let mut seen = HashSet::new();
     for order in due {
         if seen.len() >= MAX_CUSTOMERS {

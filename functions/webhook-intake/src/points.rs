@@ -86,9 +86,7 @@ pub async fn after_relay(
             },
         ));
     };
-    // The tier preset until the merchant's own ladder is held with the store.
-    let ladder = mapping::crm::preset_a(mapping::crm::DEFAULT_MARGIN_BP)
-        .map_err(|_| IntakeError::Internal(adapters::AdapterError::Config("ladder".into())))?;
+    let ladder = adapters::points::ladder(record);
     let evaluation = mapping::points::evaluate(
         store_id,
         &profile,

@@ -49,6 +49,13 @@ impl PointsSource for MerchantApi {
     }
 }
 
+/// The tier ladder the points multipliers use for `record`'s store: Preset A at the default
+/// margin, the one place to read the merchant's own ladder from once the store holds one.
+pub fn ladder(_record: &crate::keystore::StoreRecord) -> mapping::crm::Ladder {
+    mapping::crm::preset_a(mapping::crm::DEFAULT_MARGIN_BP)
+        .unwrap_or_else(|_| mapping::crm::preset_b())
+}
+
 /// One customer's facts at Salla, and what reading them cost.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct CustomerFacts {
