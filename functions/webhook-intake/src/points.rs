@@ -378,3 +378,61 @@ mod tests {
         assert_eq!(status(&deps, status_delivery(1, "delivered")).await, 200);
     }
 }
+
+#[cfg(test)]
+mod settings_tests {
+    use std::sync::Arc;
+
+    use adapters::config::{Config, Profile};
+    use adapters::keystore::KeyStore;
+    use adapters::keystore::memory::MemoryKeyStore;
+    use lambda_http::Body;
+    use serde_json::json;
+
+    use super::*;
+
+    const SECRET: &str = "points-settings-secret";
+
+    /// The settings form's points fields reach the store's record through the real handler;
+    /// a bad value falls back alone and the rest is kept.
+    #[tokio::test]
+    async fn the_settings_form_sets_the_rules() {
+        let (config, _) = Config::from_lookup(
+            |k| (k == "SALLA_WEBHOOK_SECRET").then(|| SECRET.to_string()),
+            Profile::Dev { port: 0 },
+        )
+        .unwrap();
+        let store = Arc::new(MemoryKeyStore::with_records([StoreRecord::new("42")]));
+        let mut deps = Deps::new(&config, store.clone());
+        deps.health = Arc::new(adapters::health::memory::MemoryHealth::new());
+        let body = json!({
+            "event": "app.settings.updated",
+            "merchant": 42,
+            "created_at": now_unix(),
+            "data": {"settings": {
+                "points_enabled": "1",
+                "points_percent": 9,
+                "points_review": "15",
+                "points_multiplier_gold": "x2"
+            }}
+        })
+        .to_string();
+        let signature = adapters::salla::signature::sign(SECRET.as_bytes(), body.as_bytes());
+        let req = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("/webhook")
+            .header("x-salla-signature", signature)
+            .body(Body::Text(body))
+            .unwrap();
+        let resp = crate::handle(&deps, req).await;
+        assert_eq!(resp.status().as_u16(), 200);
+        let rules = store.get("42").await.unwrap().unwrap().loyalty.unwrap();
+        assert!(rules.enabled);
+        assert_eq!(
+            (rules.percent, rules.review_points),
+            (1, 15),
+            "9 % is out of bounds"
+        );
+        assert_eq!(rules.multiplier(Some("Gold")), 200);
+    }
+}
