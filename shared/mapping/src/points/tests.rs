@@ -588,3 +588,51 @@ fn readme_worked_example() {
     );
     assert_eq!(e.balance, 50);
 }
+
+proptest::proptest! {
+    /// For any orders and reviews, at any moment: the ledger nets to the balance (earned −
+    /// reversed − expired), reading the facts in another order changes no request, and no
+    /// `unique_id` appears twice.
+    #[test]
+    fn the_ledger_nets_to_the_balance_whatever_the_order_of_reading(
+        orders in proptest::collection::vec((0u8..6, 0u64..5_000, 0i64..800), 0..12),
+        reviews in proptest::collection::vec((0u8..4, 0i64..800), 0..6),
+        now_days in 0i64..900,
+        percent in 1u8..=5,
+    ) {
+        const SLUGS: [&str; 6] = ["delivered", "restored", "refunded", "canceled", "shipped", "delivered"];
+        let orders: Vec<OrderFacts> = orders
+            .iter()
+            .enumerate()
+            .map(|(i, (s, sar, day))| order(&format!("{i}"), SLUGS[*s as usize], *sar, JAN10 + day * DAY))
+            .collect();
+        let reviews: Vec<ReviewFacts> = reviews
+            .iter()
+            .enumerate()
+            .map(|(i, (p, day))| review(&format!("r{i}"), &format!("p{p}"), JAN10 + day * DAY))
+            .collect();
+        let ladder = preset_a(DEFAULT_MARGIN_BP).unwrap();
+        let rules = PointsRules {
+            percent,
+            multipliers: vec![TierMultiplier { tier: "Silver".into(), percent: 125 }],
+            ..rules()
+        };
+        let now = JAN10 + now_days * DAY;
+        let import = Trigger::Import(Backfill::Yes);
+        let e = evaluate(STORE, &profile(), &orders, &reviews, &rules, &ladder, now, &import);
+        let mut net: i64 = 0;
+        let mut ids = std::collections::HashSet::new();
+        for ev in &e.ledger {
+            let points = ev.properties.get("Points").and_then(|v| v.as_i64()).unwrap();
+            net += if ev.metric == POINTS_EARNED { points } else { -points };
+            proptest::prop_assert!(ids.insert(ev.unique_id.clone().unwrap()));
+        }
+        proptest::prop_assert_eq!(net, e.balance as i64);
+        let mut reversed_orders = orders.clone();
+        reversed_orders.reverse();
+        let mut reversed_reviews = reviews.clone();
+        reversed_reviews.reverse();
+        let again = evaluate(STORE, &profile(), &reversed_orders, &reversed_reviews, &rules, &ladder, now, &import);
+        proptest::prop_assert_eq!(again.requests, e.requests);
+    }
+}
