@@ -152,7 +152,7 @@ pub async fn expire(
     }
     report.orders_listed = orders.len();
     let due = orders.iter().filter(|o| {
-        mapping::points::EARNING_STATUSES.contains(&o.status.as_str())
+        rules.award.earning_statuses().contains(&o.status.as_str())
             && o.delivered_at
                 .or(o.date)
                 .and_then(mapping::points::expires_at)
@@ -385,6 +385,7 @@ mod tests {
                 percent: 2,
                 review_points: 0,
                 multipliers: Vec::new(),
+                award: mapping::points::Award::Delivered,
             }),
             ..StoreRecord::new("42")
         }

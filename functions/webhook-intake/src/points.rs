@@ -42,7 +42,7 @@ pub async fn after_relay(
     let Some(rules) = record.loyalty.as_ref().filter(|r| r.enabled) else {
         return Ok(None);
     };
-    let Some(cue) = mapping::points::cue(envelope) else {
+    let Some(cue) = mapping::points::cue(envelope, rules) else {
         return Ok(None);
     };
     let Some(klaviyo) = record.klaviyo.as_ref() else {
@@ -277,6 +277,7 @@ mod tests {
             percent: 2,
             review_points: 10,
             multipliers: Vec::new(),
+            award: mapping::points::Award::Delivered,
         });
         record
     }

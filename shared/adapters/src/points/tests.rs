@@ -237,6 +237,7 @@ fn requests() -> Vec<KlaviyoRequest> {
         percent: 5,
         review_points: 0,
         multipliers: Vec::new(),
+        award: mapping::points::Award::Delivered,
     };
     mapping::points::evaluate(
         "1",

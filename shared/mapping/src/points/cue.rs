@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
+use super::REVERSING_STATUSES;
 use super::rules::PointsRules;
-use super::{EARNING_STATUSES, REVERSING_STATUSES};
 use crate::salla::envelope::Envelope;
 use crate::salla::json::{Json, JsonValueTrait};
 use crate::salla::lenient::{self, get};
@@ -43,16 +43,16 @@ fn customer_of(customer: Option<&Json>) -> Option<(String, String)> {
     Some((id, text))
 }
 
-/// The points event in `env`, if it is one: `order.status.updated` to a status that earns
-/// (`delivered`) or reverses (`restored`, `refunded`) points, `order.refunded`, and
-/// `review.added` of a product.
-pub fn cue(env: &Envelope) -> Option<Cue> {
+/// The points event in `env` under `rules`, if it is one: `order.status.updated` to a status
+/// that earns (see [`super::Award`]) or reverses (`restored`, `refunded`) points,
+/// `order.refunded`, and `review.added` of a product.
+pub fn cue(env: &Envelope, rules: &PointsRules) -> Option<Cue> {
     let data = env.data();
     let (order, customer, subject) = match env.event.as_str() {
         "order.status.updated" => {
             let order = data.get("order")?;
             let slug = lenient::text(get(order, &["status", "slug"]))?.to_ascii_lowercase();
-            if !EARNING_STATUSES.contains(&slug.as_str())
+            if !rules.award.earning_statuses().contains(&slug.as_str())
                 && !REVERSING_STATUSES.contains(&slug.as_str())
             {
                 return None;
@@ -129,7 +129,10 @@ mod tests {
     }
 
     fn cue_of(v: &serde_json::Value) -> Option<Cue> {
-        cue(&parse_envelope(v.to_string().as_bytes()).unwrap())
+        cue(
+            &parse_envelope(v.to_string().as_bytes()).unwrap(),
+            &PointsRules::default(),
+        )
     }
 
     #[test]
@@ -144,6 +147,16 @@ mod tests {
             assert!(c.customer.contains("Test.2022@salla.sa"));
             assert!(!format!("{c:?}").contains("salla.sa"));
         }
+        v["data"]["order"]["status"]["slug"] = "completed".into();
+        let completed = PointsRules {
+            award: super::super::Award::Completed,
+            ..PointsRules::default()
+        };
+        let env = parse_envelope(v.to_string().as_bytes()).unwrap();
+        assert!(
+            cue(&env, &completed).is_some(),
+            "completed earns when chosen"
+        );
         v["data"]["order"]["customer"] = serde_json::Value::Null;
         assert_eq!(cue_of(&v), None, "no customer, nobody to award");
     }

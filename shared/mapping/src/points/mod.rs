@@ -9,7 +9,8 @@
 //! expiry pass never double-count) and the profile import carrying the balance.
 //!
 //! Rules, exactly:
-//! - an order whose status slug is `delivered` earns `floor(total × percent / 100 ×
+//! - an order whose status slug is `delivered` (or, when the merchant chose [`Award::Completed`],
+//!   `completed` or a shipping status after it) earns `floor(total × percent / 100 ×
 //!   multiplier / 100)` points, `total` in the store's currency (Salla's order total, minor
 //!   units dropped by the rounding down) and `multiplier` that of the customer's tier *when the
 //!   order was placed* (the ladder applied to their counted orders up to and including it),
@@ -30,8 +31,9 @@ mod rules;
 pub use cue::{Cue, Subject, SubjectKind, cue, rules_in};
 pub use read::{orders_from_listing, reviews_from_listing};
 pub use rules::{
-    DEFAULT_PERCENT, MULTIPLIER_PERCENT, PERCENT, POINTS_ENABLED_SETTING, POINTS_MULTIPLIER_PREFIX,
-    POINTS_PERCENT_SETTING, POINTS_REVIEW_SETTING, PointsRules, REVIEW_POINTS, TierMultiplier,
+    Award, DEFAULT_PERCENT, MULTIPLIER_PERCENT, PERCENT, POINTS_AWARD_SETTING,
+    POINTS_ENABLED_SETTING, POINTS_MULTIPLIER_PREFIX, POINTS_PERCENT_SETTING,
+    POINTS_REVIEW_SETTING, PointsRules, REVIEW_POINTS, TierMultiplier,
 };
 
 use std::sync::Arc;
@@ -54,7 +56,7 @@ pub const POINTS_EXPIRED: &str = "Points Expired";
 /// The profile property carrying the balance.
 pub const BALANCE_PROPERTY: &str = "Salla Points";
 
-/// Status slugs that award an order's points.
+/// Status slugs that award an order's points by default (see [`Award`]).
 pub const EARNING_STATUSES: &[&str] = &["delivered"];
 /// Status slugs that reverse them.
 pub const REVERSING_STATUSES: &[&str] = &["restored", "refunded"];
@@ -182,7 +184,7 @@ pub fn evaluate(
     let mut balance: u64 = 0;
     for (i, order) in orders.iter().enumerate() {
         let status = order.status.as_str();
-        let earning = EARNING_STATUSES.contains(&status);
+        let earning = rules.award.earning_statuses().contains(&status);
         let reversing = REVERSING_STATUSES.contains(&status);
         if !earning && !reversing {
             continue;

@@ -14,6 +14,7 @@ use crate::salla::lenient::{self, get};
 pub const POINTS_ENABLED_SETTING: &str = "points_enabled";
 pub const POINTS_PERCENT_SETTING: &str = "points_percent";
 pub const POINTS_REVIEW_SETTING: &str = "points_review";
+pub const POINTS_AWARD_SETTING: &str = "points_award_status";
 /// Followed by a tier name in lowercase: `points_multiplier_silver`, `points_multiplier_vip`.
 pub const POINTS_MULTIPLIER_PREFIX: &str = "points_multiplier_";
 
@@ -40,6 +41,30 @@ pub struct PointsRules {
     /// Multipliers by tier name, in percent of the base award (110 = +10 %, 200 = ×2).
     #[serde(default)]
     pub multipliers: Vec<TierMultiplier>,
+    /// The status at which an order's points are awarded.
+    #[serde(default)]
+    pub award: Award,
+}
+
+/// When an order earns: at Salla's `delivered` (the default), or already at `completed`
+/// (تم التنفيذ), for merchants whose orders never reach `delivered`. Salla's shipping
+/// statuses that follow `completed` keep the points earned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Award {
+    #[default]
+    Delivered,
+    Completed,
+}
+
+impl Award {
+    /// The status slugs at which an order holds its points.
+    pub fn earning_statuses(self) -> &'static [&'static str] {
+        match self {
+            Award::Delivered => &["delivered"],
+            Award::Completed => &["completed", "shipped", "delivering", "delivered"],
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +80,7 @@ impl Default for PointsRules {
             percent: DEFAULT_PERCENT,
             review_points: 0,
             multipliers: Vec::new(),
+            award: Award::Delivered,
         }
     }
 }
@@ -83,6 +109,7 @@ impl PointsRules {
             POINTS_ENABLED_SETTING,
             POINTS_PERCENT_SETTING,
             POINTS_REVIEW_SETTING,
+            POINTS_AWARD_SETTING,
         ]
         .iter()
         .any(|f| field(f).is_some())
@@ -110,7 +137,19 @@ impl PointsRules {
                 .filter(|p| *p == 0 || REVIEW_POINTS.contains(p))
                 .unwrap_or(defaults.review_points),
             multipliers,
+            award: award(field(POINTS_AWARD_SETTING)).unwrap_or(defaults.award),
         })
+    }
+}
+
+/// `delivered` or `completed`, as text or a select's `{"value": …}`.
+fn award(value: Option<&Json>) -> Option<Award> {
+    let value = value?;
+    let text = lenient::text(Some(value)).or_else(|| lenient::text(value.get("value")))?;
+    match text.to_ascii_lowercase().as_str() {
+        "delivered" => Some(Award::Delivered),
+        "completed" => Some(Award::Completed),
+        _ => None,
     }
 }
 
@@ -202,6 +241,22 @@ mod tests {
         assert_eq!(r.multiplier(Some("Bronze")), 100);
         assert_eq!(r.multiplier(None), 100);
         assert_eq!(read(r#"{"points_percent":"5%"}"#).unwrap().percent, 5);
+        assert_eq!(
+            read(r#"{"points_award_status":"Completed"}"#)
+                .unwrap()
+                .award,
+            Award::Completed
+        );
+        assert_eq!(
+            read(r#"{"points_award_status":{"value":"delivered"}}"#)
+                .unwrap()
+                .award,
+            Award::Delivered
+        );
+        assert_eq!(
+            read(r#"{"points_award_status":"shipped"}"#).unwrap().award,
+            Award::Delivered
+        );
     }
 
     #[test]

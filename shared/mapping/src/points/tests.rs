@@ -20,6 +20,7 @@ fn rules() -> PointsRules {
         percent: 2,
         review_points: 10,
         multipliers: Vec::new(),
+        award: Award::Delivered,
     }
 }
 
@@ -634,5 +635,44 @@ proptest::proptest! {
         reversed_reviews.reverse();
         let again = evaluate(STORE, &profile(), &reversed_orders, &reversed_reviews, &rules, &ladder, now, &import);
         proptest::prop_assert_eq!(again.requests, e.requests);
+    }
+}
+
+/// A merchant whose orders stop at `completed` chooses it; the shipping statuses after it
+/// keep the points, with the same id.
+#[test]
+fn completed_earns_when_the_merchant_chose_it() {
+    let ladder = preset_a(DEFAULT_MARGIN_BP).unwrap();
+    let completed = PointsRules {
+        award: Award::Completed,
+        ..rules()
+    };
+    for status in ["completed", "shipped", "delivering", "delivered"] {
+        let orders = [order("1", status, 450, JAN10)];
+        let e = evaluate(
+            STORE,
+            &profile(),
+            &orders,
+            &[],
+            &completed,
+            &ladder,
+            JAN10 + DAY,
+            &Trigger::Order("1".into()),
+        );
+        assert_eq!(e.balance, 9, "{status}");
+        assert_eq!(
+            events(&e),
+            [(
+                POINTS_EARNED,
+                "salla:1234509876:order:1:points_earned",
+                false
+            )]
+        );
+        let default = eval(&orders, &[], JAN10 + DAY, Trigger::Order("1".into()));
+        assert_eq!(
+            default.balance,
+            u64::from(status == "delivered") * 9,
+            "{status}"
+        );
     }
 }

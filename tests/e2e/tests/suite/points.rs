@@ -33,6 +33,7 @@ fn rules() -> PointsRules {
         percent: 2,
         review_points: 10,
         multipliers: Vec::new(),
+        award: mapping::points::Award::Delivered,
     }
 }
 

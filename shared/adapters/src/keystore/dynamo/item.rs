@@ -662,6 +662,7 @@ mod tests {
                 tier: "Silver".into(),
                 percent: 110,
             }],
+            award: mapping::points::Award::Completed,
         };
         let record = StoreRecord {
             loyalty: Some(loyalty.clone()),
