@@ -411,6 +411,9 @@ async fn finish(
                     repaired(deps, store_id, since, deadline).await?;
                 }
                 map_metrics(deps, store_id, deadline).await;
+                if job == StoreJob::Sweep {
+                    crate::points::expire_logged(deps, store_id, deadline).await;
+                }
                 report(Outcome::Done)
             }
             End::Stopped(code) => report(Outcome::Stopped(code)),

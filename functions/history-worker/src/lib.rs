@@ -29,6 +29,7 @@ use adapters::{AdapterError, Service};
 
 pub mod engine;
 pub mod plan;
+pub mod points;
 pub mod sources;
 pub mod sqs;
 

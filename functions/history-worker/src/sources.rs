@@ -42,6 +42,16 @@ pub trait SallaSource: Send + Sync {
     async fn order(&self, token: &Secret, id: u64) -> Answer<Option<String>>;
     async fn customers(&self, token: &Secret, page: u32) -> Answer<SallaPage<SallaItem>>;
     async fn products(&self, token: &Secret, page: u32) -> Answer<SallaPage<SallaItem>>;
+    /// `GET {path}?{query}`'s 200 body as JSON text, `None` on 404: the listings the loyalty
+    /// points' expiry pass hands to the mapping crate. Sources that serve no points have none.
+    async fn raw_page(
+        &self,
+        _token: &Secret,
+        _path: &str,
+        _query: &[(&str, String)],
+    ) -> Result<Option<String>, adapters::AdapterError> {
+        Ok(None)
+    }
 }
 
 fn page_of<T, U>(answer: Answer<Page<T>>, f: impl Fn(T) -> U) -> Answer<SallaPage<U>> {
@@ -93,5 +103,14 @@ impl SallaSource for MerchantApi {
             id: r.id,
             body: r.body.into_string(),
         })
+    }
+
+    async fn raw_page(
+        &self,
+        token: &Secret,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Option<String>, adapters::AdapterError> {
+        self.get_raw(token, path, query).await.into_result()
     }
 }

@@ -58,6 +58,8 @@ pub struct Deps {
     /// Where a connected store's first import and a marked store's repair are queued
     /// (`HISTORY_QUEUE_URL`); disabled without it.
     pub history: adapters::history::start::HistoryStart,
+    /// Where a points event reads the customer's orders and reviews (Salla's Merchant API).
+    pub points: Arc<dyn adapters::points::PointsSource>,
 }
 
 impl Deps {
@@ -100,6 +102,10 @@ impl Deps {
             tally: adapters::health::Tally::default(),
             health: adapters::health::build(config),
             history: adapters::history::start::HistoryStart::from_env(),
+            points: Arc::new(adapters::salla::merchant::MerchantApi::new(
+                config.salla_api_url.clone(),
+                adapters::salla::merchant::DEFAULT_TIMEOUT,
+            )),
         }
     }
 }

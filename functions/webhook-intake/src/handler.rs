@@ -191,12 +191,14 @@ async fn process(
             klaviyo_private_key,
             cod,
         } => {
+            let loyalty = mapping::points::rules_in(&envelope);
             let change = async {
                 let gate = lifecycle::settings_gate(
                     deps,
                     &envelope.store_id,
                     &klaviyo_private_key,
                     cod.as_ref(),
+                    loyalty.as_ref(),
                     created_at,
                 );
                 if let Some(refused) = gate.await? {
@@ -230,8 +232,14 @@ async fn process(
             let Some(klaviyo) = klaviyo else {
                 return Ok(Outcome::NoKlaviyoKey);
             };
-            let sent =
+            let mut sent =
                 relay::send_all(deps, &envelope.store_id, &klaviyo, &requests, deadline).await;
+            if sent.is_ok()
+                && let Some(held) = record.get(deps, &envelope.store_id, deadline).await?
+                && let Err(e) = crate::points::after_relay(deps, &envelope, held, deadline).await
+            {
+                sent = Err(e);
+            }
             if sent.is_ok() {
                 trace.relayed = requests
                     .iter()

@@ -13,6 +13,7 @@ pub mod gap;
 pub mod handler;
 pub mod lifecycle;
 pub mod outcome;
+pub mod points;
 pub mod relay;
 
 #[cfg(test)]

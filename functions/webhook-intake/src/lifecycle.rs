@@ -203,10 +203,11 @@ pub async fn settings_gate(
     store_id: &str,
     key: &KeySetting,
     cod: Option<&CodSettings>,
+    loyalty: Option<&mapping::points::PointsRules>,
     created_at: Option<i64>,
 ) -> Result<Option<Outcome>, IntakeError> {
     let now = now_unix();
-    let records_time = !matches!(key, KeySetting::Absent) || cod.is_some();
+    let records_time = !matches!(key, KeySetting::Absent) || cod.is_some() || loyalty.is_some();
     let applied = apply(deps, store_id, |record| {
         let t = decide(Kind::Settings, created_at, now, &record.lifecycle)?;
         let newer = record.lifecycle.settings_at.is_none_or(|s| s < t);
@@ -214,6 +215,9 @@ pub async fn settings_gate(
             record.lifecycle.settings_at = Some(t);
             if let Some(cod) = cod {
                 record.cod = Some(cod.clone());
+            }
+            if let Some(loyalty) = loyalty {
+                record.loyalty = Some(loyalty.clone());
             }
             return Ok(true);
         }
@@ -973,7 +977,7 @@ mod tests {
             .unwrap();
         assert_eq!(change(late), "stale_lifecycle");
         let key = KeySetting::Key("pk_abc".into());
-        let gate = settings_gate(&deps, "7", &key, None, Some(now - 10))
+        let gate = settings_gate(&deps, "7", &key, None, None, Some(now - 10))
             .await
             .unwrap();
         assert_eq!(gate.map(change), Some("stale_lifecycle"));
@@ -1009,7 +1013,7 @@ mod tests {
         let now = now_unix();
         let key = KeySetting::Key("pk_abc".into());
         assert_eq!(
-            settings_gate(&deps, "7", &key, None, Some(now))
+            settings_gate(&deps, "7", &key, None, None, Some(now))
                 .await
                 .unwrap(),
             None
@@ -1020,29 +1024,29 @@ mod tests {
         );
         // The same delivery again passes; an older one does not.
         assert_eq!(
-            settings_gate(&deps, "7", &key, None, Some(now))
+            settings_gate(&deps, "7", &key, None, None, Some(now))
                 .await
                 .unwrap(),
             None
         );
-        let older = settings_gate(&deps, "7", &key, None, Some(now - 1))
+        let older = settings_gate(&deps, "7", &key, None, None, Some(now - 1))
             .await
             .unwrap();
         assert_eq!(older.map(change), Some("stale_lifecycle"));
         // No key field: checked, nothing recorded.
-        let absent = settings_gate(&deps, "8", &KeySetting::Absent, None, Some(now))
+        let absent = settings_gate(&deps, "8", &KeySetting::Absent, None, None, Some(now))
             .await
             .unwrap();
         assert_eq!(absent, None);
         assert!(deps.store.get("8").await.unwrap().is_none());
-        let too_old = settings_gate(&deps, "7", &key, None, Some(now - MAX_AGE_SECS - 60))
+        let too_old = settings_gate(&deps, "7", &key, None, None, Some(now - MAX_AGE_SECS - 60))
             .await
             .unwrap();
         assert_eq!(too_old.map(change), Some("lifecycle_too_old"));
 
         uninstalled(&deps, "7", Some(now + 1)).await.unwrap();
         assert_eq!(
-            settings_gate(&deps, "7", &key, None, Some(now + 2))
+            settings_gate(&deps, "7", &key, None, None, Some(now + 2))
                 .await
                 .unwrap(),
             None
@@ -1066,6 +1070,7 @@ mod tests {
             "7",
             &KeySetting::Absent,
             Some(&chosen(24)),
+            None,
             Some(now),
         )
         .await;
@@ -1077,6 +1082,7 @@ mod tests {
             "7",
             &KeySetting::Absent,
             Some(&chosen(5)),
+            None,
             Some(now - 3),
         )
         .await;
@@ -1086,6 +1092,7 @@ mod tests {
             "7",
             &KeySetting::Absent,
             Some(&chosen(48)),
+            None,
             Some(now + 1),
         )
         .await;
@@ -1093,8 +1100,44 @@ mod tests {
         assert_eq!(record(&deps).await.unwrap().cod, Some(chosen(48)));
         // A delivery without the COD fields keeps them.
         let key = KeySetting::Key("pk_abc".into());
-        let gate = settings_gate(&deps, "7", &key, None, Some(now + 2));
+        let gate = settings_gate(&deps, "7", &key, None, None, Some(now + 2));
         assert_eq!(gate.await.unwrap(), None);
         assert_eq!(record(&deps).await.unwrap().cod, Some(chosen(48)));
+    }
+
+    #[tokio::test]
+    async fn points_rules_are_kept_in_order_and_without_a_key() {
+        let (deps, _) = deps(account);
+        let now = now_unix();
+        let rules = |percent| mapping::points::PointsRules {
+            enabled: true,
+            percent,
+            ..Default::default()
+        };
+        let (three, five) = (rules(3), rules(5));
+        let gate = settings_gate(
+            &deps,
+            "7",
+            &KeySetting::Absent,
+            None,
+            Some(&three),
+            Some(now),
+        );
+        assert_eq!(gate.await.unwrap(), None);
+        assert_eq!(record(&deps).await.unwrap().loyalty, Some(rules(3)));
+        let older = settings_gate(
+            &deps,
+            "7",
+            &KeySetting::Absent,
+            None,
+            Some(&five),
+            Some(now - 3),
+        );
+        assert_eq!(older.await.unwrap().map(change), Some("stale_lifecycle"));
+        // A delivery without the points fields keeps them; the COD settings beside them too.
+        let key = KeySetting::Key("pk_abc".into());
+        let gate = settings_gate(&deps, "7", &key, None, None, Some(now + 2));
+        assert_eq!(gate.await.unwrap(), None);
+        assert_eq!(record(&deps).await.unwrap().loyalty, Some(rules(3)));
     }
 }

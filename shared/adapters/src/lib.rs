@@ -14,6 +14,7 @@ pub mod keystore;
 pub mod klaviyo;
 pub mod logging;
 pub mod once;
+pub mod points;
 pub mod salla;
 pub mod secret;
 pub mod session;

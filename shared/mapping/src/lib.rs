@@ -26,6 +26,7 @@ mod error;
 mod history;
 mod klaviyo;
 mod plan;
+pub mod points;
 mod rules;
 mod salla;
 

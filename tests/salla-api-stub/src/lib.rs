@@ -9,6 +9,7 @@
 
 mod data;
 mod limits;
+mod points;
 mod server;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -19,6 +20,7 @@ use tokio::net::TcpListener;
 
 pub use data::{Dataset, local_day, parse_day};
 pub use limits::{Admission, Bucket, RateConfig};
+pub use points::PointsOrder;
 
 /// One answered call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +78,8 @@ pub(crate) struct State {
     pub calls: Vec<Call>,
     pub status_updates: Vec<StatusUpdate>,
     pub stats: StubStats,
+    /// Explicit customers, orders and reviews for the loyalty points' reads.
+    pub points: points::PointsData,
 }
 
 pub(crate) struct Shared {
@@ -140,6 +144,7 @@ impl SallaApiStub {
                 calls: Vec::new(),
                 status_updates: Vec::new(),
                 stats: StubStats::default(),
+                points: Default::default(),
             }),
             started: Instant::now(),
             started_wall: SystemTime::now(),

@@ -270,6 +270,13 @@ fn answer(
             )),
         );
     }
+    if let Some(found) = crate::points::route(&state.points, &store_id, path, query) {
+        let answer = found.map_or_else(
+            |()| Answer::error(404, "not_found", "Not Found"),
+            Answer::ok,
+        );
+        return (Some(store_id), with_rate(answer));
+    }
     let params = Params::parse(query);
     let answer = match path.trim_end_matches('/') {
         "/orders" => list_orders(&st.store, &params, path),

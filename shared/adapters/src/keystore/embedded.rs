@@ -181,6 +181,7 @@ struct StoreFile {
     cod: Option<mapping::CodSettings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     crm: Option<mapping::crm::CrmSettings>,
+    loyalty: Option<mapping::points::PointsRules>,
 }
 
 /// [`Lifecycle`]'s times, unix seconds.
@@ -304,6 +305,7 @@ impl Inner {
             history: file.history,
             cod: file.cod,
             crm: file.crm,
+            loyalty: file.loyalty,
         }))
     }
 
@@ -343,6 +345,7 @@ impl Inner {
             history: record.history.clone(),
             cod: record.cod.clone(),
             crm: record.crm.clone(),
+            loyalty: record.loyalty.clone(),
         };
         let bytes = serde_json::to_vec_pretty(&file).map_err(|_| AdapterError::Unavailable {
             service: Service::EmbeddedKeyStore,

@@ -117,6 +117,9 @@ pub struct StoreRecord {
     /// The merchant's CRM tier choice (configuration: no shopper data); `None` until the
     /// page saves one, read as Preset A at the default margin.
     pub crm: Option<mapping::crm::CrmSettings>,
+    /// The merchant's loyalty points rules (configuration: no shopper data); `None` until
+    /// the settings form sends them, read as points off.
+    pub loyalty: Option<mapping::points::PointsRules>,
 }
 
 /// Unix seconds of the newest lifecycle event of each kind applied to a store (the event's

@@ -75,6 +75,7 @@ async fn world(key: &str) -> World {
             health: Arc::new(adapters::health::memory::MemoryHealth::new()),
             settings_sync: None,
             history: Default::default(),
+            mapping_cache: Default::default(),
         },
         client,
         klaviyo,

@@ -15,6 +15,7 @@ mod metric_mapping;
 mod onboarding;
 mod one_profile;
 mod page_states;
+mod points;
 mod privacy;
 mod relay_limits;
 mod settings_confirm;

@@ -93,6 +93,9 @@ pub(crate) struct Item {
     /// `M` of plain `S`/`N` attributes (and an `L` of tier thresholds): the CRM tier choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crm: Option<mapping::crm::CrmSettings>,
+    /// `M` of plain `BOOL`/`N`/`L` attributes: the merchant's loyalty points rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loyalty: Option<mapping::points::PointsRules>,
 }
 
 /// A secret attribute as read: ciphertext, or something else that cannot be trusted.
@@ -179,6 +182,7 @@ impl Item {
             history: record.history.clone(),
             cod: record.cod.clone(),
             crm: record.crm.clone(),
+            loyalty: record.loyalty.clone(),
         }
     }
 
@@ -243,6 +247,7 @@ impl Item {
             history: self.history,
             cod: self.cod,
             crm: self.crm,
+            loyalty: self.loyalty,
         })
     }
 
@@ -710,5 +715,39 @@ mod tests {
             .encode()
             .unwrap();
         assert!(!bare.contains_key("crm"));
+    }
+
+    #[test]
+    fn points_rules_are_a_map_of_plain_values() {
+        let loyalty = mapping::points::PointsRules {
+            enabled: true,
+            percent: 3,
+            review_points: 10,
+            multipliers: vec![mapping::points::TierMultiplier {
+                tier: "Silver".into(),
+                percent: 110,
+            }],
+            award: mapping::points::Award::Completed,
+        };
+        let record = StoreRecord {
+            loyalty: Some(loyalty.clone()),
+            ..StoreRecord::new("9")
+        };
+        let attrs = Item::from_record(&record, 2, 5, Secrets::default())
+            .encode()
+            .unwrap();
+        let Some(AttributeValue::M(map)) = attrs.get("loyalty") else {
+            panic!("loyalty is not a map: {attrs:?}");
+        };
+        assert_eq!(map.get("enabled"), Some(&AttributeValue::Bool(true)));
+        assert_eq!(map.get("percent"), Some(&n(3)));
+        let mut item = Item::decode(attrs).unwrap();
+        item.take_ciphertexts().unwrap();
+        let read = item.into_record(Secrets::default()).unwrap();
+        assert_eq!(read.loyalty, Some(loyalty));
+        let bare = Item::from_record(&StoreRecord::new("9"), 1, 5, Secrets::default())
+            .encode()
+            .unwrap();
+        assert!(!bare.contains_key("loyalty"));
     }
 }

@@ -145,6 +145,18 @@ impl MerchantApi {
         self.list_records(token, "/products", page).await
     }
 
+    /// `GET {path}?{query}`: a 200 body as JSON text for the mapping crate to read (the
+    /// loyalty points' order and review listings); 404 → `None`.
+    pub async fn get_raw(
+        &self,
+        token: &Secret,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Answer<Option<String>> {
+        self.get(token, path, query, |body| Some(Some(body.to_string())))
+            .await
+    }
+
     async fn list_records(&self, token: &Secret, path: &str, page: u32) -> Answer<Page<Record>> {
         let query = [
             ("page", page.max(1).to_string()),
