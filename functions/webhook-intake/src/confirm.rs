@@ -64,14 +64,17 @@ impl AppSettings for SallaApi {
 /// storefront snippet. Best effort and logged: the key is stored whatever Salla answers, and
 /// the next settings event or page save tries again. Unchanged values are not written, so
 /// the settings event a write triggers ends the round.
-pub async fn publish_public_key(deps: &Deps, store_id: &str, public_key: &str, deadline: Deadline) {
+pub async fn publish_public_key(
+    deps: &Deps,
+    record: &StoreRecord,
+    public_key: &str,
+    deadline: Deadline,
+) {
     let Some(app_id) = deps.salla_app_id.as_deref() else {
         return;
     };
-    let Ok(Some(record)) = deps.store.get(store_id).await else {
-        return;
-    };
-    let Some(token) = crate::enrich::access_token(deps, &record, deadline).await else {
+    let store_id = record.store_id.as_str();
+    let Some(token) = crate::enrich::access_token(deps, record, deadline).await else {
         return;
     };
     let changes = [(

@@ -122,7 +122,7 @@ async fn apply<F>(
     deps: &Deps,
     store_id: &str,
     mut change: F,
-) -> Result<Result<(), Refusal>, IntakeError>
+) -> Result<Result<StoreRecord, Refusal>, IntakeError>
 where
     F: FnMut(&mut StoreRecord) -> Result<bool, Refusal> + Send,
 {
@@ -135,11 +135,14 @@ where
             .unwrap_or_else(|| StoreRecord::new(store_id));
         match change(&mut record) {
             Err(refusal) => return Ok(Err(refusal)),
-            Ok(false) => return Ok(Ok(())),
+            Ok(false) => return Ok(Ok(record)),
             Ok(true) => {}
         }
         match deps.store.put(&record).await {
-            Ok(_) => return Ok(Ok(())),
+            Ok(version) => {
+                record.version = version;
+                return Ok(Ok(record));
+            }
             Err(AdapterError::Conflict { .. }) => {}
             Err(e) => return Err(e.into()),
         }
@@ -330,11 +333,12 @@ pub async fn settings_updated(
         Ok(true)
     })
     .await?;
-    if let Err(refusal) = applied {
-        return Ok(refused(refusal, Kind::Settings, store_id));
-    }
+    let written = match applied {
+        Ok(written) => written,
+        Err(refusal) => return Ok(refused(refusal, Kind::Settings, store_id)),
+    };
     if let Some(account) = connection.account_id.as_deref() {
-        crate::confirm::publish_public_key(deps, store_id, account, deadline).await;
+        crate::confirm::publish_public_key(deps, &written, account, deadline).await;
     }
     // Moving a store's shopper data to another Klaviyo account is the change an attacker
     // with the webhook secret would make: every one is logged under its own name so the
