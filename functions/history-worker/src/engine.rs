@@ -799,7 +799,13 @@ impl Run<'_> {
             .await?;
         let mut packer = EventPacker::new(BulkLimits::EVENTS);
         let enrichment = Enrichment::default();
+        // A repair's lookback is for status changes only (see `plan::REPAIR_LOOKBACK_DAYS`).
+        let lookback =
+            matches!(self.job, StoreJob::Repair { .. }) && cursor.phase == Phase::OrdersOlder;
         for listed in &page.items {
+            if lookback && !plan::lookback_reads(listed.status.as_deref()) {
+                continue;
+            }
             if !self.seen_orders.insert(listed.id) {
                 continue;
             }

@@ -15,11 +15,13 @@ pub struct SallaPage<T> {
 }
 
 /// An entry of the order list (the short form).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedOrder {
     pub id: u64,
     /// The order's store-local time, when the list gave one.
     pub date: Option<time::PrimitiveDateTime>,
+    /// The order's current status slug, when the list gave one.
+    pub status: Option<String>,
 }
 
 /// A customer or product record: its id and its JSON object.
@@ -68,6 +70,7 @@ impl SallaSource for MerchantApi {
         page_of(answer, |o| ListedOrder {
             id: o.id,
             date: o.date,
+            status: o.status_slug,
         })
     }
 

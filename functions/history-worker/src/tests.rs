@@ -188,7 +188,11 @@ impl SallaSource for FakeSalla {
                 .iter()
                 .skip(start)
                 .take(per)
-                .map(|&id| ListedOrder { id, date: None })
+                .map(|&id| ListedOrder {
+                    id,
+                    date: None,
+                    status: None,
+                })
                 .collect(),
             has_next: start + per < all.len(),
             total: all.len() as u64,

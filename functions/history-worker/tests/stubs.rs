@@ -280,3 +280,140 @@ async fn the_daily_sweep_costs_a_list_page_per_60_orders_a_detail_each_and_a_bul
     assert_eq!(klaviyo_requests, stats.pages);
     assert_eq!(stats.salla_calls, salla_requests);
 }
+
+/// Salla's order list selects by creation date only (salla.md §7.3: `from_date`/`to_date`, no
+/// update-time filter), so an order created days before an outage whose status changed during
+/// it lies outside the repair's window. The repair reads a bounded lookback before its window
+/// for orders whose listed status has moved past the ones an order is created in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repair_resends_the_status_change_of_an_order_created_before_the_outage() {
+    let now = adapters::clock::now_unix();
+    let salla = SallaApiStub::start().await;
+    salla.add_store(
+        STORE,
+        TOKEN,
+        Dataset {
+            end_epoch: now - 600,
+            span_days: 20,
+            ..Dataset::new(3, 1000, 80, 5)
+        },
+    );
+    salla.set_rate_limits(RateConfig::PLUS_FAST, RateConfig::CUSTOMERS_FAST);
+    let klaviyo = klaviyo_stub::KlaviyoStub::start().await;
+    klaviyo.set_accept_any_key(true);
+    let since = now - 3600;
+    // Orders placed three to four days before the outage, still under review.
+    let (lo, hi) = (
+        salla_api_stub::local_text(since - 4 * 86_400),
+        salla_api_stub::local_text(since - 3 * 86_400),
+    );
+    let under_review: Vec<u64> = salla
+        .order_ids(STORE)
+        .into_iter()
+        .filter(|id| {
+            let d = salla.order_detail(STORE, *id).unwrap();
+            let date = d["date"]["date"].as_str().unwrap_or_default().to_owned();
+            date.as_str() >= lo.as_str()
+                && date.as_str() < hi.as_str()
+                && d["status"]["slug"] == "under_review"
+        })
+        .collect();
+    assert!(under_review.len() >= 2, "{under_review:?}");
+    let (changed, unchanged) = (under_review[0], under_review[1]);
+    // The merchant marks it delivered during the outage; the webhook is lost.
+    salla.set_order_status(STORE, changed, "delivered");
+
+    let (store, queue, deps) = world_for(&salla, &klaviyo, now);
+    queue
+        .enqueue(&Task::repair(STORE, since, now))
+        .await
+        .unwrap();
+    let mut outcomes = Vec::new();
+    while let Some(body) = queue.try_pop() {
+        let report = history_worker::handle(&deps, &body, Deadline::after(Duration::from_secs(60)))
+            .await
+            .expect("no transient failure");
+        outcomes.push(report.outcome);
+    }
+    assert_eq!(outcomes.last(), Some(&Outcome::Done), "{outcomes:?}");
+    drop(store);
+
+    let order_id = changed.to_string();
+    let count = |metric: &str| {
+        klaviyo
+            .events()
+            .iter()
+            .filter(|e| {
+                let a = &e["data"]["attributes"];
+                a["metric"]["data"]["attributes"]["name"] == metric
+                    && a["properties"]["OrderId"] == order_id.as_str()
+            })
+            .count()
+    };
+    assert_eq!(
+        count("Delivered Order"),
+        1,
+        "the missed status change, once"
+    );
+    assert_eq!(count("Fulfilled Order"), 1);
+    let violations = klaviyo.violations();
+    assert_eq!(violations, Vec::<String>::new(), "spec-valid bodies");
+    // The lookback reads no detail of an order still in the status it was created in.
+    let fetched = |id: u64| {
+        salla
+            .calls()
+            .iter()
+            .any(|c| c.path == format!("/orders/{id}"))
+    };
+    assert!(fetched(changed));
+    assert!(
+        !fetched(unchanged),
+        "an unchanged order's detail is not read"
+    );
+}
+
+/// A connected store whose import finished, against the two stubs.
+fn world_for(
+    salla: &SallaApiStub,
+    klaviyo: &klaviyo_stub::KlaviyoStub,
+    now: i64,
+) -> (Arc<MemoryKeyStore>, Arc<MemoryHistoryQueue>, Deps) {
+    let mut done = adapters::history::HistoryProgress::started(now - 86_400);
+    done.status = HistoryStatus::Done;
+    done.cursor = None;
+    let store = Arc::new(MemoryKeyStore::with_records([StoreRecord {
+        klaviyo: Some(KlaviyoConnection {
+            private_key: Secret::new(KEY),
+            account_name: None,
+            account_id: None,
+            validated_at: 1,
+            needs_reconnect: false,
+        }),
+        salla: Some(SallaTokens {
+            access_token: Secret::new(TOKEN),
+            refresh_token: Secret::new("ory_rt_stub"),
+            expires_at: now + 10 * 24 * 3600,
+            scope: None,
+            refresh_lease_until: None,
+            refresh_blocked_at: None,
+        }),
+        history: Some(done),
+        ..StoreRecord::new(STORE)
+    }]));
+    let queue = Arc::new(MemoryHistoryQueue::new());
+    let deps = Deps {
+        store: store.clone(),
+        scan: store.clone(),
+        salla: Arc::new(MerchantApi::new(salla.base_url.clone(), DEFAULT_TIMEOUT)),
+        klaviyo: Arc::new(KlaviyoClient::new(klaviyo.base_url.clone())),
+        queue: queue.clone(),
+        refresher: Arc::new(NoRefresh),
+        locks: RefreshLocks::default(),
+        config: WorkerConfig {
+            page_min: Duration::ZERO,
+            save_reserve: Duration::from_millis(200),
+            ..WorkerConfig::default()
+        },
+    };
+    (store, queue, deps)
+}

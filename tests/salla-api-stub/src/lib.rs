@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::net::TcpListener;
 
-pub use data::{Dataset, local_day, parse_day};
+pub use data::{Dataset, local_day, local_text, parse_day};
 pub use limits::{Admission, Bucket, RateConfig};
 
 /// One answered call.
