@@ -1,7 +1,7 @@
 //! One queue message: parse it, then run the store's job page by page within the budget,
 //! save the progress and enqueue the continuation.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
@@ -14,7 +14,8 @@ use adapters::salla::merchant::{Answer, DateWindow, Pacer, PacerConfig};
 use adapters::salla::refresh::TokenRefresh;
 use adapters::{AdapterError, Secret, Service};
 use mapping::{
-    Backfill, BulkLimits, Enrichment, EventPacker, KlaviyoRequest, ProfileImport, ProfilePacker,
+    Backfill, BulkLimits, Enrichment, EventPacker, KlaviyoRequest, ProductDetails, ProfileImport,
+    ProfilePacker,
 };
 use serde::Serialize;
 
@@ -35,6 +36,9 @@ pub const SWEEP_LIVE_SECS: i64 = 24 * 3600;
 /// A running import not saved for this long has lost its message (each invocation saves
 /// within five minutes): the daily sweep resumes it.
 pub const IMPORT_STALL_SECS: i64 = 3600;
+/// Products whose details one invocation keeps (about 300 bytes each): the live path's
+/// lookups for the orders' `Categories` and `Brands`, read once per invocation.
+const PRODUCTS_KEPT: usize = 5_000;
 /// Stores per page of the daily fan-out's scan.
 const SCAN_PAGE: u32 = 200;
 
@@ -333,6 +337,7 @@ async fn run_store(
         now,
         seen_orders: HashSet::new(),
         seen_categories: HashSet::new(),
+        products: HashMap::new(),
     };
     // A page cut short by the budget is read again by the next invocation, so a page starts
     // only when the last one's time (plus a fifth) is still left.
@@ -631,6 +636,9 @@ struct Run<'a> {
     seen_orders: HashSet<u64>,
     /// Catalog categories already sent by this invocation (products share them).
     seen_categories: HashSet<String>,
+    /// Product id → its details as the live path reads them (`None`: Salla has no such
+    /// product), at most [`PRODUCTS_KEPT`].
+    products: HashMap<String, Option<ProductDetails>>,
 }
 
 impl Run<'_> {
@@ -798,7 +806,6 @@ impl Run<'_> {
             })
             .await?;
         let mut packer = EventPacker::new(BulkLimits::EVENTS);
-        let enrichment = Enrichment::default();
         // A repair's lookback is for status changes only (see `plan::REPAIR_LOOKBACK_DAYS`).
         let lookback =
             matches!(self.job, StoreJob::Repair { .. }) && cursor.phase == Phase::OrdersOlder;
@@ -819,6 +826,7 @@ impl Run<'_> {
             let Some(detail) = detail else {
                 continue;
             };
+            let enrichment = self.enrichment(detail.as_bytes()).await?;
             let backfill = self.backfill(listed.date);
             match mapping::history_order(detail.as_bytes(), self.store_id, &enrichment, backfill) {
                 Ok(events) => {
@@ -840,6 +848,46 @@ impl Run<'_> {
             total: page.total,
             has_next: page.has_next,
         })
+    }
+
+    /// The live path's enrichment of an order (its products' details, for `Categories` and
+    /// `Brands`): the same lookups (`GET /products/{id}`), each product read once per
+    /// invocation. A lookup that fails goes without, as live, and is tried again by the next
+    /// order naming the product.
+    async fn enrichment(&mut self, detail: &[u8]) -> Result<Enrichment, PageEnd> {
+        let ids = mapping::history_products_to_enrich(detail, self.store_id).unwrap_or_default();
+        let mut enrichment = Enrichment::default();
+        for id in ids {
+            let known = match self.products.get(&id) {
+                Some(known) => known.clone(),
+                None => {
+                    let Ok(number) = id.parse::<u64>() else {
+                        continue;
+                    };
+                    let salla = self.deps.salla.clone();
+                    let read = self
+                        .salla(false, |t| {
+                            let salla = salla.clone();
+                            async move { salla.product(&t, number).await }
+                        })
+                        .await;
+                    match read {
+                        Ok(found) => {
+                            if self.products.len() < PRODUCTS_KEPT {
+                                self.products.insert(id.clone(), found.clone());
+                            }
+                            found
+                        }
+                        Err(PageEnd::OutOfTime) => return Err(PageEnd::OutOfTime),
+                        Err(_) => None,
+                    }
+                }
+            };
+            if let Some(details) = known {
+                enrichment.products.insert(id, details);
+            }
+        }
+        Ok(enrichment)
     }
 
     /// An import's events never fire a flow; a sweep's recent ones do (see

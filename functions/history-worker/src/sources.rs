@@ -5,6 +5,7 @@
 use adapters::Secret;
 use adapters::salla::merchant::{Answer, DateWindow, MerchantApi, Page};
 use async_trait::async_trait;
+use mapping::ProductDetails;
 
 /// One page of a list.
 pub struct SallaPage<T> {
@@ -44,6 +45,8 @@ pub trait SallaSource: Send + Sync {
     async fn order(&self, token: &Secret, id: u64) -> Answer<Option<String>>;
     async fn customers(&self, token: &Secret, page: u32) -> Answer<SallaPage<SallaItem>>;
     async fn products(&self, token: &Secret, page: u32) -> Answer<SallaPage<SallaItem>>;
+    /// `GET /products/{id}` as the live path's enrichment reads it; `None` when it is gone.
+    async fn product(&self, token: &Secret, id: u64) -> Answer<Option<ProductDetails>>;
 }
 
 fn page_of<T, U>(answer: Answer<Page<T>>, f: impl Fn(T) -> U) -> Answer<SallaPage<U>> {
@@ -96,5 +99,13 @@ impl SallaSource for MerchantApi {
             id: r.id,
             body: r.body.into_string(),
         })
+    }
+
+    async fn product(&self, token: &Secret, id: u64) -> Answer<Option<ProductDetails>> {
+        let answer = self.get_product(token, id).await;
+        Answer {
+            result: answer.result.map(|p| p.map(ProductDetails::from)),
+            rate: answer.rate,
+        }
     }
 }

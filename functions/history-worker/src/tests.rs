@@ -224,6 +224,11 @@ impl SallaSource for FakeSalla {
             body: p.clone(),
         }))
     }
+
+    async fn product(&self, _token: &Secret, _id: u64) -> Answer<Option<mapping::ProductDetails>> {
+        self.tick().await;
+        ok(None)
+    }
 }
 
 #[derive(Debug, Clone)]

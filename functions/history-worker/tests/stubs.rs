@@ -263,17 +263,30 @@ async fn the_daily_sweep_costs_a_list_page_per_60_orders_a_detail_each_and_a_bul
     let all = klaviyo.requests();
     let mapping_requests = all.iter().filter(|r| mapping(&r.path)).count() as u64;
     let klaviyo_requests = all.len() as u64 - mapping_requests;
+    // The products' details (for `Categories` and `Brands`) are read once per invocation.
+    let lookups = salla
+        .calls()
+        .iter()
+        .filter(|c| c.path.starts_with("/products/"))
+        .count() as u64;
+    assert!(lookups <= 5, "{lookups}");
     eprintln!(
-        "sweep of one store: {} orders in the window, {} list pages, {} Salla requests, {} events, {} Klaviyo requests (+{} for the metric mapping)",
-        stats.orders, stats.pages, salla_requests, stats.events, klaviyo_requests, mapping_requests
+        "sweep of one store: {} orders in the window, {} list pages, {} product lookups, {} Salla requests, {} events, {} Klaviyo requests (+{} for the metric mapping)",
+        stats.orders,
+        stats.pages,
+        lookups,
+        salla_requests,
+        stats.events,
+        klaviyo_requests,
+        mapping_requests
     );
     assert!((2..=7).contains(&mapping_requests), "{mapping_requests}");
     // Three store-local days of 50 orders a day.
     assert!((100..=200).contains(&stats.orders), "{}", stats.orders);
     assert_eq!(
         salla_requests,
-        stats.pages + stats.orders,
-        "a list page per 60, a detail each"
+        stats.pages + stats.orders + lookups,
+        "a list page per 60, a detail each, a lookup per product"
     );
     assert_eq!(stats.pages, stats.orders.div_ceil(60));
     // Each page's events go in one bulk job (a page of 60 orders stays under 1,000 events).
@@ -416,4 +429,102 @@ fn world_for(
         },
     };
     (store, queue, deps)
+}
+
+/// An imported order carries the `Categories` and `Brands` the live path gives it: the worker
+/// looks its products up as the intake's enrichment does (`GET /products/{id}`), so its events
+/// equal the live `order.created`'s, `backfill` aside.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_orders_carry_the_live_path_s_categories_and_brands() {
+    let now = adapters::clock::now_unix();
+    let salla = SallaApiStub::start().await;
+    salla.add_store(STORE, TOKEN, Dataset::new(5, 40, 10, 6));
+    salla.set_rate_limits(RateConfig::PLUS_FAST, RateConfig::CUSTOMERS_FAST);
+    let klaviyo = klaviyo_stub::KlaviyoStub::start().await;
+    klaviyo.set_accept_any_key(true);
+    let (_store, queue, deps) = world_for(&salla, &klaviyo, now);
+    queue.enqueue(&Task::import(STORE)).await.unwrap();
+    while let Some(body) = queue.try_pop() {
+        history_worker::handle(&deps, &body, Deadline::after(Duration::from_secs(60)))
+            .await
+            .expect("no transient failure");
+    }
+
+    let lookups = salla
+        .calls()
+        .iter()
+        .filter(|c| c.path.starts_with("/products/"))
+        .count();
+    // The live path for each order: its webhook, the intake's product lookups, the mapping.
+    let live_api = adapters::salla::api::SallaApi::new(salla.base_url.clone());
+    let token = Secret::new(TOKEN);
+    let mut compared = 0;
+    let mut with_brand = 0;
+    for id in salla.order_ids(STORE) {
+        let detail = salla.order_detail(STORE, id).unwrap();
+        if detail["payment_method"] == "cod" {
+            // Live COD orders carry confirmation links the intake signs.
+            continue;
+        }
+        let webhook = serde_json::json!({
+            "event": "order.created",
+            "merchant": STORE.parse::<u64>().unwrap(),
+            "created_at": "Wed Dec 02 2026 12:00:00 GMT+0300",
+            "data": detail,
+        });
+        let env = mapping::parse_envelope(webhook.to_string().as_bytes()).unwrap();
+        let mut enrichment = mapping::Enrichment::default();
+        for product in mapping::products_to_enrich(&env) {
+            if let Some(p) = live_api.get_product(&token, &product).await.unwrap() {
+                enrichment
+                    .products
+                    .insert(product, mapping::ProductDetails::from(p));
+            }
+        }
+        let mapping::Action::Send(requests) = mapping::plan(&env, &enrichment).unwrap() else {
+            continue;
+        };
+        let imported = klaviyo.events();
+        for request in requests {
+            let mapping::KlaviyoRequest::CreateEvent(event) = &request else {
+                continue;
+            };
+            let live = request.body().unwrap();
+            let live = &live["data"]["attributes"];
+            let found = imported
+                .iter()
+                .map(|e| &e["data"]["attributes"])
+                .find(|a| {
+                    a["unique_id"] == live["unique_id"]
+                        && a["metric"]["data"]["attributes"]["name"] == event.metric.as_str()
+                })
+                .unwrap_or_else(|| panic!("{} of order {id} imported", event.metric));
+            assert_eq!(found["properties"], live["properties"], "order {id}");
+            assert_eq!(
+                (&found["time"], &found["value"]),
+                (&live["time"], &live["value"])
+            );
+            assert_eq!(found["backfill"], true);
+            if event.metric == "Placed Order" {
+                assert!(
+                    !live["properties"]["Categories"]
+                        .as_array()
+                        .unwrap()
+                        .is_empty(),
+                    "order {id} has categories"
+                );
+                with_brand += usize::from(
+                    live["properties"]["Brands"]
+                        .as_array()
+                        .is_some_and(|b| !b.is_empty()),
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared > 40 && with_brand > 0, "{compared} {with_brand}");
+    assert!(
+        lookups <= 6,
+        "each product read once per invocation: {lookups}"
+    );
 }

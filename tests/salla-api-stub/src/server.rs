@@ -280,6 +280,17 @@ fn answer(
         "/products" => list(&params, path, st.store.data.products, |i| {
             st.store.product(i)
         }),
+        p if p.starts_with("/products/") => {
+            let id = p.strip_prefix("/products/").and_then(|id| id.parse().ok());
+            match id.and_then(|id| st.store.product_index(id)) {
+                Some(i) => Answer::ok(json!({
+                    "status": 200,
+                    "success": true,
+                    "data": st.store.product(i),
+                })),
+                None => Answer::error(404, "not_found", "The product is not found"),
+            }
+        }
         p => match p.strip_prefix("/orders/").map(str::parse::<u64>) {
             Some(Ok(id)) => match st.store.order_index(id) {
                 Some(i) => Answer::ok(json!({

@@ -301,6 +301,17 @@ async fn customers_and_products_page_with_their_fields() {
         assert!(p["data"][0].get(key).is_some(), "product {key}");
     }
     assert_eq!(stub.customers("1").len(), 30);
+    // The detail is the list's record; categories and brands are Salla's `{id, name}`.
+    let products = p["data"].as_array().unwrap();
+    for listed in products {
+        let (status, detail) = json(&stub, &format!("/products/{}", listed["id"])).await;
+        assert_eq!(status, 200);
+        assert_eq!(&detail["data"], listed);
+        assert!(listed["categories"][0]["name"].is_string());
+    }
+    assert!(products.iter().any(|p| p["brand"]["name"].is_string()));
+    let (status, _) = json(&stub, "/products/1").await;
+    assert_eq!(status, 404);
 }
 
 #[tokio::test]
