@@ -91,6 +91,10 @@ pub struct RunStats {
     pub events: u64,
     /// Objects the mapping could not read, and single requests Klaviyo refused: skipped.
     pub skipped: u64,
+    /// Time spent waiting for the pacer, in Salla calls, and in Klaviyo requests.
+    pub paced_ms: u64,
+    pub salla_ms: u64,
+    pub klaviyo_ms: u64,
 }
 
 /// An outcome and its counts.
@@ -151,6 +155,9 @@ pub async fn handle(deps: &Deps, body: &str, deadline: Deadline) -> Result<Repor
             klaviyo_requests = report.stats.klaviyo_requests,
             bulk_refused = report.stats.bulk_refused,
             skipped = report.stats.skipped,
+            paced_ms = report.stats.paced_ms,
+            salla_ms = report.stats.salla_ms,
+            klaviyo_ms = report.stats.klaviyo_ms,
         ),
         Err(e) => tracing::warn!(event = "history_run", store_id, outcome = "retry", error = %e),
     }
@@ -664,7 +671,10 @@ impl Run<'_> {
             }
             if !wait.is_zero() {
                 tokio::time::sleep(wait).await;
+                self.stats.paced_ms += wait.as_millis() as u64;
             }
+            let started = tokio::time::Instant::now();
+            let sent_at = SystemTime::now();
             let sent = self
                 .work
                 .run(Service::Salla, async { Ok(call(self.token.clone()).await) })
@@ -673,10 +683,18 @@ impl Run<'_> {
                 return Err(PageEnd::OutOfTime);
             };
             self.stats.salla_calls += 1;
-            let now = SystemTime::now();
-            self.pacer.observe(&answer.rate, now);
+            self.stats.salla_ms += started.elapsed().as_millis() as u64;
+            // The spacing runs from when a call was sent, so the call's own latency does not
+            // add to it (Salla counts a call when it arrives). A 429's `Retry-After` runs from
+            // its answer.
+            let at = if answer.rate.rate_limited() {
+                SystemTime::now()
+            } else {
+                sent_at
+            };
+            self.pacer.observe(&answer.rate, at);
             if customers {
-                self.customers_pacer.observe(&answer.rate, now);
+                self.customers_pacer.observe(&answer.rate, at);
             }
             let error = match answer.result {
                 Ok(value) => return Ok(value),
@@ -989,11 +1007,13 @@ impl Run<'_> {
         body: Option<&serde_json::Value>,
     ) -> Result<u16, PageEnd> {
         self.stats.klaviyo_requests += 1;
+        let started = tokio::time::Instant::now();
         let delivery = self
             .deps
             .klaviyo
             .call(&self.key, method, path, body, self.work.instant())
             .await;
+        self.stats.klaviyo_ms += started.elapsed().as_millis() as u64;
         match delivery {
             Ok(d) if matches!(d.status, 401 | 403) => {
                 Err(PageEnd::Stop("klaviyo_key_revoked".into()))
