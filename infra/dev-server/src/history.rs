@@ -1,8 +1,10 @@
 //! The history import in-process: the same worker as on Lambda, fed by an in-memory queue
 //! instead of SQS, against the configured key store. A watcher starts a store's import once
 //! it holds both Salla tokens and a Klaviyo key and has no import yet (what connecting a
-//! store does on AWS). A message that fails is delivered again after a pause, as SQS would
-//! after its visibility timeout.
+//! store does on AWS), and queues the gap repair of a store the intake marked (what the
+//! intake's next good delivery does on AWS, where it has the queue). The daily sweep runs
+//! once a day from the start. A message that fails is delivered again after a pause, as SQS
+//! would after its visibility timeout.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +13,7 @@ use adapters::AdapterError;
 use adapters::config::Config;
 use adapters::deadline::Deadline;
 use adapters::history::memory::MemoryHistoryQueue;
+use adapters::history::start::{self, HistoryStart};
 use adapters::history::{HistoryQueue, Task};
 use adapters::keystore::KeyStore;
 use adapters::keystore::scan::TokenScan;
@@ -18,32 +21,67 @@ use history_worker::Deps;
 
 /// How often the watcher looks for newly connected stores.
 pub const WATCH_EVERY: Duration = Duration::from_secs(5);
+/// How often the daily sweep runs (the EventBridge schedule on AWS).
+pub const SWEEP_EVERY: Duration = Duration::from_secs(24 * 3600);
 /// The pause before a failed message is delivered again.
 pub const REDELIVER_AFTER: Duration = Duration::from_secs(30);
 
-/// Stores holding Salla tokens and a usable Klaviyo key, with no import yet.
-pub async fn connected_without_history(
+/// What the watcher found to start.
+#[derive(Debug, Default)]
+pub struct Pending {
+    /// Stores holding Salla tokens and a usable Klaviyo key, with no import yet.
+    pub imports: Vec<String>,
+    /// Stores with a repair due (a miss marked, or a queued repair gone stale).
+    pub repairs: Vec<adapters::keystore::StoreRecord>,
+}
+
+/// One pass over the stores holding Salla tokens, at `now`.
+pub async fn pending(
     store: &dyn KeyStore,
     scan: &dyn TokenScan,
-) -> Result<Vec<String>, AdapterError> {
-    let mut out = Vec::new();
-    let mut start: Option<String> = None;
+    now: i64,
+) -> Result<Pending, AdapterError> {
+    let mut out = Pending::default();
+    let mut cursor: Option<String> = None;
     loop {
-        let page = scan.scan_tokens(start.as_deref(), 200).await?;
+        let page = scan.scan_tokens(cursor.as_deref(), 200).await?;
         for state in page.stores {
             let Some(record) = store.get(&state.store_id).await? else {
                 continue;
             };
             let keyed = record.klaviyo.as_ref().is_some_and(|k| !k.needs_reconnect);
             if keyed && record.salla.is_some() && record.history.is_none() {
-                out.push(state.store_id);
+                out.imports.push(state.store_id);
+            } else if start::repair_due(&record, now) {
+                out.repairs.push(record);
             }
         }
         match page.next {
-            Some(next) if start.as_deref() != Some(next.as_str()) => start = Some(next),
+            Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
             _ => return Ok(out),
         }
     }
+}
+
+/// One watcher pass: queues the imports not started by this process yet (`started`) and
+/// the repairs due (claimed in the store's record, as the intake claims them on AWS).
+pub async fn watch_once(
+    store: &dyn KeyStore,
+    scan: &dyn TokenScan,
+    queue: &Arc<MemoryHistoryQueue>,
+    started: &mut std::collections::HashSet<String>,
+) -> Result<(), AdapterError> {
+    let found = pending(store, scan, adapters::clock::now_unix()).await?;
+    for id in found.imports {
+        if started.insert(id.clone()) && queue.enqueue(&Task::import(&id)).await.is_ok() {
+            tracing::info!(event = "history_start", store_id = %id, job = "import", source = "dev_watch", outcome = "queued");
+        }
+    }
+    let repairs = HistoryStart::new(queue.clone());
+    for record in found.repairs {
+        repairs.repair_if_due(store, &record, "dev_watch").await;
+    }
+    Ok(())
 }
 
 /// Starts the worker and the watcher on the current runtime.
@@ -51,6 +89,7 @@ pub async fn spawn(config: &Config) -> Result<(), AdapterError> {
     let queue = Arc::new(MemoryHistoryQueue::new());
     let deps = Arc::new(Deps::from_config(config, queue.clone()).await?);
     tokio::spawn(watch(deps.clone(), queue.clone()));
+    tokio::spawn(sweep(queue.clone()));
     tokio::spawn(work(deps, queue));
     Ok(())
 }
@@ -59,18 +98,32 @@ async fn watch(deps: Arc<Deps>, queue: Arc<MemoryHistoryQueue>) {
     // Stores already enqueued by this process (their first save comes a little later).
     let mut started = std::collections::HashSet::new();
     loop {
-        match connected_without_history(deps.store.as_ref(), deps.scan.as_ref()).await {
-            Ok(ids) => {
-                for id in ids {
-                    if started.insert(id.clone()) && queue.enqueue(&Task::import(&id)).await.is_ok()
-                    {
-                        tracing::info!(event = "history_start", store_id = %id);
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(event = "history_watch", outcome = "failed", error = %e),
+        let pass = watch_once(
+            deps.store.as_ref(),
+            deps.scan.as_ref(),
+            &queue,
+            &mut started,
+        );
+        if let Err(e) = pass.await {
+            tracing::warn!(event = "history_watch", outcome = "failed", error = %e);
         }
         tokio::time::sleep(WATCH_EVERY).await;
+    }
+}
+
+/// The daily sweep's schedule: the first a day after the start (a fresh import covers the
+/// days before it).
+async fn sweep(queue: Arc<MemoryHistoryQueue>) {
+    loop {
+        tokio::time::sleep(SWEEP_EVERY).await;
+        if queue.enqueue(&Task::SweepAll).await.is_ok() {
+            tracing::info!(
+                event = "history_start",
+                job = "sweep_all",
+                source = "dev_schedule",
+                outcome = "queued"
+            );
+        }
     }
 }
 
@@ -123,6 +176,39 @@ mod tests {
         }
     }
 
+    /// A miss the intake marked gets its repair queued by the watcher (the dev server's
+    /// intake has no queue), claimed in the record so it is queued once.
+    #[tokio::test]
+    async fn a_marked_store_gets_its_repair_queued_once() {
+        let mut marked = record("1004", true, true);
+        let miss = adapters::clock::now_unix() - 600;
+        if let Some(h) = marked.history.as_mut() {
+            h.status = adapters::history::HistoryStatus::Done;
+            h.first_miss_at = Some(miss);
+        }
+        let store = MemoryKeyStore::with_records([marked, record("1003", true, true)]);
+        let queue = Arc::new(MemoryHistoryQueue::new());
+        let mut started = std::collections::HashSet::new();
+        watch_once(&store, &store, &queue, &mut started)
+            .await
+            .unwrap();
+        watch_once(&store, &store, &queue, &mut started)
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        while let Some(body) = queue.try_pop() {
+            tasks.push(Task::parse(&body).unwrap());
+        }
+        assert_eq!(tasks.len(), 1, "{tasks:?}");
+        assert!(matches!(
+            &tasks[0],
+            Task::Store { store_id, job: adapters::history::StoreJob::Repair { since }, .. }
+                if store_id == "1004" && *since == miss
+        ));
+        let h = store.get("1004").await.unwrap().unwrap().history.unwrap();
+        assert_eq!((h.first_miss_at, h.repair_from), (None, Some(miss)));
+    }
+
     #[tokio::test]
     async fn only_connected_stores_without_an_import_start_one() {
         let store = MemoryKeyStore::with_records([
@@ -130,7 +216,10 @@ mod tests {
             record("1002", false, false),
             record("1003", true, true),
         ]);
-        let ids = connected_without_history(&store, &store).await.unwrap();
-        assert_eq!(ids, ["1001"]);
+        let found = pending(&store, &store, adapters::clock::now_unix())
+            .await
+            .unwrap();
+        assert_eq!(found.imports, ["1001"]);
+        assert!(found.repairs.is_empty());
     }
 }
