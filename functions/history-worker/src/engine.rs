@@ -10,6 +10,7 @@ use adapters::deadline::Deadline;
 use adapters::history::start::{self, HistoryStart, Started};
 use adapters::history::{Cursor, HistoryProgress, HistoryStatus, Phase, StoreJob, Task};
 use adapters::keystore::StoreRecord;
+use adapters::klaviyo::Delivery;
 use adapters::salla::merchant::{Answer, DateWindow, Pacer, PacerConfig};
 use adapters::salla::refresh::TokenRefresh;
 use adapters::{AdapterError, Secret, Service};
@@ -345,6 +346,8 @@ async fn run_store(
         seen_orders: HashSet::new(),
         seen_categories: HashSet::new(),
         products: HashMap::new(),
+        deferred: None,
+        in_flight: None,
     };
     // A page cut short by the budget is read again by the next invocation, so a page starts
     // only when the last one's time (plus a fifth) is still left.
@@ -359,14 +362,25 @@ async fn run_store(
             Phase::Customers => run.customers(&cursor).await,
             Phase::OrdersRecent | Phase::OrdersOlder => run.orders(&cursor).await,
         };
+        // The page before's last bulk job was in flight while this page was read: it lands
+        // before this page's goes, so at most one page is unconfirmed at any time.
+        if let Err(failed) = settle(&mut run, &mut progress, &mut cursor).await {
+            break failed;
+        }
         match page {
             Ok(done) => {
                 last_page = page_started.elapsed();
                 run.stats.pages += 1;
-                if let Some(p) = progress.as_mut() {
-                    count(p, &cursor, &done);
+                let next = plan::after_page(job, &cursor, done.has_next, today);
+                match run.deferred.take() {
+                    Some(request) => run.launch(request, cursor, done),
+                    None => {
+                        if let Some(p) = progress.as_mut() {
+                            count(p, &cursor, &done);
+                        }
+                    }
                 }
-                match plan::after_page(job, &cursor, done.has_next, today) {
+                match next {
                     Some(next) => cursor = next,
                     None => break End::Finished,
                 }
@@ -376,11 +390,45 @@ async fn run_store(
             Err(PageEnd::Transient(e)) => break End::Transient(e),
         }
     };
+    let end = match settle(&mut run, &mut progress, &mut cursor).await {
+        Ok(()) => end,
+        Err(failed) => failed,
+    };
     let stats = run.stats;
     finish(
         deps, store_id, job, &read, progress, cursor, end, stats, deadline,
     )
     .await
+}
+
+/// Waits for the bulk job in flight, if any: its page then counts as done. If it failed,
+/// the run ends with the failure and `cursor` goes back to that page, so nothing after an
+/// unconfirmed page is saved as done.
+async fn settle(
+    run: &mut Run<'_>,
+    progress: &mut Option<HistoryProgress>,
+    cursor: &mut Cursor,
+) -> Result<(), End> {
+    let Some(mut flight) = run.in_flight.take() else {
+        return Ok(());
+    };
+    let landed = run.land(&mut flight).await;
+    match landed {
+        Ok(()) => {
+            if let Some(p) = progress.as_mut() {
+                count(p, &flight.cursor, &flight.done);
+            }
+            Ok(())
+        }
+        Err(end) => {
+            *cursor = flight.cursor;
+            Err(match end {
+                PageEnd::OutOfTime => End::OutOfTime,
+                PageEnd::Stop(code) => End::Stopped(code),
+                PageEnd::Transient(e) => End::Transient(e),
+            })
+        }
+    }
 }
 
 fn count(p: &mut HistoryProgress, cursor: &Cursor, done: &PageDone) {
@@ -646,6 +694,26 @@ struct Run<'a> {
     /// Product id → its details as the live path reads them (`None`: Salla has no such
     /// product), at most [`PRODUCTS_KEPT`].
     products: HashMap<String, Option<ProductDetails>>,
+    /// An orders page's last bulk job, left by the page for the loop to launch.
+    deferred: Option<KlaviyoRequest>,
+    /// The bulk job sent while the next page is read from Salla.
+    in_flight: Option<InFlight>,
+}
+
+/// A bulk job on its way, with the page it completes.
+struct InFlight {
+    /// Taken when the answer is handled.
+    request: Option<KlaviyoRequest>,
+    cursor: Cursor,
+    done: PageDone,
+    task: tokio::task::JoinHandle<(Result<Delivery, AdapterError>, Duration)>,
+}
+
+/// An invocation that ends (or is killed) takes its request with it, as on Lambda.
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 impl Run<'_> {
@@ -857,7 +925,12 @@ impl Run<'_> {
                 self.send(request).await?;
             }
         }
-        for request in packer.finish() {
+        let mut last = packer.finish();
+        // The page's last job flies while the next page is read (see `Run::launch`).
+        if matches!(last.last(), Some(KlaviyoRequest::BulkCreateEvents(_))) {
+            self.deferred = last.pop();
+        }
+        for request in last {
             self.send(request).await?;
         }
         self.stats.orders += page.items.len() as u64;
@@ -931,6 +1004,56 @@ impl Run<'_> {
             self.stats.bulk_jobs += 1;
         }
         let status = self.call(&request).await?;
+        self.answered(request, status).await
+    }
+
+    /// Sends `request` (a page's last bulk job) without waiting for it: Salla's pacing, not
+    /// Klaviyo's answer time, then bounds the import. [`settle`] waits for it.
+    fn launch(&mut self, request: KlaviyoRequest, cursor: Cursor, done: PageDone) {
+        self.stats.bulk_jobs += 1;
+        self.stats.klaviyo_requests += 1;
+        let klaviyo = self.deps.klaviyo.clone();
+        let key = self.key.clone();
+        let (method, path, body) = (request.method(), request.path(), request.body());
+        let until = self.work.instant();
+        let task = tokio::spawn(async move {
+            let started = tokio::time::Instant::now();
+            let delivery = klaviyo
+                .call(&key, method, &path, body.as_ref(), until)
+                .await;
+            (delivery, started.elapsed())
+        });
+        self.in_flight = Some(InFlight {
+            request: Some(request),
+            cursor,
+            done,
+            task,
+        });
+    }
+
+    /// Waits for a launched job's answer and handles it as [`Run::send`] does.
+    async fn land(&mut self, flight: &mut InFlight) -> Result<(), PageEnd> {
+        let (delivery, took) = match (&mut flight.task).await {
+            Ok(answer) => answer,
+            Err(_) => return Err(PageEnd::Transient(timed_out(Service::Klaviyo))),
+        };
+        self.stats.klaviyo_ms += took.as_millis() as u64;
+        let status = match delivery {
+            Ok(d) if matches!(d.status, 401 | 403) => {
+                return Err(PageEnd::Stop("klaviyo_key_revoked".into()));
+            }
+            Ok(d) => d.status,
+            Err(_) if self.work.has_passed() => return Err(PageEnd::OutOfTime),
+            Err(e) => return Err(PageEnd::Transient(e)),
+        };
+        match flight.request.take() {
+            Some(request) => self.answered(request, status).await,
+            None => Ok(()),
+        }
+    }
+
+    /// A request's answer: a bulk job Klaviyo refused is sent again as single requests.
+    async fn answered(&mut self, request: KlaviyoRequest, status: u16) -> Result<(), PageEnd> {
         if (200..300).contains(&status) {
             return Ok(());
         }
