@@ -100,6 +100,7 @@ async fn main() {
         match history_worker::handle(&deps, &body, deadline).await {
             Ok(report) => {
                 let s = report.stats;
+                total.pages += s.pages;
                 total.orders += s.orders;
                 total.customers += s.customers;
                 total.products += s.products;
