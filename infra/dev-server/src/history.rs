@@ -209,6 +209,20 @@ mod tests {
         assert_eq!((h.first_miss_at, h.repair_from), (None, Some(miss)));
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn the_daily_sweep_is_queued_once_a_day() {
+        let queue = Arc::new(MemoryHistoryQueue::new());
+        tokio::spawn(sweep(queue.clone()));
+        tokio::time::sleep(SWEEP_EVERY - Duration::from_secs(1)).await;
+        assert!(queue.try_pop().is_none(), "not before a day has passed");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let body = queue.try_pop().expect("the sweep");
+        assert!(matches!(Task::parse(&body), Ok(Task::SweepAll)));
+        tokio::time::sleep(SWEEP_EVERY).await;
+        assert!(queue.try_pop().is_some(), "and the next day again");
+        assert!(queue.try_pop().is_none());
+    }
+
     #[tokio::test]
     async fn only_connected_stores_without_an_import_start_one() {
         let store = MemoryKeyStore::with_records([
