@@ -46,39 +46,8 @@ async fn five_hundred_orders_reach_klaviyo_once_each_with_backfill() {
     let klaviyo = klaviyo_stub::KlaviyoStub::start().await;
     klaviyo.set_accept_any_key(true);
 
-    let store = Arc::new(MemoryKeyStore::with_records([StoreRecord {
-        klaviyo: Some(KlaviyoConnection {
-            private_key: Secret::new(KEY),
-            account_name: None,
-            account_id: None,
-            validated_at: 1,
-            needs_reconnect: false,
-        }),
-        salla: Some(SallaTokens {
-            access_token: Secret::new(TOKEN),
-            refresh_token: Secret::new("ory_rt_stub"),
-            expires_at: adapters::clock::now_unix() + 10 * 24 * 3600,
-            scope: None,
-            refresh_lease_until: None,
-            refresh_blocked_at: None,
-        }),
-        ..StoreRecord::new(STORE)
-    }]));
-    let queue = Arc::new(MemoryHistoryQueue::new());
-    let deps = Deps {
-        store: store.clone(),
-        scan: store.clone(),
-        salla: Arc::new(MerchantApi::new(salla.base_url.clone(), DEFAULT_TIMEOUT)),
-        klaviyo: Arc::new(KlaviyoClient::new(klaviyo.base_url.clone())),
-        queue: queue.clone(),
-        refresher: Arc::new(NoRefresh),
-        locks: RefreshLocks::default(),
-        config: WorkerConfig {
-            page_min: Duration::ZERO,
-            save_reserve: Duration::from_millis(200),
-            ..WorkerConfig::default()
-        },
-    };
+    // A finished import's record: a start message begins a new one.
+    let (store, queue, deps) = world_for(&salla, &klaviyo, adapters::clock::now_unix());
 
     queue.enqueue(&Task::import(STORE)).await.unwrap();
     let started = Instant::now();
@@ -211,43 +180,7 @@ async fn the_daily_sweep_costs_a_list_page_per_60_orders_a_detail_each_and_a_bul
     salla.set_rate_limits(RateConfig::PLUS_FAST, RateConfig::CUSTOMERS_FAST);
     let klaviyo = klaviyo_stub::KlaviyoStub::start().await;
     klaviyo.set_accept_any_key(true);
-    let mut done = adapters::history::HistoryProgress::started(now - 86_400);
-    done.status = HistoryStatus::Done;
-    done.cursor = None;
-    let store = Arc::new(MemoryKeyStore::with_records([StoreRecord {
-        klaviyo: Some(KlaviyoConnection {
-            private_key: Secret::new(KEY),
-            account_name: None,
-            account_id: None,
-            validated_at: 1,
-            needs_reconnect: false,
-        }),
-        salla: Some(SallaTokens {
-            access_token: Secret::new(TOKEN),
-            refresh_token: Secret::new("ory_rt_stub"),
-            expires_at: now + 10 * 24 * 3600,
-            scope: None,
-            refresh_lease_until: None,
-            refresh_blocked_at: None,
-        }),
-        history: Some(done),
-        ..StoreRecord::new(STORE)
-    }]));
-    let queue = Arc::new(MemoryHistoryQueue::new());
-    let deps = Deps {
-        store: store.clone(),
-        scan: store.clone(),
-        salla: Arc::new(MerchantApi::new(salla.base_url.clone(), DEFAULT_TIMEOUT)),
-        klaviyo: Arc::new(KlaviyoClient::new(klaviyo.base_url.clone())),
-        queue: queue.clone(),
-        refresher: Arc::new(NoRefresh),
-        locks: RefreshLocks::default(),
-        config: WorkerConfig {
-            page_min: Duration::ZERO,
-            save_reserve: Duration::from_millis(200),
-            ..WorkerConfig::default()
-        },
-    };
+    let (_store, queue, deps) = world_for(&salla, &klaviyo, now);
     queue.enqueue(&Task::SweepAll).await.unwrap();
     let mut outcomes = Vec::new();
     let mut stats = history_worker::RunStats::default();
