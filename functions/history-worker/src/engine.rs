@@ -1,7 +1,7 @@
 //! One queue message: parse it, then run the store's job page by page within the budget,
 //! save the progress and enqueue the continuation.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
@@ -10,11 +10,13 @@ use adapters::deadline::Deadline;
 use adapters::history::start::{self, HistoryStart, Started};
 use adapters::history::{Cursor, HistoryProgress, HistoryStatus, Phase, StoreJob, Task};
 use adapters::keystore::StoreRecord;
+use adapters::klaviyo::Delivery;
 use adapters::salla::merchant::{Answer, DateWindow, Pacer, PacerConfig};
 use adapters::salla::refresh::TokenRefresh;
 use adapters::{AdapterError, Secret, Service};
 use mapping::{
-    Backfill, BulkLimits, Enrichment, EventPacker, KlaviyoRequest, ProfileImport, ProfilePacker,
+    Backfill, BulkLimits, Enrichment, EventPacker, KlaviyoRequest, ProductDetails, ProfileImport,
+    ProfilePacker,
 };
 use serde::Serialize;
 
@@ -35,6 +37,9 @@ pub const SWEEP_LIVE_SECS: i64 = 24 * 3600;
 /// A running import not saved for this long has lost its message (each invocation saves
 /// within five minutes): the daily sweep resumes it.
 pub const IMPORT_STALL_SECS: i64 = 3600;
+/// Products whose details one invocation keeps (about 300 bytes each): the live path's
+/// lookups for the orders' `Categories` and `Brands`, read once per invocation.
+const PRODUCTS_KEPT: usize = 5_000;
 /// Stores per page of the daily fan-out's scan.
 const SCAN_PAGE: u32 = 200;
 
@@ -87,6 +92,10 @@ pub struct RunStats {
     pub events: u64,
     /// Objects the mapping could not read, and single requests Klaviyo refused: skipped.
     pub skipped: u64,
+    /// Time spent waiting for the pacer, in Salla calls, and in Klaviyo requests.
+    pub paced_ms: u64,
+    pub salla_ms: u64,
+    pub klaviyo_ms: u64,
 }
 
 /// An outcome and its counts.
@@ -147,6 +156,9 @@ pub async fn handle(deps: &Deps, body: &str, deadline: Deadline) -> Result<Repor
             klaviyo_requests = report.stats.klaviyo_requests,
             bulk_refused = report.stats.bulk_refused,
             skipped = report.stats.skipped,
+            paced_ms = report.stats.paced_ms,
+            salla_ms = report.stats.salla_ms,
+            klaviyo_ms = report.stats.klaviyo_ms,
         ),
         Err(e) => tracing::warn!(event = "history_run", store_id, outcome = "retry", error = %e),
     }
@@ -333,6 +345,9 @@ async fn run_store(
         now,
         seen_orders: HashSet::new(),
         seen_categories: HashSet::new(),
+        products: HashMap::new(),
+        deferred: None,
+        in_flight: None,
     };
     // A page cut short by the budget is read again by the next invocation, so a page starts
     // only when the last one's time (plus a fifth) is still left.
@@ -347,14 +362,25 @@ async fn run_store(
             Phase::Customers => run.customers(&cursor).await,
             Phase::OrdersRecent | Phase::OrdersOlder => run.orders(&cursor).await,
         };
+        // The page before's last bulk job was in flight while this page was read: it lands
+        // before this page's goes, so at most one page is unconfirmed at any time.
+        if let Err(failed) = settle(&mut run, &mut progress, &mut cursor).await {
+            break failed;
+        }
         match page {
             Ok(done) => {
                 last_page = page_started.elapsed();
                 run.stats.pages += 1;
-                if let Some(p) = progress.as_mut() {
-                    count(p, &cursor, &done);
+                let next = plan::after_page(job, &cursor, done.has_next, today);
+                match run.deferred.take() {
+                    Some(request) => run.launch(request, cursor, done),
+                    None => {
+                        if let Some(p) = progress.as_mut() {
+                            count(p, &cursor, &done);
+                        }
+                    }
                 }
-                match plan::after_page(job, &cursor, done.has_next, today) {
+                match next {
                     Some(next) => cursor = next,
                     None => break End::Finished,
                 }
@@ -364,11 +390,45 @@ async fn run_store(
             Err(PageEnd::Transient(e)) => break End::Transient(e),
         }
     };
+    let end = match settle(&mut run, &mut progress, &mut cursor).await {
+        Ok(()) => end,
+        Err(failed) => failed,
+    };
     let stats = run.stats;
     finish(
         deps, store_id, job, &read, progress, cursor, end, stats, deadline,
     )
     .await
+}
+
+/// Waits for the bulk job in flight, if any: its page then counts as done. If it failed,
+/// the run ends with the failure and `cursor` goes back to that page, so nothing after an
+/// unconfirmed page is saved as done.
+async fn settle(
+    run: &mut Run<'_>,
+    progress: &mut Option<HistoryProgress>,
+    cursor: &mut Cursor,
+) -> Result<(), End> {
+    let Some(mut flight) = run.in_flight.take() else {
+        return Ok(());
+    };
+    let landed = run.land(&mut flight).await;
+    match landed {
+        Ok(()) => {
+            if let Some(p) = progress.as_mut() {
+                count(p, &flight.cursor, &flight.done);
+            }
+            Ok(())
+        }
+        Err(end) => {
+            *cursor = flight.cursor;
+            Err(match end {
+                PageEnd::OutOfTime => End::OutOfTime,
+                PageEnd::Stop(code) => End::Stopped(code),
+                PageEnd::Transient(e) => End::Transient(e),
+            })
+        }
+    }
 }
 
 fn count(p: &mut HistoryProgress, cursor: &Cursor, done: &PageDone) {
@@ -634,6 +694,29 @@ struct Run<'a> {
     seen_orders: HashSet<u64>,
     /// Catalog categories already sent by this invocation (products share them).
     seen_categories: HashSet<String>,
+    /// Product id → its details as the live path reads them (`None`: Salla has no such
+    /// product), at most [`PRODUCTS_KEPT`].
+    products: HashMap<String, Option<ProductDetails>>,
+    /// An orders page's last bulk job, left by the page for the loop to launch.
+    deferred: Option<KlaviyoRequest>,
+    /// The bulk job sent while the next page is read from Salla.
+    in_flight: Option<InFlight>,
+}
+
+/// A bulk job on its way, with the page it completes.
+struct InFlight {
+    /// Taken when the answer is handled.
+    request: Option<KlaviyoRequest>,
+    cursor: Cursor,
+    done: PageDone,
+    task: tokio::task::JoinHandle<(Result<Delivery, AdapterError>, Duration)>,
+}
+
+/// An invocation that ends (or is killed) takes its request with it, as on Lambda.
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 impl Run<'_> {
@@ -659,7 +742,10 @@ impl Run<'_> {
             }
             if !wait.is_zero() {
                 tokio::time::sleep(wait).await;
+                self.stats.paced_ms += wait.as_millis() as u64;
             }
+            let started = tokio::time::Instant::now();
+            let sent_at = SystemTime::now();
             let sent = self
                 .work
                 .run(Service::Salla, async { Ok(call(self.token.clone()).await) })
@@ -668,10 +754,18 @@ impl Run<'_> {
                 return Err(PageEnd::OutOfTime);
             };
             self.stats.salla_calls += 1;
-            let now = SystemTime::now();
-            self.pacer.observe(&answer.rate, now);
+            self.stats.salla_ms += started.elapsed().as_millis() as u64;
+            // The spacing runs from when a call was sent, so the call's own latency does not
+            // add to it (Salla counts a call when it arrives). A 429's `Retry-After` runs from
+            // its answer.
+            let at = if answer.rate.rate_limited() {
+                SystemTime::now()
+            } else {
+                sent_at
+            };
+            self.pacer.observe(&answer.rate, at);
             if customers {
-                self.customers_pacer.observe(&answer.rate, now);
+                self.customers_pacer.observe(&answer.rate, at);
             }
             let error = match answer.result {
                 Ok(value) => return Ok(value),
@@ -801,8 +895,13 @@ impl Run<'_> {
             })
             .await?;
         let mut packer = EventPacker::new(BulkLimits::EVENTS);
-        let enrichment = Enrichment::default();
+        // A repair's lookback is for status changes only (see `plan::REPAIR_LOOKBACK_DAYS`).
+        let lookback =
+            matches!(self.job, StoreJob::Repair { .. }) && cursor.phase == Phase::OrdersOlder;
         for listed in &page.items {
+            if lookback && !plan::lookback_reads(listed.status.as_deref()) {
+                continue;
+            }
             if !self.seen_orders.insert(listed.id) {
                 continue;
             }
@@ -816,6 +915,7 @@ impl Run<'_> {
             let Some(detail) = detail else {
                 continue;
             };
+            let enrichment = self.enrichment(detail.as_bytes()).await?;
             let backfill = self.backfill(listed.date);
             match mapping::history_order(detail.as_bytes(), self.store_id, &enrichment, backfill) {
                 Ok(events) => {
@@ -828,7 +928,12 @@ impl Run<'_> {
                 self.send(request).await?;
             }
         }
-        for request in packer.finish() {
+        let mut last = packer.finish();
+        // The page's last job flies while the next page is read (see `Run::launch`).
+        if matches!(last.last(), Some(KlaviyoRequest::BulkCreateEvents(_))) {
+            self.deferred = last.pop();
+        }
+        for request in last {
             self.send(request).await?;
         }
         self.stats.orders += page.items.len() as u64;
@@ -837,6 +942,46 @@ impl Run<'_> {
             total: page.total,
             has_next: page.has_next,
         })
+    }
+
+    /// The live path's enrichment of an order (its products' details, for `Categories` and
+    /// `Brands`): the same lookups (`GET /products/{id}`), each product read once per
+    /// invocation. A lookup that fails goes without, as live, and is tried again by the next
+    /// order naming the product.
+    async fn enrichment(&mut self, detail: &[u8]) -> Result<Enrichment, PageEnd> {
+        let ids = mapping::history_products_to_enrich(detail, self.store_id).unwrap_or_default();
+        let mut enrichment = Enrichment::default();
+        for id in ids {
+            let known = match self.products.get(&id) {
+                Some(known) => known.clone(),
+                None => {
+                    let Ok(number) = id.parse::<u64>() else {
+                        continue;
+                    };
+                    let salla = self.deps.salla.clone();
+                    let read = self
+                        .salla(false, |t| {
+                            let salla = salla.clone();
+                            async move { salla.product(&t, number).await }
+                        })
+                        .await;
+                    match read {
+                        Ok(found) => {
+                            if self.products.len() < PRODUCTS_KEPT {
+                                self.products.insert(id.clone(), found.clone());
+                            }
+                            found
+                        }
+                        Err(PageEnd::OutOfTime) => return Err(PageEnd::OutOfTime),
+                        Err(_) => None,
+                    }
+                }
+            };
+            if let Some(details) = known {
+                enrichment.products.insert(id, details);
+            }
+        }
+        Ok(enrichment)
     }
 
     /// An import's events never fire a flow; a sweep's recent ones do (see
@@ -862,6 +1007,56 @@ impl Run<'_> {
             self.stats.bulk_jobs += 1;
         }
         let status = self.call(&request).await?;
+        self.answered(request, status).await
+    }
+
+    /// Sends `request` (a page's last bulk job) without waiting for it: Salla's pacing, not
+    /// Klaviyo's answer time, then bounds the import. [`settle`] waits for it.
+    fn launch(&mut self, request: KlaviyoRequest, cursor: Cursor, done: PageDone) {
+        self.stats.bulk_jobs += 1;
+        self.stats.klaviyo_requests += 1;
+        let klaviyo = self.deps.klaviyo.clone();
+        let key = self.key.clone();
+        let (method, path, body) = (request.method(), request.path(), request.body());
+        let until = self.work.instant();
+        let task = tokio::spawn(async move {
+            let started = tokio::time::Instant::now();
+            let delivery = klaviyo
+                .call(&key, method, &path, body.as_ref(), until)
+                .await;
+            (delivery, started.elapsed())
+        });
+        self.in_flight = Some(InFlight {
+            request: Some(request),
+            cursor,
+            done,
+            task,
+        });
+    }
+
+    /// Waits for a launched job's answer and handles it as [`Run::send`] does.
+    async fn land(&mut self, flight: &mut InFlight) -> Result<(), PageEnd> {
+        let (delivery, took) = match (&mut flight.task).await {
+            Ok(answer) => answer,
+            Err(_) => return Err(PageEnd::Transient(timed_out(Service::Klaviyo))),
+        };
+        self.stats.klaviyo_ms += took.as_millis() as u64;
+        let status = match delivery {
+            Ok(d) if matches!(d.status, 401 | 403) => {
+                return Err(PageEnd::Stop("klaviyo_key_revoked".into()));
+            }
+            Ok(d) => d.status,
+            Err(_) if self.work.has_passed() => return Err(PageEnd::OutOfTime),
+            Err(e) => return Err(PageEnd::Transient(e)),
+        };
+        match flight.request.take() {
+            Some(request) => self.answered(request, status).await,
+            None => Ok(()),
+        }
+    }
+
+    /// A request's answer: a bulk job Klaviyo refused is sent again as single requests.
+    async fn answered(&mut self, request: KlaviyoRequest, status: u16) -> Result<(), PageEnd> {
         if (200..300).contains(&status) {
             return Ok(());
         }
@@ -938,11 +1133,13 @@ impl Run<'_> {
         body: Option<&serde_json::Value>,
     ) -> Result<u16, PageEnd> {
         self.stats.klaviyo_requests += 1;
+        let started = tokio::time::Instant::now();
         let delivery = self
             .deps
             .klaviyo
             .call(&self.key, method, path, body, self.work.instant())
             .await;
+        self.stats.klaviyo_ms += started.elapsed().as_millis() as u64;
         match delivery {
             Ok(d) if matches!(d.status, 401 | 403) => {
                 Err(PageEnd::Stop("klaviyo_key_revoked".into()))

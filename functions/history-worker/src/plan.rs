@@ -10,6 +10,15 @@ pub const RECENT_DAYS: i64 = 90;
 /// Days a sweep re-reads: three store-local days cover the previous 48 hours wherever the
 /// store's day boundary falls.
 pub const SWEEP_DAYS: i64 = 3;
+/// Days before a repair's window it also reads, for status changes of older orders: Salla's
+/// order list selects by creation date only (`from_date`/`to_date`; no update-time filter is
+/// documented), so an order placed before the outage whose status changed during it lies
+/// outside the window. Two weeks covers the usual path from placed to delivered or returned;
+/// a change to an order older than that is left to its live webhook.
+pub const REPAIR_LOOKBACK_DAYS: i64 = 14;
+/// Statuses an order is created in. An order the lookback lists in one of them has not moved
+/// since it was placed (its Placed Order predates the outage), so its detail is not read.
+pub const CREATION_STATUSES: &[&str] = &["under_review", "payment_pending"];
 /// Orders before this day are not read (Salla opened to merchants later).
 pub const OLDEST_DAY: Date = match Date::from_calendar_date(2015, Month::January, 1) {
     Ok(d) => d,
@@ -45,6 +54,11 @@ pub fn sweep_start(today: Date) -> Cursor {
 /// Where `job` goes once `cursor`'s phase has no page left; `None` when the job is done.
 pub fn next_phase(job: StoreJob, cursor: &Cursor, today: Date) -> Option<Cursor> {
     match (job, cursor.phase) {
+        (StoreJob::Repair { .. }, Phase::OrdersRecent) => {
+            let to = cursor.from?.previous_day()?;
+            let from = to.saturating_sub(Duration::days(REPAIR_LOOKBACK_DAYS - 1));
+            Some(Cursor::phase_start(Phase::OrdersOlder, Some((from, to))))
+        }
         (StoreJob::Sweep | StoreJob::Repair { .. }, _) => None,
         (StoreJob::Import, Phase::Products) => Some(Cursor::phase_start(Phase::Customers, None)),
         (StoreJob::Import, Phase::Customers) => Some(Cursor::phase_start(
@@ -59,6 +73,12 @@ pub fn next_phase(job: StoreJob, cursor: &Cursor, today: Date) -> Option<Cursor>
         }
         (StoreJob::Import, Phase::OrdersOlder) => None,
     }
+}
+
+/// Whether a repair reads the detail of an order its lookback lists with `status`: unless the
+/// order is still in the status it was created in. An unknown status is read.
+pub fn lookback_reads(status: Option<&str>) -> bool {
+    !status.is_some_and(|s| CREATION_STATUSES.contains(&s))
 }
 
 /// The cursor after a page: the next page, else the next phase.
@@ -203,6 +223,26 @@ mod tests {
             after_page(StoreJob::Sweep, &c, true, date!(2026 - 12 - 02)).map(|c| c.page),
             Some(2)
         );
+    }
+
+    #[test]
+    fn a_repair_reads_its_window_then_two_weeks_before_it() {
+        let job = StoreJob::Repair { since: 1 };
+        let c = Cursor::phase_start(
+            Phase::OrdersRecent,
+            Some((date!(2026 - 11 - 30), date!(2026 - 12 - 03))),
+        );
+        let today = date!(2026 - 12 - 02);
+        let back = after_page(job, &c, false, today).expect("the lookback");
+        assert_eq!(back.phase, Phase::OrdersOlder);
+        assert_eq!(
+            back.window(),
+            Some((date!(2026 - 11 - 16), date!(2026 - 11 - 29)))
+        );
+        assert_eq!(after_page(job, &back, true, today).map(|c| c.page), Some(2));
+        assert_eq!(after_page(job, &back, false, today), None);
+        assert!(!lookback_reads(Some("under_review")) && !lookback_reads(Some("payment_pending")));
+        assert!(lookback_reads(Some("delivered")) && lookback_reads(None));
     }
 
     #[test]

@@ -287,6 +287,9 @@ mod tests {
         async fn products(&self, _: &Secret, _: u32) -> Answer<SallaPage<SallaItem>> {
             unused()
         }
+        async fn product(&self, _: &Secret, _: u64) -> Answer<Option<mapping::ProductDetails>> {
+            unused()
+        }
         async fn raw_page(
             &self,
             _: &Secret,

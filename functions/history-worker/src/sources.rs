@@ -5,6 +5,7 @@
 use adapters::Secret;
 use adapters::salla::merchant::{Answer, DateWindow, MerchantApi, Page};
 use async_trait::async_trait;
+use mapping::ProductDetails;
 
 /// One page of a list.
 pub struct SallaPage<T> {
@@ -15,11 +16,13 @@ pub struct SallaPage<T> {
 }
 
 /// An entry of the order list (the short form).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedOrder {
     pub id: u64,
     /// The order's store-local time, when the list gave one.
     pub date: Option<time::PrimitiveDateTime>,
+    /// The order's current status slug, when the list gave one.
+    pub status: Option<String>,
 }
 
 /// A customer or product record: its id and its JSON object.
@@ -52,6 +55,8 @@ pub trait SallaSource: Send + Sync {
     ) -> Result<Option<String>, adapters::AdapterError> {
         Ok(None)
     }
+    /// `GET /products/{id}` as the live path's enrichment reads it; `None` when it is gone.
+    async fn product(&self, token: &Secret, id: u64) -> Answer<Option<ProductDetails>>;
 }
 
 fn page_of<T, U>(answer: Answer<Page<T>>, f: impl Fn(T) -> U) -> Answer<SallaPage<U>> {
@@ -78,6 +83,7 @@ impl SallaSource for MerchantApi {
         page_of(answer, |o| ListedOrder {
             id: o.id,
             date: o.date,
+            status: o.status_slug,
         })
     }
 
@@ -112,5 +118,13 @@ impl SallaSource for MerchantApi {
         query: &[(&str, String)],
     ) -> Result<Option<String>, adapters::AdapterError> {
         self.get_raw(token, path, query).await.into_result()
+    }
+
+    async fn product(&self, token: &Secret, id: u64) -> Answer<Option<ProductDetails>> {
+        let answer = self.get_product(token, id).await;
+        Answer {
+            result: answer.result.map(|p| p.map(ProductDetails::from)),
+            rate: answer.rate,
+        }
     }
 }

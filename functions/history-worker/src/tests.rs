@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use adapters::deadline::Deadline;
 use adapters::history::memory::MemoryHistoryQueue;
-use adapters::history::{HistoryProgress, HistoryQueue, HistoryStatus, Task};
+use adapters::history::{HistoryProgress, HistoryQueue, HistoryStatus, Phase, Task};
 use adapters::keystore::memory::MemoryKeyStore;
 use adapters::keystore::scan::{ScanPage, TokenScan, TokenState};
 use adapters::keystore::{KeyStore, KlaviyoConnection, SallaTokens, StoreRecord};
@@ -188,7 +188,11 @@ impl SallaSource for FakeSalla {
                 .iter()
                 .skip(start)
                 .take(per)
-                .map(|&id| ListedOrder { id, date: None })
+                .map(|&id| ListedOrder {
+                    id,
+                    date: None,
+                    status: None,
+                })
                 .collect(),
             has_next: start + per < all.len(),
             total: all.len() as u64,
@@ -220,6 +224,11 @@ impl SallaSource for FakeSalla {
             body: p.clone(),
         }))
     }
+
+    async fn product(&self, _token: &Secret, _id: u64) -> Answer<Option<mapping::ProductDetails>> {
+        self.tick().await;
+        ok(None)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -234,6 +243,9 @@ struct FakeKlaviyo {
     sent: Mutex<Vec<Sent>>,
     /// Status by path prefix (default 202).
     statuses: Mutex<HashMap<String, u16>>,
+    /// Event bulk jobs still to fail as unreachable (after this many pass: `fail_bulk_after`).
+    fail_bulk: AtomicU64,
+    fail_bulk_after: AtomicU64,
 }
 
 #[async_trait]
@@ -252,6 +264,19 @@ impl KlaviyoApi for FakeKlaviyo {
     ) -> Result<Delivery, AdapterError> {
         self.killer.tick().await;
         assert_eq!(key.expose(), KEY);
+        if path.starts_with("/api/event-bulk-create-jobs")
+            && self.fail_bulk.load(Ordering::SeqCst) > 0
+        {
+            if self.fail_bulk_after.load(Ordering::SeqCst) > 0 {
+                self.fail_bulk_after.fetch_sub(1, Ordering::SeqCst);
+            } else {
+                self.fail_bulk.fetch_sub(1, Ordering::SeqCst);
+                return Err(AdapterError::Unavailable {
+                    service: Service::Klaviyo,
+                    detail: "unreachable".into(),
+                });
+            }
+        }
         let status = self
             .statuses
             .lock()
@@ -389,6 +414,8 @@ async fn world(orders: usize, customers: usize, per_page: usize) -> World {
         killer: killer.clone(),
         sent: Mutex::new(Vec::new()),
         statuses: Mutex::new(HashMap::new()),
+        fail_bulk: AtomicU64::new(0),
+        fail_bulk_after: AtomicU64::new(0),
     });
     let store = Arc::new(KillStore {
         inner: MemoryKeyStore::with_records([record()]),
@@ -669,6 +696,34 @@ async fn a_refused_bulk_job_is_sent_again_as_single_events() {
             .any(|s| s.path == "/api/events" && s.method == "POST")
     );
     assert_eq!(keys(&events_in(&sent)), expected(&w));
+}
+
+/// A page's bulk job is sent while the next page is read; when it fails, the saved cursor
+/// is that page's, not the one after it, and its orders are not counted until they land.
+#[tokio::test(start_paused = true)]
+async fn a_bulk_job_that_fails_in_flight_is_read_again_from_its_page() {
+    let w = world(150, 2, 60).await;
+    // The recent window's one page (30 orders) lands; the older window's first page's job
+    // cannot reach Klaviyo.
+    w.klaviyo.fail_bulk_after.store(1, Ordering::SeqCst);
+    w.klaviyo.fail_bulk.store(1, Ordering::SeqCst);
+    w.queue.enqueue(&Task::import(STORE)).await.unwrap();
+    let body = w.queue.inner.try_pop().unwrap();
+    let first = handle(&w.deps, &body, Deadline::after(Duration::from_secs(60))).await;
+    assert!(first.is_err(), "a transient failure: SQS delivers it again");
+    let p = w.progress();
+    let cursor = p.cursor.expect("saved");
+    assert_eq!(
+        (cursor.phase, cursor.page),
+        (Phase::OrdersOlder, 1),
+        "the failed page, not the one after it"
+    );
+    assert_eq!(p.orders_done, 30, "only the page that landed counts");
+    w.queue.enqueue(&Task::import(STORE)).await.unwrap();
+    let outcomes = w.drain(Duration::from_secs(60), || 0).await;
+    assert_eq!(outcomes.last(), Some(&Outcome::Done));
+    assert_eq!(keys(&events_in(&w.sent())), expected(&w));
+    assert_eq!(w.progress().orders_done, 150);
 }
 
 #[tokio::test(start_paused = true)]

@@ -46,44 +46,15 @@ async fn five_hundred_orders_reach_klaviyo_once_each_with_backfill() {
     let klaviyo = klaviyo_stub::KlaviyoStub::start().await;
     klaviyo.set_accept_any_key(true);
 
-    let store = Arc::new(MemoryKeyStore::with_records([StoreRecord {
-        klaviyo: Some(KlaviyoConnection {
-            private_key: Secret::new(KEY),
-            account_name: None,
-            account_id: None,
-            validated_at: 1,
-            needs_reconnect: false,
-        }),
-        salla: Some(SallaTokens {
-            access_token: Secret::new(TOKEN),
-            refresh_token: Secret::new("ory_rt_stub"),
-            expires_at: adapters::clock::now_unix() + 10 * 24 * 3600,
-            scope: None,
-            refresh_lease_until: None,
-            refresh_blocked_at: None,
-        }),
-        ..StoreRecord::new(STORE)
-    }]));
-    let queue = Arc::new(MemoryHistoryQueue::new());
-    let deps = Deps {
-        store: store.clone(),
-        scan: store.clone(),
-        salla: Arc::new(MerchantApi::new(salla.base_url.clone(), DEFAULT_TIMEOUT)),
-        klaviyo: Arc::new(KlaviyoClient::new(klaviyo.base_url.clone())),
-        queue: queue.clone(),
-        refresher: Arc::new(NoRefresh),
-        locks: RefreshLocks::default(),
-        config: WorkerConfig {
-            page_min: Duration::ZERO,
-            save_reserve: Duration::from_millis(200),
-            ..WorkerConfig::default()
-        },
-    };
+    // A finished import's record: a start message begins a new one.
+    let (store, queue, deps) = world_for(&salla, &klaviyo, adapters::clock::now_unix());
 
     queue.enqueue(&Task::import(STORE)).await.unwrap();
     let started = Instant::now();
     let mut outcomes = Vec::new();
     let mut klaviyo_requests = 0;
+    // Paced waits, Salla calls, Klaviyo requests (ms).
+    let mut timing = (0u64, 0u64, 0u64);
     while let Some(body) = queue.try_pop() {
         // Short invocations (2 s unless HISTORY_TEST_BUDGET_SECS says otherwise), so the
         // import goes through several continuations.
@@ -99,6 +70,9 @@ async fn five_hundred_orders_reach_klaviyo_once_each_with_backfill() {
         .await
         .expect("no transient failure");
         klaviyo_requests += report.stats.klaviyo_requests;
+        timing.0 += report.stats.paced_ms;
+        timing.1 += report.stats.salla_ms;
+        timing.2 += report.stats.klaviyo_ms;
         outcomes.push(report.outcome);
         assert!(outcomes.len() < 200 + orders / 10, "the import must end");
     }
@@ -172,13 +146,17 @@ async fn five_hundred_orders_reach_klaviyo_once_each_with_backfill() {
     let per = orders as f64;
     eprintln!(
         "{orders} orders: {:.1} s, {:.0} orders/s, {} Salla requests, {} Klaviyo requests \
-         ({event_jobs} event jobs, {:.3} per order), {} invocations",
+         ({event_jobs} event jobs, {:.3} per order), {} invocations; \
+         paced {} ms, in Salla calls {} ms, in Klaviyo requests {} ms",
         elapsed.as_secs_f64(),
         per / elapsed.as_secs_f64(),
         salla_stats.requests,
         klaviyo_requests,
         event_jobs as f64 / per,
         outcomes.len(),
+        timing.0,
+        timing.1,
+        timing.2,
     );
     assert!(event_jobs as f64 / per <= 0.05);
 }
@@ -202,6 +180,159 @@ async fn the_daily_sweep_costs_a_list_page_per_60_orders_a_detail_each_and_a_bul
     salla.set_rate_limits(RateConfig::PLUS_FAST, RateConfig::CUSTOMERS_FAST);
     let klaviyo = klaviyo_stub::KlaviyoStub::start().await;
     klaviyo.set_accept_any_key(true);
+    let (_store, queue, deps) = world_for(&salla, &klaviyo, now);
+    queue.enqueue(&Task::SweepAll).await.unwrap();
+    let mut outcomes = Vec::new();
+    let mut stats = history_worker::RunStats::default();
+    while let Some(body) = queue.try_pop() {
+        let report = history_worker::handle(&deps, &body, Deadline::after(Duration::from_secs(60)))
+            .await
+            .expect("no transient failure");
+        stats.orders += report.stats.orders;
+        stats.events += report.stats.events;
+        stats.salla_calls += report.stats.salla_calls;
+        stats.klaviyo_requests += report.stats.klaviyo_requests;
+        stats.pages += report.stats.pages;
+        outcomes.push(report.outcome);
+    }
+    assert_eq!(outcomes.first(), Some(&Outcome::Fanned(1)));
+    assert_eq!(outcomes.last(), Some(&Outcome::Done), "{outcomes:?}");
+    let salla_requests = salla.stats().requests;
+    // The metric-mapping check that ends the run: two reads, plus one write per mapping
+    // still unset (only while the account has not mapped them yet).
+    let mapping =
+        |path: &str| path.contains("/api/mapped-metrics") || path.contains("/api/metrics");
+    let all = klaviyo.requests();
+    let mapping_requests = all.iter().filter(|r| mapping(&r.path)).count() as u64;
+    let klaviyo_requests = all.len() as u64 - mapping_requests;
+    // The products' details (for `Categories` and `Brands`) are read once per invocation.
+    let lookups = salla
+        .calls()
+        .iter()
+        .filter(|c| c.path.starts_with("/products/"))
+        .count() as u64;
+    assert!(lookups <= 5, "{lookups}");
+    eprintln!(
+        "sweep of one store: {} orders in the window, {} list pages, {} product lookups, {} Salla requests, {} events, {} Klaviyo requests (+{} for the metric mapping)",
+        stats.orders,
+        stats.pages,
+        lookups,
+        salla_requests,
+        stats.events,
+        klaviyo_requests,
+        mapping_requests
+    );
+    assert!((2..=7).contains(&mapping_requests), "{mapping_requests}");
+    // Three store-local days of 50 orders a day.
+    assert!((100..=200).contains(&stats.orders), "{}", stats.orders);
+    assert_eq!(
+        salla_requests,
+        stats.pages + stats.orders + lookups,
+        "a list page per 60, a detail each, a lookup per product"
+    );
+    assert_eq!(stats.pages, stats.orders.div_ceil(60));
+    // Each page's events go in one bulk job (a page of 60 orders stays under 1,000 events).
+    assert_eq!(klaviyo_requests, stats.pages);
+    assert_eq!(stats.salla_calls, salla_requests);
+}
+
+/// Salla's order list selects by creation date only (salla.md §7.3: `from_date`/`to_date`, no
+/// update-time filter), so an order created days before an outage whose status changed during
+/// it lies outside the repair's window. The repair reads a bounded lookback before its window
+/// for orders whose listed status has moved past the ones an order is created in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repair_resends_the_status_change_of_an_order_created_before_the_outage() {
+    let now = adapters::clock::now_unix();
+    let salla = SallaApiStub::start().await;
+    salla.add_store(
+        STORE,
+        TOKEN,
+        Dataset {
+            end_epoch: now - 600,
+            span_days: 20,
+            ..Dataset::new(3, 1000, 80, 5)
+        },
+    );
+    salla.set_rate_limits(RateConfig::PLUS_FAST, RateConfig::CUSTOMERS_FAST);
+    let klaviyo = klaviyo_stub::KlaviyoStub::start().await;
+    klaviyo.set_accept_any_key(true);
+    let since = now - 3600;
+    // Orders placed three to four days before the outage, still under review.
+    let (lo, hi) = (
+        salla_api_stub::local_text(since - 4 * 86_400),
+        salla_api_stub::local_text(since - 3 * 86_400),
+    );
+    let under_review: Vec<u64> = salla
+        .order_ids(STORE)
+        .into_iter()
+        .filter(|id| {
+            let d = salla.order_detail(STORE, *id).unwrap();
+            let date = d["date"]["date"].as_str().unwrap_or_default().to_owned();
+            date.as_str() >= lo.as_str()
+                && date.as_str() < hi.as_str()
+                && d["status"]["slug"] == "under_review"
+        })
+        .collect();
+    assert!(under_review.len() >= 2, "{under_review:?}");
+    let (changed, unchanged) = (under_review[0], under_review[1]);
+    // The merchant marks it delivered during the outage; the webhook is lost.
+    salla.set_order_status(STORE, changed, "delivered");
+
+    let (store, queue, deps) = world_for(&salla, &klaviyo, now);
+    queue
+        .enqueue(&Task::repair(STORE, since, now))
+        .await
+        .unwrap();
+    let mut outcomes = Vec::new();
+    while let Some(body) = queue.try_pop() {
+        let report = history_worker::handle(&deps, &body, Deadline::after(Duration::from_secs(60)))
+            .await
+            .expect("no transient failure");
+        outcomes.push(report.outcome);
+    }
+    assert_eq!(outcomes.last(), Some(&Outcome::Done), "{outcomes:?}");
+    drop(store);
+
+    let order_id = changed.to_string();
+    let count = |metric: &str| {
+        klaviyo
+            .events()
+            .iter()
+            .filter(|e| {
+                let a = &e["data"]["attributes"];
+                a["metric"]["data"]["attributes"]["name"] == metric
+                    && a["properties"]["OrderId"] == order_id.as_str()
+            })
+            .count()
+    };
+    assert_eq!(
+        count("Delivered Order"),
+        1,
+        "the missed status change, once"
+    );
+    assert_eq!(count("Fulfilled Order"), 1);
+    let violations = klaviyo.violations();
+    assert_eq!(violations, Vec::<String>::new(), "spec-valid bodies");
+    // The lookback reads no detail of an order still in the status it was created in.
+    let fetched = |id: u64| {
+        salla
+            .calls()
+            .iter()
+            .any(|c| c.path == format!("/orders/{id}"))
+    };
+    assert!(fetched(changed));
+    assert!(
+        !fetched(unchanged),
+        "an unchanged order's detail is not read"
+    );
+}
+
+/// A connected store whose import finished, against the two stubs.
+fn world_for(
+    salla: &SallaApiStub,
+    klaviyo: &klaviyo_stub::KlaviyoStub,
+    now: i64,
+) -> (Arc<MemoryKeyStore>, Arc<MemoryHistoryQueue>, Deps) {
     let mut done = adapters::history::HistoryProgress::started(now - 86_400);
     done.status = HistoryStatus::Done;
     done.cursor = None;
@@ -239,44 +370,103 @@ async fn the_daily_sweep_costs_a_list_page_per_60_orders_a_detail_each_and_a_bul
             ..WorkerConfig::default()
         },
     };
-    queue.enqueue(&Task::SweepAll).await.unwrap();
-    let mut outcomes = Vec::new();
-    let mut stats = history_worker::RunStats::default();
+    (store, queue, deps)
+}
+
+/// An imported order carries the `Categories` and `Brands` the live path gives it: the worker
+/// looks its products up as the intake's enrichment does (`GET /products/{id}`), so its events
+/// equal the live `order.created`'s, `backfill` aside.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_orders_carry_the_live_path_s_categories_and_brands() {
+    let now = adapters::clock::now_unix();
+    let salla = SallaApiStub::start().await;
+    salla.add_store(STORE, TOKEN, Dataset::new(5, 40, 10, 6));
+    salla.set_rate_limits(RateConfig::PLUS_FAST, RateConfig::CUSTOMERS_FAST);
+    let klaviyo = klaviyo_stub::KlaviyoStub::start().await;
+    klaviyo.set_accept_any_key(true);
+    let (_store, queue, deps) = world_for(&salla, &klaviyo, now);
+    queue.enqueue(&Task::import(STORE)).await.unwrap();
     while let Some(body) = queue.try_pop() {
-        let report = history_worker::handle(&deps, &body, Deadline::after(Duration::from_secs(60)))
+        history_worker::handle(&deps, &body, Deadline::after(Duration::from_secs(60)))
             .await
             .expect("no transient failure");
-        stats.orders += report.stats.orders;
-        stats.events += report.stats.events;
-        stats.salla_calls += report.stats.salla_calls;
-        stats.klaviyo_requests += report.stats.klaviyo_requests;
-        stats.pages += report.stats.pages;
-        outcomes.push(report.outcome);
     }
-    assert_eq!(outcomes.first(), Some(&Outcome::Fanned(1)));
-    assert_eq!(outcomes.last(), Some(&Outcome::Done), "{outcomes:?}");
-    let salla_requests = salla.stats().requests;
-    // The metric-mapping check that ends the run: two reads, plus one write per mapping
-    // still unset (only while the account has not mapped them yet).
-    let mapping =
-        |path: &str| path.contains("/api/mapped-metrics") || path.contains("/api/metrics");
-    let all = klaviyo.requests();
-    let mapping_requests = all.iter().filter(|r| mapping(&r.path)).count() as u64;
-    let klaviyo_requests = all.len() as u64 - mapping_requests;
-    eprintln!(
-        "sweep of one store: {} orders in the window, {} list pages, {} Salla requests, {} events, {} Klaviyo requests (+{} for the metric mapping)",
-        stats.orders, stats.pages, salla_requests, stats.events, klaviyo_requests, mapping_requests
+
+    let lookups = salla
+        .calls()
+        .iter()
+        .filter(|c| c.path.starts_with("/products/"))
+        .count();
+    // The live path for each order: its webhook, the intake's product lookups, the mapping.
+    let live_api = adapters::salla::api::SallaApi::new(salla.base_url.clone());
+    let token = Secret::new(TOKEN);
+    let mut compared = 0;
+    let mut with_brand = 0;
+    for id in salla.order_ids(STORE) {
+        let detail = salla.order_detail(STORE, id).unwrap();
+        if detail["payment_method"] == "cod" {
+            // Live COD orders carry confirmation links the intake signs.
+            continue;
+        }
+        let webhook = serde_json::json!({
+            "event": "order.created",
+            "merchant": STORE.parse::<u64>().unwrap(),
+            "created_at": "Wed Dec 02 2026 12:00:00 GMT+0300",
+            "data": detail,
+        });
+        let env = mapping::parse_envelope(webhook.to_string().as_bytes()).unwrap();
+        let mut enrichment = mapping::Enrichment::default();
+        for product in mapping::products_to_enrich(&env) {
+            if let Some(p) = live_api.get_product(&token, &product).await.unwrap() {
+                enrichment
+                    .products
+                    .insert(product, mapping::ProductDetails::from(p));
+            }
+        }
+        let mapping::Action::Send(requests) = mapping::plan(&env, &enrichment).unwrap() else {
+            continue;
+        };
+        let imported = klaviyo.events();
+        for request in requests {
+            let mapping::KlaviyoRequest::CreateEvent(event) = &request else {
+                continue;
+            };
+            let live = request.body().unwrap();
+            let live = &live["data"]["attributes"];
+            let found = imported
+                .iter()
+                .map(|e| &e["data"]["attributes"])
+                .find(|a| {
+                    a["unique_id"] == live["unique_id"]
+                        && a["metric"]["data"]["attributes"]["name"] == event.metric.as_str()
+                })
+                .unwrap_or_else(|| panic!("{} of order {id} imported", event.metric));
+            assert_eq!(found["properties"], live["properties"], "order {id}");
+            assert_eq!(
+                (&found["time"], &found["value"]),
+                (&live["time"], &live["value"])
+            );
+            assert_eq!(found["backfill"], true);
+            if event.metric == "Placed Order" {
+                assert!(
+                    !live["properties"]["Categories"]
+                        .as_array()
+                        .unwrap()
+                        .is_empty(),
+                    "order {id} has categories"
+                );
+                with_brand += usize::from(
+                    live["properties"]["Brands"]
+                        .as_array()
+                        .is_some_and(|b| !b.is_empty()),
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared > 40 && with_brand > 0, "{compared} {with_brand}");
+    assert!(
+        lookups <= 6,
+        "each product read once per invocation: {lookups}"
     );
-    assert!((2..=7).contains(&mapping_requests), "{mapping_requests}");
-    // Three store-local days of 50 orders a day.
-    assert!((100..=200).contains(&stats.orders), "{}", stats.orders);
-    assert_eq!(
-        salla_requests,
-        stats.pages + stats.orders,
-        "a list page per 60, a detail each"
-    );
-    assert_eq!(stats.pages, stats.orders.div_ceil(60));
-    // Each page's events go in one bulk job (a page of 60 orders stays under 1,000 events).
-    assert_eq!(klaviyo_requests, stats.pages);
-    assert_eq!(stats.salla_calls, salla_requests);
 }

@@ -155,7 +155,7 @@ pub async fn enrichment(
     for (id, result) in missing.iter().zip(join_all(lookups).await) {
         match result {
             Ok(Some(product)) => {
-                let details = to_details(product);
+                let details = ProductDetails::from(product);
                 deps.products.put(store_id, id, details.clone());
                 enrichment.products.insert(id.clone(), details);
             }
@@ -166,18 +166,6 @@ pub async fn enrichment(
         }
     }
     enrichment
-}
-
-fn to_details(p: Product) -> ProductDetails {
-    ProductDetails {
-        name: p.name,
-        sku: p.sku,
-        price: p.price,
-        url: p.url,
-        image_url: p.image_url,
-        categories: p.categories,
-        brand: p.brand,
-    }
 }
 
 /// The order of a shipment event that names no customer (Salla's outbound shipment

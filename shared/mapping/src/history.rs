@@ -79,6 +79,18 @@ pub fn history_order(
     Ok(out)
 }
 
+/// The product ids the live path looks up for this order (`GET /products/{id}`, see
+/// [`crate::products_to_enrich`]) before it maps `order.created`: the history import passes
+/// the same details in its [`Enrichment`], so the order's `Categories` and `Brands` match.
+pub fn history_products_to_enrich(
+    detail: &[u8],
+    store_id: &str,
+) -> Result<Vec<String>, MappingError> {
+    let detail = parse_object(detail)?;
+    let created = envelope::wrap("order.created", store_id, detail)?;
+    Ok(crate::products_to_enrich(&created))
+}
+
 /// The profile the live `customer.*` path imports for one `GET /customers` item. Consent is
 /// never taken from history: a list item carries no opt-in, and an old opt-in would need its
 /// original `consented_at`.

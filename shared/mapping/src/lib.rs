@@ -34,7 +34,10 @@ mod salla;
 mod layers;
 
 pub use error::MappingError;
-pub use history::{Backfill, history_catalog, history_customer, history_order, history_product};
+pub use history::{
+    Backfill, history_catalog, history_customer, history_order, history_product,
+    history_products_to_enrich,
+};
 pub use klaviyo::metrics;
 pub use klaviyo::unique_id::product_id;
 pub use klaviyo::{

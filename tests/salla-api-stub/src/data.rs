@@ -624,11 +624,43 @@ impl Store {
             "images": [{"url": self.product_image(index), "main": true}],
             "status": if h >> 8 & 7 == 0 { "hidden" } else { "sale" },
             "quantity": h >> 12 & 63,
-            "categories": [],
-            "brand": null,
+            "categories": self.product_categories(index),
+            "brand": self.product_brand(index),
         })
     }
+
+    /// The index of the product with this id.
+    pub fn product_index(&self, id: u64) -> Option<usize> {
+        let index = usize::try_from(id.checked_sub(PRODUCT_ID_BASE)? / ID_STEP).ok()?;
+        (index < self.data.products && self.product_id(index) == id).then_some(index)
+    }
+
+    /// One or two of the store's categories, as `{id, name}` (Salla's product shape).
+    fn product_categories(&self, index: usize) -> Value {
+        let h = mix(self.data.seed, 14, index as u64);
+        let n = 1 + (h & 1) as usize;
+        let picked: Vec<Value> = (0..n)
+            .map(|k| {
+                let c = ((h >> 4) as usize + k) % CATEGORY_NAMES.len();
+                json!({"id": 31_000 + c as u64, "name": CATEGORY_NAMES[c]})
+            })
+            .collect();
+        Value::Array(picked)
+    }
+
+    /// A brand `{id, name}`, or `null` for about a quarter of the products.
+    fn product_brand(&self, index: usize) -> Value {
+        let h = mix(self.data.seed, 15, index as u64);
+        if h.is_multiple_of(4) {
+            return Value::Null;
+        }
+        let b = (h >> 3) as usize % BRAND_NAMES.len();
+        json!({"id": 41_000 + b as u64, "name": BRAND_NAMES[b]})
+    }
 }
+
+const CATEGORY_NAMES: [&str; 4] = ["عطور", "عناية بالبشرة", "هدايا", "ملابس"];
+const BRAND_NAMES: [&str; 3] = ["عود الشرق", "Nahla", "Dar Al Misk"];
 
 /// The first index in `0..len` where `before` turns false (`before` is monotone).
 fn partition(len: usize, before: impl Fn(usize) -> bool) -> usize {

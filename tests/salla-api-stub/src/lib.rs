@@ -2,7 +2,8 @@
 //!
 //! It serves under the base URL the adapters use as `SALLA_API_URL` (production
 //! `https://api.salla.dev/admin/v2`), so the routes are `/orders`, `/orders/{id}`, `/customers`
-//! and `/products`, plus the order status update `POST /orders/{id}/status`. Each store has a bearer token and a generated dataset ([`Dataset`]);
+//! and `/products`, the product detail `/products/{id}` the live path's enrichment reads, plus
+//! the order status update `POST /orders/{id}/status`. Each store has a bearer token and a generated dataset ([`Dataset`]);
 //! answers use Salla's envelopes, pagination and rate-limit headers; tokens can expire;
 //! faults and latency can be injected; every call is recorded (path, query, status, store:
 //! never a body or a token).
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::net::TcpListener;
 
-pub use data::{Dataset, local_day, parse_day};
+pub use data::{Dataset, local_day, local_text, parse_day};
 pub use limits::{Admission, Bucket, RateConfig};
 pub use points::PointsOrder;
 

@@ -15,6 +15,7 @@
 //! 404 for an unknown order and 422 naming `slug`/`status_id` when both are missing. Assumed:
 //! that an unknown slug is a 422 on `slug`, and that the update never checks the transition.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -279,13 +280,24 @@ fn answer(
     }
     let params = Params::parse(query);
     let answer = match path.trim_end_matches('/') {
-        "/orders" => list_orders(&st.store, &params, path),
+        "/orders" => list_orders(&st.store, &st.statuses, &params, path),
         "/customers" => list(&params, path, st.store.data.customers, |i| {
             st.store.customer(i)
         }),
         "/products" => list(&params, path, st.store.data.products, |i| {
             st.store.product(i)
         }),
+        p if p.starts_with("/products/") => {
+            let id = p.strip_prefix("/products/").and_then(|id| id.parse().ok());
+            match id.and_then(|id| st.store.product_index(id)) {
+                Some(i) => Answer::ok(json!({
+                    "status": 200,
+                    "success": true,
+                    "data": st.store.product(i),
+                })),
+                None => Answer::error(404, "not_found", "The product is not found"),
+            }
+        }
         p => match p.strip_prefix("/orders/").map(str::parse::<u64>) {
             Some(Ok(id)) => match st.store.order_index(id) {
                 Some(i) => Answer::ok(json!({
@@ -346,7 +358,8 @@ fn update_status(state: &mut State, store_id: &str, id: &str, body: &[u8]) -> An
     }
 }
 
-/// An order detail with its status replaced by `slug`, when one was set.
+/// An order (its detail or its list entry) with its status replaced by `slug`, when one was
+/// set: the list shows an order's current status, as the detail does.
 pub(crate) fn with_status(mut detail: Value, slug: Option<&String>) -> Value {
     let Some(status) = slug.and_then(|s| data::status_named(s)) else {
         return detail;
@@ -477,7 +490,12 @@ fn list(params: &Params, path: &str, total: usize, item: impl Fn(usize) -> Value
     }))
 }
 
-fn list_orders(store: &Store, params: &Params, path: &str) -> Answer {
+fn list_orders(
+    store: &Store,
+    statuses: &HashMap<u64, String>,
+    params: &Params,
+    path: &str,
+) -> Answer {
     let (page, per_page) = match params.paging() {
         Ok(p) => p,
         Err(a) => return a,
@@ -516,7 +534,8 @@ fn list_orders(store: &Store, params: &Params, path: &str) -> Answer {
             } else {
                 hi - 1 - skip - n
             };
-            store.order_summary(i)
+            let summary = store.order_summary(i);
+            with_status(summary, statuses.get(&store.order_id(i)))
         })
         .collect();
     Answer::ok(json!({

@@ -332,3 +332,28 @@ async fn following_the_pacer_against_the_stub_gets_no_429() {
     // loaded CI machine stretches the round trips; the 85 % figure is the pacer's unit test.
     assert!(calls >= 150, "{calls} calls in 2.5 s");
 }
+
+/// A product's detail as the live path's enrichment reads it (categories and brand), with the
+/// rate headers the pacer needs; an unknown product is `None`.
+#[tokio::test]
+async fn a_product_detail_reads_its_categories_and_brand() {
+    let (_stub, api, token) = setup(1).await;
+    let page = api
+        .list_products(&token, 1)
+        .await
+        .into_result()
+        .expect("products");
+    let mut branded = 0;
+    for record in &page.items {
+        let answer = api.get_product(&token, record.id).await;
+        assert_eq!(answer.rate.status, 200);
+        let product = answer.result.expect("read").expect("found");
+        assert!(!product.categories.is_empty(), "{}", record.id);
+        assert!(product.name.is_some() && product.url.is_some());
+        branded += usize::from(product.brand.is_some());
+    }
+    assert!(branded > 0);
+    let missing = api.get_product(&token, 1).await;
+    assert!(matches!(missing.result, Ok(None)));
+    assert_eq!(missing.rate.status, 404);
+}

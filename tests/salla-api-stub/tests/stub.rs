@@ -301,6 +301,17 @@ async fn customers_and_products_page_with_their_fields() {
         assert!(p["data"][0].get(key).is_some(), "product {key}");
     }
     assert_eq!(stub.customers("1").len(), 30);
+    // The detail is the list's record; categories and brands are Salla's `{id, name}`.
+    let products = p["data"].as_array().unwrap();
+    for listed in products {
+        let (status, detail) = json(&stub, &format!("/products/{}", listed["id"])).await;
+        assert_eq!(status, 200);
+        assert_eq!(&detail["data"], listed);
+        assert!(listed["categories"][0]["name"].is_string());
+    }
+    assert!(products.iter().any(|p| p["brand"]["name"].is_string()));
+    let (status, _) = json(&stub, "/products/1").await;
+    assert_eq!(status, 404);
 }
 
 #[tokio::test]
@@ -521,4 +532,30 @@ async fn ten_thousand_orders_are_served_cheaply() {
             .unwrap()
             .starts_with("2024-12")
     );
+}
+
+/// A status the merchant set shows in the list as in the detail: Salla's list is the
+/// order's current short form, and a repair reads the status there.
+#[tokio::test]
+async fn a_changed_status_shows_in_the_list_and_the_detail() {
+    let stub = stub_with(60).await;
+    let id = stub
+        .order_ids("1")
+        .into_iter()
+        .find(|id| stub.order_detail("1", *id).unwrap()["status"]["slug"] == "under_review")
+        .expect("an order under review");
+    stub.set_order_status("1", id, "delivered");
+    let (_, list) = json(&stub, "/orders?per_page=60").await;
+    let listed = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == id)
+        .expect("listed")
+        .clone();
+    assert_eq!(listed["status"]["slug"], "delivered");
+    assert_eq!(listed["is_pending_payment"], false);
+    assert_eq!(listed["can_cancel"], false);
+    let (_, detail) = json(&stub, &format!("/orders/{id}")).await;
+    assert_eq!(detail["data"]["status"]["slug"], "delivered");
 }

@@ -22,6 +22,21 @@ pub struct Product {
     pub brand: Option<String>,
 }
 
+/// What the mapping uses of a product (the live enrichment and the history import alike).
+impl From<Product> for mapping::ProductDetails {
+    fn from(p: Product) -> Self {
+        mapping::ProductDetails {
+            name: p.name,
+            sku: p.sku,
+            price: p.price,
+            url: p.url,
+            image_url: p.image_url,
+            categories: p.categories,
+            brand: p.brand,
+        }
+    }
+}
+
 /// What Salla holds in a store's app settings compared with a key a webhook carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppSettingCheck {

@@ -135,6 +135,27 @@ impl MerchantApi {
         answer
     }
 
+    /// `GET /products/{id}`: what the live path's enrichment reads of a product (the same
+    /// call and reading as `SallaApi::get_product`, with the rate headers); 404 → `None`.
+    pub async fn get_product(
+        &self,
+        token: &Secret,
+        product_id: u64,
+    ) -> Answer<Option<crate::salla::api::Product>> {
+        let path = format!("/products/{product_id}");
+        let mut answer = self
+            .get(token, &path, &[], |body| {
+                body.get("data")
+                    .filter(|d| d.is_object())
+                    .map(|d| Some(crate::salla::api::parse_product(d)))
+            })
+            .await;
+        if answer.rate.status == 404 {
+            answer.result = Ok(None);
+        }
+        answer
+    }
+
     /// `GET /customers?page&per_page=60` (its own cap: 500 requests per 10 minutes).
     pub async fn list_customers(&self, token: &Secret, page: u32) -> Answer<Page<Record>> {
         self.list_records(token, "/customers", page).await
