@@ -47,8 +47,11 @@ async fn main() {
             std::process::exit(1)
         });
     tracing::info!(url = %format!("http://127.0.0.1:{port}"), "dev server listening");
+    let app = Arc::new(app);
     tokio::select! {
-        _ = serve(listener, Arc::new(app)) => {}
+        _ = serve(listener, app.clone()) => {}
         _ = tokio::signal::ctrl_c() => tracing::info!("dev server stopping"),
     }
+    // The sync-health counts of the last minute, which a next webhook would have written.
+    adapters::health::flush_all(app.intake.health.as_ref(), &app.intake.tally).await;
 }

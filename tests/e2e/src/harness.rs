@@ -112,6 +112,8 @@ pub struct Harness {
     pub store: Arc<dyn KeyStore>,
     pub base_url: String,
     pub http: reqwest::Client,
+    /// The app being served (its intake's sync-health tally, for instance).
+    pub app: Arc<App>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -138,6 +140,27 @@ impl Harness {
         policy: RetryPolicy,
         extra_env: &[(&str, &str)],
     ) -> Harness {
+        Self::start_full(store, policy, extra_env, None).await
+    }
+
+    /// Memory key store, fast retry policy, and the sync-health store given (shared by the
+    /// intake and the page).
+    pub async fn start_with_health(health: Arc<dyn adapters::health::HealthStore>) -> Harness {
+        Self::start_full(
+            Arc::new(MemoryKeyStore::new()),
+            fast_policy(),
+            &[],
+            Some(health),
+        )
+        .await
+    }
+
+    async fn start_full(
+        store: Arc<dyn KeyStore>,
+        policy: RetryPolicy,
+        extra_env: &[(&str, &str)],
+        health: Option<Arc<dyn adapters::health::HealthStore>>,
+    ) -> Harness {
         let klaviyo = KlaviyoStub::start().await;
         klaviyo.add_account(GOOD_KEY, StubAccount::new("متجر الاختبار", "AbC123"));
         let klaviyo_url = klaviyo.base_url.clone();
@@ -162,7 +185,10 @@ impl Harness {
         let mut app = App::new(&config, store.clone()).expect("app wiring");
         // Sync health in memory, shared by the intake and the page, unless the test chose a
         // data directory (then it is kept there, as the dev server keeps it).
-        if !extra.iter().any(|(k, _)| k == "DATA_DIR") {
+        if let Some(health) = health {
+            app.intake.health = health.clone();
+            app.onboarding.health = health;
+        } else if !extra.iter().any(|(k, _)| k == "DATA_DIR") {
             let health = Arc::new(adapters::health::memory::MemoryHealth::new());
             app.intake.health = health.clone();
             app.onboarding.health = health;
@@ -178,12 +204,14 @@ impl Harness {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let server = tokio::spawn(dev_server::serve(listener, Arc::new(app)));
+        let app = Arc::new(app);
+        let server = tokio::spawn(dev_server::serve(listener, app.clone()));
         Harness {
             klaviyo,
             store,
             base_url: format!("http://{addr}"),
             http: reqwest::Client::new(),
+            app,
             server,
         }
     }

@@ -153,6 +153,24 @@ impl Tally {
         Some((store, days))
     }
 
+    /// Everything still held, every store's: for a process about to stop (the dev server on
+    /// Ctrl-C), so no count waits for a next webhook that will not come.
+    pub fn drain(&self) -> Vec<Flush> {
+        let Ok(mut stores) = self.stores.lock() else {
+            return Vec::new();
+        };
+        stores
+            .iter_mut()
+            .filter_map(|(id, pending)| {
+                let days: Vec<(i64, DayStats)> = std::mem::take(&mut pending.days)
+                    .into_iter()
+                    .filter(|(_, d)| !d.is_empty())
+                    .collect();
+                (!days.is_empty()).then(|| (id.clone(), days))
+            })
+            .collect()
+    }
+
     /// Puts back counts whose write failed, so the next flush carries them.
     pub fn restore(&self, flush: Flush) {
         let Ok(mut stores) = self.stores.lock() else {
@@ -198,6 +216,13 @@ pub async fn write(store: &dyn HealthStore, tally: &Tally, flush: Flush) {
     }
     if !failed.is_empty() {
         tally.restore((flush.0, failed));
+    }
+}
+
+/// Writes everything the tally still holds ([`Tally::drain`]); what fails goes back.
+pub async fn flush_all(store: &dyn HealthStore, tally: &Tally) {
+    for flush in tally.drain() {
+        write(store, tally, flush).await;
     }
 }
 

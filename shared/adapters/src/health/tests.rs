@@ -156,3 +156,27 @@ async fn the_embedded_store_adds_across_writes() {
         1
     );
 }
+
+/// A stopping process writes what it still holds, for every store, and holds nothing after.
+#[tokio::test]
+async fn flush_all_writes_what_is_held_for_every_store() {
+    let tally = Tally::default();
+    let store = memory::MemoryHealth::new();
+    for (id, at) in [("7", T0), ("8", T0 + 1)] {
+        let flush = tally.record(id, at, ["Placed Order"], None).expect("first");
+        write(&store, &tally, flush).await;
+    }
+    // Held within the minute.
+    assert!(tally.record("7", T0 + 5, ["Placed Order"], None).is_none());
+    assert!(
+        tally
+            .record("8", T0 + 6, [], Some("klaviyo_outage"))
+            .is_none()
+    );
+    flush_all(&store, &tally).await;
+    let seven = store.day("7", day_of(T0)).await.unwrap();
+    assert_eq!(seven.counts.get(&(0, "Placed Order".into())), Some(&2));
+    let eight = store.day("8", day_of(T0)).await.unwrap();
+    assert_eq!(eight.failures.get("klaviyo_outage"), Some(&1));
+    assert!(tally.drain().is_empty());
+}

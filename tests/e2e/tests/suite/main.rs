@@ -8,6 +8,7 @@ mod cod_page;
 mod crm;
 mod crm_page;
 mod faults_aws;
+mod health_counts;
 mod history_starts;
 mod intake;
 mod lifecycle;
