@@ -79,14 +79,19 @@ async fn five_hundred_orders_reach_klaviyo_once_each_with_backfill() {
     let elapsed = started.elapsed();
     assert_eq!(outcomes.last(), Some(&Outcome::Done), "{outcomes:?}");
 
-    // The stub does not serve profile bulk import jobs (it answers them as unimplemented);
-    // the worker then imports those profiles one by one, which the stub checks.
-    let violations: Vec<String> = klaviyo
-        .violations()
-        .into_iter()
-        .filter(|v| !v.contains("bulk_import_profiles is not implemented"))
-        .collect();
-    assert_eq!(violations, Vec::<String>::new(), "spec-valid bodies");
+    assert_eq!(
+        klaviyo.violations(),
+        Vec::<String>::new(),
+        "spec-valid bodies"
+    );
+    // Customers go as profile bulk import jobs, never one request each.
+    let singles = klaviyo
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/api/profile-import"))
+        .count();
+    assert!(klaviyo.stats().profile_bulk_jobs >= 1);
+    assert_eq!(singles, 0, "profiles imported one by one");
     let mut placed: HashMap<String, usize> = HashMap::new();
     for event in klaviyo.events() {
         let a = &event["data"]["attributes"];

@@ -98,6 +98,8 @@ pub struct StubStats {
     pub throttled_by: BTreeMap<String, usize>,
     /// Wall-clock time (Unix ms) the newest distinct event was first accepted.
     pub last_new_event_unix_ms: Option<u64>,
+    /// Profile bulk import jobs accepted.
+    pub profile_bulk_jobs: usize,
 }
 
 /// When a distinct event first reached the stub, and how many copies were dropped after it.

@@ -306,6 +306,7 @@ fn operation(
         "create_event" => create_event(&mut world, body),
         "bulk_create_events" => bulk_create_events(&mut world, body),
         "create_or_update_profile" => profile_import(&mut world, base_url, body),
+        "bulk_import_profiles" => bulk_import_profiles(&mut world, base_url, body),
         "bulk_subscribe_profiles" | "bulk_unsubscribe_profiles" => Answer::new(202, None),
         "create_catalog_item" => create_catalog_item(&mut world, base_url, body),
         "create_catalog_variant" => create_catalog_other(&mut world, base_url, VARIANT, body),
@@ -400,6 +401,41 @@ fn bulk_create_events(world: &mut World, body: &Value) -> Answer {
         }
     }
     Answer::new(202, None)
+}
+
+/// Profile bulk import: Klaviyo queues the job and creates or updates the profiles later;
+/// the stub does it at once and answers the queued job. A phone Klaviyo refuses fails only
+/// that profile (the job's `failed_count`), as a bulk job does.
+fn bulk_import_profiles(world: &mut World, base_url: &str, body: &Value) -> Answer {
+    let profiles = body["data"]["attributes"]["profiles"]["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut failed = 0;
+    for profile in &profiles {
+        if phone_conflict(world, &profile["attributes"], 409).is_some() {
+            failed += 1;
+            continue;
+        }
+        world.upsert_profile(&identifiers(profile));
+    }
+    world.stats.profile_bulk_jobs += 1;
+    let id = format!("stub-profile-job-{}", world.stats.profile_bulk_jobs);
+    Answer::new(
+        202,
+        Some(json!({"data": {
+            "type": "profile-bulk-import-job",
+            "id": id,
+            "links": {"self": format!("{base_url}/api/profile-bulk-import-jobs/{id}")},
+            "attributes": {
+                "status": "queued",
+                "created_at": "2026-01-01T00:00:00+00:00",
+                "total_count": profiles.len(),
+                "completed_count": 0,
+                "failed_count": failed,
+            }
+        }})),
+    )
 }
 
 fn profile_import(world: &mut World, base_url: &str, body: &Value) -> Answer {

@@ -109,6 +109,30 @@ async fn profile_import_creates_then_updates() {
     assert!(stub.violations().is_empty(), "{:#?}", stub.violations());
 }
 
+/// A profile bulk import job creates its profiles (a later single import finds them) and is
+/// answered as Klaviyo answers a queued job.
+#[tokio::test]
+async fn profile_bulk_import_creates_its_profiles() {
+    let stub = stub().await;
+    let job = json!({"data": {
+        "type": "profile-bulk-import-job",
+        "attributes": {"profiles": {"data": [
+            {"type": "profile", "attributes": {"email": "bulk1@example.com", "external_id": "salla:1:customer:1"}},
+            {"type": "profile", "attributes": {"email": "bulk2@example.com"}}
+        ]}}
+    }});
+    let (status, answer) = send(&stub, "POST", "/api/profile-bulk-import-jobs", Some(&job)).await;
+    assert_eq!(status, 202);
+    let answer = answer.expect("body");
+    assert_response_matches_spec("POST", "/api/profile-bulk-import-jobs", 202, &answer);
+    assert_eq!(answer["data"]["attributes"]["total_count"], 2);
+    assert_eq!(stub.stats().profile_bulk_jobs, 1);
+    let again = json!({"data": {"type": "profile", "attributes": {"email": "bulk1@example.com"}}});
+    let (status, _) = send(&stub, "POST", "/api/profile-import", Some(&again)).await;
+    assert_eq!(status, 200, "the job's profile exists");
+    assert!(stub.violations().is_empty(), "{:#?}", stub.violations());
+}
+
 #[tokio::test]
 async fn bulk_subscribe_answers_202() {
     let stub = stub().await;
