@@ -348,6 +348,12 @@ async fn run_store(
         products: HashMap::new(),
         deferred: None,
         in_flight: None,
+        points: match (job, record.loyalty.as_ref()) {
+            (StoreJob::Import, Some(rules)) if rules.enabled => {
+                Some((rules.clone(), adapters::points::ladder(&record)))
+            }
+            _ => None,
+        },
     };
     // A page cut short by the budget is read again by the next invocation, so a page starts
     // only when the last one's time (plus a fifth) is still left.
@@ -701,6 +707,60 @@ struct Run<'a> {
     deferred: Option<KlaviyoRequest>,
     /// The bulk job sent while the next page is read from Salla.
     in_flight: Option<InFlight>,
+    /// The store's loyalty points rules and tier ladder, when an import should send each
+    /// customer's points history (their rules are on).
+    points: Option<(mapping::points::PointsRules, mapping::crm::Ladder)>,
+}
+
+/// The Salla reads of a customer's points, paced with the rest of the run (one page at a
+/// time: the pacer is the run's own).
+struct PacedPoints<'r> {
+    salla: std::sync::Arc<dyn crate::sources::SallaSource>,
+    pacer: tokio::sync::Mutex<&'r mut Pacer>,
+    work: Deadline,
+}
+
+#[async_trait::async_trait]
+impl adapters::points::PointsSource for PacedPoints<'_> {
+    async fn get_page(
+        &self,
+        token: &Secret,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Option<String>, AdapterError> {
+        let mut pacer = self.pacer.lock().await;
+        let wait = pacer.wait(SystemTime::now());
+        if !self.work.allows(wait) {
+            return Err(timed_out(Service::Salla));
+        }
+        tokio::time::sleep(wait).await;
+        let sent_at = SystemTime::now();
+        let answer = self
+            .work
+            .run(Service::Salla, async {
+                Ok(self.salla.raw_page(token, path, query).await)
+            })
+            .await?;
+        let at = if answer.rate.rate_limited() {
+            SystemTime::now()
+        } else {
+            sent_at
+        };
+        pacer.observe(&answer.rate, at);
+        answer.result
+    }
+}
+
+/// A Salla customer object's id.
+fn customer_id(body: &[u8]) -> Option<String> {
+    match serde_json::from_slice::<serde_json::Value>(body)
+        .ok()?
+        .get("id")?
+    {
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        _ => None,
+    }
 }
 
 /// A bulk job on its way, with the page it completes.
@@ -870,7 +930,16 @@ impl Run<'_> {
                 Err(_) => self.stats.skipped += 1,
             }
         }
-        for request in packer.finish() {
+        let mut events = EventPacker::new(BulkLimits::EVENTS);
+        if let Some((rules, ladder)) = self.points.clone() {
+            for item in &page.items {
+                let body = item.body.as_bytes();
+                self.customer_points(body, &rules, &ladder, &mut events, &mut packer)
+                    .await?;
+            }
+        }
+        // Profiles first: the points events name the profiles the jobs before created.
+        for request in packer.finish().into_iter().chain(events.finish()) {
             self.send(request).await?;
         }
         self.stats.customers += page.items.len() as u64;
@@ -879,6 +948,65 @@ impl Run<'_> {
             total: page.total,
             has_next: page.has_next,
         })
+    }
+
+    /// One customer's points history (`mapping::points` over their orders and reviews, read
+    /// from Salla through the run's pacer), as backfill events and the balance property, into
+    /// the page's bulk jobs. A customer Salla will not list is skipped; the live path sets
+    /// their balance at their next points event.
+    async fn customer_points(
+        &mut self,
+        body: &[u8],
+        rules: &mapping::points::PointsRules,
+        ladder: &mapping::crm::Ladder,
+        events: &mut EventPacker,
+        profiles: &mut ProfilePacker,
+    ) -> Result<(), PageEnd> {
+        // A customer's reads: an orders page or two and a reviews page.
+        if !self.work.allows(Duration::from_secs(2)) {
+            return Err(PageEnd::OutOfTime);
+        }
+        let (Some(customer_id), Ok(profile)) = (
+            customer_id(body),
+            mapping::points::customer_profile(self.store_id, body),
+        ) else {
+            self.stats.skipped += 1;
+            return Ok(());
+        };
+        let source = PacedPoints {
+            salla: self.deps.salla.clone(),
+            pacer: tokio::sync::Mutex::new(&mut self.pacer),
+            work: self.work,
+        };
+        let read = adapters::points::read_customer(&source, &self.token, &customer_id).await;
+        drop(source);
+        let facts = match read {
+            Ok(facts) => facts,
+            Err(e) if e.is_transient() => return Err(PageEnd::Transient(e)),
+            Err(_) => {
+                self.stats.skipped += 1;
+                return Ok(());
+            }
+        };
+        self.stats.salla_calls += u64::from(facts.salla_calls);
+        let evaluation = mapping::points::evaluate(
+            self.store_id,
+            &profile,
+            &facts.orders,
+            &facts.reviews,
+            rules,
+            ladder,
+            self.now,
+            &mapping::points::Trigger::Import(Backfill::Yes),
+        );
+        for request in evaluation.requests {
+            match request {
+                KlaviyoRequest::CreateEvent(event) => events.push(event),
+                KlaviyoRequest::ImportProfile(import) => profiles.push(import.profile),
+                other => self.send(other).await?,
+            }
+        }
+        Ok(())
     }
 
     async fn orders(&mut self, cursor: &Cursor) -> Result<PageDone, PageEnd> {

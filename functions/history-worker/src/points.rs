@@ -52,7 +52,7 @@ impl PointsSource for Source<'_> {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<Option<String>, AdapterError> {
-        self.0.raw_page(token, path, query).await
+        self.0.raw_page(token, path, query).await.into_result()
     }
 }
 
@@ -293,6 +293,19 @@ mod tests {
         async fn raw_page(
             &self,
             _: &Secret,
+            path: &str,
+            query: &[(&str, String)],
+        ) -> Answer<Option<String>> {
+            Answer {
+                result: self.page(path, query),
+                rate: RateInfo::default(),
+            }
+        }
+    }
+
+    impl Salla {
+        fn page(
+            &self,
             path: &str,
             query: &[(&str, String)],
         ) -> Result<Option<String>, AdapterError> {

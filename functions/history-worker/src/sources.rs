@@ -45,15 +45,19 @@ pub trait SallaSource: Send + Sync {
     async fn order(&self, token: &Secret, id: u64) -> Answer<Option<String>>;
     async fn customers(&self, token: &Secret, page: u32) -> Answer<SallaPage<SallaItem>>;
     async fn products(&self, token: &Secret, page: u32) -> Answer<SallaPage<SallaItem>>;
-    /// `GET {path}?{query}`'s 200 body as JSON text, `None` on 404: the listings the loyalty
-    /// points' expiry pass hands to the mapping crate. Sources that serve no points have none.
+    /// `GET {path}?{query}`'s 200 body as JSON text, `None` on 404, with its rate-limit
+    /// headers: the listings the loyalty points read (the import and the expiry pass) hand to
+    /// the mapping crate. Sources that serve no points have none.
     async fn raw_page(
         &self,
         _token: &Secret,
         _path: &str,
         _query: &[(&str, String)],
-    ) -> Result<Option<String>, adapters::AdapterError> {
-        Ok(None)
+    ) -> Answer<Option<String>> {
+        Answer {
+            result: Ok(None),
+            rate: Default::default(),
+        }
     }
     /// `GET /products/{id}` as the live path's enrichment reads it; `None` when it is gone.
     async fn product(&self, token: &Secret, id: u64) -> Answer<Option<ProductDetails>>;
@@ -116,8 +120,8 @@ impl SallaSource for MerchantApi {
         token: &Secret,
         path: &str,
         query: &[(&str, String)],
-    ) -> Result<Option<String>, adapters::AdapterError> {
-        self.get_raw(token, path, query).await.into_result()
+    ) -> Answer<Option<String>> {
+        self.get_raw(token, path, query).await
     }
 
     async fn product(&self, token: &Secret, id: u64) -> Answer<Option<ProductDetails>> {

@@ -229,6 +229,38 @@ impl SallaSource for FakeSalla {
         self.tick().await;
         ok(None)
     }
+
+    /// The points reads: each customer has one delivered order of 250 SAR a month ago (id
+    /// 5,000,000 + the customer's) and no review.
+    async fn raw_page(
+        &self,
+        _token: &Secret,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Answer<Option<String>> {
+        self.tick().await;
+        let customer = query
+            .iter()
+            .find(|(k, _)| *k == "customer_id")
+            .and_then(|(_, v)| v.parse::<u64>().ok());
+        let month_ago = time::OffsetDateTime::now_utc() - time::Duration::days(30);
+        let date = format!(
+            "{:04}-{:02}-{:02} 10:00:00",
+            month_ago.year(),
+            u8::from(month_ago.month()),
+            month_ago.day()
+        );
+        ok(match (path, customer) {
+            ("/orders", Some(c)) => Some(
+                serde_json::json!({"data": [{"id": 5_000_000 + c, "status": {"slug": "delivered"},
+                    "total": {"amount": 250, "currency": "SAR"}, "date": date}],
+                    "pagination": {"totalPages": 1}})
+                .to_string(),
+            ),
+            ("/reviews", Some(_)) => Some(r#"{"data": []}"#.to_owned()),
+            _ => None,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -623,6 +655,60 @@ async fn an_import_delivers_every_order_in_bulk_with_backfill_and_finishes() {
             .count(),
         3
     );
+}
+
+/// A store with loyalty points on: the import sends each customer's points history as
+/// backfill events in bulk jobs, and their balance, read from Salla through the run's pacer.
+#[tokio::test(start_paused = true)]
+async fn an_import_with_points_on_sends_each_customers_points_history() {
+    let w = world(60, 10, 60).await;
+    let mut with_points = w.stored();
+    with_points.loyalty = Some(mapping::points::PointsRules {
+        enabled: true,
+        percent: 2,
+        ..Default::default()
+    });
+    w.store.inner.put(&with_points).await.unwrap();
+    w.queue.enqueue(&Task::import(STORE)).await.unwrap();
+    let outcomes = w.drain(Duration::from_secs(30), || 0).await;
+    assert_eq!(outcomes.last(), Some(&Outcome::Done), "{outcomes:?}");
+
+    let sent = w.sent();
+    let events = events_in(&sent);
+    let earned: Vec<&(String, String, bool)> =
+        events.iter().filter(|e| e.0 == "Points Earned").collect();
+    assert_eq!(earned.len(), 10, "one earning per customer: {earned:?}");
+    assert!(
+        earned.iter().all(|e| e.2),
+        "imported points never fire a flow"
+    );
+    assert!(
+        earned
+            .iter()
+            .all(|e| e.1.starts_with(&format!("salla:{STORE}:order:"))
+                && e.1.ends_with(":points_earned")),
+        "{earned:?}"
+    );
+    assert!(
+        sent.iter().all(|s| s.path != "/api/events"),
+        "points go in bulk jobs"
+    );
+    // Every customer's balance: 2 % of 250 SAR.
+    let balances: Vec<&Value> = sent
+        .iter()
+        .filter(|s| s.path == "/api/profile-bulk-import-jobs")
+        .filter_map(|s| {
+            s.body
+                .as_ref()?
+                .pointer("/data/attributes/profiles/data")?
+                .as_array()
+        })
+        .flatten()
+        .filter_map(|p| p.pointer("/attributes/properties/Salla Points"))
+        .collect();
+    assert_eq!(balances.len(), 10, "{balances:?}");
+    assert!(balances.iter().all(|b| **b == serde_json::json!(5)));
+    // Without points on, none of this (the import test above compares every event).
 }
 
 #[tokio::test(start_paused = true)]
