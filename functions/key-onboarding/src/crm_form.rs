@@ -344,7 +344,7 @@ fn settings_from(form: &[(String, String)]) -> Result<CrmSettings, CrmProblem> {
 /// A non-negative decimal with at most `places` decimals, scaled by 10^places: `27.5` at 2
 /// places is 2750. Arabic-Indic digits and separators are read as typed on an Arabic
 /// keyboard; thousands separators are dropped.
-fn decimal(raw: &str, places: u32) -> Option<u64> {
+pub(crate) fn decimal(raw: &str, places: u32) -> Option<u64> {
     let mut text = String::new();
     for c in raw.chars() {
         match c {

@@ -53,6 +53,9 @@ pub async fn post(deps: &Deps, req: &Request) -> Response<Body> {
         Some(crm) if crate::crm_form::handles(crm) => {
             return crate::crm_form::post(deps, (lang, theme), &session, &form, started).await;
         }
+        Some(points) if crate::points_page::handles(points) => {
+            return crate::points_page::post(deps, (lang, theme), &session, &form, started).await;
+        }
         // The merchant confirms the store (name and domain shown beside the box) before a
         // key is attached: a sign-in someone else started must not collect their key.
         Some("save") if field("confirm_store") != Some("yes") => {

@@ -17,6 +17,7 @@ mod key_check;
 pub mod metric_mapping;
 pub mod outcome;
 mod page;
+mod points_page;
 mod session;
 pub mod settings_sync;
 pub mod test_event;

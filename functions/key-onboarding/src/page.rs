@@ -193,6 +193,7 @@ pub fn render(view: &View<'_>) -> String {
                             (disconnect_form(lang, theme, signed))
                         }
                         (crate::crm_view::section(lang, theme, signed))
+                        (crate::points_page::section(lang, theme, signed))
                     }
                     (help(lang))
                     footer { (t.privacy) }

@@ -20,6 +20,19 @@ pub struct SettingsSync {
 impl SettingsSync {
     /// Writes `private_key` (empty to clear) and `public_key` into the store's settings.
     pub async fn mirror(&self, record: &StoreRecord, private_key: &str, public_key: &str) {
+        let changes = [
+            (
+                crate::validate::KEY_FIELD,
+                Value::String(private_key.to_owned()),
+            ),
+            (PUBLIC_KEY_SETTING, Value::String(public_key.to_owned())),
+        ];
+        self.write(record, &changes).await;
+    }
+
+    /// Writes `changes` into the store's settings at Salla, the others kept as Salla holds
+    /// them; nothing when the store has no access token valid for another minute.
+    pub async fn write(&self, record: &StoreRecord, changes: &[(&str, Value)]) {
         let store_id = record.store_id.as_str();
         let Some(salla) = record
             .salla
@@ -33,16 +46,9 @@ impl SettingsSync {
             );
             return;
         };
-        let changes = [
-            (
-                crate::validate::KEY_FIELD,
-                Value::String(private_key.to_owned()),
-            ),
-            (PUBLIC_KEY_SETTING, Value::String(public_key.to_owned())),
-        ];
         match self
             .api
-            .write_app_settings(&salla.access_token, &self.app_id, &changes)
+            .write_app_settings(&salla.access_token, &self.app_id, changes)
             .await
         {
             Ok(done) => tracing::info!(event = "settings_sync", store_id, outcome = ?done),

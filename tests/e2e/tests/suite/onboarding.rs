@@ -1428,3 +1428,80 @@ async fn save_and_disconnect_are_mirrored_into_salla_s_settings() {
     assert_eq!(held["cod_link_hours"], 24);
     assert_eq!(w.salla.settings_writes(), 2);
 }
+
+/// The points rules saved on the page are stored and written into the app's settings at
+/// Salla in the form's own fields, so Salla's next settings event (which the intake reads)
+/// carries the same rules; the merchant's other settings are kept. A rule out of bounds is
+/// refused naming its field, and nothing is stored or written.
+#[tokio::test]
+async fn points_rules_saved_on_the_page_are_the_ones_salla_s_settings_hold() {
+    let mut w = world().await;
+    w.onboarding.settings_sync = Some(key_onboarding::settings_sync::SettingsSync {
+        api: adapters::salla::api::SallaApi::new(w.salla.base_url.clone()),
+        app_id: APP_ID.into(),
+    });
+    let mut record = StoreRecord::new(STORE);
+    record.salla = Some(salla_tokens(&w.salla.issue_access_token(STORE)));
+    record.klaviyo = Some(KlaviyoConnection {
+        private_key: Secret::new(GOOD_KEY),
+        account_name: Some("Store".into()),
+        account_id: Some(ACCOUNT_ID.into()),
+        validated_at: now(),
+        needs_reconnect: false,
+    });
+    w.keys.put(&record).await.unwrap();
+    w.salla.set_app_settings(
+        STORE,
+        json!({"klaviyo_private_key": GOOD_KEY, "cod_link_hours": 24}),
+    );
+    let token = session_for(STORE);
+    let csrf = csrf(&token);
+    let fields = |percent: &'static str| {
+        vec![
+            ("action", "points_save"),
+            ("csrf", csrf.as_str()),
+            ("store_id", STORE),
+            ("lang", "en"),
+            ("points_enabled", "yes"),
+            ("points_percent", percent),
+            ("points_review", "10"),
+            ("points_award_status", "delivered"),
+            ("points_multiplier_gold", "150"),
+        ]
+    };
+    let resp = key_onboarding::handle(
+        &w.onboarding,
+        post_form("/onboarding", &token, &fields("9")),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(text(&resp).contains("points_percent"), "{}", text(&resp));
+    assert!(w.keys.get(STORE).await.unwrap().unwrap().loyalty.is_none());
+    assert_eq!(w.salla.settings_writes(), 0);
+
+    let resp = key_onboarding::handle(
+        &w.onboarding,
+        post_form("/onboarding", &token, &fields("3")),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK, "{}", text(&resp));
+    assert!(text(&resp).contains("Points rules saved."));
+    let stored = w.keys.get(STORE).await.unwrap().unwrap().loyalty.unwrap();
+    assert!(stored.enabled);
+    assert_eq!((stored.percent, stored.review_points), (3, 10));
+
+    let held = w.salla.app_settings_of(STORE).unwrap();
+    assert_eq!(held["points_enabled"], true);
+    assert_eq!(held["points_percent"], 3);
+    assert_eq!(held["cod_link_hours"], 24, "other settings kept");
+    assert_eq!(held["klaviyo_private_key"], GOOD_KEY);
+    // Salla's next settings event carries them: the intake reads the same rules.
+    let event = json!({
+        "event": "app.settings.updated",
+        "merchant": STORE.parse::<u64>().unwrap(),
+        "created_at": "2026-12-02 10:00:00",
+        "data": {"settings": held},
+    });
+    let envelope = mapping::parse_envelope(event.to_string().as_bytes()).unwrap();
+    assert_eq!(mapping::points::rules_in(&envelope), Some(stored));
+}
