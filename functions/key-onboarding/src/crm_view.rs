@@ -403,18 +403,7 @@ pub fn panel(lang: Lang, hidden: &Hidden<'_>, panel: &Panel) -> Markup {
 /// The page with its CRM section expanded: the first section is replaced, or the panel goes
 /// at the end of the page when the page showed none.
 pub fn expand(page: &str, expanded: &Markup) -> String {
-    const OPEN: &str = "<section id=\"crm\">";
-    const CLOSE: &str = "</section>";
-    if let Some(start) = page.find(OPEN)
-        && let Some(len) = page[start..].find(CLOSE)
-    {
-        let end = start + len + CLOSE.len();
-        return format!("{}{}{}", &page[..start], expanded.0, &page[end..]);
-    }
-    match page.rfind("</main>") {
-        Some(at) => format!("{}{}{}", &page[..at], expanded.0, &page[at..]),
-        None => format!("{page}{}", expanded.0),
-    }
+    crate::view::replace_section(page, "crm", expanded)
 }
 
 fn scopes(t: &Texts) -> Markup {

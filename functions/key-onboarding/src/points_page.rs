@@ -23,7 +23,6 @@ use crate::{Deps, view};
 
 /// The tiers a multiplier may be set for, as the mapping names them.
 const TIERS: [&str; 6] = ["New", "Bronze", "Silver", "Gold", "Platinum", "VIP"];
-const SECTION_OPEN: &str = "<section id=\"points\">";
 
 pub fn handles(action: &str) -> bool {
     action == "points_save"
@@ -337,7 +336,7 @@ pub async fn post(
     };
     let section = render(lang, theme, &signed, &rules, Some(message));
     if let Body::Text(page) = resp.body() {
-        *resp.body_mut() = Body::Text(replace_section(page, &section));
+        *resp.body_mut() = Body::Text(view::replace_section(page, "points", &section));
     }
     let outcome = match message {
         Message::Saved => "points_saved",
@@ -351,7 +350,7 @@ pub async fn post(
         store_id,
         outcome,
         status = resp.status().as_u16(),
-        latency_ms = started.elapsed().as_micros() as f64 / 1000.0,
+        latency_ms = started.elapsed().as_millis() as u64,
     );
     resp
 }
@@ -383,20 +382,6 @@ async fn save(
             tracing::error!(event = "onboarding_write", store_id = %store_id, error = %e);
             (Some(record), rules, Message::StorageDown)
         }
-    }
-}
-
-/// `page` with its points section replaced by `section` (or added before `</main>`).
-fn replace_section(page: &str, section: &Markup) -> String {
-    if let Some(start) = page.find(SECTION_OPEN)
-        && let Some(len) = page[start..].find("</section>")
-    {
-        let end = start + len + "</section>".len();
-        return format!("{}{}{}", &page[..start], section.0, &page[end..]);
-    }
-    match page.rfind("</main>") {
-        Some(at) => format!("{}{}{}", &page[..at], section.0, &page[at..]),
-        None => format!("{page}{}", section.0),
     }
 }
 

@@ -267,3 +267,21 @@ fn page_path(req: &Request) -> &'static str {
         "/"
     }
 }
+
+/// `page` with its `<section id="{id}">` replaced by `section` (or `section` added before
+/// `</main>` when the page has none): a form's answer shows its section as the form left it.
+/// The sections hold no nested `<section>`.
+pub fn replace_section(page: &str, id: &str, section: &maud::Markup) -> String {
+    const CLOSE: &str = "</section>";
+    let open = format!("<section id=\"{id}\">");
+    if let Some(start) = page.find(&open)
+        && let Some(len) = page[start..].find(CLOSE)
+    {
+        let end = start + len + CLOSE.len();
+        return format!("{}{}{}", &page[..start], section.0, &page[end..]);
+    }
+    match page.rfind("</main>") {
+        Some(at) => format!("{}{}{}", &page[..at], section.0, &page[at..]),
+        None => format!("{page}{}", section.0),
+    }
+}
