@@ -708,6 +708,12 @@ async fn an_import_with_points_on_sends_each_customers_points_history() {
         .collect();
     assert_eq!(balances.len(), 10, "{balances:?}");
     assert!(balances.iter().all(|b| **b == serde_json::json!(5)));
+    // Every job, the points' ones included, as Klaviyo's spec takes it (strict).
+    for s in &sent {
+        let checked =
+            spec_check::Spec::shared().validate_request(&s.method, &s.path, s.body.as_ref());
+        assert_eq!(checked, Ok(()), "{} {}", s.method, s.path);
+    }
     // Without points on, none of this (the import test above compares every event).
 }
 
