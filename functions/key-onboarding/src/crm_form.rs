@@ -16,7 +16,7 @@ use mapping::metrics as m;
 
 use crate::crm_view::{self, CrmProblem, Done, Hidden, Panel, Run, Values};
 use crate::i18n::{Lang, Theme};
-use crate::session::{self, Carrier, Session};
+use crate::session::Session;
 use crate::{Deps, view};
 
 /// How long one provisioning run may take. Writes are paced one per 1.1 s, so a first run
@@ -399,19 +399,23 @@ fn answer(
         health: None,
         record,
     };
-    let mut resp = view::signed_in(deps, (lang, theme), status, session, parts, None, None);
-    let csrf = session::csrf(deps, session);
-    let hidden = Hidden {
-        theme,
-        csrf: &csrf,
-        store_id: &session.store_id,
-        session: (session.carrier == Carrier::Page).then_some(session.token.as_str()),
-    };
-    let expanded = crm_view::panel(lang, &hidden, &panel);
-    if let Body::Text(page) = resp.body() {
-        let html = crm_view::expand(page, &expanded);
-        *resp.body_mut() = Body::Text(html);
-    }
+    let resp = view::signed_in_with_section(
+        deps,
+        (lang, theme),
+        status,
+        session,
+        parts,
+        "crm",
+        |signed| {
+            let hidden = Hidden {
+                theme,
+                csrf: signed.csrf,
+                store_id: signed.store_id,
+                session: signed.session,
+            };
+            crm_view::panel(lang, &hidden, &panel)
+        },
+    );
     let outcome = match (&panel.problem, &panel.done) {
         (Some(problem), _) => problem.code(),
         (None, None) => "crm_shown",

@@ -400,12 +400,6 @@ pub fn panel(lang: Lang, hidden: &Hidden<'_>, panel: &Panel) -> Markup {
     }
 }
 
-/// The page with its CRM section expanded: the first section is replaced, or the panel goes
-/// at the end of the page when the page showed none.
-pub fn expand(page: &str, expanded: &Markup) -> String {
-    crate::view::replace_section(page, "crm", expanded)
-}
-
 fn scopes(t: &Texts) -> Markup {
     html! {
         div id="crm-scopes" {
@@ -601,20 +595,6 @@ mod tests {
         assert_eq!(amount(33_334), "333.34");
         assert_eq!(amount(50_000), "500");
         assert_eq!(amount(10), "0.1");
-    }
-
-    #[test]
-    fn expand_replaces_the_short_section_or_appends() {
-        let panel = html! { section id="crm" { "big" } };
-        let page = "<main><section id=\"a\">x</section><section id=\"crm\"><h2>t</h2></section><section id=\"help\"></section></main>";
-        assert_eq!(
-            expand(page, &panel),
-            "<main><section id=\"a\">x</section><section id=\"crm\">big</section><section id=\"help\"></section></main>"
-        );
-        assert_eq!(
-            expand("<main><p>x</p></main>", &panel),
-            "<main><p>x</p><section id=\"crm\">big</section></main>"
-        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use crate::i18n::{Lang, Theme};
 use crate::page::Signed;
-use crate::session::{Carrier, Session};
+use crate::session::Session;
 use crate::{Deps, view};
 
 /// The tiers a multiplier may be set for, as the mapping names them.
@@ -321,23 +321,15 @@ pub async fn post(
         health: None,
         record: record.as_ref(),
     };
-    let mut resp = view::signed_in(deps, (lang, theme), status, session, parts, None, None);
-    let csrf = crate::session::csrf(deps, session);
-    let signed = Signed {
-        store_id,
-        store: &session.store,
-        klaviyo,
-        csrf: &csrf,
-        session: (session.carrier == Carrier::Page).then_some(session.token.as_str()),
-        health: None,
-        mapping: None,
-        record: record.as_ref(),
-        now: adapters::clock::now_unix(),
-    };
-    let section = render(lang, theme, &signed, &rules, Some(message));
-    if let Body::Text(page) = resp.body() {
-        *resp.body_mut() = Body::Text(view::replace_section(page, "points", &section));
-    }
+    let resp = view::signed_in_with_section(
+        deps,
+        (lang, theme),
+        status,
+        session,
+        parts,
+        "points",
+        |signed| render(lang, theme, signed, &rules, Some(message)),
+    );
     let outcome = match message {
         Message::Saved => "points_saved",
         Message::Invalid(_) => "points_invalid",

@@ -212,27 +212,54 @@ pub fn signed_in(
     problem: Option<Problem>,
 ) -> Response<Body> {
     let csrf = session::csrf(deps, session);
-    let signed = page::Signed {
-        store_id: &session.store_id,
-        store: &session.store,
-        klaviyo: parts.klaviyo,
-        csrf: &csrf,
-        session: (session.carrier == Carrier::Page).then_some(session.token.as_str()),
-        health: parts.health,
-        mapping: parts.mapping,
-        record: parts.record,
-        now: adapters::clock::now_unix(),
-    };
     web::html(
         status,
         page::render(&page::View {
             lang,
             theme,
-            signed: Some(signed),
+            signed: Some(signed(session, parts, &csrf)),
             notice,
             problem,
         }),
     )
+}
+
+/// [`signed_in`] with its section `id` drawn by `section` from the same page state: a form's
+/// answer shows its own section as the form left it (a message, the values typed).
+pub fn signed_in_with_section(
+    deps: &Deps,
+    (lang, theme): (Lang, Theme),
+    status: StatusCode,
+    session: &Session,
+    parts: Parts<'_>,
+    id: &str,
+    section: impl FnOnce(&page::Signed<'_>) -> maud::Markup,
+) -> Response<Body> {
+    let csrf = session::csrf(deps, session);
+    let signed = signed(session, parts, &csrf);
+    let drawn = section(&signed);
+    let html = page::render(&page::View {
+        lang,
+        theme,
+        signed: Some(signed),
+        notice: None,
+        problem: None,
+    });
+    web::html(status, replace_section(&html, id, &drawn))
+}
+
+fn signed<'a>(session: &'a Session, parts: Parts<'a>, csrf: &'a str) -> page::Signed<'a> {
+    page::Signed {
+        store_id: &session.store_id,
+        store: &session.store,
+        klaviyo: parts.klaviyo,
+        csrf,
+        session: (session.carrier == Carrier::Page).then_some(session.token.as_str()),
+        health: parts.health,
+        mapping: parts.mapping,
+        record: parts.record,
+        now: adapters::clock::now_unix(),
+    }
 }
 
 /// The page's own fixed path with only our own parameters: relative to this host, so it works
@@ -283,5 +310,24 @@ pub fn replace_section(page: &str, id: &str, section: &maud::Markup) -> String {
     match page.rfind("</main>") {
         Some(at) => format!("{}{}{}", &page[..at], section.0, &page[at..]),
         None => format!("{page}{}", section.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use maud::html;
+
+    #[test]
+    fn replace_section_replaces_the_short_section_or_appends() {
+        let panel = html! { section id="crm" { "big" } };
+        let page = "<main><section id=\"a\">x</section><section id=\"crm\"><h2>t</h2></section><section id=\"help\"></section></main>";
+        assert_eq!(
+            super::replace_section(page, "crm", &panel),
+            "<main><section id=\"a\">x</section><section id=\"crm\">big</section><section id=\"help\"></section></main>"
+        );
+        assert_eq!(
+            super::replace_section("<main><p>x</p></main>", "crm", &panel),
+            "<main><p>x</p><section id=\"crm\">big</section></main>"
+        );
     }
 }

@@ -12,7 +12,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -52,6 +51,7 @@ pub trait JsonApi: Send + Sync {
     ) -> Result<Value, AdapterError>;
 }
 
+/// The client's own answer reading ([`KlaviyoApi::call_json`]), as for any other API.
 #[async_trait]
 impl JsonApi for KlaviyoClient {
     async fn json(
@@ -62,16 +62,9 @@ impl JsonApi for KlaviyoClient {
         body: Option<&Value>,
         deadline: Instant,
     ) -> Result<Value, AdapterError> {
-        let method = Method::from_bytes(method.as_bytes())
-            .map_err(|_| AdapterError::Config(format!("unsupported HTTP method {method}")))?;
-        let (delivery, bytes) = self
-            .call_raw(key, method, path, body, deadline, u32::MAX)
-            .await?;
-        delivery.into_result()?;
-        if bytes.is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_slice(&bytes).map_err(|_| bad("answer is not JSON"))
+        ViaKlaviyoApi(self)
+            .json(key, method, path, body, deadline)
+            .await
     }
 }
 
@@ -213,8 +206,7 @@ impl<'a> Provisioner<'a> {
     /// Another integration's metric of the same name (e.g. Shopify's) is skipped in favour of
     /// the one created through the API, which is ours.
     pub async fn metric_id(&self, name: &str) -> Result<Option<String>, AdapterError> {
-        let metrics = self.list_all("/api/metrics").await?;
-        Ok(pick_metric(&metrics, name))
+        Ok(self.metric_ids(&[name]).await?.remove(name))
     }
 
     /// Makes the account's segments named with `prefix` exactly `wanted`: creates the missing,
