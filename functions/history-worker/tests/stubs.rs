@@ -475,3 +475,130 @@ async fn history_orders_carry_the_live_path_s_categories_and_brands() {
         "each product read once per invocation: {lookups}"
     );
 }
+
+/// The customer values of the privacy scan's dataset: emails, mobiles (bare, and with the
+/// country code) and full names, plus the store's token and key.
+async fn privacy_needles() -> Vec<String> {
+    let salla = SallaApiStub::start().await;
+    salla.add_store(STORE, TOKEN, privacy_dataset());
+    let mut needles = vec![TOKEN.to_owned(), KEY.to_owned()];
+    for c in salla.customers(STORE) {
+        let text = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
+        needles.push(text("email"));
+        let mobile = c["mobile"].to_string();
+        needles.push(format!("+966{mobile}"));
+        needles.push(mobile);
+        needles.push(format!("{} {}", text("first_name"), text("last_name")));
+    }
+    needles.retain(|n| n.len() >= 6);
+    needles.sort();
+    needles.dedup();
+    needles
+}
+
+/// The privacy scan's dataset: 120 orders, 30 customers, 4 products.
+fn privacy_dataset() -> Dataset {
+    Dataset::new(13, 120, 30, 4)
+}
+
+/// Where a needle stands in `haystack` (case-insensitive), a digits-only one only as a whole
+/// number (not as the tail of a longer number or a float).
+fn hits(haystack: &str, needles: &[String]) -> Vec<String> {
+    let hay = haystack.to_lowercase();
+    needles
+        .iter()
+        .filter(|n| {
+            let n = n.to_lowercase();
+            let digits = n.bytes().all(|b| b.is_ascii_digit());
+            hay.match_indices(&n).any(|(at, _)| {
+                !digits
+                    || (!hay[..at].ends_with(|c: char| c.is_ascii_digit() || c == '.')
+                        && !hay[at + n.len()..].starts_with(|c: char| c.is_ascii_digit()))
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+/// Privacy of the import: a child process runs a whole import against the stubs with the
+/// production logger; no customer value of the dataset (nor the token or key) is in its log
+/// lines, in any queue message it sent, or in the store record it left (the child checks
+/// those two).
+#[test]
+fn an_import_leaves_no_customer_value_in_logs_messages_or_the_store() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_import_for_the_privacy_scan",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("RUST_LOG", "debug")
+        .output()
+        .expect("child test");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("\"history_run\""),
+        "the child logged its runs"
+    );
+    assert!(
+        stdout.contains("child: scanned"),
+        "the child scanned: {stdout}"
+    );
+    let needles = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(privacy_needles());
+    // The scan can find what it looks for: a customer's email is in the dataset.
+    assert!(needles.iter().any(|n| n.contains('@')));
+    let found = hits(&stdout, &needles);
+    assert!(found.is_empty(), "customer values in the logs: {found:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by an_import_leaves_no_customer_value_in_logs_messages_or_the_store"]
+async fn child_import_for_the_privacy_scan() {
+    adapters::logging::init();
+    let salla = SallaApiStub::start().await;
+    salla.add_store(STORE, TOKEN, privacy_dataset());
+    salla.set_rate_limits(RateConfig::PLUS_FAST, RateConfig::CUSTOMERS_FAST);
+    let klaviyo = klaviyo_stub::KlaviyoStub::start().await;
+    klaviyo.set_accept_any_key(true);
+    let (store, queue, deps) = world_for(&salla, &klaviyo, adapters::clock::now_unix());
+    queue.enqueue(&Task::import(STORE)).await.unwrap();
+    let mut messages = Vec::new();
+    while let Some(body) = queue.try_pop() {
+        messages.push(body.clone());
+        history_worker::handle(&deps, &body, Deadline::after(Duration::from_secs(1)))
+            .await
+            .expect("no transient failure");
+    }
+    let record = store.get(STORE).await.unwrap().unwrap();
+    assert_eq!(
+        record.history.as_ref().map(|h| h.status),
+        Some(HistoryStatus::Done)
+    );
+    let needles = privacy_needles().await;
+    let stored = format!("{record:?}");
+    assert!(messages.len() > 1, "continuations were queued");
+    let found = hits(&messages.join("\n"), &needles);
+    assert!(
+        found.is_empty(),
+        "customer values in queue messages: {found:?}"
+    );
+    let found = hits(&stored, &needles);
+    assert!(
+        found.is_empty(),
+        "customer values in the store record: {found:?}"
+    );
+    println!(
+        "child: scanned {} messages and the record for {} values",
+        messages.len(),
+        needles.len()
+    );
+}
