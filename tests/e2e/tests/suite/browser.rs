@@ -176,15 +176,39 @@ pub(crate) async fn screenshot(client: &Client, name: &str) -> PathBuf {
 }
 
 pub(crate) async fn text_of(client: &Client, css: &str) -> String {
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css} not on the page: {e}"))
-        .text()
-        .await
-        .expect("element text")
+    // An element found just as a form's answer replaces the page is stale by the time its
+    // text is read: it is looked up again on the new page.
+    for _ in 0..20 {
+        let element = client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} not on the page: {e}"));
+        match element.text().await {
+            Ok(text) => return text,
+            Err(fantoccini::error::CmdError::Standard(e))
+                if e.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("element text of {css}: {e}"),
+        }
+    }
+    panic!("{css} went stale on every read")
+}
+
+/// The text of `css` once it contains `expected` (a form's answer has replaced the page), or
+/// its last text after 10 s.
+pub(crate) async fn text_once_it_has(client: &Client, css: &str, expected: &str) -> String {
+    let until = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = text_of(client, css).await;
+        if text.contains(expected) || tokio::time::Instant::now() >= until {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// `CHROMEDRIVER`, or `None` (the test skips) outside CI; in CI a missing driver fails.

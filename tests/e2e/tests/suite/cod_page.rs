@@ -30,7 +30,7 @@ use klaviyo_stub::{KlaviyoStub, StubAccount};
 use salla_api_stub::{Dataset, RateConfig, SallaApiStub};
 use tokio::net::TcpListener;
 
-use crate::browser::{browser, chromedriver, screenshot, start_driver, text_of};
+use crate::browser::{browser, chromedriver, screenshot, start_driver, text_of, text_once_it_has};
 
 const SECRET: &str = "cod-browser-link-secret-0123456789abcdef";
 const STORE: u64 = 7;
@@ -209,7 +209,7 @@ async fn flow(client: Client, w: World) -> Result<(), String> {
         .click()
         .await
         .map_err(|e| e.to_string())?;
-    let done = text_of(&client, "main p").await;
+    let done = text_once_it_has(&client, "main p", "تم تأكيد طلبك").await;
     if !done.contains("تم تأكيد طلبك") {
         return Err(format!("confirmed page: {done:?}"));
     }
