@@ -127,14 +127,22 @@ where
     F: FnMut(&mut StoreRecord) -> Result<bool, Refusal> + Send,
 {
     const ATTEMPTS: usize = 5;
+    // A refused event is answered 200 and never comes back, so a refusal drawn from a cached
+    // copy is decided again on the record as stored.
+    let mut current = false;
     for _ in 0..ATTEMPTS {
-        let mut record = deps
-            .store
-            .get(store_id)
-            .await?
-            .unwrap_or_else(|| StoreRecord::new(store_id));
+        let read = if current {
+            deps.store.get_current(store_id).await?
+        } else {
+            deps.store.get(store_id).await?
+        };
+        let mut record = read.unwrap_or_else(|| StoreRecord::new(store_id));
         match change(&mut record) {
-            Err(refusal) => return Ok(Err(refusal)),
+            Err(refusal) if current => return Ok(Err(refusal)),
+            Err(_) => {
+                current = true;
+                continue;
+            }
             Ok(false) => return Ok(Ok(record)),
             Ok(true) => {}
         }
@@ -960,6 +968,53 @@ mod tests {
         assert_eq!(change(older_tokens), "stale_salla_tokens");
         let held = record(&deps).await.unwrap().salla.unwrap();
         assert_eq!(held.refresh_token.expose(), "rt-2");
+    }
+
+    /// A warm cache may hold a record a few seconds behind the table. A refusal decided on
+    /// that copy would drop an authentic event for good (it is answered 200), so a refusal is
+    /// confirmed on the record as stored: here the cached tokens outlive the reinstall's, but
+    /// the table holds only the uninstall's marker.
+    #[tokio::test]
+    async fn a_reinstall_is_not_refused_on_a_cached_copy_of_the_uninstalled_record() {
+        let (mut deps, _) = deps(account);
+        use adapters::keystore::KeyStore;
+        let table = Arc::new(MemoryKeyStore::new());
+        deps.store = Arc::new(adapters::keystore::cached::CachedKeyStore::new(
+            table.clone(),
+            std::time::Duration::from_secs(60),
+        ));
+        let now = now_unix();
+        let mut held = StoreRecord::new("7");
+        held.salla = Some(SallaTokens {
+            access_token: Secret::new("at-old"),
+            refresh_token: Secret::new("rt-old"),
+            expires_at: now + 30 * 86_400,
+            scope: None,
+            refresh_lease_until: None,
+            refresh_blocked_at: None,
+        });
+        held.klaviyo = Some(KlaviyoConnection {
+            private_key: Secret::new("pk_held"),
+            account_name: None,
+            account_id: Some("Acct1".into()),
+            validated_at: 1,
+            needs_reconnect: false,
+        });
+        held.lifecycle.authorized_at = Some(now - 3_600);
+        table.put(&held).await.unwrap();
+        assert!(record(&deps).await.unwrap().salla.is_some(), "cache warmed");
+        // Another process applies the uninstall.
+        keystore::update(table.as_ref(), "7", |r| r.mark_uninstalled(now - 30, now))
+            .await
+            .unwrap();
+
+        let back = authorize(&deps, "7", auth("rt-new", now + 14 * 86_400), Some(now - 5))
+            .await
+            .unwrap();
+        assert_eq!(change(back), "salla_tokens_stored");
+        let stored = table.get("7").await.unwrap().unwrap();
+        assert_eq!(stored.salla.unwrap().refresh_token.expose(), "rt-new");
+        assert_eq!(stored.ttl, None);
     }
 
     #[tokio::test]

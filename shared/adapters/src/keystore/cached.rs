@@ -240,6 +240,10 @@ impl KeyStore for CachedKeyStore {
             }
             Lookup::Miss => {}
         }
+        self.get_current(store_id).await
+    }
+
+    async fn get_current(&self, store_id: &str) -> Result<Option<StoreRecord>, AdapterError> {
         self.misses.fetch_add(1, Ordering::Relaxed);
         let writes_before = self.writes.load(Ordering::Acquire);
         let record = self.inner.get(store_id).await?;

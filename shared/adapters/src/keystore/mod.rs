@@ -173,6 +173,12 @@ pub trait KeyStore: Send + Sync {
     /// marker included). A put at version 0 may replace an expired marker.
     async fn get(&self, store_id: &str) -> Result<Option<StoreRecord>, AdapterError>;
 
+    /// The record as stored now, never a cached copy (which may be seconds behind): what a
+    /// decision that refuses an event is confirmed on, since a refused event is not retried.
+    async fn get_current(&self, store_id: &str) -> Result<Option<StoreRecord>, AdapterError> {
+        self.get(store_id).await
+    }
+
     /// The stored record's version, or `None` if we hold nothing for the store: what the
     /// warm-process cache compares to confirm an entry. An implementation overrides it when
     /// it can answer without decrypting anything (DynamoDB: one projected read, no KMS).
