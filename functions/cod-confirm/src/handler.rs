@@ -194,13 +194,40 @@ async fn send_event(
             outcome = "event_sent",
             "cod link"
         ),
-        Err(e) => tracing::warn!(
-            store_id = link.store_id,
-            order = %order_hash(deps, link.order_id),
-            error = %e,
-            outcome = "event_failed",
-            "cod link"
-        ),
+        Err(e) => {
+            tracing::warn!(
+                store_id = link.store_id,
+                order = %order_hash(deps, link.order_id),
+                error = %e,
+                outcome = "event_failed",
+                "cod link"
+            );
+            if matches!(e, AdapterError::Unauthorized { .. }) {
+                flag_refused_key(deps, &record.store_id, &klaviyo.private_key, deadline).await;
+            }
+        }
+    }
+}
+
+/// A key Klaviyo refused flags the store for reconnection, as on the webhook path: the
+/// merchant's page asks for a new key and later answers stop sending this one. Only if `key`
+/// is still the store's key: one connected meanwhile is not blamed. Best effort: the order's
+/// status is already moved.
+async fn flag_refused_key(deps: &Deps, store_id: &str, key: &Secret, deadline: Deadline) {
+    let flagged = deadline
+        .run(
+            Service::DynamoDb,
+            adapters::keystore::update(deps.keys.as_ref(), store_id, |record| {
+                if let Some(k) = record.klaviyo.as_mut()
+                    && k.private_key == *key
+                {
+                    k.needs_reconnect = true;
+                }
+            }),
+        )
+        .await;
+    if let Err(e) = flagged {
+        tracing::warn!(store_id, error = %e, outcome = "flag_unsaved", "cod link");
     }
 }
 

@@ -244,6 +244,38 @@ mod tests {
         }
     }
 
+    /// A page holds the order's customer (for the event): formatting it, as a log line or a
+    /// panic message would, names none of them.
+    #[test]
+    fn a_page_s_debug_names_no_customer() {
+        let mut order = order();
+        order.customer = adapters::salla::order_status::Customer {
+            id: Some("77".into()),
+            email: Some("sara@example.com".into()),
+            phone: Some("+966500000001".into()),
+            first_name: Some("Sara".into()),
+            last_name: Some("Alqahtani".into()),
+        };
+        let shown = format!(
+            "{:?}",
+            Page::Done {
+                action: Action::Confirm,
+                order
+            }
+        );
+        assert!(shown.contains("Done"), "{shown}");
+        for private in [
+            "sara@example.com",
+            "500000001",
+            "Sara",
+            "Alqahtani",
+            "71234",
+            "120.50",
+        ] {
+            assert!(!shown.contains(private), "{private} in {shown}");
+        }
+    }
+
     #[test]
     fn the_ask_page_has_one_button_posting_the_same_token() {
         let html = render(

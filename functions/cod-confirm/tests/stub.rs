@@ -28,6 +28,10 @@ const TOKEN: &str = "tok-store-7";
 #[derive(Default)]
 struct FakeKlaviyo {
     sent: Mutex<Vec<(String, Value)>>,
+    /// Answers this status instead of 202 when set.
+    refuse: Mutex<Option<u16>>,
+    /// Replaces the store's key (a reconnection elsewhere) while the request is in flight.
+    replace_key_in: Mutex<Option<Arc<MemoryKeyStore>>>,
 }
 
 #[async_trait]
@@ -49,8 +53,16 @@ impl KlaviyoApi for FakeKlaviyo {
             .lock()
             .unwrap()
             .push((path.to_owned(), body.cloned().unwrap_or(Value::Null)));
+        let store = self.replace_key_in.lock().unwrap().clone();
+        if let Some(store) = store {
+            adapters::keystore::update(store.as_ref(), &STORE.to_string(), |r| {
+                r.klaviyo.as_mut().unwrap().private_key = Secret::new("pk_store_7_new");
+            })
+            .await
+            .unwrap();
+        }
         Ok(Delivery {
-            status: 202,
+            status: self.refuse.lock().unwrap().unwrap_or(202),
             attempts: 1,
             error: None,
         })
@@ -73,6 +85,7 @@ fn now() -> i64 {
 struct World {
     stub: SallaApiStub,
     deps: Deps,
+    keys: Arc<MemoryKeyStore>,
     klaviyo: Arc<FakeKlaviyo>,
     /// A COD order awaiting review.
     order: u64,
@@ -112,12 +125,12 @@ async fn world() -> World {
         ..StoreRecord::new(STORE.to_string())
     };
     let klaviyo = Arc::new(FakeKlaviyo::default());
-    let keys = MemoryKeyStore::new();
-    adapters::keystore::KeyStore::put(&keys, &record)
+    let keys = Arc::new(MemoryKeyStore::new());
+    adapters::keystore::KeyStore::put(keys.as_ref(), &record)
         .await
         .unwrap();
     let deps = Deps {
-        keys: Arc::new(keys),
+        keys: keys.clone(),
         orders: Arc::new(OrderStatusClient::new(stub.base_url.clone(), TIMEOUT)),
         klaviyo: klaviyo.clone(),
         refresher: Arc::new(NoRefresh),
@@ -129,6 +142,7 @@ async fn world() -> World {
     World {
         stub,
         deps,
+        keys,
         klaviyo,
         order,
     }
@@ -352,5 +366,55 @@ async fn two_answers_at_once_move_the_order_once() {
     assert!(
         page.contains("Your order is confirmed") || page.contains("can no longer be changed"),
         "{page}"
+    );
+}
+
+async fn needs_reconnect(keys: &MemoryKeyStore) -> (bool, String) {
+    let record = adapters::keystore::KeyStore::get(keys, &STORE.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    let k = record.klaviyo.unwrap();
+    (k.needs_reconnect, k.private_key.expose().to_owned())
+}
+
+/// A key Klaviyo refuses flags the store for reconnection, as the webhook path does, so the
+/// merchant's page asks for a new key and later answers stop sending the refused one; a key
+/// replaced while the event was in flight is not blamed for the old one's refusal.
+#[tokio::test]
+async fn a_refused_key_flags_the_store_unless_it_was_replaced_meanwhile() {
+    let w = world().await;
+    *w.klaviyo.refuse.lock().unwrap() = Some(401);
+    let (status, page) = post(&w.deps, &link(STORE, w.order, Action::Confirm)).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Your order is confirmed"), "{page}");
+    assert_eq!(
+        needs_reconnect(&w.keys).await,
+        (true, "pk_store_7".to_owned()),
+        "the refused key is flagged"
+    );
+    // Flagged: the next answer does not send the key again.
+    let other = w
+        .stub
+        .order_ids(&STORE.to_string())
+        .into_iter()
+        .find(|id| {
+            *id != w.order
+                && w.stub.order_detail(&STORE.to_string(), *id).unwrap()["payment_method"] == "cod"
+        })
+        .expect("a second cod order");
+    w.stub
+        .set_order_status(&STORE.to_string(), other, "under_review");
+    post(&w.deps, &link(STORE, other, Action::Confirm)).await;
+    assert_eq!(w.klaviyo.sent.lock().unwrap().len(), 1);
+
+    let w = world().await;
+    *w.klaviyo.refuse.lock().unwrap() = Some(401);
+    *w.klaviyo.replace_key_in.lock().unwrap() = Some(w.keys.clone());
+    post(&w.deps, &link(STORE, w.order, Action::Confirm)).await;
+    assert_eq!(
+        needs_reconnect(&w.keys).await,
+        (false, "pk_store_7_new".to_owned()),
+        "the new key is not flagged for the old one's refusal"
     );
 }

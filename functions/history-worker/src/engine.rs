@@ -259,9 +259,16 @@ async fn run_store(
         },
         StoreJob::Sweep => {
             let start = HistoryStart::new(deps.queue.clone());
-            // A marked store's repair, if nothing queued it (or its message was lost).
-            start
-                .repair_if_due(deps.store.as_ref(), &record, "sweep")
+            // A marked store's repair, if nothing queued it (or its message was lost). Its
+            // claim is cut off at the deadline like every other call: a claim left without
+            // its message is taken again by a later sweep.
+            let _ = deadline
+                .run(Service::DynamoDb, async {
+                    start
+                        .repair_if_due(deps.store.as_ref(), &record, "sweep")
+                        .await;
+                    Ok(())
+                })
                 .await;
             if read
                 .as_ref()
@@ -284,12 +291,18 @@ async fn run_store(
             // A connected store that was never imported gets its whole history, not three
             // days of it: the daily sweep starts any import that connecting did not.
             if read.is_none() && start::connected(&record) {
-                return match start
-                    .import_if_connected(deps.store.as_ref(), &record, "sweep")
-                    .await
-                {
-                    Started::Failed => Err(WorkerError::Transient(timed_out(Service::Sqs))),
-                    _ => Ok(Outcome::Skipped.into()),
+                let started = deadline
+                    .run(Service::DynamoDb, async {
+                        Ok(start
+                            .import_if_connected(deps.store.as_ref(), &record, "sweep")
+                            .await)
+                    })
+                    .await;
+                return match started {
+                    Ok(Started::Failed) | Err(_) => {
+                        Err(WorkerError::Transient(timed_out(Service::Sqs)))
+                    }
+                    Ok(_) => Ok(Outcome::Skipped.into()),
                 };
             }
             (message, None)
@@ -557,7 +570,10 @@ async fn finish(
 /// still pending. Never overwrites another integration's mapping
 /// ([`adapters::klaviyo::mapped_metrics`]); best effort and logged.
 async fn map_metrics(deps: &Deps, store_id: &str, deadline: Deadline) {
-    let Ok(Some(record)) = deps.store.get(store_id).await else {
+    let read = deadline
+        .run(Service::DynamoDb, deps.store.get(store_id))
+        .await;
+    let Ok(Some(record)) = read else {
         return;
     };
     let Some(k) = record.klaviyo.filter(|k| !k.needs_reconnect) else {

@@ -335,11 +335,19 @@ impl KlaviyoApi for FakeKlaviyo {
 struct KillStore {
     inner: MemoryKeyStore,
     killer: Arc<Killer>,
+    /// Reads so far.
+    gets: AtomicU64,
+    /// The read (1-based) that never answers, as a hung connection (0: none).
+    hang_at_get: AtomicU64,
 }
 
 #[async_trait]
 impl KeyStore for KillStore {
     async fn get(&self, store_id: &str) -> Result<Option<StoreRecord>, AdapterError> {
+        let n = self.gets.fetch_add(1, Ordering::SeqCst) + 1;
+        if n == self.hang_at_get.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         self.killer.tick().await;
         self.inner.get(store_id).await
     }
@@ -452,6 +460,8 @@ async fn world(orders: usize, customers: usize, per_page: usize) -> World {
     let store = Arc::new(KillStore {
         inner: MemoryKeyStore::with_records([record()]),
         killer: killer.clone(),
+        gets: AtomicU64::new(0),
+        hang_at_get: AtomicU64::new(0),
     });
     let queue = Arc::new(KillQueue {
         inner: MemoryHistoryQueue::new(),
@@ -856,6 +866,52 @@ async fn a_revoked_salla_token_and_a_revoked_klaviyo_key_stop_the_import() {
         w.progress().last_error.as_deref(),
         Some("klaviyo_key_revoked")
     );
+}
+
+/// Every key store read of a run is bounded by the invocation's deadline, the metric mapping's
+/// after a finished import too: a read that hangs cannot hold the function past its timeout.
+#[tokio::test(start_paused = true)]
+async fn a_hung_key_store_read_ends_at_the_deadline() {
+    let first = world(5, 1, 10).await;
+    first.queue.enqueue(&Task::import(STORE)).await.unwrap();
+    assert_eq!(
+        first.drain(Duration::from_secs(60), || 0).await,
+        [Outcome::Done]
+    );
+    let import_reads = first.store.gets.load(Ordering::SeqCst);
+    // The daily sweep of a store never imported starts its import.
+    let sweep = Task::Store {
+        store_id: STORE.into(),
+        job: adapters::history::StoreJob::Sweep,
+        cursor: crate::plan::sweep_start(crate::plan::day_of(adapters::clock::now_unix())),
+    };
+    let second = world(5, 1, 10).await;
+    handle(
+        &second.deps,
+        &sweep.to_body(),
+        Deadline::after(Duration::from_secs(60)),
+    )
+    .await
+    .unwrap();
+    let sweep_reads = second.store.gets.load(Ordering::SeqCst);
+    assert!(sweep_reads >= 2, "the sweep's claim reads the store");
+    let runs = (1..=import_reads)
+        .map(|n| (Task::import(STORE), n, import_reads))
+        .chain((1..=sweep_reads).map(|n| (sweep.clone(), n, sweep_reads)));
+    for (task, hang_at, reads) in runs {
+        let w = world(5, 1, 10).await;
+        w.store.hang_at_get.store(hang_at, Ordering::SeqCst);
+        let body = task.to_body();
+        let budget = Duration::from_secs(60);
+        let started = tokio::time::Instant::now();
+        let ran =
+            tokio::time::timeout(budget * 10, handle(&w.deps, &body, Deadline::after(budget)))
+                .await;
+        assert!(
+            ran.is_ok() && started.elapsed() <= budget,
+            "read {hang_at} of {reads} hung past the deadline"
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]

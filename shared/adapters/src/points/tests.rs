@@ -303,3 +303,24 @@ fn the_ladder_is_the_merchants_tier_choice() {
     record.crm = Some(CrmSettings::A { margin_bp: 0 });
     assert_eq!(ladder(&record).tier_of(40_000, 1), Some("Bronze"));
 }
+
+/// The facts are a shopper's: formatting them shows counts only.
+#[test]
+fn customer_facts_debug_shows_counts_only() {
+    let listing = json!({"data": [
+        {"id": 9, "status": {"slug": "delivered"}, "total": {"amount": 731, "currency": "SAR"}, "date": "2026-11-20 10:00:00"}
+    ]});
+    let facts = CustomerFacts {
+        orders: mapping::points::orders_from_listing(listing.to_string().as_bytes()).unwrap(),
+        reviews: Vec::new(),
+        salla_calls: 2,
+        reviews_read: true,
+    };
+    assert_eq!(facts.orders.len(), 1);
+    let shown = format!("{facts:?}");
+    assert!(shown.contains("orders: 1"), "{shown}");
+    assert!(
+        !shown.contains("731") && !shown.contains("2026-11-20"),
+        "{shown}"
+    );
+}
