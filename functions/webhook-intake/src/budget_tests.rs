@@ -226,3 +226,119 @@ async fn a_short_lambda_deadline_is_the_one_that_governs() {
     assert!(resp.status().as_u16() >= 500);
     assert!(took < Duration::from_secs(6), "answered after {took:?}");
 }
+
+/// The Merchant API counting product lookups; `delay` before each "not found".
+struct CountingProducts {
+    lookups: std::sync::atomic::AtomicUsize,
+    delay: Duration,
+}
+
+#[async_trait]
+impl ProductLookup for CountingProducts {
+    async fn get_product(&self, _: &Secret, _: &str) -> Result<Option<Product>, AdapterError> {
+        self.lookups
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        sleep(self.delay).await;
+        Ok(None)
+    }
+}
+
+/// Klaviyo answering 202, recording how much of its deadline each request was given.
+#[derive(Default)]
+struct TimedKlaviyo {
+    left: Mutex<Vec<Duration>>,
+}
+
+#[async_trait]
+impl KlaviyoApi for TimedKlaviyo {
+    async fn get_account(&self, _: &Secret) -> Result<AccountInfo, AdapterError> {
+        unreachable!("no key check on this path")
+    }
+    async fn call(
+        &self,
+        _: &Secret,
+        _: &'static str,
+        _: &str,
+        _: Option<&Value>,
+        deadline: Instant,
+    ) -> Result<Delivery, AdapterError> {
+        self.left
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(deadline.saturating_duration_since(Instant::now()));
+        Ok(Delivery {
+            status: 202,
+            attempts: 1,
+            error: None,
+        })
+    }
+}
+
+/// A store with a key and Salla tokens far from their refresh margin, over a fast store.
+fn cart_deps(products: Arc<CountingProducts>, klaviyo: Arc<TimedKlaviyo>) -> Deps {
+    let (config, _) = Config::from_lookup(
+        |k| (k == "SALLA_WEBHOOK_SECRET").then(|| SECRET.to_string()),
+        Profile::Dev { port: 0 },
+    )
+    .unwrap();
+    let mut record = record_due_for_refresh();
+    if let Some(tokens) = record.salla.as_mut() {
+        tokens.expires_at = adapters::clock::now_unix() + 30 * 86_400;
+    }
+    let mut deps = Deps::new(&config, Arc::new(MemoryKeyStore::with_records([record])));
+    deps.klaviyo = klaviyo;
+    deps.salla_api = products;
+    deps
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cart_looks_up_at_most_twenty_products() {
+    let products = Arc::new(CountingProducts {
+        lookups: Default::default(),
+        delay: Duration::ZERO,
+    });
+    let deps = cart_deps(products.clone(), Arc::new(TimedKlaviyo::default()));
+    let resp = crate::handle(
+        &deps,
+        cart_delivery(wall_ms() + FUNCTION_TIMEOUT.as_millis() as u64),
+    )
+    .await;
+    assert_eq!(resp.status().as_u16(), 200);
+    // The cart names 40 products.
+    assert_eq!(
+        products.lookups.load(std::sync::atomic::Ordering::SeqCst),
+        20
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn hanging_product_lookups_leave_klaviyo_its_share_of_the_deadline() {
+    // The Merchant API never answering inside the invocation: enrichment is cut off after
+    // its own budget and Klaviyo still gets 10 s of the 20 s deadline.
+    let products = Arc::new(CountingProducts {
+        lookups: Default::default(),
+        delay: Duration::from_secs(60),
+    });
+    let klaviyo = Arc::new(TimedKlaviyo::default());
+    let deps = cart_deps(products, klaviyo.clone());
+    let started = Instant::now();
+    let resp = crate::handle(
+        &deps,
+        cart_delivery(wall_ms() + FUNCTION_TIMEOUT.as_millis() as u64),
+    )
+    .await;
+    assert_eq!(
+        resp.status().as_u16(),
+        200,
+        "answered after {:?}",
+        started.elapsed()
+    );
+    let left = klaviyo.left.lock().unwrap().clone();
+    assert!(!left.is_empty(), "the event still went to Klaviyo");
+    for l in left {
+        assert!(
+            l >= Duration::from_secs(10),
+            "Klaviyo was left {l:?} of the deadline"
+        );
+    }
+}

@@ -18,6 +18,8 @@ pub mod relay;
 
 #[cfg(test)]
 mod budget_tests;
+#[cfg(test)]
+mod relay_tests;
 
 pub use deps::Deps;
 pub use handler::handle;

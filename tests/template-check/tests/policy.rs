@@ -764,6 +764,28 @@ fn alarm_not_notifying_the_alarm_topic_is_caught() {
     assert_fires(alarms::ALARM_TOPIC, &v);
 }
 
+/// The alarm topic exists in every deployment, whatever the parameters: behind a condition
+/// (say, only when `AlarmEmail` is given) a stack deployed without an e-mail would have
+/// alarms that notify nothing, and no topic for the operator to subscribe to later.
+#[test]
+fn the_alarm_topic_exists_without_a_condition() {
+    let t = template();
+    let topics: Vec<_> = t["Resources"]
+        .as_object()
+        .expect("resources")
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::SNS::Topic")
+        .collect();
+    assert_eq!(topics.len(), 1, "one alarm topic");
+    for (id, topic) in topics {
+        assert!(
+            topic.get("Condition").is_none(),
+            "{id} exists only under the condition {}",
+            topic["Condition"]
+        );
+    }
+}
+
 #[test]
 fn table_without_error_and_throttle_alarms_is_caught() {
     // SystemErrors exists only per operation: dropping one operation's metric is a gap.

@@ -106,6 +106,25 @@ mod tests {
     }
 
     #[test]
+    fn burst_window_retries_are_spread_over_half_a_second() {
+        // Every request refused in one second is told the same Retry-After: were they all
+        // to come back at that instant, they would overflow the next window together.
+        let p = RetryPolicy::default();
+        let waits: Vec<Duration> = (0..50)
+            .map(|_| p.rate_limit_wait(Some(Duration::from_secs(1)), 1).unwrap())
+            .collect();
+        let earliest = *waits.iter().min().unwrap();
+        let latest = *waits.iter().max().unwrap();
+        assert!(earliest >= Duration::from_secs(1), "{earliest:?}");
+        assert!(latest <= Duration::from_millis(1500), "{latest:?}");
+        assert!(
+            latest - earliest >= Duration::from_millis(100),
+            "50 waits within {:?} of each other",
+            latest - earliest
+        );
+    }
+
+    #[test]
     fn retry_after_parses_seconds_only() {
         assert_eq!(parse_retry_after(Some("3")), Some(Duration::from_secs(3)));
         assert_eq!(

@@ -516,6 +516,21 @@ mod tests {
         assert_eq!(tokens.refresh_lease_until, None, "no lease taken either");
     }
 
+    #[tokio::test]
+    async fn too_little_time_left_writes_no_lease() {
+        // Less than the time a request and its save need: not even the lease is written
+        // (a lease put and its release would spend two writes on a refresh that cannot run).
+        let store = MemoryKeyStore::with_records([due_record()]);
+        let stub = Stub::new(fresh);
+        let outcome = run(&store, &stub, Deadline::after(MIN_TIME / 2)).await;
+        assert_eq!(outcome.unwrap(), Refresh::NoTime);
+        assert_eq!(
+            store.get(STORE).await.unwrap().unwrap().version,
+            1,
+            "no write"
+        );
+    }
+
     /// Fails the given puts (1-based) with a transient error.
     struct FlakyPuts {
         inner: MemoryKeyStore,
