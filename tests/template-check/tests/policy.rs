@@ -756,6 +756,9 @@ fn alarm_not_notifying_the_alarm_topic_is_caught() {
     assert_fires(alarms::ALARM_TOPIC, &v);
     let v = after(|t| remove_resources(t, &["AlarmTopic".to_string()]));
     assert_fires(alarms::ALARM_TOPIC, &v);
+    // A topic that exists only under a condition (say, when an e-mail is given).
+    let v = after(|t| t["Resources"]["AlarmTopic"]["Condition"] = json!("HasAlarmEmail"));
+    assert_fires(alarms::ALARM_TOPIC, &v);
     let v = after(|t| {
         if let Some(o) = t["Outputs"].as_object_mut() {
             o.remove("AlarmTopicArn");

@@ -116,6 +116,15 @@ fn topic(doc: &Json, alarms: &[(&str, &Json)], out: &mut Vec<Violation>) {
         ));
         return;
     };
+    // A topic behind a condition is absent from some deployments, and its alarms notify
+    // nothing there.
+    if let Some(condition) = topic.get("Condition") {
+        out.push(Violation::new(
+            ALARM_TOPIC,
+            *topic_id,
+            format!("the alarm topic must exist in every deployment, not only under {condition}"),
+        ));
+    }
     // CloudWatch cannot publish to a topic under the AWS managed SNS key, so alarms would be
     // silently undelivered; the template's own key (whose policy lets CloudWatch use it for
     // this topic) is the one that works.
