@@ -606,7 +606,12 @@ pub(crate) async fn repaired(
         .await
         .map_err(WorkerError::Transient)?;
     let outcome = match cleared {
-        Ok(written) if written.history.as_ref().is_some_and(|h| h.repair_from.is_none()) => {
+        Ok(written)
+            if written
+                .history
+                .as_ref()
+                .is_some_and(|h| h.repair_from.is_none()) =>
+        {
             "cleared"
         }
         Ok(_) => "kept",

@@ -338,7 +338,11 @@ pub async fn record_miss(store: &dyn KeyStore, record: &StoreRecord, at: i64) ->
     }
     let store_id = record.store_id.as_str();
     let mut marked = false;
-    match keystore::update_live(store, store_id, IfAbsent::Skip, |r| marked = mark_miss(r, at)).await {
+    match keystore::update_live(store, store_id, IfAbsent::Skip, |r| {
+        marked = mark_miss(r, at)
+    })
+    .await
+    {
         Ok(written) => {
             let marked = marked && written.is_ok();
             if marked {
@@ -593,7 +597,10 @@ mod tests {
         );
         imported.history.as_mut().unwrap().first_miss_at = None;
         assert!(!record_miss(&gone, &imported, 7).await);
-        assert!(gone.is_empty(), "nothing created for a store we do not hold");
+        assert!(
+            gone.is_empty(),
+            "nothing created for a store we do not hold"
+        );
 
         // Uninstalled since the caller's read; the marker still holds a history (a settings
         // event after the uninstall keeps the record a marker) and a key.
@@ -606,7 +613,9 @@ mod tests {
         let held = uninstalled.get("42").await.unwrap().unwrap();
         assert!(!record_miss(&uninstalled, &imported, 7).await);
         assert_eq!(
-            start.repair_if_due(&uninstalled, &imported_with_miss(&imported), "test").await,
+            start
+                .repair_if_due(&uninstalled, &imported_with_miss(&imported), "test")
+                .await,
             Started::NotNeeded
         );
         assert_eq!(

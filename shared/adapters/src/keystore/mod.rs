@@ -191,6 +191,10 @@ pub trait KeyStore: Send + Sync {
     async fn put(&self, record: &StoreRecord) -> Result<u64, AdapterError>;
 
     /// Deletes everything held for the store. Deleting a missing store is not an error.
+    ///
+    /// No production path calls it: deleting restarts the store's version at 1, which a warm
+    /// cache confirming by version could mistake for the record it holds, and an uninstall
+    /// leaves a deletion marker instead. Kept for tests and tools that need a store gone.
     async fn delete(&self, store_id: &str) -> Result<(), AdapterError>;
 }
 

@@ -836,7 +836,9 @@ async fn live_writers_leave_markers_and_absent_stores_alone() {
     let key = |r: &mut StoreRecord| r.klaviyo = full_record("x").klaviyo;
 
     let absent = unique("store");
-    let written = update_live(&store, &absent, IfAbsent::Skip, key).await.unwrap();
+    let written = update_live(&store, &absent, IfAbsent::Skip, key)
+        .await
+        .unwrap();
     assert_eq!(written, Err(NotWritten::Absent));
     assert_eq!(store.get(&absent).await.unwrap(), None);
     let created = update_live(&store, &absent, IfAbsent::Create, key)
@@ -864,7 +866,14 @@ async fn live_writers_leave_markers_and_absent_stores_alone() {
     assert_eq!(store.version(&id).await.unwrap(), Some(2));
 
     // Past its ttl the marker is absent: skipped, or replaced by a creating writer.
-    set_attr(&moto, &store, &id, "ttl", AttributeValue::N((now - 1).to_string())).await;
+    set_attr(
+        &moto,
+        &store,
+        &id,
+        "ttl",
+        AttributeValue::N((now - 1).to_string()),
+    )
+    .await;
     let skipped = update_live(&store, &id, IfAbsent::Skip, key).await.unwrap();
     assert_eq!(skipped, Err(NotWritten::Absent));
     let replaced = update_live(&store, &id, IfAbsent::Create, key)
