@@ -598,17 +598,19 @@ async fn map_metrics(deps: &Deps, store_id: &str, deadline: Deadline) {
 }
 
 /// A repair done: its mark is cleared, unless a later repair took it over from an earlier
-/// miss (then that one clears it).
-async fn repaired(
+/// miss (then that one clears it). Nothing is written for a store gone or uninstalled
+/// meanwhile: its marker holds no history to clear.
+pub(crate) async fn repaired(
     deps: &Deps,
     store_id: &str,
     since: i64,
     deadline: Deadline,
 ) -> Result<(), WorkerError> {
+    use adapters::keystore::{IfAbsent, update_live};
     let cleared = deadline
         .run(
             Service::DynamoDb,
-            adapters::keystore::update(deps.store.as_ref(), store_id, |r| {
+            update_live(deps.store.as_ref(), store_id, IfAbsent::Skip, |r| {
                 if let Some(h) = r.history.as_mut()
                     && h.repair_from == Some(since)
                 {
@@ -619,15 +621,19 @@ async fn repaired(
         )
         .await
         .map_err(WorkerError::Transient)?;
-    tracing::info!(
-        event = "history_repaired",
-        store_id,
-        outcome = if cleared.history.is_some_and(|h| h.repair_from.is_none()) {
+    let outcome = match cleared {
+        Ok(written)
+            if written
+                .history
+                .as_ref()
+                .is_some_and(|h| h.repair_from.is_none()) =>
+        {
             "cleared"
-        } else {
-            "kept"
         }
-    );
+        Ok(_) => "kept",
+        Err(_) => "store_gone",
+    };
+    tracing::info!(event = "history_repaired", store_id, outcome);
     Ok(())
 }
 

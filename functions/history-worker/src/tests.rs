@@ -1133,3 +1133,26 @@ async fn the_daily_sweep_queues_the_repair_of_a_marked_store() {
     let p = w.progress();
     assert_eq!((p.first_miss_at, p.repair_from), (None, None), "repaired");
 }
+
+/// A repair that ends after the store was uninstalled (or its record is gone) clears no mark:
+/// nothing is written onto the deletion marker, and no record is created.
+#[tokio::test]
+async fn a_repair_ending_after_an_uninstall_writes_nothing() {
+    let w = world(1, 1, 10).await;
+    let now = adapters::clock::now_unix();
+    adapters::keystore::update(w.store.as_ref(), STORE, |r| r.mark_uninstalled(now, now))
+        .await
+        .unwrap();
+    let marker = w.store.get(STORE).await.unwrap();
+    let deadline = Deadline::after(Duration::from_secs(5));
+    crate::engine::repaired(&w.deps, STORE, now - 600, deadline)
+        .await
+        .unwrap();
+    assert_eq!(w.store.get(STORE).await.unwrap(), marker);
+
+    w.store.delete(STORE).await.unwrap();
+    crate::engine::repaired(&w.deps, STORE, now - 600, deadline)
+        .await
+        .unwrap();
+    assert_eq!(w.store.get(STORE).await.unwrap(), None);
+}

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use adapters::crm::{Provisioner, Report, ViaKlaviyoApi, Wanted};
-use adapters::keystore::{self, StoreRecord};
+use adapters::keystore::{self, IfAbsent, StoreRecord};
 use adapters::{AdapterError, Secret};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
@@ -152,16 +152,19 @@ async fn act(
     }
 }
 
+/// Only onto a live record: `form::post` refused an uninstalled store, and a store that
+/// uninstalled since (or is gone) has no connection to provision for.
 async fn save(deps: &Deps, store_id: &str, settings: &CrmSettings) -> Result<(), CrmProblem> {
-    keystore::update(deps.keys.as_ref(), store_id, |r| {
+    keystore::update_live(deps.keys.as_ref(), store_id, IfAbsent::Skip, |r| {
         r.crm = Some(settings.clone())
     })
     .await
-    .map(|_| ())
     .map_err(|e| {
         tracing::error!(event = "onboarding_write", store_id, error = %e);
         CrmProblem::StorageDown
-    })
+    })?
+    .map(|_| ())
+    .map_err(|_| CrmProblem::NotConnected)
 }
 
 /// Segments first (the win-back and tier flows trigger on them), then the flows. `apply`

@@ -35,6 +35,10 @@ pub enum OnboardingError {
     /// The pasted key failed its shape check or Klaviyo's (the problem says which).
     #[error("key refused: {0:?}")]
     Key(Problem),
+    /// A page action for a store that uninstalled the app: its record is a deletion marker,
+    /// which only a reinstall changes.
+    #[error("store uninstalled the app")]
+    AppRemoved,
     #[error("key store unavailable: {0}")]
     StorageDown(AdapterError),
     /// The token Salla's dashboard appended to the page's URL did not verify.
@@ -69,6 +73,7 @@ impl OnboardingError {
             Self::Key(_) => StatusCode::BAD_REQUEST,
             Self::StorageDown(_) | Self::SallaDown(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Rerun(_) => StatusCode::CONFLICT,
+            Self::AppRemoved => StatusCode::GONE,
             Self::RerunFailed | Self::TestEvent(Problem::KlaviyoDown) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -90,6 +95,7 @@ impl OnboardingError {
             Self::TooLarge { .. } => "too_large",
             Self::Key(problem) => problem.code(),
             Self::StorageDown(_) => "storage_down",
+            Self::AppRemoved => "app_removed",
             Self::BadEmbeddedToken(EmbeddedTokenError::Expired) => "embedded_token_expired",
             Self::BadEmbeddedToken(_) => "embedded_token_refused",
             Self::SallaDown(_) => "salla_down",
@@ -114,6 +120,7 @@ impl OnboardingError {
             Self::Unconfirmed => Problem::ConfirmStore,
             Self::Key(problem) => *problem,
             Self::StorageDown(_) => Problem::StorageDown,
+            Self::AppRemoved => Problem::AppRemoved,
             Self::SallaDown(_) => Problem::SallaDown,
             Self::Rerun(RerunRefused::Running) => Problem::ImportRunning,
             Self::Rerun(RerunRefused::NotConnected) => Problem::ImportNotConnected,
@@ -165,6 +172,12 @@ mod tests {
                 400,
                 "invalid_key",
                 Problem::InvalidKey,
+            ),
+            (
+                OnboardingError::AppRemoved,
+                410,
+                "app_removed",
+                Problem::AppRemoved,
             ),
             (
                 OnboardingError::Key(Problem::KlaviyoDown),

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use adapters::keystore::{self, KlaviyoConnection};
+use adapters::keystore::{self, IfAbsent, KlaviyoConnection, NotWritten};
 use adapters::web;
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -46,35 +46,42 @@ pub async fn post(deps: &Deps, req: &Request) -> Response<Body> {
         }
         Err(e) => return refuse((lang, theme), None, e, started),
     };
-    let csrf_ok = session::csrf_ok(deps, &session, field("csrf"));
+    let gate = if session::csrf_ok(deps, &session, field("csrf")) {
+        installed(deps, &session.store_id).await
+    } else {
+        Err(OnboardingError::CsrfFailed)
+    };
 
-    let (action, result) = match field("action") {
-        _ if !csrf_ok => (Action::Post, Err(OnboardingError::CsrfFailed)),
-        Some(crm) if crate::crm_form::handles(crm) => {
-            return crate::crm_form::post(deps, (lang, theme), &session, &form, started).await;
-        }
-        Some(points) if crate::points_page::handles(points) => {
-            return crate::points_page::post(deps, (lang, theme), &session, &form, started).await;
-        }
-        // The merchant confirms the store (name and domain shown beside the box) before a
-        // key is attached: a sign-in someone else started must not collect their key.
-        Some("save") if field("confirm_store") != Some("yes") => {
-            (Action::Save, Err(OnboardingError::Unconfirmed))
-        }
-        Some("save") => (
-            Action::Save,
-            save(deps, &session.store_id, field("private_key"), now).await,
-        ),
-        Some("disconnect") => (
-            Action::Disconnect,
-            disconnect(deps, &session.store_id).await,
-        ),
-        Some("rerun_import") => (Action::Rerun, rerun(deps, &session.store_id, now).await),
-        Some("test_event") => (
-            Action::TestEvent,
-            send_test(deps, &session.store_id, now).await,
-        ),
-        _ => (Action::Post, Err(OnboardingError::UnknownAction)),
+    let (action, result) = match (field("action"), gate) {
+        (_, Err(e)) => (Action::Post, Err(e)),
+        (action, Ok(())) => match action {
+            Some(crm) if crate::crm_form::handles(crm) => {
+                return crate::crm_form::post(deps, (lang, theme), &session, &form, started).await;
+            }
+            Some(points) if crate::points_page::handles(points) => {
+                return crate::points_page::post(deps, (lang, theme), &session, &form, started)
+                    .await;
+            }
+            // The merchant confirms the store (name and domain shown beside the box) before a
+            // key is attached: a sign-in someone else started must not collect their key.
+            Some("save") if field("confirm_store") != Some("yes") => {
+                (Action::Save, Err(OnboardingError::Unconfirmed))
+            }
+            Some("save") => (
+                Action::Save,
+                save(deps, &session.store_id, field("private_key"), now).await,
+            ),
+            Some("disconnect") => (
+                Action::Disconnect,
+                disconnect(deps, &session.store_id).await,
+            ),
+            Some("rerun_import") => (Action::Rerun, rerun(deps, &session.store_id, now).await),
+            Some("test_event") => (
+                Action::TestEvent,
+                send_test(deps, &session.store_id, now).await,
+            ),
+            _ => (Action::Post, Err(OnboardingError::UnknownAction)),
+        },
     };
     let (resp, name) = match result {
         Ok(done) => {
@@ -100,6 +107,8 @@ pub async fn post(deps: &Deps, req: &Request) -> Response<Body> {
                 )
             }
         }
+        // No page for a store that removed the app: only the message to reinstall.
+        Err(e @ OnboardingError::AppRemoved) => (view::signed_out(lang, theme, &e), e.code()),
         Err(e) => (again(deps, (lang, theme), &session, &e).await, e.code()),
     };
     outcome::log(
@@ -110,6 +119,27 @@ pub async fn post(deps: &Deps, req: &Request) -> Response<Body> {
         started,
     );
     resp
+}
+
+/// Whether the session's store still has the app: a session may outlive an uninstall, and
+/// nothing is done for a store whose record is a deletion marker (the writes refuse it too,
+/// should the uninstall land during the action). A store we hold nothing for passes: the
+/// merchant may save a key before `app.store.authorize` reaches us.
+async fn installed(deps: &Deps, store_id: &str) -> Result<(), OnboardingError> {
+    let record = deps
+        .keys
+        .get(store_id)
+        .await
+        .map_err(storage_down(store_id))?;
+    if record.is_some_and(|r| r.is_marker()) {
+        return Err(OnboardingError::AppRemoved);
+    }
+    Ok(())
+}
+
+/// What a write that found the store uninstalled (or gone) answers.
+fn not_written(_: NotWritten) -> OnboardingError {
+    OnboardingError::AppRemoved
 }
 
 /// The store's page again with the error next to the current state (re-read for that; no
@@ -196,11 +226,13 @@ async fn save(
         validated_at: now,
         needs_reconnect: false,
     };
-    let saved = keystore::update(deps.keys.as_ref(), store_id, |record| {
-        record.klaviyo = Some(connection.clone())
+    // The one writer besides the lifecycle events that may create a store's record.
+    let saved = keystore::update_live(deps.keys.as_ref(), store_id, IfAbsent::Create, |r| {
+        r.klaviyo = Some(connection.clone())
     })
     .await
-    .map_err(storage_down(store_id))?;
+    .map_err(storage_down(store_id))?
+    .map_err(not_written)?;
     if let Some(sync) = &deps.settings_sync {
         let public_key = connection.account_id.as_deref().unwrap_or_default();
         sync.mirror(&saved, connection.private_key.expose(), public_key)
@@ -212,30 +244,33 @@ async fn save(
     Ok(Outcome::Saved)
 }
 
-/// Deletes the Klaviyo key only: the Salla tokens stay so the merchant can reconnect without
-/// reinstalling. A record left with nothing in it is deleted outright.
+/// Forgets the Klaviyo key only: the Salla tokens stay so the merchant can reconnect without
+/// reinstalling, and so do the settings, the lifecycle times and the record itself (of a
+/// store without tokens too). Deleting it would restart its version, which a warm cache
+/// confirms by: it would keep sending to the old key once a new one is saved. Only the
+/// uninstall ends a store's record.
 async fn disconnect(deps: &Deps, store_id: &str) -> Result<Outcome, OnboardingError> {
     let existing = deps
         .keys
         .get(store_id)
         .await
         .map_err(storage_down(store_id))?;
-    match existing {
-        Some(record) if record.salla.is_none() => deps
-            .keys
-            .delete(store_id)
-            .await
-            .map_err(storage_down(store_id))?,
-        Some(record) if record.klaviyo.is_some() => {
-            keystore::update(deps.keys.as_ref(), store_id, |r| r.klaviyo = None)
-                .await
-                .map_err(storage_down(store_id))?;
-            // Salla's form empties too, so its next settings event says "disconnected".
-            if let Some(sync) = &deps.settings_sync {
-                sync.mirror(&record, "", "").await;
-            }
+    if let Some(record) = existing.filter(|r| r.klaviyo.is_some()) {
+        let written = keystore::update_live(deps.keys.as_ref(), store_id, IfAbsent::Skip, |r| {
+            r.klaviyo = None
+        })
+        .await
+        .map_err(storage_down(store_id))?;
+        match written {
+            Ok(_) => {}
+            // Nothing held any more: nothing to disconnect.
+            Err(NotWritten::Absent) => return Ok(Outcome::Disconnected),
+            Err(removed) => return Err(not_written(removed)),
         }
-        _ => {}
+        // Salla's form empties too, so its next settings event says "disconnected".
+        if let Some(sync) = &deps.settings_sync {
+            sync.mirror(&record, "", "").await;
+        }
     }
     Ok(Outcome::Disconnected)
 }
@@ -244,5 +279,130 @@ fn storage_down(store_id: &str) -> impl Fn(adapters::AdapterError) -> Onboarding
     move |e| {
         tracing::error!(event = "onboarding_write", store_id = %store_id, error = %e);
         OnboardingError::StorageDown(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use adapters::Secret;
+    use adapters::keystore::KeyStore;
+    use adapters::keystore::cached::CachedKeyStore;
+    use adapters::keystore::{KlaviyoConnection, StoreRecord};
+    use lambda_http::http::StatusCode;
+
+    use crate::handle;
+    use crate::test_support::*;
+
+    fn keyed(key: &str) -> StoreRecord {
+        let mut record = StoreRecord::new(STORE);
+        record.klaviyo = Some(KlaviyoConnection {
+            private_key: Secret::new(key),
+            account_name: None,
+            account_id: Some("Old1".into()),
+            validated_at: 1,
+            needs_reconnect: false,
+        });
+        record
+    }
+
+    /// A warm intake confirms its cached record by version. Disconnecting and saving a new
+    /// key on the page must move the version on, never restart it: a restarted version 1
+    /// would confirm the old key's cached version 1 and keep sending to the old account.
+    #[tokio::test]
+    async fn a_disconnect_then_a_new_key_is_seen_by_a_warm_cache() {
+        let (deps, keys) = deps();
+        keys.put(&keyed("pk_first_key_1111")).await.unwrap();
+        let intake =
+            CachedKeyStore::new(keys.clone(), Duration::from_secs(60)).with_recheck(Duration::ZERO);
+        let cached = intake.get(STORE).await.unwrap().unwrap();
+        assert_eq!(
+            cached.klaviyo.unwrap().private_key.expose(),
+            "pk_first_key_1111"
+        );
+
+        let token = session_token(STORE, 0);
+        let resp = handle(&deps, form(&token, &[("action", "disconnect")])).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        let resp = handle(
+            &deps,
+            form(&token, &[("action", "save"), ("private_key", GOOD_KEY)]),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+
+        let seen = intake.get(STORE).await.unwrap().unwrap();
+        assert_eq!(seen.klaviyo.unwrap().private_key.expose(), GOOD_KEY);
+        assert!(seen.version > 1, "the version counts on: {}", seen.version);
+    }
+
+    /// The page's disconnect keeps the record of a store without Salla tokens (its
+    /// lifecycle times and settings with it): only the uninstall ends a store's record.
+    #[tokio::test]
+    async fn a_disconnect_without_salla_tokens_keeps_the_record() {
+        let (deps, keys) = deps();
+        let mut record = keyed("pk_first_key_1111");
+        record.lifecycle.settings_at = Some(1_796_000_000);
+        keys.put(&record).await.unwrap();
+        let token = session_token(STORE, 0);
+        let resp = handle(&deps, form(&token, &[("action", "disconnect")])).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        let kept = keys.get(STORE).await.unwrap().unwrap();
+        assert_eq!(kept.klaviyo, None);
+        assert_eq!(kept.lifecycle.settings_at, Some(1_796_000_000));
+        assert_eq!((kept.version, kept.ttl), (2, None));
+    }
+
+    /// A session that outlived an uninstall: every page action is refused with the same
+    /// clear message, nothing is stored and Klaviyo is not asked.
+    #[tokio::test]
+    async fn page_actions_on_an_uninstalled_store_are_refused_and_store_nothing() {
+        let actions: [&[(&str, &str)]; 6] = [
+            &[("action", "save"), ("private_key", GOOD_KEY)],
+            &[("action", "disconnect")],
+            &[("action", "rerun_import")],
+            &[("action", "test_event")],
+            &[("action", "crm_save"), ("crm_preset", "a")],
+            &[("action", "points_save"), ("points_percent", "3")],
+        ];
+        for (lang, words) in [("en", "removed"), ("ar", "أُزيل")] {
+            for fields in actions {
+                let (deps, keys, calls) = deps_counting();
+                // A settings event after the uninstall may leave a key on the marker.
+                let mut marker = keyed(GOOD_KEY);
+                let now = adapters::clock::now_unix();
+                marker.mark_uninstalled(now - 60, now);
+                marker.klaviyo = keyed(GOOD_KEY).klaviyo;
+                keys.put(&marker).await.unwrap();
+                let held = keys.get(STORE).await.unwrap();
+
+                let token = session_token(STORE, 0);
+                let mut all = fields.to_vec();
+                all.push(("lang", lang));
+                let resp = handle(&deps, form(&token, &all)).await;
+                assert_eq!(resp.status(), StatusCode::GONE, "{fields:?}");
+                assert!(text(&resp).contains(words), "{lang} {fields:?}");
+                assert_eq!(keys.get(STORE).await.unwrap(), held, "{fields:?}");
+                assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+            }
+        }
+    }
+
+    /// Easy Mode: a key saved on the page before `app.store.authorize` reaches us creates
+    /// the store's record.
+    #[tokio::test]
+    async fn a_key_saved_before_the_install_event_creates_the_record() {
+        let (deps, keys) = deps();
+        let token = session_token(STORE, 0);
+        let resp = handle(
+            &deps,
+            form(&token, &[("action", "save"), ("private_key", GOOD_KEY)]),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        let created = keys.get(STORE).await.unwrap().unwrap();
+        assert_eq!(created.klaviyo.unwrap().private_key.expose(), GOOD_KEY);
+        assert_eq!(created.ttl, None);
     }
 }

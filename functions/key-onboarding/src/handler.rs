@@ -346,7 +346,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn disconnect_keeps_salla_tokens_or_deletes_an_empty_record() {
+    async fn disconnect_keeps_salla_tokens_and_the_record() {
         let (deps, keys) = deps();
         keys.put(&connected(STORE, true)).await.unwrap();
         let token = session_token(STORE, 0);
@@ -360,7 +360,8 @@ mod tests {
         keys.put(&connected(STORE, false)).await.unwrap();
         let resp = handle(&deps, form(&token, &[("action", "disconnect")])).await;
         assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-        assert!(keys.is_empty());
+        let kept = keys.get(STORE).await.unwrap().unwrap();
+        assert!(kept.klaviyo.is_none() && kept.version == 2);
     }
 
     async fn validate(deps: &crate::Deps, body: &str) -> (StatusCode, Value) {

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use adapters::keystore::{self, StoreRecord};
+use adapters::keystore::{self, IfAbsent, StoreRecord};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use mapping::points::{
@@ -354,12 +354,15 @@ async fn save(
 ) -> (Option<StoreRecord>, PointsRules, Message) {
     let before = record.loyalty.clone();
     let store_id = record.store_id.clone();
-    let written = keystore::update(deps.keys.as_ref(), &store_id, |r| {
+    // Only onto a live record: `form::post` refused an uninstalled store, and one that
+    // uninstalled since (or is gone) has no key to award points with.
+    let written = keystore::update_live(deps.keys.as_ref(), &store_id, IfAbsent::Skip, |r| {
         r.loyalty = Some(rules.clone());
     })
     .await;
     match written {
-        Ok(written) => {
+        Ok(Err(_)) => (None, PointsRules::default(), Message::NotConnected),
+        Ok(Ok(written)) => {
             if let Some(sync) = &deps.settings_sync {
                 let fields = settings_fields(&rules, before.as_ref());
                 let changes: Vec<(&str, Value)> = fields

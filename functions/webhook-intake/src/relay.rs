@@ -228,10 +228,11 @@ async fn deliver(
 /// Records that the key stopped (or, after a probe, started again) working, so the
 /// onboarding page asks the merchant to reconnect. Only if `key` is still the store's key:
 /// the merchant may have connected a new one while this webhook was in flight, and that one
-/// must not be flagged for the old key's failure. Best effort: the answer to Salla already
-/// reports the failure.
+/// must not be flagged for the old key's failure. Nothing is written for a store gone or
+/// uninstalled meanwhile. Best effort: the answer to Salla already reports the failure.
 async fn set_needs_reconnect(deps: &Deps, store_id: &str, key: &Secret, flag: bool) {
-    let result = keystore::update(deps.store.as_ref(), store_id, |record| {
+    let live = keystore::IfAbsent::Skip;
+    let result = keystore::update_live(deps.store.as_ref(), store_id, live, |record| {
         if let Some(k) = record.klaviyo.as_mut()
             && k.private_key == *key
         {
@@ -241,5 +242,61 @@ async fn set_needs_reconnect(deps: &Deps, store_id: &str, key: &Secret, flag: bo
     .await;
     if let Err(e) = result {
         tracing::warn!(store_id, error = %e, "could not record the store's reconnection state");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use adapters::config::{Config, Profile};
+    use adapters::keystore::memory::MemoryKeyStore;
+    use adapters::keystore::{KeyStore, KlaviyoConnection, StoreRecord};
+
+    use super::*;
+
+    fn deps(store: Arc<MemoryKeyStore>) -> Deps {
+        let (config, _) = Config::from_lookup(
+            |k| (k == "SALLA_WEBHOOK_SECRET").then(|| "relay-test-secret".to_string()),
+            Profile::Dev { port: 0 },
+        )
+        .unwrap();
+        Deps::new(&config, store)
+    }
+
+    fn keyed(key: &str) -> StoreRecord {
+        let mut record = StoreRecord::new("7");
+        record.klaviyo = Some(KlaviyoConnection {
+            private_key: Secret::new(key),
+            account_name: None,
+            account_id: None,
+            validated_at: 1,
+            needs_reconnect: false,
+        });
+        record
+    }
+
+    /// The flag belongs to a record that exists and is not uninstalled: a webhook in flight
+    /// across an uninstall neither creates a record nor writes onto the marker.
+    #[tokio::test]
+    async fn the_reconnect_flag_is_never_written_for_a_store_gone_or_uninstalled() {
+        let key = Secret::new("pk_held");
+        let gone = Arc::new(MemoryKeyStore::new());
+        set_needs_reconnect(&deps(gone.clone()), "7", &key, true).await;
+        assert!(gone.is_empty());
+
+        // A settings event after the uninstall left a key on the marker.
+        let mut marker = keyed("pk_held");
+        marker.mark_uninstalled(100, adapters::clock::now_unix());
+        marker.klaviyo = keyed("pk_held").klaviyo;
+        let store = Arc::new(MemoryKeyStore::with_records([marker]));
+        let held = store.get("7").await.unwrap();
+        set_needs_reconnect(&deps(store.clone()), "7", &key, true).await;
+        assert_eq!(store.get("7").await.unwrap(), held);
+
+        let live = Arc::new(MemoryKeyStore::with_records([keyed("pk_held")]));
+        set_needs_reconnect(&deps(live.clone()), "7", &key, true).await;
+        let flagged = live.get("7").await.unwrap().unwrap();
+        assert!(flagged.klaviyo.unwrap().needs_reconnect);
     }
 }

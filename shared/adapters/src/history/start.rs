@@ -6,7 +6,9 @@
 //! Each start is claimed in the store's record first, with the key store's version-checked
 //! write, and enqueued only by the writer that claimed it: two functions connecting the same
 //! store at once queue one import, and a second message for one import would only resume
-//! from the saved cursor anyway. The claims and marks are times and nothing else.
+//! from the saved cursor anyway. The claims and marks are times and nothing else, and they
+//! are written only onto a record that exists and is not a deletion marker
+//! ([`keystore::update_live`]): a start racing an uninstall leaves the marker as it is.
 //!
 //! The pure parts ([`claim_import`], [`mark_miss`], [`claim_repair`]) decide; [`HistoryStart`]
 //! and [`record_miss`] write and send.
@@ -14,7 +16,7 @@
 use std::sync::Arc;
 
 use super::{HistoryProgress, HistoryQueue, HistoryStatus, Task};
-use crate::keystore::{self, KeyStore, StoreRecord};
+use crate::keystore::{self, IfAbsent, KeyStore, StoreRecord};
 
 /// A repair queued this long ago and not done has lost its message (dead-letter queue): the
 /// next good delivery or the daily sweep queues it again.
@@ -195,14 +197,19 @@ impl HistoryStart {
         let store_id = record.store_id.as_str();
         let now = crate::clock::now_unix();
         let mut claimed = false;
-        let written = keystore::update(store, store_id, |r| claimed = claim_import(r, now)).await;
+        let written = keystore::update_live(store, store_id, IfAbsent::Skip, |r| {
+            claimed = claim_import(r, now)
+        })
+        .await;
         let started = match written {
             Err(e) => {
                 tracing::warn!(event = "history_start", store_id, job = "import", source, outcome = "failed", error = %e);
                 return Started::Failed;
             }
-            Ok(_) if !claimed => return Started::NotNeeded,
-            Ok(_) => send(queue.as_ref(), &Task::import(store_id)).await,
+            // Gone or uninstalled since the caller's read: nothing was written.
+            Ok(Err(_)) => return Started::NotNeeded,
+            Ok(Ok(_)) if !claimed => return Started::NotNeeded,
+            Ok(Ok(_)) => send(queue.as_ref(), &Task::import(store_id)).await,
         };
         log(store_id, "import", source, started);
         started
@@ -227,14 +234,18 @@ impl HistoryStart {
         {
             return Rerun::Refused(refused);
         }
-        let written = keystore::update(store, store_id, |r| claimed = claim_rerun(r, now)).await;
+        let written = keystore::update_live(store, store_id, IfAbsent::Skip, |r| {
+            claimed = claim_rerun(r, now)
+        })
+        .await;
         let outcome = match (written, claimed) {
             (Err(e), _) => {
                 tracing::warn!(event = "history_start", store_id, job = "import", source = "rerun", outcome = "failed", error = %e);
                 return Rerun::Failed;
             }
-            (Ok(_), Err(refused)) => Rerun::Refused(refused),
-            (Ok(_), Ok(())) => match self.queue.as_ref() {
+            (Ok(Err(_)), _) => Rerun::Refused(RerunRefused::NotConnected),
+            (Ok(Ok(_)), Err(refused)) => Rerun::Refused(refused),
+            (Ok(Ok(_)), Ok(())) => match self.queue.as_ref() {
                 None => Rerun::Claimed,
                 Some(queue) => match send(queue.as_ref(), &Task::import(store_id)).await {
                     Started::Queued => Rerun::Queued,
@@ -276,14 +287,20 @@ impl HistoryStart {
         }
         let store_id = record.store_id.as_str();
         let mut since = None;
-        let written = keystore::update(store, store_id, |r| since = claim_repair(r, now)).await;
+        let written = keystore::update_live(store, store_id, IfAbsent::Skip, |r| {
+            since = claim_repair(r, now)
+        })
+        .await;
         let started = match (written, since) {
             (Err(e), _) => {
                 tracing::warn!(event = "history_start", store_id, job = "repair", source, outcome = "failed", error = %e);
                 return Started::Failed;
             }
-            (Ok(_), None) => return Started::NotNeeded,
-            (Ok(_), Some(since)) => send(queue.as_ref(), &Task::repair(store_id, since, now)).await,
+            (Ok(Ok(_)), Some(since)) => {
+                send(queue.as_ref(), &Task::repair(store_id, since, now)).await
+            }
+            // Nothing due, or gone or uninstalled since the caller's read.
+            (Ok(_), _) => return Started::NotNeeded,
         };
         log(store_id, "repair", source, started);
         started
@@ -321,8 +338,13 @@ pub async fn record_miss(store: &dyn KeyStore, record: &StoreRecord, at: i64) ->
     }
     let store_id = record.store_id.as_str();
     let mut marked = false;
-    match keystore::update(store, store_id, |r| marked = mark_miss(r, at)).await {
-        Ok(_) => {
+    match keystore::update_live(store, store_id, IfAbsent::Skip, |r| {
+        marked = mark_miss(r, at)
+    })
+    .await
+    {
+        Ok(written) => {
+            let marked = marked && written.is_ok();
             if marked {
                 tracing::info!(event = "history_miss", store_id, outcome = "marked");
             }
@@ -550,5 +572,67 @@ mod tests {
         assert_eq!(job, super::super::StoreJob::Repair { since: 1_000 });
         let h = store.get("42").await.unwrap().unwrap().history.unwrap();
         assert_eq!((h.first_miss_at, h.repair_from), (None, Some(1_000)));
+    }
+
+    /// A claim or mark racing an uninstall (or a store gone since the caller's read) writes
+    /// nothing: no empty record for a store we no longer hold, no write onto its marker.
+    #[tokio::test]
+    async fn starts_and_marks_write_nothing_for_a_store_gone_or_uninstalled() {
+        let mut read = record(true, true);
+        read.version = 1;
+        let queue = Arc::new(MemoryHistoryQueue::new());
+        let start = HistoryStart::new(queue.clone());
+
+        let gone = MemoryKeyStore::new();
+        assert_eq!(
+            start.import_if_connected(&gone, &read, "test").await,
+            Started::NotNeeded
+        );
+        let mut imported = read.clone();
+        claim_import(&mut imported, 1);
+        imported.history.as_mut().unwrap().first_miss_at = Some(5);
+        assert_eq!(
+            start.repair_if_due(&gone, &imported, "test").await,
+            Started::NotNeeded
+        );
+        imported.history.as_mut().unwrap().first_miss_at = None;
+        assert!(!record_miss(&gone, &imported, 7).await);
+        assert!(
+            gone.is_empty(),
+            "nothing created for a store we do not hold"
+        );
+
+        // Uninstalled since the caller's read; the marker still holds a history (a settings
+        // event after the uninstall keeps the record a marker) and a key.
+        let mut marker = imported.clone();
+        marker.mark_uninstalled(100, crate::clock::now_unix());
+        marker.klaviyo = read.klaviyo.clone();
+        marker.history = imported.history.clone();
+        marker.history.as_mut().unwrap().first_miss_at = Some(5);
+        let uninstalled = MemoryKeyStore::with_records([marker]);
+        let held = uninstalled.get("42").await.unwrap().unwrap();
+        assert!(!record_miss(&uninstalled, &imported, 7).await);
+        assert_eq!(
+            start
+                .repair_if_due(&uninstalled, &imported_with_miss(&imported), "test")
+                .await,
+            Started::NotNeeded
+        );
+        assert_eq!(
+            start.import_if_connected(&uninstalled, &read, "test").await,
+            Started::NotNeeded
+        );
+        assert_eq!(
+            start.rerun(&uninstalled, "42", 500).await,
+            Rerun::Refused(RerunRefused::NotConnected)
+        );
+        assert_eq!(uninstalled.get("42").await.unwrap().unwrap(), held);
+        assert!(queue.is_empty());
+    }
+
+    fn imported_with_miss(imported: &StoreRecord) -> StoreRecord {
+        let mut r = imported.clone();
+        r.history.as_mut().unwrap().first_miss_at = Some(5);
+        r
     }
 }

@@ -181,4 +181,39 @@ mod tests {
         assert_eq!(written.version, 2);
         assert_eq!(store.get("s3").await.unwrap().unwrap(), written);
     }
+
+    /// Only the lifecycle writer (`update`) touches a deletion marker or creates a record
+    /// unasked; `update_live` refuses both, saying which.
+    #[tokio::test]
+    async fn live_writers_never_touch_a_marker_or_create_unasked() {
+        use crate::keystore::{IfAbsent, NotWritten, update_live};
+        let store = MemoryKeyStore::new();
+        let set = |r: &mut StoreRecord| r.klaviyo = Some(klaviyo("pk_live"));
+        assert_eq!(
+            update_live(&store, "a", IfAbsent::Skip, set).await.unwrap(),
+            Err(NotWritten::Absent)
+        );
+        assert!(store.is_empty());
+        let created = update_live(&store, "a", IfAbsent::Create, set)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(created.version, 1);
+
+        let now = now_unix();
+        update(&store, "a", |r| r.mark_uninstalled(now, now))
+            .await
+            .unwrap();
+        let marker = store.get("a").await.unwrap();
+        for if_absent in [IfAbsent::Skip, IfAbsent::Create] {
+            assert_eq!(
+                update_live(&store, "a", if_absent, set).await.unwrap(),
+                Err(NotWritten::Uninstalled)
+            );
+        }
+        assert_eq!(store.get("a").await.unwrap(), marker);
+        // The lifecycle writer may (a reinstall clears the marker's ttl).
+        let reinstalled = update(&store, "a", |r| r.ttl = None).await.unwrap();
+        assert_eq!(reinstalled.version, 3);
+    }
 }

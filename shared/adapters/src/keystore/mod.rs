@@ -152,6 +152,12 @@ impl StoreRecord {
         };
     }
 
+    /// Whether the record is a deletion marker: the store uninstalled the app. (A marker past
+    /// its `ttl` reads as absent, so a record as read is a marker only while it lives.)
+    pub fn is_marker(&self) -> bool {
+        self.ttl.is_some()
+    }
+
     /// Whether the record has expired (a deletion marker past its `ttl`): it reads as absent.
     pub fn expired(&self, now: i64) -> bool {
         self.ttl.is_some_and(|ttl| ttl <= now)
@@ -191,11 +197,20 @@ pub trait KeyStore: Send + Sync {
     async fn put(&self, record: &StoreRecord) -> Result<u64, AdapterError>;
 
     /// Deletes everything held for the store. Deleting a missing store is not an error.
+    ///
+    /// No production path calls it: deleting restarts the store's version at 1, which a warm
+    /// cache confirming by version could mistake for the record it holds, and an uninstall
+    /// leaves a deletion marker instead. Kept for tests and tools that need a store gone.
     async fn delete(&self, store_id: &str) -> Result<(), AdapterError>;
 }
 
 /// Read-modify-write with optimistic concurrency: re-reads and re-applies `change` when
 /// another writer got there first. Returns the record as written.
+///
+/// For the lifecycle writers only (install, uninstall): it creates the record of a store we
+/// hold nothing for and writes onto a deletion marker. Every other writer uses
+/// [`update_live`], so no page action, token save or history claim brings back a store that
+/// was uninstalled.
 pub async fn update<F>(
     store: &dyn KeyStore,
     store_id: &str,
@@ -204,18 +219,82 @@ pub async fn update<F>(
 where
     F: FnMut(&mut StoreRecord) + Send,
 {
+    // The lifecycle writer is never refused: no `NotWritten` comes back.
+    write(store, store_id, Writer::Lifecycle, &mut change)
+        .await?
+        .map_err(|_| AdapterError::Conflict {
+            store_id: store_id.to_string(),
+        })
+}
+
+/// Why [`update_live`] wrote nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotWritten {
+    /// We hold nothing for the store: never installed, or its deletion marker expired.
+    Absent,
+    /// The store uninstalled the app: its record is a deletion marker, which only the
+    /// lifecycle events (a reinstall) may change.
+    Uninstalled,
+}
+
+/// What [`update_live`] does for a store we hold nothing for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfAbsent {
+    /// Writes nothing ([`NotWritten::Absent`]): a token save, a history claim or a
+    /// reconnection flag belongs to a record that exists.
+    Skip,
+    /// Creates the record: the page's key save only, since the merchant may connect a key
+    /// before `app.store.authorize` reaches us.
+    Create,
+}
+
+/// [`update`] for every writer that is not a lifecycle event: nothing is written onto a
+/// deletion marker ([`NotWritten::Uninstalled`]), and a store we hold nothing for gets a
+/// record only with [`IfAbsent::Create`]. Decided inside the version-checked write, so an
+/// uninstall landing between the read and the write wins. Returns the record as written.
+pub async fn update_live<F>(
+    store: &dyn KeyStore,
+    store_id: &str,
+    if_absent: IfAbsent,
+    mut change: F,
+) -> Result<Result<StoreRecord, NotWritten>, AdapterError>
+where
+    F: FnMut(&mut StoreRecord) + Send,
+{
+    write(store, store_id, Writer::Live(if_absent), &mut change).await
+}
+
+#[derive(Clone, Copy)]
+enum Writer {
+    Lifecycle,
+    Live(IfAbsent),
+}
+
+async fn write<F>(
+    store: &dyn KeyStore,
+    store_id: &str,
+    writer: Writer,
+    change: &mut F,
+) -> Result<Result<StoreRecord, NotWritten>, AdapterError>
+where
+    F: FnMut(&mut StoreRecord) + Send,
+{
     const ATTEMPTS: usize = 5;
     let mut last = None;
     for _ in 0..ATTEMPTS {
-        let mut record = store
-            .get(store_id)
-            .await?
-            .unwrap_or_else(|| StoreRecord::new(store_id));
+        let mut record = match (store.get(store_id).await?, writer) {
+            (Some(record), Writer::Live(_)) if record.is_marker() => {
+                return Ok(Err(NotWritten::Uninstalled));
+            }
+            (Some(record), _) => record,
+            (None, Writer::Live(IfAbsent::Skip)) => return Ok(Err(NotWritten::Absent)),
+            (None, _) => StoreRecord::new(store_id),
+        };
         change(&mut record);
         match store.put(&record).await {
             Ok(version) => {
                 record.version = version;
-                return Ok(record);
+                return Ok(Ok(record));
             }
             Err(e @ AdapterError::Conflict { .. }) => last = Some(e),
             Err(e) => return Err(e),

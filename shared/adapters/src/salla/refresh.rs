@@ -584,4 +584,39 @@ mod tests {
         assert_eq!(tokens.refresh_lease_until, None);
         assert_eq!(stub.calls(), 1);
     }
+
+    /// Salla answers after the store uninstalled: the new tokens are not saved onto the
+    /// deletion marker (the version-checked save re-reads and finds no refresh token of its
+    /// own), and a marker itself holds no tokens to refresh.
+    #[tokio::test]
+    async fn tokens_refreshed_across_an_uninstall_are_not_saved_onto_the_marker() {
+        struct UninstallDuring(Arc<MemoryKeyStore>);
+        #[async_trait]
+        impl TokenRefresher for UninstallDuring {
+            async fn refresh(&self, _: &Secret, _: Duration) -> Result<SallaTokens, RefreshError> {
+                let now = now_unix();
+                crate::keystore::update(self.0.as_ref(), STORE, |r| r.mark_uninstalled(now, now))
+                    .await
+                    .unwrap();
+                fresh()
+            }
+        }
+        let store = Arc::new(MemoryKeyStore::with_records([due_record()]));
+        let refresher = UninstallDuring(store.clone());
+        let locks = RefreshLocks::default();
+        let refresh = TokenRefresh {
+            store: store.as_ref(),
+            refresher: &refresher,
+            locks: &locks,
+        };
+        let deadline = Deadline::after(Duration::from_secs(20));
+        refresh.run(STORE, deadline).await.unwrap();
+        let marker = store.get(STORE).await.unwrap().unwrap();
+        assert!(marker.is_marker() && marker.salla.is_none());
+        assert_eq!(
+            refresh.run(STORE, deadline).await.unwrap(),
+            Refresh::NoTokens
+        );
+        assert_eq!(store.get(STORE).await.unwrap().unwrap(), marker);
+    }
 }

@@ -822,3 +822,63 @@ async fn crm_settings_round_trip_as_plain_configuration() {
     store.put(&record).await.unwrap();
     assert!(!raw_item(&moto, &store, &id).await.contains_key("crm"));
 }
+
+/// The writers that are not lifecycle events (`update_live`) against DynamoDB: nothing onto a
+/// live deletion marker, nothing for an absent store unless the writer may create it, and an
+/// expired marker is absent (replaced only by a creating writer).
+#[tokio::test]
+async fn live_writers_leave_markers_and_absent_stores_alone() {
+    use adapters::keystore::{IfAbsent, NotWritten, update_live};
+    let Some(url) = moto_url() else { return };
+    let moto = Moto::connect(&url).await;
+    let store = moto.store("live_writers").await;
+    let now = adapters::clock::now_unix();
+    let key = |r: &mut StoreRecord| r.klaviyo = full_record("x").klaviyo;
+
+    let absent = unique("store");
+    let written = update_live(&store, &absent, IfAbsent::Skip, key)
+        .await
+        .unwrap();
+    assert_eq!(written, Err(NotWritten::Absent));
+    assert_eq!(store.get(&absent).await.unwrap(), None);
+    let created = update_live(&store, &absent, IfAbsent::Create, key)
+        .await
+        .unwrap()
+        .expect("created");
+    assert_eq!(created.version, 1);
+    let changed = update_live(&store, &absent, IfAbsent::Skip, |r| r.klaviyo = None)
+        .await
+        .unwrap()
+        .expect("changed");
+    assert_eq!((changed.version, changed.klaviyo), (2, None));
+
+    let id = unique("store");
+    let mut record = full_record(&id);
+    record.version = store.put(&record).await.unwrap();
+    record.mark_uninstalled(now, now);
+    store.put(&record).await.unwrap();
+    let marker = store.get(&id).await.unwrap().expect("marker");
+    for if_absent in [IfAbsent::Skip, IfAbsent::Create] {
+        let written = update_live(&store, &id, if_absent, key).await.unwrap();
+        assert_eq!(written, Err(NotWritten::Uninstalled));
+    }
+    assert_eq!(store.get(&id).await.unwrap(), Some(marker));
+    assert_eq!(store.version(&id).await.unwrap(), Some(2));
+
+    // Past its ttl the marker is absent: skipped, or replaced by a creating writer.
+    set_attr(
+        &moto,
+        &store,
+        &id,
+        "ttl",
+        AttributeValue::N((now - 1).to_string()),
+    )
+    .await;
+    let skipped = update_live(&store, &id, IfAbsent::Skip, key).await.unwrap();
+    assert_eq!(skipped, Err(NotWritten::Absent));
+    let replaced = update_live(&store, &id, IfAbsent::Create, key)
+        .await
+        .unwrap()
+        .expect("replaced");
+    assert_eq!((replaced.ttl, replaced.version), (None, 1));
+}

@@ -984,8 +984,10 @@ async fn disconnect_deletes_the_key_and_keeps_salla_tokens() {
     assert!(page.contains("No Klaviyo account is connected yet."));
 }
 
+/// The record stays (its version counting on, for the warm caches that confirm by it); only
+/// the key goes.
 #[tokio::test]
-async fn disconnect_without_salla_tokens_removes_the_record() {
+async fn disconnect_without_salla_tokens_keeps_the_record_without_its_key() {
     let w = world().await;
     let mut record = StoreRecord::new(STORE);
     record.klaviyo = Some(connection(GOOD_KEY, false));
@@ -999,7 +1001,8 @@ async fn disconnect_without_salla_tokens_removes_the_record() {
     ];
     let resp = key_onboarding::handle(&w.onboarding, post_form("/", &token, &fields)).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    assert!(w.keys.get(STORE).await.unwrap().is_none());
+    let kept = w.keys.get(STORE).await.unwrap().expect("kept");
+    assert_eq!((kept.klaviyo, kept.version, kept.ttl), (None, 2, None));
 }
 
 /// Every way of posting without a right to: 401 (session) or 403 (CSRF), and the record is
