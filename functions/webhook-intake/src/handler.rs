@@ -270,7 +270,9 @@ impl Held {
             let read = deadline
                 .run(Service::DynamoDb, deps.store.get(store_id))
                 .await?;
-            self.0 = Some(read);
+            // A deletion marker is an uninstalled store: its store events are not relayed,
+            // whatever a late settings event may have left in it.
+            self.0 = Some(read.filter(|r| !r.is_marker()));
         }
         Ok(self.0.as_ref().and_then(Option::as_ref))
     }
@@ -437,6 +439,31 @@ mod tests {
         assert_eq!(body["outcome"], "store_deleted");
         let marker = store.get("42").await.unwrap().expect("deletion marker");
         assert!(marker.klaviyo.is_none() && marker.salla.is_none() && marker.ttl.is_some());
+    }
+
+    /// A deletion marker is an uninstalled store: whatever a late settings event left in it,
+    /// no store event of that store is relayed to Klaviyo.
+    #[tokio::test]
+    async fn store_events_of_an_uninstalled_store_are_not_relayed() {
+        let now = adapters::clock::now_unix();
+        let body = include_str!("../../../tests/fixtures/salla-samples/customer.login.json");
+        let store_id = serde_json::from_str::<Value>(body).unwrap()["merchant"].to_string();
+        let mut marker = StoreRecord::new(store_id);
+        marker.mark_uninstalled(now - 60, now);
+        marker.klaviyo = Some(adapters::keystore::KlaviyoConnection {
+            private_key: adapters::Secret::new("pk_left_in_a_marker"),
+            account_name: None,
+            account_id: None,
+            validated_at: 0,
+            needs_reconnect: false,
+        });
+        let deps = deps(Arc::new(MemoryKeyStore::with_records([marker])));
+        let (status, body) = answer(&deps, delivery(body, true)).await;
+        assert_eq!(
+            (status, body["outcome"].as_str()),
+            (200, Some("no_klaviyo_key")),
+            "{body}"
+        );
     }
 
     #[tokio::test]
