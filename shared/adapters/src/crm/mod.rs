@@ -182,15 +182,15 @@ impl<'a> Provisioner<'a> {
         body: &Value,
     ) -> Result<Value, AdapterError> {
         let previous = *self.last_write.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(at) = previous.map(|p| p + self.write_gap)
-            && at > Instant::now()
-        {
-            if at >= self.deadline {
-                return Err(AdapterError::Unavailable {
-                    service: Service::Klaviyo,
-                    detail: "the next write would pass the deadline".into(),
-                });
-            }
+        let now = Instant::now();
+        let at = previous.map_or(now, |p| (p + self.write_gap).max(now));
+        if at >= self.deadline {
+            return Err(AdapterError::Unavailable {
+                service: Service::Klaviyo,
+                detail: "the next write would pass the deadline".into(),
+            });
+        }
+        if at > now {
             tokio::time::sleep_until(at).await;
         }
         let answer = self
