@@ -36,4 +36,4 @@ pub use error::OnboardingError;
 pub use handler::handle;
 pub use i18n::{Lang, Problem, Theme};
 pub use session::SESSION_COOKIE;
-pub use validate::KEY_FIELD;
+pub use validate::{KEY_FIELD, url_token as validation_url_token};
