@@ -1,8 +1,9 @@
 //! Key onboarding: the merchant's own page to connect, replace or disconnect their Klaviyo
 //! private key (reached inside Salla's dashboard as an embedded page, or through the OAuth
 //! callback's handoff), and Salla's settings
-//! Validation URL. Routes on the last path segment, so the same handler serves the Lambda
-//! function URL (`/`, `/validate`) and the dev server (`/onboarding`, `/onboarding/validate`).
+//! Validation URL. Routes on the last path segment (the last two for the Validation URL's
+//! `validate/<token>`), so the same handler serves the Lambda function URL (`/`,
+//! `/validate/<token>`) and the dev server (`/onboarding`, `/onboarding/validate/<token>`).
 
 mod crm_form;
 mod crm_view;
