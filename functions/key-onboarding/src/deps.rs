@@ -64,6 +64,12 @@ impl Deps {
     pub(crate) fn secret(&self) -> &[u8] {
         self.session_secret.expose().as_bytes()
     }
+
+    /// The last segment of the Validation URL the operator enters in the Partner Portal
+    /// (`<onboarding URL>validate/<token>`). As good as a password: never log it.
+    pub fn validation_token(&self) -> String {
+        crate::validate::url_token(self.secret())
+    }
 }
 
 impl Function for Deps {

@@ -1,4 +1,5 @@
-//! The HTTP edge: routing only.
+//! The HTTP edge: routing only, on the last path segment (the last two for the tokened
+//! Validation URL), so a function URL and the dev server's prefixes route alike.
 
 use adapters::web;
 use lambda_http::http::{Method, StatusCode};
@@ -14,9 +15,22 @@ pub async fn handle(deps: &Deps, req: Request) -> Response<Body> {
 }
 
 async fn route(deps: &Deps, req: Request) -> Response<Body> {
-    let segment = web::last_segment(req.uri().path());
+    let (parent, segment) = last_two_segments(req.uri().path());
+    // `validate/<token>`: the token is the last segment. A wrong one is not found, before
+    // the body or the key store is looked at.
+    if parent == "validate" {
+        if !validate::token_matches(deps.secret(), segment) {
+            return web::plain(StatusCode::NOT_FOUND);
+        }
+        return match *req.method() {
+            Method::POST => validate::handle(deps, &req, validate::Access::Tokened).await,
+            _ => web::plain(StatusCode::METHOD_NOT_ALLOWED),
+        };
+    }
     match (req.method(), segment) {
-        (&Method::POST, "validate") => validate::handle(deps, &req).await,
+        (&Method::POST, "validate") => {
+            validate::handle(deps, &req, validate::Access::Untokened).await
+        }
         (&Method::GET, "" | "onboarding") => view::get(deps, &req).await,
         (&Method::POST, "" | "onboarding") => form::post(deps, &req).await,
         (_, "" | "onboarding" | "validate") => web::plain(StatusCode::METHOD_NOT_ALLOWED),
@@ -24,10 +38,22 @@ async fn route(deps: &Deps, req: Request) -> Response<Body> {
     }
 }
 
+/// The path's last segment and the one before it (`""` when there is none), trailing
+/// slashes ignored, as [`web::last_segment`] reads the last.
+fn last_two_segments(path: &str) -> (&str, &str) {
+    let mut segments = path.trim_end_matches('/').rsplit('/');
+    let last = segments.next().unwrap_or("");
+    (segments.next().unwrap_or(""), last)
+}
+
 #[cfg(test)]
 mod tests {
-    use adapters::Secret;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use adapters::keystore::memory::MemoryKeyStore;
     use adapters::keystore::{KeyStore, KlaviyoConnection, SallaTokens, StoreRecord};
+    use adapters::{AdapterError, Secret};
     use lambda_http::http::header;
     use serde_json::{Value, json};
 
@@ -364,10 +390,156 @@ mod tests {
         assert!(kept.klaviyo.is_none() && kept.version == 2);
     }
 
+    /// The Validation URL's token for the tests' session secret, as
+    /// `infra/scripts/validation-url.sh` derives it with openssl.
+    const VALIDATION_TOKEN: &str = "F5ul_rfd8yp-GA4H37QqCT";
+
     async fn validate(deps: &crate::Deps, body: &str) -> (StatusCode, Value) {
-        let resp = handle(deps, request(Method::POST, "/validate", None, body)).await;
-        let value = serde_json::from_str(text(&resp)).unwrap();
+        validate_at(deps, &format!("/validate/{VALIDATION_TOKEN}"), body).await
+    }
+
+    async fn validate_at(deps: &crate::Deps, path: &str, body: &str) -> (StatusCode, Value) {
+        let resp = handle(deps, request(Method::POST, path, None, body)).await;
+        let value = serde_json::from_str(text(&resp)).unwrap_or(Value::Null);
         (resp.status(), value)
+    }
+
+    /// A key store that counts its reads, around the memory store.
+    struct CountingKeys {
+        inner: Arc<MemoryKeyStore>,
+        reads: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl KeyStore for CountingKeys {
+        async fn get(&self, store_id: &str) -> Result<Option<StoreRecord>, AdapterError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            self.inner.get(store_id).await
+        }
+        async fn version(&self, store_id: &str) -> Result<Option<u64>, AdapterError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            self.inner.version(store_id).await
+        }
+        async fn put(&self, record: &StoreRecord) -> Result<u64, AdapterError> {
+            self.inner.put(record).await
+        }
+        async fn delete(&self, store_id: &str) -> Result<(), AdapterError> {
+            self.inner.delete(store_id).await
+        }
+    }
+
+    /// Deps whose key store counts reads and whose Klaviyo counts key checks; store `8` is
+    /// installed.
+    async fn counting_deps() -> (crate::Deps, Arc<CountingKeys>, Arc<AtomicUsize>) {
+        let (mut deps, memory, klaviyo_calls) = crate::test_support::deps_counting();
+        memory.put(&installed("8")).await.unwrap();
+        let keys = Arc::new(CountingKeys {
+            inner: memory,
+            reads: AtomicUsize::new(0),
+        });
+        deps.keys = keys.clone();
+        (deps, keys, klaviyo_calls)
+    }
+
+    fn settings_for(store: &str, key: &str) -> String {
+        json!({"merchant_id": store, "settings": {"klaviyo_private_key": key}}).to_string()
+    }
+
+    /// The URL is the credential: with the right token the installed-store rule and the one
+    /// Klaviyo attempt apply; a wrong token, or any other path under `validate/`, is not found
+    /// and reads nothing.
+    #[tokio::test]
+    async fn a_wrong_validation_token_is_not_found_and_reads_nothing() {
+        let (deps, keys, klaviyo_calls) = counting_deps().await;
+        assert_eq!(
+            validate(&deps, &settings_for("8", GOOD_KEY)).await,
+            (StatusCode::OK, json!({"success": true}))
+        );
+        assert_eq!(keys.reads.load(Ordering::SeqCst), 1);
+        assert_eq!(klaviyo_calls.load(Ordering::SeqCst), 1);
+
+        let almost = &VALIDATION_TOKEN[..VALIDATION_TOKEN.len() - 1];
+        let lower = VALIDATION_TOKEN.to_ascii_lowercase();
+        let wrong = [
+            "/validate/wrong".to_string(),
+            format!("/validate/{almost}"),
+            format!("/validate/{almost}A"),
+            format!("/validate/{VALIDATION_TOKEN}x"),
+            format!("/validate/{lower}"),
+            format!("/validate/{VALIDATION_TOKEN}/more"),
+            format!("/validate/x/{VALIDATION_TOKEN}"),
+            format!("/onboarding/validate/{almost}"),
+            "/validate/onboarding".to_string(),
+        ];
+        for path in &wrong {
+            for method in [Method::POST, Method::GET] {
+                let req = request(method.clone(), path, None, &settings_for("8", GOOD_KEY));
+                let resp = handle(&deps, req).await;
+                assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{method} {path}");
+            }
+        }
+        assert_eq!(
+            keys.reads.load(Ordering::SeqCst),
+            1,
+            "a wrong token read the store"
+        );
+        assert_eq!(klaviyo_calls.load(Ordering::SeqCst), 1);
+    }
+
+    /// The right token under the dev server's prefix, with a trailing slash, and any method
+    /// other than POST.
+    #[tokio::test]
+    async fn the_tokened_validation_url_routes_under_any_prefix() {
+        let (deps, _, _) = counting_deps().await;
+        for path in [
+            format!("/onboarding/validate/{VALIDATION_TOKEN}"),
+            format!("/validate/{VALIDATION_TOKEN}/"),
+        ] {
+            assert_eq!(
+                validate_at(&deps, &path, &settings_for("8", GOOD_KEY)).await,
+                (StatusCode::OK, json!({"success": true})),
+                "{path}"
+            );
+        }
+        let path = format!("/validate/{VALIDATION_TOKEN}");
+        let resp = handle(&deps, request(Method::GET, &path, None, "")).await;
+        assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+
+    /// Salla's form still answers while the operator has not entered the tokened URL: the
+    /// shape is checked, nothing is read, Klaviyo is not asked. The signed settings webhook
+    /// checks the key with Klaviyo and confirms it with Salla before anything is stored.
+    #[tokio::test]
+    async fn the_plain_validation_url_checks_the_shape_only() {
+        let (deps, keys, klaviyo_calls) = counting_deps().await;
+        for path in ["/validate", "/onboarding/validate", "/validate/"] {
+            for store in ["8", "99"] {
+                let (status, answer) =
+                    validate_at(&deps, path, &settings_for(store, "pk_wrong")).await;
+                assert_eq!(
+                    (status, answer),
+                    (StatusCode::OK, json!({"success": true})),
+                    "{path} {store}"
+                );
+            }
+            let (status, answer) = validate_at(&deps, path, &settings_for("8", "AbC123")).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(answer["success"], false);
+            assert_eq!(answer["error"]["field"], crate::KEY_FIELD);
+            let (status, _) = validate_at(&deps, path, "[1]").await;
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+        }
+        assert_eq!(keys.reads.load(Ordering::SeqCst), 0);
+        assert_eq!(klaviyo_calls.load(Ordering::SeqCst), 0);
+        assert!(
+            keys.inner
+                .get("8")
+                .await
+                .unwrap()
+                .unwrap()
+                .klaviyo
+                .is_none()
+        );
     }
 
     /// A store that installed the app: Salla's tokens held, no Klaviyo key yet.

@@ -1,8 +1,9 @@
 //! Key onboarding: the merchant's own page to connect, replace or disconnect their Klaviyo
 //! private key (reached inside Salla's dashboard as an embedded page, or through the OAuth
 //! callback's handoff), and Salla's settings
-//! Validation URL. Routes on the last path segment, so the same handler serves the Lambda
-//! function URL (`/`, `/validate`) and the dev server (`/onboarding`, `/onboarding/validate`).
+//! Validation URL. Routes on the last path segment (the last two for the Validation URL's
+//! `validate/<token>`), so the same handler serves the Lambda function URL (`/`,
+//! `/validate/<token>`) and the dev server (`/onboarding`, `/onboarding/validate/<token>`).
 
 mod crm_form;
 mod crm_view;
@@ -36,4 +37,4 @@ pub use error::OnboardingError;
 pub use handler::handle;
 pub use i18n::{Lang, Problem, Theme};
 pub use session::SESSION_COOKIE;
-pub use validate::KEY_FIELD;
+pub use validate::{KEY_FIELD, url_token as validation_url_token};

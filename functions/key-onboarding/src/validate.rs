@@ -2,8 +2,21 @@
 //! `{merchant_id, store_id, settings:{klaviyo_private_key}}` and blocks the save unless we
 //! answer `{"success":true}`. The request is unsigned, so this only checks the key with
 //! Klaviyo and stores NOTHING: the key is stored from the signed `app.settings.updated` event.
+//!
+//! Store ids are public, so the request body proves nothing about its sender. The URL does:
+//! the operator enters `<onboarding URL>validate/<token>` in the Partner Portal, where the
+//! token is derived from the session secret ([`url_token`]), so only Salla knows it. Only a
+//! tokened request gets its key checked with Klaviyo; the plain `validate` path (a Partner
+//! Portal not yet updated) checks the key's shape only, which tells a caller nothing they could
+//! not see for themselves.
 
 use std::time::Instant;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -19,9 +32,43 @@ const MAX_BODY: usize = 16 * 1024;
 /// The settings field that holds the key (its name in the app's form builder).
 pub const KEY_FIELD: &str = "klaviyo_private_key";
 
-pub async fn handle(deps: &Deps, req: &Request) -> Response<Body> {
+/// What the HMAC of the session secret signs: the token serves this URL and nothing else.
+const TOKEN_LABEL: &[u8] = b"salla-validation-url";
+/// 22 base64url characters: 132 bits of the HMAC, more than anyone can guess.
+const TOKEN_CHARS: usize = 22;
+
+/// The Validation URL's last segment: base64url (no padding) of
+/// HMAC-SHA256(session secret, "salla-validation-url"), its first 22 characters.
+/// `infra/scripts/validation-url.sh` derives the same with openssl.
+pub fn url_token(secret: &[u8]) -> String {
+    // HMAC takes a key of any length, so this cannot fail; an empty token never matches.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
+        return String::new();
+    };
+    mac.update(TOKEN_LABEL);
+    let mut token = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    token.truncate(TOKEN_CHARS);
+    token
+}
+
+/// Whether `given` is the Validation URL's token, in constant time.
+pub fn token_matches(secret: &[u8], given: &str) -> bool {
+    let expected = url_token(secret);
+    !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
+}
+
+/// Which Validation URL a request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `validate/<token>`: Salla, as the operator configured it.
+    Tokened,
+    /// Plain `validate`: anyone. Shape check only.
+    Untokened,
+}
+
+pub async fn handle(deps: &Deps, req: &Request, access: Access) -> Response<Body> {
     let started = Instant::now();
-    let (status, body, outcome) = answer(deps, req).await;
+    let (status, body, outcome) = answer(deps, req, access).await;
     tracing::info!(
         event = "settings_validation",
         outcome,
@@ -31,7 +78,7 @@ pub async fn handle(deps: &Deps, req: &Request) -> Response<Body> {
     web::json(status, &body)
 }
 
-async fn answer(deps: &Deps, req: &Request) -> (StatusCode, Value, &'static str) {
+async fn answer(deps: &Deps, req: &Request, access: Access) -> (StatusCode, Value, &'static str) {
     let Some(bytes) = web::body_bytes(req, MAX_BODY) else {
         return (
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -57,6 +104,12 @@ async fn answer(deps: &Deps, req: &Request) -> (StatusCode, Value, &'static str)
         Ok(key) => key,
         Err(problem) => return (StatusCode::OK, field_error(problem), "bad_shape"),
     };
+    // Not from Salla as configured: answering from the shape alone keeps Salla's form working
+    // until the operator enters the tokened URL (the settings webhook still checks the key
+    // with Klaviyo and confirms it with Salla), and gives an anonymous caller no oracle.
+    if access == Access::Untokened {
+        return (StatusCode::OK, json!({"success": true}), "untokened");
+    }
     // The request is unsigned: only a store that installed the app (we hold its Salla
     // tokens) gets its key checked, so the endpoint is no oracle for keys from elsewhere and
     // costs a flood one key-store read, not a Klaviyo call.
@@ -122,4 +175,85 @@ fn field_error(problem: Problem) -> Value {
 
 fn request_error(en: &str, ar: &str) -> Value {
     json!({"success": false, "error": {"message": {"en": en, "ar": ar}}})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"test-session-secret-0123456789-abcdef";
+
+    #[test]
+    fn the_token_is_22_url_safe_characters_of_the_hmac() {
+        let token = url_token(SECRET);
+        assert_eq!(token, "F5ul_rfd8yp-GA4H37QqCT");
+        assert_eq!(token.len(), TOKEN_CHARS);
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_ne!(url_token(b"another-session-secret-0123456789"), token);
+    }
+
+    #[test]
+    fn only_the_exact_token_matches() {
+        let token = url_token(SECRET);
+        assert!(token_matches(SECRET, &token));
+        for wrong in [
+            String::new(),
+            token[..21].to_string(),
+            format!("{token}A"),
+            token.to_ascii_uppercase(),
+            url_token(b"another-session-secret-0123456789"),
+        ] {
+            assert!(!token_matches(SECRET, &wrong), "{wrong}");
+        }
+    }
+
+    /// The operator's script derives the URL with openssl; both must agree, for secrets with
+    /// any bytes. Skipped (with a note) where openssl is not installed.
+    #[test]
+    fn the_operator_script_derives_the_same_token_with_openssl() {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        if Command::new("openssl").arg("version").output().is_err() {
+            eprintln!("openssl not installed: derivation comparison skipped");
+            return;
+        }
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../infra/scripts/validation-url.sh"
+        );
+        for secret in [
+            "test-session-secret-0123456789-abcdef",
+            "dev-session-secret-change-me-0123456789",
+            "with spaces, quotes \"' and colons: ٠١٢ سر 0123456789",
+            "-starts-with-a-dash-%s-and-a-backslash-\\-0123456789",
+        ] {
+            let mut child = Command::new("bash")
+                .args([script, "--derive", "https://onboarding.example/"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("bash runs");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(secret.as_bytes())
+                .expect("secret written");
+            let out = child.wait_with_output().expect("script ends");
+            assert!(out.status.success(), "{secret:?}");
+            let url = String::from_utf8(out.stdout).expect("utf-8");
+            assert_eq!(
+                url.trim_end(),
+                format!(
+                    "https://onboarding.example/validate/{}",
+                    url_token(secret.as_bytes())
+                ),
+                "{secret:?}"
+            );
+        }
+    }
 }

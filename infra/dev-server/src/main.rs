@@ -47,6 +47,17 @@ async fn main() {
             std::process::exit(1)
         });
     tracing::info!(url = %format!("http://127.0.0.1:{port}"), "dev server listening");
+    // Only the public development secret's token is printed: a secret set by hand keeps its
+    // Validation URL out of the log (`infra/scripts/validation-url.sh --derive` prints it).
+    if defaulted.contains(&"SESSION_SECRET") {
+        tracing::info!(
+            url = %format!(
+                "http://127.0.0.1:{port}/onboarding/validate/{}",
+                app.onboarding.validation_token()
+            ),
+            "dev Validation URL (from the development session secret)"
+        );
+    }
     let app = Arc::new(app);
     tokio::select! {
         _ = serve(listener, app.clone()) => {}

@@ -61,6 +61,10 @@ impl App {
             (_, "/onboarding" | "/onboarding/" | "/onboarding/validate") => {
                 key_onboarding::handle(&self.onboarding, req).await
             }
+            // Salla's Validation URL with its token; the function answers a wrong one 404.
+            (_, p) if p.starts_with("/onboarding/validate/") => {
+                key_onboarding::handle(&self.onboarding, req).await
+            }
             (_, "/oauth/callback") => oauth_callback::handle(&self.callback, req).await,
             (_, p) if p == "/cod" || p.starts_with("/cod/") => {
                 cod_confirm::handle(&self.cod, req).await
@@ -115,6 +119,36 @@ async fn handle(app: &App, req: hyper::Request<Incoming>) -> http::Response<Full
 mod tests {
     use super::*;
     use adapters::config::Profile;
+
+    /// Salla's tokened Validation URL reaches the onboarding function under `/onboarding`.
+    #[tokio::test]
+    async fn the_tokened_validation_url_is_served_under_onboarding() {
+        let (config, _) = Config::from_lookup(|_| None, Profile::Dev { port: 3000 }).unwrap();
+        let store = Arc::new(adapters::keystore::memory::MemoryKeyStore::new());
+        let app = App::new(&config, store).unwrap();
+        let post = |path: String| {
+            lambda_http::http::Request::builder()
+                .method("POST")
+                .uri(path)
+                .header("content-type", "application/json")
+                .body(lambda_http::Body::Text(
+                    r#"{"merchant_id":1,"settings":{"klaviyo_private_key":"pk_x"}}"#.into(),
+                ))
+                .unwrap()
+        };
+        let token = app.onboarding.validation_token();
+        let resp = app
+            .route(post(format!("/onboarding/validate/{token}")))
+            .await;
+        assert_eq!(resp.status(), 200);
+        let lambda_http::Body::Text(body) = resp.body() else {
+            panic!("a JSON answer")
+        };
+        // Store 1 did not install the app: refused without asking Klaviyo.
+        assert!(body.contains(r#""success":false"#), "{body}");
+        let resp = app.route(post("/onboarding/validate/wrong".into())).await;
+        assert_eq!(resp.status(), 404);
+    }
 
     #[tokio::test]
     async fn the_cod_page_is_served_under_cod() {

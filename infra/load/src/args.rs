@@ -14,9 +14,9 @@ pub const USAGE: &str = "usage: load [options]
   --bin-dir DIR        where dev-server and klaviyo-stub are (default: this binary's folder)
   --json FILE          also write the JSON summary to FILE
   --seed N             variation seed (default 1)
-  --flood-validate N   also send N unsigned requests/s to the dev server's /onboarding/validate
-                       for the whole run (unknown stores, an installed store, malformed
-                       bodies; default 0 = off; not with --url)
+  --flood-validate N   also send N unsigned requests/s to the dev server's Validation URL for
+                       the whole run (tokened: unknown stores, an installed store, malformed
+                       bodies; a wrong token; the plain URL; default 0 = off; not with --url)
 flash sale (one store; the stub enforces Klaviyo's rate limits; Salla's redeliveries simulated):
   --flash-sale         run the flash-sale scenario instead of the fixed-rate load
   --orders-per-minute N  orders per minute (default 1000)

@@ -77,6 +77,9 @@ async fn run(args: Args) -> Result<bool, String> {
         .build()
         .map_err(|e| e.to_string())?;
     let tmp = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+    // The spawned dev server's session secret, fresh each run: the flood derives the
+    // Validation URL's token from it.
+    let session_secret = format!("load-session-secret-{:032x}", rand::random::<u128>());
 
     let mut stub = None;
     let mut server = None;
@@ -89,6 +92,7 @@ async fn run(args: Args) -> Result<bool, String> {
             let mut env: Vec<(String, String)> = vec![
                 ("KLAVIYO_API_URL".into(), s.base_url.clone()),
                 ("SALLA_WEBHOOK_SECRET".into(), args.secret.clone()),
+                ("SESSION_SECRET".into(), session_secret.clone()),
                 ("SALLA_API_URL".into(), NOWHERE.into()),
                 ("SALLA_ACCOUNTS_URL".into(), NOWHERE.into()),
                 ("KEY_STORE".into(), args.key_store.name().into()),
@@ -152,7 +156,10 @@ async fn run(args: Args) -> Result<bool, String> {
             .unwrap_or_default();
         tokio::spawn(flood::flood(
             flood_client,
-            format!("{base_url}/onboarding/validate"),
+            flood::Urls::new(
+                &format!("{base_url}/onboarding/validate"),
+                &key_onboarding::validation_url_token(session_secret.as_bytes()),
+            ),
             installed_store.clone(),
             args.flood_validate,
             Duration::from_secs(args.duration_secs),

@@ -119,6 +119,11 @@ impl Run<'_> {
                 json!(stub_accepted == Some(events_sent as u64)),
             );
         }
+        if let Some(f) = &self.flood {
+            for check in ["wrong_token_all_404", "untokened_all_success"] {
+                checks.insert(format!("validate_{check}"), f[check].clone());
+            }
+        }
         if let Some(v) = stub_violations {
             checks.insert("zero_spec_violations".into(), json!(v == 0));
         }

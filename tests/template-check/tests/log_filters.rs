@@ -326,3 +326,66 @@ fn token_refresh_failure_filter_counts_failed_and_flagged_stores_only() {
     assert!(source.contains("event = \"token_refresh\""));
     assert!(source.contains("outcome = \"failed\""));
 }
+
+/// The plain Validation URL (no token) is counted on the onboarding function's log group and
+/// alarmed: the operator has not entered the tokened URL in the Partner Portal yet, or someone
+/// is probing the plain one. Only that outcome counts, not the tokened URL's answers.
+#[test]
+fn untokened_validation_filter_counts_the_plain_validation_url_line_and_is_alarmed() {
+    let t = load_default();
+    let filter = &t["Resources"]["KeyOnboardingUntokenedValidationFilter"]["Properties"];
+    assert_eq!(filter["LogGroupName"]["Ref"], "KeyOnboardingLogGroup");
+    let pattern = filter["FilterPattern"]
+        .as_str()
+        .expect("a filter pattern")
+        .to_string();
+    let (path, value) = pattern
+        .trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .split_once('=')
+        .expect("a comparison");
+    let path: Vec<&str> = path.trim().trim_start_matches("$.").split('.').collect();
+    let value = value.trim().trim_matches('"');
+    let line = |outcome: &'static str| {
+        logged(|| {
+            tracing::info!(
+                event = "settings_validation",
+                outcome,
+                status = 200u16,
+                latency_ms = 0u64
+            )
+        })
+    };
+    let counted = |line: &Json| {
+        path.iter()
+            .try_fold(line, |v, key| v.get(*key))
+            .and_then(Json::as_str)
+            == Some(value)
+    };
+    assert!(counted(&line("untokened")), "{pattern}");
+    for outcome in [
+        "valid",
+        "rejected",
+        "unknown_store",
+        "bad_shape",
+        "bad_json",
+    ] {
+        assert!(!counted(&line(outcome)), "{pattern} counts {outcome}");
+    }
+    let source = std::fs::read_to_string(format!(
+        "{}/../../functions/key-onboarding/src/validate.rs",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("validation source");
+    assert!(source.contains("event = \"settings_validation\""));
+    assert!(
+        source.contains(&format!("\"{value}\")")),
+        "the function logs {value}"
+    );
+
+    let metric = &filter["MetricTransformations"][0]["MetricName"];
+    let alarm = &t["Resources"]["UntokenedValidationAlarm"]["Properties"];
+    assert_eq!(&alarm["MetricName"], metric);
+    assert_eq!(alarm["Threshold"], 1);
+}

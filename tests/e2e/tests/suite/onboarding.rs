@@ -432,6 +432,11 @@ async fn seed_installed(w: &World) {
     w.keys.put(&record).await.expect("seed");
 }
 
+/// `path` followed by the Validation URL's token, as the operator enters it in the Portal.
+fn tokened(w: &World, path: &str) -> String {
+    format!("{path}/{}", w.onboarding.validation_token())
+}
+
 /// No Klaviyo key was stored by a validation request.
 async fn no_key_stored(w: &World) -> bool {
     w.keys
@@ -452,7 +457,7 @@ fn settings(key: &str) -> String {
 async fn validation_url_accepts_a_good_key_and_stores_nothing() {
     let w = world().await;
     seed_installed(&w).await;
-    let (status, body) = validate(&w, "/validate", &settings(GOOD_KEY)).await;
+    let (status, body) = validate(&w, &tokened(&w, "/validate"), &settings(GOOD_KEY)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({"success": true}));
     assert!(
@@ -469,7 +474,12 @@ async fn validation_url_accepts_a_good_key_and_stores_nothing() {
 async fn validation_url_rejects_an_unknown_key_in_both_languages() {
     let w = world().await;
     seed_installed(&w).await;
-    let (status, body) = validate(&w, "/onboarding/validate", &settings(UNKNOWN_KEY)).await;
+    let (status, body) = validate(
+        &w,
+        &tokened(&w, "/onboarding/validate"),
+        &settings(UNKNOWN_KEY),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["success"], false);
     assert_eq!(body["error"]["field"], "klaviyo_private_key");
@@ -492,7 +502,7 @@ async fn validation_url_rejects_an_unknown_key_in_both_languages() {
 async fn validation_url_names_the_missing_scopes() {
     let w = world().await;
     seed_installed(&w).await;
-    let (_, body) = validate(&w, "/validate", &settings(SCOPELESS_KEY)).await;
+    let (_, body) = validate(&w, &tokened(&w, "/validate"), &settings(SCOPELESS_KEY)).await;
     assert_eq!(body["success"], false);
     for lang in ["en", "ar"] {
         let message = body["error"]["message"][lang].as_str().unwrap();
@@ -511,7 +521,7 @@ async fn validation_url_when_klaviyo_is_down() {
         retry_after: None,
         times: 10,
     });
-    let (status, body) = validate(&w, "/validate", &settings(GOOD_KEY)).await;
+    let (status, body) = validate(&w, &tokened(&w, "/validate"), &settings(GOOD_KEY)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["success"], false);
     assert!(
@@ -526,7 +536,7 @@ async fn validation_url_when_klaviyo_is_down() {
 #[tokio::test]
 async fn validation_url_refuses_a_store_that_has_not_installed_the_app() {
     let w = world().await;
-    let (status, body) = validate(&w, "/validate", &settings(GOOD_KEY)).await;
+    let (status, body) = validate(&w, &tokened(&w, "/validate"), &settings(GOOD_KEY)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["success"], false);
     assert_eq!(body["error"]["field"], "klaviyo_private_key");
@@ -548,7 +558,7 @@ async fn validation_url_checks_shape_before_calling_klaviyo() {
     let w = world().await;
     let (_, body) = validate(
         &w,
-        "/validate",
+        &tokened(&w, "/validate"),
         &json!({"store_id": 1, "settings": {}}).to_string(),
     )
     .await;
@@ -559,7 +569,7 @@ async fn validation_url_checks_shape_before_calling_klaviyo() {
             .unwrap()
             .contains("Paste your private key")
     );
-    let (_, body) = validate(&w, "/validate", &settings("AbC123")).await;
+    let (_, body) = validate(&w, &tokened(&w, "/validate"), &settings("AbC123")).await;
     assert!(
         body["error"]["message"]["en"]
             .as_str()
@@ -572,15 +582,61 @@ async fn validation_url_checks_shape_before_calling_klaviyo() {
 #[tokio::test]
 async fn validation_url_bad_json_and_oversized_bodies() {
     let w = world().await;
-    let (status, body) = validate(&w, "/validate", "{not json").await;
+    let (status, body) = validate(&w, &tokened(&w, "/validate"), "{not json").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["success"], false);
-    let (status, _) = validate(&w, "/validate", "[1,2]").await;
+    let (status, _) = validate(&w, &tokened(&w, "/validate"), "[1,2]").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(40_000));
-    let (status, _) = validate(&w, "/validate", &big).await;
+    let (status, _) = validate(&w, &tokened(&w, "/validate"), &big).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(w.klaviyo.requests().is_empty());
+}
+
+/// The token is the credential: a wrong one is not found, whatever the body, and Klaviyo is
+/// not asked.
+#[tokio::test]
+async fn validation_url_with_a_wrong_token_is_not_found() {
+    let w = world().await;
+    seed_installed(&w).await;
+    let token = w.onboarding.validation_token();
+    for path in [
+        format!("/validate/{}", &token[..token.len() - 1]),
+        format!("/onboarding/validate/{token}x"),
+        "/validate/anything".to_string(),
+    ] {
+        let resp = key_onboarding::handle(
+            &w.onboarding,
+            request(
+                Method::POST,
+                &path,
+                &[("content-type", "application/json")],
+                &settings(GOOD_KEY),
+            ),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(!text(&resp).contains("success"));
+    }
+    assert!(w.klaviyo.requests().is_empty());
+}
+
+/// A Partner Portal still holding the plain URL: Salla's form keeps working on the key's
+/// shape alone; no Klaviyo call, nothing stored, so the answer says nothing about the key.
+#[tokio::test]
+async fn the_plain_validation_url_answers_from_the_shape_alone() {
+    let w = world().await;
+    seed_installed(&w).await;
+    for path in ["/validate", "/onboarding/validate"] {
+        for key in [GOOD_KEY, UNKNOWN_KEY, SCOPELESS_KEY] {
+            let (status, body) = validate(&w, path, &settings(key)).await;
+            assert_eq!((status, body), (StatusCode::OK, json!({"success": true})));
+        }
+        let (_, body) = validate(&w, path, &settings("AbC123")).await;
+        assert_eq!(body["success"], false);
+    }
+    assert!(w.klaviyo.requests().is_empty());
+    assert!(no_key_stored(&w).await);
 }
 
 // ---------------------------------------------------------------------------------------------
