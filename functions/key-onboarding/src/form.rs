@@ -389,6 +389,34 @@ mod tests {
         }
     }
 
+    /// Opening the page of an uninstalled store shows why nothing can be done there, not
+    /// the signed-in forms.
+    #[tokio::test]
+    async fn the_page_of_an_uninstalled_store_says_the_app_was_removed() {
+        let (deps, keys) = deps();
+        let mut marker = keyed(GOOD_KEY);
+        let now = adapters::clock::now_unix();
+        marker.mark_uninstalled(now - 60, now);
+        keys.put(&marker).await.unwrap();
+        let token = session_token(STORE, 0);
+        for (lang, words) in [("en", "removed"), ("ar", "أُزيل")] {
+            let get = crate::test_support::request(
+                lambda_http::http::Method::GET,
+                &format!("/onboarding?lang={lang}"),
+                Some(&token),
+                "",
+            );
+            let resp = handle(&deps, get).await;
+            assert_eq!(resp.status(), StatusCode::GONE, "{lang}");
+            let html = text(&resp);
+            assert!(html.contains(words), "{lang}");
+            assert!(
+                !html.contains("id=\"save-form\""),
+                "{lang}: signed-in forms shown"
+            );
+        }
+    }
+
     /// Easy Mode: a key saved on the page before `app.store.authorize` reaches us creates
     /// the store's record.
     #[tokio::test]

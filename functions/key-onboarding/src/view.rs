@@ -131,6 +131,11 @@ async fn page_with(
         tracing::error!(event = "onboarding_read", store_id = %session.store_id, error = %e);
         OnboardingError::StorageDown(e)
     })?;
+    // A session can outlive an uninstall: the page says so instead of offering forms that
+    // would be refused.
+    if record.as_ref().is_some_and(|r| r.is_marker()) {
+        return Err(OnboardingError::AppRemoved);
+    }
     let klaviyo = record.as_ref().and_then(|r| r.klaviyo.as_ref());
     // The page still shows when the counts cannot be read: they are a view, not the state.
     // Both reads go out together, so the page waits for the slower one only.
