@@ -65,11 +65,11 @@ pub const COMMON_ENV: &[&str] = &[
 pub const FUNCTIONS: &[FunctionSpec] = &[
     FunctionSpec {
         binary: "webhook-intake",
-        // UpdateItem adds the sync-health counts (adapters::keystore::dynamo::health).
+        // UpdateItem adds the sync-health counts (adapters::keystore::dynamo::health). No
+        // DeleteItem: an uninstall leaves a deletion marker and nothing deletes a record.
         dynamodb: &[
             "dynamodb:GetItem",
             "dynamodb:PutItem",
-            "dynamodb:DeleteItem",
             "dynamodb:UpdateItem",
         ],
         kms: &["kms:Encrypt", "kms:Decrypt"],
@@ -99,11 +99,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         binary: "key-onboarding",
         // PutItem also spends handoff tokens: a conditional put of `{store_id: handoff#<id>,
         // ttl}` in the same table (adapters::keystore::dynamo::once). No new action needed.
-        dynamodb: &[
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:DeleteItem",
-        ],
+        dynamodb: &["dynamodb:GetItem", "dynamodb:PutItem"],
         kms: &["kms:Encrypt", "kms:Decrypt"],
         env: &[
             "SESSION_SECRET",
