@@ -12,18 +12,12 @@
 
 use std::time::Instant;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
-
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
 use crate::i18n::{AR, EN, Problem};
-use adapters::web;
+use adapters::{session, web};
 
 use crate::{Deps, key_check};
 
@@ -32,29 +26,14 @@ const MAX_BODY: usize = 16 * 1024;
 /// The settings field that holds the key (its name in the app's form builder).
 pub const KEY_FIELD: &str = "klaviyo_private_key";
 
-/// What the HMAC of the session secret signs: the token serves this URL and nothing else.
-const TOKEN_LABEL: &[u8] = b"salla-validation-url";
-/// 22 base64url characters: 132 bits of the HMAC, more than anyone can guess.
-const TOKEN_CHARS: usize = 22;
-
-/// The Validation URL's last segment: base64url (no padding) of
-/// HMAC-SHA256(session secret, "salla-validation-url"), its first 22 characters.
-/// `infra/scripts/validation-url.sh` derives the same with openssl.
+/// The Validation URL's last segment (see [`session::validation_url_token`]).
 pub fn url_token(secret: &[u8]) -> String {
-    // HMAC takes a key of any length, so this cannot fail; an empty token never matches.
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
-        return String::new();
-    };
-    mac.update(TOKEN_LABEL);
-    let mut token = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-    token.truncate(TOKEN_CHARS);
-    token
+    session::validation_url_token(secret)
 }
 
 /// Whether `given` is the Validation URL's token, in constant time.
 pub fn token_matches(secret: &[u8], given: &str) -> bool {
-    let expected = url_token(secret);
-    !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
+    session::verify_validation_url_token(secret, given)
 }
 
 /// Which Validation URL a request came to.
@@ -180,6 +159,7 @@ fn request_error(en: &str, ar: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use adapters::session::VALIDATION_URL_TOKEN_CHARS as TOKEN_CHARS;
 
     const SECRET: &[u8] = b"test-session-secret-0123456789-abcdef";
 

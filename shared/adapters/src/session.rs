@@ -279,6 +279,32 @@ pub fn verify_csrf(secret: &[u8], session_token: &str, given: &str) -> bool {
         .into()
 }
 
+/// What the Validation URL's token signs: the token serves that URL and nothing else.
+const VALIDATION_URL_LABEL: &[u8] = b"salla-validation-url";
+/// 22 base64url characters: 132 bits of the HMAC, more than anyone can guess.
+pub const VALIDATION_URL_TOKEN_CHARS: usize = 22;
+
+/// The Validation URL's last segment: base64url (no padding) of
+/// HMAC-SHA256(session secret, "salla-validation-url"), its first 22 characters.
+/// `infra/scripts/validation-url.sh` derives the same with openssl, so the label is MACed
+/// bare (not through [`sign`]'s `label|data` form).
+pub fn validation_url_token(secret: &[u8]) -> String {
+    // HMAC takes a key of any length, so this cannot fail; an empty token never matches.
+    let Ok(mut mac) = HmacSha256::new_from_slice(secret) else {
+        return String::new();
+    };
+    mac.update(VALIDATION_URL_LABEL);
+    let mut token = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    token.truncate(VALIDATION_URL_TOKEN_CHARS);
+    token
+}
+
+/// Whether `given` is the Validation URL's token. Constant-time.
+pub fn verify_validation_url_token(secret: &[u8], given: &str) -> bool {
+    let expected = validation_url_token(secret);
+    !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
+}
+
 /// HMAC with a label prefix, so a token MAC and a CSRF MAC over the same bytes differ.
 fn sign(secret: &[u8], label: &[u8], data: &[u8]) -> Vec<u8> {
     // HMAC accepts keys of any length, so this cannot fail; an empty Vec would simply never
